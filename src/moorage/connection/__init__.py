@@ -1,0 +1,32 @@
+"""Connections to hosts: one per host for the whole run.
+
+``connect(target)`` returns an object with the ``Connection`` interface:
+``run(command, stdin=None)`` runs one shell command and returns a
+``CommandResult``; ``close()`` ends it.  Every remote action of the engine —
+fact gathering, batched file changes, commands — goes through ``run``, so
+``stats`` counts exactly the round trips a run made.
+"""
+
+from __future__ import annotations
+
+from moorage.connection.base import CommandResult, Connection, ConnectionStats, Target
+from moorage.connection.local import LocalConnection
+from moorage.connection.ssh import SSHConnection
+
+
+def connect(target: Target) -> Connection:
+    """Open the connection a host's inventory entry asks for (local or SSH)."""
+    if target.connection == "local":
+        return LocalConnection(target)
+    return SSHConnection(target)
+
+
+__all__ = [
+    "CommandResult",
+    "Connection",
+    "ConnectionStats",
+    "LocalConnection",
+    "SSHConnection",
+    "Target",
+    "connect",
+]

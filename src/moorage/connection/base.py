@@ -1,0 +1,84 @@
+"""What every connection offers, and the data it returns."""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class Target:
+    """How to reach one host, as resolved from the inventory."""
+
+    name: str
+    connection: str = "ssh"  # "ssh" or "local"
+    address: str = "127.0.0.1"
+    port: int = 22
+    user: str = "root"
+    key_file: str | None = None
+    known_hosts: tuple[str, ...] = ()
+    become: bool = False
+    connect_timeout: float = 10.0
+
+    @property
+    def endpoint(self) -> str:
+        """``user@address:port`` for messages."""
+        return f"{self.user}@{self.address}:{self.port}"
+
+
+@dataclass
+class CommandResult:
+    """The outcome of one command: exit status and both output streams."""
+
+    command: str
+    exit_code: int
+    stdout: bytes
+    stderr: bytes
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0
+
+    @property
+    def text(self) -> str:
+        return self.stdout.decode("utf-8", "replace")
+
+    def stderr_tail(self, lines: int = 10) -> str:
+        """The last lines of stderr, which is what a user needs to see on failure."""
+        text = self.stderr.decode("utf-8", "replace").rstrip()
+        return "\n".join(text.splitlines()[-lines:])
+
+
+@dataclass
+class ConnectionStats:
+    """Round-trip accounting: connections opened and commands (exec channels) run."""
+
+    connections: int = 0
+    commands: int = 0
+    bytes_sent: int = 0
+    commands_run: list[str] = field(default_factory=list)
+
+
+class Connection(Protocol):
+    """One open channel of control to one host."""
+
+    target: Target
+    stats: ConnectionStats
+
+    def run(
+        self, command: str, stdin: bytes | None = None, timeout: float | None = None
+    ) -> CommandResult:
+        """Run ``command`` with ``sh`` on the host (as root via sudo when ``become``)."""
+        ...
+
+    def close(self) -> None:
+        """Release the connection."""
+        ...
+
+
+def wrap_become(command: str, target: Target) -> str:
+    """Prefix ``command`` with ``sudo`` when the host asks to become root and isn't root."""
+    if target.become and target.user != "root":
+        return f"sudo -n -H sh -c {shlex.quote(command)}"
+    return command

@@ -1,0 +1,184 @@
+"""The operation contract.
+
+An operation is a small class that reads top to bottom:
+
+1. ``name`` and ``args_schema`` — its declared arguments (a JSON Schema object,
+   validated at ``check`` time and before anything runs; the schema's
+   ``description``s and the class docstring are the operation reference);
+2. ``facts_needed()`` — which remote paths it must know about;
+3. ``plan(facts)`` — pure: compares the desired state with the facts and
+   returns a ``Change`` (something to do) or ``None`` (nothing to do);
+4. ``apply(change, conn)`` — only for operations that are not ``batched``.
+
+A *batched* operation's change is a list of ``Upload``/``Shell`` steps that the
+executor joins with other tasks' steps into one round trip.  Operations whose
+result can't be predicted (a command, an HTTP check, ``docker compose``) set
+``batched = False`` and implement ``apply``; the executor flushes pending steps
+before them and re-gathers facts after them when ``invalidates_facts``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from moorage.connection.base import Connection
+
+
+@dataclass(frozen=True)
+class PathFacts:
+    """What a host's filesystem says about one path."""
+
+    path: str
+    kind: str = "absent"  # file | dir | link | other | absent
+    mode: str | None = None  # four octal digits, e.g. "0644"
+    owner: str | None = None
+    group: str | None = None
+    sha256: str | None = None
+    target: str | None = None  # for links
+    content: bytes | None = None  # only when an operation asked for it
+
+    @property
+    def exists(self) -> bool:
+        return self.kind != "absent"
+
+    def evolve(self, **changes: Any) -> PathFacts:
+        """A copy with some fields changed: how a change predicts the state it leaves."""
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass
+class FactRequest:
+    """The paths an operation needs facts for; ``contents`` also fetches file bodies."""
+
+    paths: set[str] = field(default_factory=set)
+    contents: set[str] = field(default_factory=set)
+
+    def update(self, other: FactRequest) -> None:
+        self.paths |= other.paths
+        self.contents |= other.contents
+
+
+class Facts(Mapping[str, PathFacts]):
+    """The executor's view of one host's paths, kept current by predicted changes."""
+
+    def __init__(self, known: Mapping[str, PathFacts] | None = None) -> None:
+        self._known: dict[str, PathFacts] = dict(known or {})
+
+    def __getitem__(self, path: str) -> PathFacts:
+        return self._known[path]
+
+    def __iter__(self):
+        return iter(self._known)
+
+    def __len__(self) -> int:
+        return len(self._known)
+
+    def record(self, facts: PathFacts) -> None:
+        """Store what a path is (gathered) or will be (predicted by a planned change)."""
+        self._known[facts.path] = facts
+
+    def forget(self) -> None:
+        """Drop everything: after a command ran, nothing gathered before can be trusted."""
+        self._known.clear()
+
+    def missing(self, request: FactRequest) -> FactRequest:
+        """The part of ``request`` not yet known."""
+        paths = {p for p in request.paths if p not in self._known}
+        contents = {p for p in request.contents
+                    if p not in self._known or (self._known[p].kind == "file"
+                                                and self._known[p].content is None)}
+        return FactRequest(paths | contents, contents)
+
+
+@dataclass(frozen=True)
+class Upload:
+    """Write ``data`` to ``path`` atomically (temp file in the same directory + rename)."""
+
+    path: str
+    data: bytes
+    mode: str | None = None
+    owner: str | None = None
+    group: str | None = None
+
+
+@dataclass(frozen=True)
+class Shell:
+    """A shell snippet (built from quoted tokens) run inside the batch script."""
+
+    script: str
+
+
+Step = Upload | Shell
+
+
+@dataclass
+class Change:
+    """Something an operation has to do: a one-line summary, the steps, an optional diff."""
+
+    summary: str
+    steps: list[Step] = field(default_factory=list)
+    diff: str | None = None
+    after: list[PathFacts] = field(default_factory=list)  # the facts it will leave
+
+
+@dataclass
+class OpResult:
+    """The outcome of a non-batched ``apply``; becomes the ``register``ed value."""
+
+    changed: bool
+    rc: int = 0
+    stdout: str = ""
+    stderr: str = ""
+    message: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class OpContext:
+    """What an operation may know about where it runs (no connection: plans are pure)."""
+
+    host: str
+    variables: Mapping[str, Any]
+    template_dirs: list[Path]
+    file_dirs: list[Path]
+    render: Callable[[str, Mapping[str, Any], str], str]  # (source, variables, name) -> text
+    is_secret: Callable[[str], bool] = lambda value: False
+    check_mode: bool = False
+
+
+class Operation:
+    """Base of every operation; subclasses set ``name`` and ``args_schema``."""
+
+    name: ClassVar[str]
+    args_schema: ClassVar[dict[str, Any]]
+    batched: ClassVar[bool] = True
+    invalidates_facts: ClassVar[bool] = False
+
+    def __init__(self, args: Mapping[str, Any], context: OpContext) -> None:
+        self.args = dict(args)
+        self.context = context
+
+    def facts_needed(self) -> FactRequest:
+        """The remote paths whose facts ``plan`` reads."""
+        return FactRequest()
+
+    def plan(self, facts: Facts) -> Change | None:
+        """Compare desired state with ``facts``; return what to do, or None. No side effects."""
+        raise NotImplementedError
+
+    def apply(self, change: Change, conn: Connection) -> OpResult:
+        """Carry out ``change`` (non-batched operations only)."""
+        raise NotImplementedError(f"{self.name} is batched; the executor applies its steps")
+
+
+REGISTRY: dict[str, type[Operation]] = {}
+
+
+def register(cls: type[Operation]) -> type[Operation]:
+    """Class decorator: make an operation available to playbooks under ``cls.name``."""
+    REGISTRY[cls.name] = cls
+    return cls
