@@ -67,9 +67,11 @@ class Connection(Protocol):
     stats: ConnectionStats
 
     def run(
-        self, command: str, stdin: bytes | None = None, timeout: float | None = None
+        self, command: str, stdin: bytes | None = None, timeout: float | None = None,
+        become: bool | None = None,
     ) -> CommandResult:
-        """Run ``command`` with ``sh`` on the host (as root via sudo when ``become``)."""
+        """Run ``command`` with ``sh`` on the host (as root via sudo when ``become``,
+        which defaults to the target's setting)."""
         ...
 
     def close(self) -> None:
@@ -77,8 +79,9 @@ class Connection(Protocol):
         ...
 
 
-def wrap_become(command: str, target: Target) -> str:
-    """Prefix ``command`` with ``sudo`` when the host asks to become root and isn't root."""
-    if target.become and target.user != "root":
+def wrap_become(command: str, target: Target, become: bool | None = None) -> str:
+    """Prefix ``command`` with ``sudo`` when asked to become root (default: the target's
+    ``become``) and the user isn't root already."""
+    if (target.become if become is None else become) and target.user != "root":
         return f"sudo -n -H sh -c {shlex.quote(command)}"
     return command

@@ -15,14 +15,15 @@ class LocalConnection:
         self.stats = ConnectionStats(connections=1)
 
     def run(
-        self, command: str, stdin: bytes | None = None, timeout: float | None = None
+        self, command: str, stdin: bytes | None = None, timeout: float | None = None,
+        become: bool | None = None,
     ) -> CommandResult:
         """Run ``command`` locally and collect its output."""
         self.stats.commands += 1
         self.stats.bytes_sent += len(stdin or b"")
         self.stats.commands_run.append(command)
         proc = subprocess.run(
-            ["sh", "-c", wrap_become(command, self.target)],
+            ["sh", "-c", wrap_become(command, self.target, become)],
             input=stdin or b"",
             capture_output=True,
             timeout=timeout,

@@ -102,7 +102,8 @@ class SSHConnection:
 
     # -- running -----------------------------------------------------------
     def run(
-        self, command: str, stdin: bytes | None = None, timeout: float | None = None
+        self, command: str, stdin: bytes | None = None, timeout: float | None = None,
+        become: bool | None = None,
     ) -> CommandResult:
         """Run ``command`` on one exec channel, streaming ``stdin`` in; never raises on exit != 0."""
         transport = self._open()
@@ -114,7 +115,7 @@ class SSHConnection:
         self.stats.bytes_sent += len(stdin or b"")
         self.stats.commands_run.append(command)
         try:
-            chan.exec_command(wrap_become(command, self.target))
+            chan.exec_command(wrap_become(command, self.target, become))
             return self._collect(chan, command, stdin or b"", timeout)
         except (paramiko.SSHException, EOFError, OSError) as exc:
             raise HostError(self.target.name, f"connection lost while running a command: {exc}") from None

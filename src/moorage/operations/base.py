@@ -125,6 +125,21 @@ class Change:
     after: list[PathFacts] = field(default_factory=list)  # the facts it will leave
 
 
+class PlanError(Exception):
+    """The desired state can't be reached from what the host has (the task fails)."""
+
+
+class TaskFailed(Exception):
+    """A task's apply failed on the host: carries the command, exit code and stderr tail."""
+
+    def __init__(self, message: str, command: str = "", exit_code: int | None = None,
+                 stderr: str = "") -> None:
+        super().__init__(message)
+        self.command = command
+        self.exit_code = exit_code
+        self.stderr = stderr
+
+
 @dataclass
 class OpResult:
     """The outcome of a non-batched ``apply``; becomes the ``register``ed value."""
@@ -143,10 +158,12 @@ class OpContext:
 
     host: str
     variables: Mapping[str, Any]
-    template_dirs: list[Path]
-    file_dirs: list[Path]
-    render: Callable[[str, Mapping[str, Any], str], str]  # (source, variables, name) -> text
-    is_secret: Callable[[str], bool] = lambda value: False
+    template_dirs: list[Path] = field(default_factory=list)
+    file_dirs: list[Path] = field(default_factory=list)
+    render_file: Callable[[Path, Mapping[str, Any]], str] = lambda path, variables: path.read_text()
+    mask: Callable[[str], str] = lambda text: text  # hides registered secrets in diffs
+    register_secret: Callable[[str], None] = lambda value: None
+    diff: bool = False  # fetch old contents so changes carry a diff
     check_mode: bool = False
 
 
@@ -157,6 +174,7 @@ class Operation:
     args_schema: ClassVar[dict[str, Any]]
     batched: ClassVar[bool] = True
     invalidates_facts: ClassVar[bool] = False
+    probe: ClassVar[bool] = False  # only observes (e.g. wait_http): never "changed", skipped in check mode
 
     def __init__(self, args: Mapping[str, Any], context: OpContext) -> None:
         self.args = dict(args)

@@ -1,0 +1,260 @@
+"""One play on one host: plan every task against the facts, batch, apply, run handlers.
+
+Facts for every path the upcoming tasks touch are gathered in one command; each
+planned change updates them, so later tasks plan against the state earlier
+tasks will leave.  File changes wait in a batch that is sent in one round trip
+just before a task that must really run (a command, an HTTP check) and at the
+end.  A command may change anything, so facts are gathered again after it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from moorage import secrets, templating
+from moorage.connection.base import Connection
+from moorage.errors import HostError, MoorageError
+from moorage.executor import batch
+from moorage.executor.options import RunOptions
+from moorage.executor.tasks import build_operation, registered, search_dirs, should_run
+from moorage.facts import files as file_facts
+from moorage.operations import REGISTRY
+from moorage.operations.base import Change, FactRequest, Facts, OpContext, PlanError, TaskFailed
+from moorage.report import Report
+
+
+@dataclass
+class _Pending:
+    task: Any
+    change: Change
+
+
+class HostPlay:
+    """Runs one play's tasks, then its notified handlers, on one host."""
+
+    def __init__(self, play: Any, host: Any, conn: Connection, options: RunOptions, report: Report) -> None:
+        self.play, self.host, self.conn = play, host, conn
+        self.options, self.report = options, report
+        defaults: dict[str, Any] = {}
+        for role in play.roles:
+            defaults.update(role.defaults)
+        defaults.update(play.vars or {})
+        self.variables = host.variables(defaults)
+        self.registered: dict[str, Any] = {}
+        self.facts = Facts()
+        self.queue: list[_Pending | dict[str, Any]] = []  # results waiting behind unsent changes
+        self.pending_become: bool | None = None
+        self.notified: list[str] = []
+        self.failed = False
+
+    # -- the play --------------------------------------------------------------
+    def run(self) -> bool:
+        """Run every selected task, then the notified handlers; True when nothing failed."""
+        tasks = [task for role in self.play.roles for task in role.tasks] + list(self.play.tasks)
+        selected = [t for t in tasks if self.options.selects(_tags(t))]
+        for index, task in enumerate(selected):
+            if not self._run_task(task, selected[index + 1:]):
+                break
+        else:
+            self._flush()
+        self._run_handlers()  # also after a failure: a notified handler is never lost
+        return not self.failed
+
+    def _run_handlers(self) -> None:
+        handlers = [h for role in self.play.roles for h in role.handlers] + list(self.play.handlers)
+        done: set[str] = set()
+        for handler in handlers:
+            if handler.name in self.notified and handler.name not in done:
+                done.add(handler.name)
+                if not self._run_task(handler, []):
+                    break
+        self._flush()
+
+    # -- one task ----------------------------------------------------------------
+    def _run_task(self, task: Any, upcoming: list[Any]) -> bool:
+        op_class = REGISTRY[task.op]
+        become = self._become(task)
+        if self.queue and (not op_class.batched or become != self.pending_become) and not self._flush():
+            return False
+        variables = self._variables()
+        try:
+            if not should_run(task, variables):
+                self._record(task, "skipped", summary="condition is false", register=registered(
+                    False, skipped=True))
+                return True
+            op = build_operation(task, variables, self._context(task))
+            self._ensure_facts(op.facts_needed(), upcoming, become)
+            change = op.plan(self.facts)
+        except (MoorageError, PlanError) as exc:
+            return self._fail(task, str(exc), unreachable=isinstance(exc, HostError))
+        if change is None:
+            self._record(task, "ok", register=registered(False))
+            return True
+        if op_class.batched:
+            for after in change.after:
+                self.facts.record(after)
+            if self.options.check:
+                self._record(task, "changed", change=change, register=registered(True))
+            else:
+                self.pending_become = become
+                self.queue.append(_Pending(task, change))
+                self._register(task, registered(True))
+            return True
+        return self._apply_now(task, op, change, become)
+
+    def _apply_now(self, task: Any, op: Any, change: Change, become: bool) -> bool:
+        if self.options.check:
+            status = "skipped" if op.probe else "changed"
+            self._record(task, status, change=change, register=registered(status == "changed"))
+            return True
+        try:
+            result = op.apply(change, _RunAs(self.conn, become))
+        except TaskFailed as exc:
+            self._register(task, registered(False, failed=True, rc=exc.exit_code or 1, stderr=exc.stderr,
+                                            message=str(exc)))
+            return self._fail(task, str(exc), command=exc.command, exit_code=exc.exit_code,
+                              stderr=exc.stderr)
+        except MoorageError as exc:
+            return self._fail(task, str(exc), unreachable=isinstance(exc, HostError))
+        if op.invalidates_facts:
+            self.facts.forget()
+        changed = result.changed and not op.probe
+        self._record(task, "changed" if changed else "ok",
+                     summary=change.summary if changed else result.message,
+                     register=registered(changed, rc=result.rc, stdout=result.stdout,
+                                         stderr=result.stderr, message=result.message, **result.data))
+        return True
+
+    # -- facts and batches ---------------------------------------------------------
+    def _ensure_facts(self, request: FactRequest, upcoming: list[Any], become: bool) -> None:
+        missing = self.facts.missing(request)
+        if not missing.paths:
+            return
+        for task in upcoming:  # one round trip for every task up to the next command
+            try:
+                ahead = build_operation(task, self._variables(), self._context(task))
+                missing.update(self.facts.missing(ahead.facts_needed()))
+            except MoorageError:
+                pass  # it depends on something not known yet; it will ask again itself
+            if REGISTRY[task.op].invalidates_facts:
+                break
+        result = self.conn.run(file_facts.gather_command(missing), become=become)
+        if not result.ok:
+            raise HostError(self.host.name, f"gathering facts failed (exit {result.exit_code}): "
+                            f"{result.stderr_tail(3)}")
+        for facts in file_facts.parse(result.text, missing).values():
+            self.facts.record(facts)
+
+    def _flush(self) -> bool:
+        """Send the pending changes in one round trip; report every queued result in order."""
+        queue, self.queue = self.queue, []
+        pending = [item for item in queue if isinstance(item, _Pending)]
+        done, failure = len(pending), None
+        if pending:
+            payload = batch.build([p.change.steps for p in pending])
+            long_step = payload.size > 1_000_000
+            if long_step:
+                self.report.emit("step", host=self.host.name, summary="upload",
+                                 data={"phase": "start", "total": payload.size})
+            try:
+                result = self.conn.run(payload.command, stdin=payload.stdin, become=self.pending_become)
+            except HostError as exc:
+                result, failure = None, exc
+            if long_step:
+                self.report.emit("step", host=self.host.name, summary="upload", data={"phase": "end"})
+            if result is not None:
+                done = batch.completed(result.text)
+                if result.exit_code != 0 or done < len(pending):
+                    failure = result
+        position = 0
+        for item in queue:
+            if isinstance(item, dict):
+                self._emit(**item)
+                continue
+            if position < done:
+                self._record(item.task, "changed", change=item.change)
+            elif position == done:
+                return self._batch_failed(item, failure)
+            position += 1
+        return True
+
+    def _batch_failed(self, item: _Pending, failure: Any) -> bool:
+        if isinstance(failure, HostError):
+            return self._fail(item.task, str(failure), unreachable=True)
+        self._register(item.task, registered(False, failed=True, rc=failure.exit_code))
+        return self._fail(item.task, f"{item.change.summary} failed", command=item.change.summary,
+                          exit_code=failure.exit_code, stderr=failure.stderr_tail())
+
+    # -- results -------------------------------------------------------------------
+    def _record(self, task: Any, status: str, summary: str | None = None, change: Change | None = None,
+                register: dict[str, Any] | None = None) -> None:
+        if register is not None:
+            self._register(task, register)
+        if status == "changed":
+            self.notified.extend(n for n in task.notify if n not in self.notified)
+        fields = {"task": task.name, "status": status,
+                  "summary": summary or (change.summary if change else None),
+                  "diff": change.diff if change is not None and self.options.diff else None}
+        if self.queue:
+            self.queue.append(fields)
+        else:
+            self._emit(**fields)
+
+    def _emit(self, **fields: Any) -> None:
+        self.report.emit("task", host=self.host.name, play=self.play.name, **fields)
+
+    def _fail(self, task: Any, message: str, unreachable: bool = False, **data: Any) -> bool:
+        self.failed = True
+        self.queue = []
+        if unreachable:
+            self.report.recap_for(self.host.name).unreachable = True
+        self._emit(task=task.name, status="failed", message=message,
+                   data={k: v for k, v in data.items() if v not in (None, "")})
+        return False
+
+    def _register(self, task: Any, value: dict[str, Any]) -> None:
+        if task.register:
+            self.registered[task.register] = value
+
+    # -- context -------------------------------------------------------------------
+    def _variables(self) -> dict[str, Any]:
+        return {**self.variables, **self.registered}
+
+    def _become(self, task: Any) -> bool:
+        for choice in (task.become, self.play.become):
+            if choice is not None:
+                return bool(choice)
+        return self.host.target.become
+
+    def _context(self, task: Any) -> OpContext:
+        return OpContext(
+            host=self.host.name,
+            variables=self._variables(),
+            template_dirs=search_dirs(task, self.play.playbook_dir, "templates"),
+            file_dirs=search_dirs(task, self.play.playbook_dir, "files"),
+            render_file=templating.render_file,
+            mask=secrets.mask,
+            register_secret=secrets.register_secret,
+            diff=self.options.diff,
+            check_mode=self.options.check,
+        )
+
+
+class _RunAs:
+    """The host's connection with this task's ``become`` applied to every command."""
+
+    def __init__(self, conn: Connection, become: bool) -> None:
+        self._conn, self._become = conn, become
+        self.target, self.stats = conn.target, conn.stats
+
+    def run(self, command: str, stdin: bytes | None = None, timeout: float | None = None,
+            become: bool | None = None) -> Any:
+        return self._conn.run(command, stdin, timeout, self._become if become is None else become)
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+def _tags(task: Any) -> set[str]:
+    return set(task.tags) | ({task.role.name} if task.role is not None else set())

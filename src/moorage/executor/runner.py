@@ -1,0 +1,107 @@
+"""The run: plays in order, hosts in serial batches, hosts of a batch in parallel.
+
+One connection per host serves every play of the run.  A failed host drops
+out of the later plays; a batch whose failures pass ``max_fail_percentage``
+(or where every host failed) stops the run.
+"""
+
+from __future__ import annotations
+
+import math
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from moorage.connection import Connection, connect
+from moorage.errors import HostError, MoorageError
+from moorage.executor.host_play import HostPlay
+from moorage.executor.options import RunOptions
+from moorage.report import Report
+
+
+@dataclass
+class RunResult:
+    """What a run did: failed hosts, the exit status, and round trips per host."""
+
+    failed_hosts: set[str] = field(default_factory=set)
+    commands: dict[str, int] = field(default_factory=dict)
+    connections: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.failed_hosts else 0
+
+
+def batches(hosts: list[Any], serial: int | str | None) -> list[list[Any]]:
+    """Split hosts into rolling batches: ``serial`` is a count, a ``"N%"`` share, or None (all)."""
+    if not serial or not hosts:
+        return [hosts] if hosts else []
+    if isinstance(serial, str) and serial.endswith("%"):
+        size = max(1, math.floor(len(hosts) * float(serial[:-1]) / 100))
+    else:
+        size = max(1, int(serial))
+    return [hosts[i:i + size] for i in range(0, len(hosts), size)]
+
+
+class Runner:
+    """Runs a loaded playbook against hosts selected from an inventory."""
+
+    def __init__(self, inventory: Any, options: RunOptions, report: Report) -> None:
+        self.inventory, self.options, self.report = inventory, options, report
+        self.connections: dict[str, Connection] = {}
+        self.result = RunResult()
+
+    def run(self, playbook: Any, limit: list[Any]) -> RunResult:
+        """Run every play of ``playbook`` on the hosts of ``limit`` that it targets."""
+        try:
+            for play in playbook.plays:
+                allowed = {h.name for h in limit} - self.result.failed_hosts
+                hosts = [h for h in self.inventory.select(play.hosts) if h.name in allowed]
+                if not self._run_play(play, hosts):
+                    break
+        finally:
+            for name, conn in self.connections.items():
+                self.result.commands[name] = conn.stats.commands
+                self.result.connections[name] = conn.stats.connections
+                conn.close()
+        return self.result
+
+    def _run_play(self, play: Any, hosts: list[Any]) -> bool:
+        self.report.emit("play", play=play.name, data={"hosts": [h.name for h in hosts]})
+        total = len(hosts)
+        failed_in_play: set[str] = set()
+        for group in batches(hosts, play.serial):
+            workers = min(len(group), self.options.forks or len(group))
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="host") as pool:
+                outcomes = list(pool.map(lambda host: self._run_host(play, host), group))
+            failed_in_play |= {h.name for h, ok in zip(group, outcomes, strict=True) if not ok}
+            if self._should_stop(play, failed_in_play, group, total):
+                return False
+        return True
+
+    def _should_stop(self, play: Any, failed: set[str], group: list[Any], total: int) -> bool:
+        limit = play.max_fail_percentage
+        if limit is not None and total and 100 * len(failed) / total > limit:
+            self.report.emit("warning", message=f"play '{play.name}': {len(failed)} of {total} hosts "
+                             f"failed, over max_fail_percentage {limit}; stopping the run")
+            return True
+        if group and all(h.name in failed for h in group):
+            self.report.emit("warning", message=f"play '{play.name}': every host of the batch failed; "
+                             "stopping the run")
+            return True
+        return False
+
+    def _run_host(self, play: Any, host: Any) -> bool:
+        try:
+            conn = self.connections.get(host.name)
+            if conn is None:
+                conn = self.connections[host.name] = connect(host.target)
+            ok = HostPlay(play, host, conn, self.options, self.report).run()
+        except MoorageError as exc:
+            self.report.recap_for(host.name).unreachable = isinstance(exc, HostError)
+            self.report.emit("task", host=host.name, play=play.name, task="connect", status="failed",
+                             message=str(exc))
+            ok = False
+        if not ok:
+            self.result.failed_hosts.add(host.name)
+        return ok

@@ -1,0 +1,52 @@
+"""From a loaded task to a ready operation: variables, ``when``, rendering, validation."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from moorage import templating
+from moorage.errors import InputError
+from moorage.operations import REGISTRY
+from moorage.operations.base import OpContext, Operation
+
+
+@cache
+def _validator(op_name: str) -> jsonschema.protocols.Validator:
+    schema = REGISTRY[op_name].args_schema
+    return jsonschema.Draft202012Validator(schema)
+
+
+def search_dirs(task: Any, playbook_dir: Path, kind: str) -> list[Path]:
+    """Where a task's ``templates/`` or ``files/`` are looked up: its role's, then the playbook's."""
+    dirs = [task.role.path / kind] if task.role is not None else []
+    return [*dirs, playbook_dir / kind]
+
+
+def should_run(task: Any, variables: Mapping[str, Any]) -> bool:
+    """Evaluate the task's ``when`` (true when there is none)."""
+    if not task.when:
+        return True
+    return bool(templating.evaluate(task.when, variables, task.location))
+
+
+def build_operation(task: Any, variables: Mapping[str, Any], context: OpContext) -> Operation:
+    """Render the task's arguments and check them against its operation's schema."""
+    args = templating.render_value(task.args, variables, "argument", task.location)
+    errors = sorted(_validator(task.op).iter_errors(args), key=lambda e: list(e.absolute_path))
+    if errors:
+        first = errors[0]
+        where = ".".join(str(p) for p in first.absolute_path) or task.op
+        raise InputError(f"{task.op} argument '{where}' after rendering: {first.message}", task.location)
+    return REGISTRY[task.op](args, context)
+
+
+def registered(changed: bool, *, skipped: bool = False, failed: bool = False, rc: int = 0,
+               stdout: str = "", stderr: str = "", message: str = "", **data: Any) -> dict[str, Any]:
+    """The value a ``register:`` name holds after its task."""
+    return {"changed": changed, "skipped": skipped, "failed": failed, "rc": rc, "stdout": stdout,
+            "stdout_lines": stdout.splitlines(), "stderr": stderr, "msg": message, **data}

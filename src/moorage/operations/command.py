@@ -1,0 +1,80 @@
+"""The ``command`` operation: run a shell command, guarded by ``creates``/``unless``."""
+
+from __future__ import annotations
+
+import posixpath
+
+from moorage.connection.base import Connection
+from moorage.operations.base import Change, FactRequest, Facts, Operation, OpResult, TaskFailed, register
+from moorage.operations.common import q
+
+_SKIPPED = "@@moorage-unless-held"
+
+
+@register
+class Command(Operation):
+    """Run ``cmd`` with ``sh`` on the host; reports changed only when it ran.
+
+    ``creates``: skip when this path exists.  ``unless``: skip when this command
+    succeeds (checked on the host in the same round trip).  ``chdir`` and
+    ``env`` set the working directory and extra environment.
+    """
+
+    name = "command"
+    batched = False
+    invalidates_facts = True
+    args_schema = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["cmd"],
+        "properties": {
+            "cmd": {"type": "string", "minLength": 1, "description": "Shell command to run."},
+            "creates": {"type": "string", "minLength": 1,
+                        "description": "Skip when this path exists (relative to chdir)."},
+            "unless": {"type": "string", "minLength": 1,
+                       "description": "Skip when this command exits 0."},
+            "chdir": {"type": "string", "pattern": "^/", "description": "Directory to run in."},
+            "env": {"type": "object", "additionalProperties": {"type": ["string", "number", "boolean"]},
+                    "description": "Extra environment variables."},
+            "timeout": {"type": "number", "exclusiveMinimum": 0,
+                        "description": "Seconds before the command counts as failed (default: none)."},
+        },
+    }
+
+    def _creates(self) -> str | None:
+        creates = self.args.get("creates")
+        if creates and not creates.startswith("/"):
+            return posixpath.join(self.args.get("chdir") or "/", creates)
+        return creates
+
+    def facts_needed(self) -> FactRequest:
+        creates = self._creates()
+        return FactRequest({creates} if creates else set())
+
+    def plan(self, facts: Facts) -> Change | None:
+        creates = self._creates()
+        if creates and facts[creates].exists:
+            return None
+        note = f" unless `{self.args['unless']}` succeeds" if self.args.get("unless") else ""
+        return Change(f"run `{self.args['cmd']}`{note}")
+
+    def script(self) -> str:
+        """The shell script sent to the host: environment, directory, guard, command."""
+        lines = [f"export {k}={q(str(v))}" for k, v in (self.args.get("env") or {}).items()]
+        if self.args.get("chdir"):
+            lines.append(f"cd {q(self.args['chdir'])} || exit 1")
+        if self.args.get("unless"):
+            lines.append(f"if ( {self.args['unless']} ) >/dev/null 2>&1; then echo {_SKIPPED}; exit 0; fi")
+        lines.append(self.args["cmd"])
+        return "\n".join(lines)
+
+    def apply(self, change: Change, conn: Connection) -> OpResult:
+        result = conn.run(self.script(), timeout=self.args.get("timeout"))
+        stdout = result.text
+        if result.exit_code != 0:
+            raise TaskFailed(f"command exited with status {result.exit_code}", self.args["cmd"],
+                             result.exit_code, result.stderr_tail())
+        if stdout.rstrip().endswith(_SKIPPED):
+            return OpResult(changed=False, message="unless held: not run")
+        return OpResult(changed=True, rc=0, stdout=stdout,
+                        stderr=result.stderr.decode("utf-8", "replace"))
