@@ -1,0 +1,184 @@
+"""Read ``hosts.yml`` and the group_vars/host_vars beside it into an ``Inventory``."""
+
+from __future__ import annotations
+
+import getpass
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from moorage.connection.base import Target
+from moorage.errors import InputError, Location
+from moorage.inventory.model import Environment, Host, Inventory
+from moorage.inventory.variables import MAGIC, Layer, parse_overrides
+from moorage.schema import Problem, problems, raise_problems, suggest
+from moorage.yamlsrc import LineDict, display_path, format_path, load_yaml
+
+YAML_SUFFIXES = (".yml", ".yaml")
+
+
+def load_inventory(path: str | os.PathLike[str] = "inventory", overrides: Sequence[str] = ()) -> Inventory:
+    """Load, validate and assemble the inventory at ``path`` (a directory or its hosts.yml).
+
+    ``overrides`` are ``--set k=v`` flags (level 5).  Every problem in hosts.yml,
+    group_vars/ and host_vars/ is reported at once, as one ``InputError``.
+    """
+    inv_dir, hosts_file = _locate(Path(path))
+    data = load_yaml(hosts_file)
+    file = display_path(hosts_file)
+    if data is None:
+        raise InputError(f"{file} is empty; it needs at least 'project' and 'environments'")
+    found = problems(data, "inventory", file)
+    group_vars, gv_problems = _var_files(inv_dir / "group_vars", [*_env_names(data), "all"], "environment")
+    host_vars, hv_problems = _var_files(inv_dir / "host_vars", _host_names(data), "host")
+    found += gv_problems + hv_problems
+    if not found:
+        found += _name_problems(data) + _magic_problems([data, *group_vars.values(), *host_vars.values()])
+    raise_problems(found)
+    inventory = _build(data, inv_dir, hosts_file, group_vars, host_vars, parse_overrides(overrides))
+    inventory.files += [Path(getattr(d, "file", "")) for d in [*group_vars.values(), *host_vars.values()]]
+    return inventory
+
+
+def _locate(path: Path) -> tuple[Path, Path]:
+    if path.is_file():
+        return path.parent, path
+    for name in ("hosts.yml", "hosts.yaml"):
+        if (path / name).is_file():
+            return path, path / name
+    raise InputError(f"no inventory at {display_path(path)} (expected {display_path(path / 'hosts.yml')}); "
+                     "pass --inventory PATH to use another one")
+
+
+def _env_names(data: Any) -> list[str]:
+    envs = data.get("environments") if isinstance(data, Mapping) else None
+    return [str(name) for name in envs] if isinstance(envs, Mapping) else []
+
+
+def _host_names(data: Any) -> list[str]:
+    envs = data.get("environments") if isinstance(data, Mapping) else None
+    names: list[str] = []
+    for env in envs.values() if isinstance(envs, Mapping) else []:
+        hosts = env.get("hosts") if isinstance(env, Mapping) else None
+        names += [str(h) for h in hosts] if isinstance(hosts, Mapping) else []
+    return names
+
+
+def _var_files(folder: Path, known: list[str], what: str) -> tuple[dict[str, LineDict], list[Problem]]:
+    """The YAML files of ``folder`` keyed by name, and what is wrong with them."""
+    found: dict[str, LineDict] = {}
+    issues: list[Problem] = []
+    if not folder.is_dir():
+        return found, issues
+    for file in sorted(folder.iterdir()):
+        if file.name.startswith(".") or file.suffix not in YAML_SUFFIXES:
+            continue
+        where = Location(display_path(file))
+        if file.stem not in known:
+            hint = suggest(file.stem, known) or f"; known: {', '.join(known)}"
+            issues.append(Problem(where, "", f"'{file.name}' names no {what}{hint}"))
+            continue
+        if file.stem in found:
+            issues.append(Problem(where, "", f"a second variables file for '{file.stem}'; merge them"))
+            continue
+        data = _read_vars(file, issues)
+        if data is not None:
+            found[file.stem] = data
+    return found, issues
+
+
+def _read_vars(file: Path, issues: list[Problem]) -> LineDict | None:
+    try:
+        data = load_yaml(file)
+    except InputError as exc:
+        issues.append(Problem(exc.location or Location(display_path(file)), "", exc.message))
+        return None
+    if data is None:
+        data = LineDict()
+        data.file = display_path(file)
+    new = problems(data, "role-defaults", display_path(file))
+    issues += new
+    return None if new else data
+
+
+def _name_problems(data: Mapping[str, Any]) -> list[Problem]:
+    """A host name must be unique, and may only equal its own environment's name."""
+    issues: list[Problem] = []
+    seen: dict[str, str] = {}
+    for env_name, env in data["environments"].items():
+        for host in env["hosts"]:
+            loc = env["hosts"].location(host)
+            path = format_path(["environments", env_name, "hosts", host])
+            if host in seen:
+                issues.append(Problem(loc, path, f"host '{host}' is already in environment '{seen[host]}'; "
+                                                 "a host name is unique across the inventory"))
+            elif host in data["environments"] and host != env_name:
+                issues.append(Problem(loc, path, f"host '{host}' has the name of environment '{host}'; "
+                                                 "rename one of them"))
+            seen.setdefault(host, env_name)
+    return issues
+
+
+def _magic_problems(sources: list[Any]) -> list[Problem]:
+    """Variables may not redefine the magic variables moorage sets."""
+    issues = []
+    for mapping in _var_mappings(sources):
+        for name in MAGIC:
+            if name in mapping:
+                issues.append(Problem(mapping.location(name), name,
+                                      f"'{name}' is set by moorage and can't be a variable; rename it"))
+    return issues
+
+
+def _var_mappings(sources: list[Any]) -> list[LineDict]:
+    inv, *files = sources
+    found = [inv.get("vars") or LineDict(), *files]
+    for env in inv["environments"].values():
+        found.append(env.get("vars") or LineDict())
+        found += [(h or {}).get("vars") or LineDict() for h in env["hosts"].values()]
+    return found
+
+
+def _build(data: Mapping[str, Any], inv_dir: Path, hosts_file: Path, group_vars: dict[str, LineDict],
+           host_vars: dict[str, LineDict], overrides: LineDict) -> Inventory:
+    known_hosts = (inv_dir / data.get("known_hosts", "known_hosts")).resolve()
+    inventory = Inventory(project=data["project"], path=inv_dir, environments={}, hosts={},
+                          known_hosts=known_hosts, files=[hosts_file])
+    top = [Layer(2, data.get("vars") or {}), Layer(2, group_vars.get("all", {}))]
+    for env_name, env in data["environments"].items():
+        env_layers = [*top, Layer(3, env.get("vars") or {}), Layer(3, group_vars.get(env_name, {}))]
+        inventory.environments[env_name] = Environment(
+            env_name, env.get("connection", "ssh"), env.get("production", False),
+            list(env["hosts"]), data["environments"].location(env_name))
+        for host_name, host in env["hosts"].items():
+            host = host or LineDict()
+            layers = [*env_layers, Layer(4, host.get("vars") or {}), Layer(4, host_vars.get(host_name, {})),
+                      Layer(5, overrides)]
+            inventory.hosts[host_name] = Host(
+                name=host_name, environment=env_name, production=env.get("production", False),
+                target=_target(host_name, host, env, data, inv_dir, known_hosts),
+                location=env["hosts"].location(host_name), project=data["project"],
+                fingerprint=host.get("fingerprint"), layers=layers, inventory_dir=inv_dir.resolve())
+    return inventory
+
+
+def _target(name: str, host: Mapping[str, Any], env: Mapping[str, Any], data: Mapping[str, Any],
+            inv_dir: Path, known_hosts: Path) -> Target:
+    """How to reach a host: its own settings, else its environment's, else the inventory's."""
+    def pick(key: str, default: Any) -> Any:
+        return host.get(key, env.get(key, default))
+
+    connection = env.get("connection", "ssh")
+    key = pick("ssh_key", data.get("ssh_key"))
+    user = pick("user", getpass.getuser() if connection == "local" else "root")
+    return Target(name=name, connection=connection, address=host.get("address", name),
+                  port=pick("port", 22), user=user, key_file=_key_path(key, inv_dir),
+                  known_hosts=(str(known_hosts),), become=pick("become", False))
+
+
+def _key_path(key: str | None, inv_dir: Path) -> str | None:
+    if not key:
+        return None
+    path = Path(os.path.expanduser(key))
+    return str(path if path.is_absolute() else (inv_dir / path).resolve())

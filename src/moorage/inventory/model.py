@@ -1,0 +1,103 @@
+"""The inventory as the engine sees it: environments, hosts, and their variables."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from moorage.connection.base import Target
+from moorage.errors import InputError, Location
+from moorage.inventory.variables import Layer, VarSource, explain, merge_layers, resolve
+from moorage.schema import suggest
+
+
+@dataclass
+class Environment:
+    """One environment (pc, nexus, vps): how its hosts are reached and which they are."""
+
+    name: str
+    connection: str
+    production: bool
+    hosts: list[str]
+    location: Location
+
+
+@dataclass
+class Host:
+    """One host: its target (how to reach it) and its layered variables."""
+
+    name: str
+    environment: str
+    production: bool
+    target: Target
+    location: Location
+    project: str
+    fingerprint: str | None = None
+    layers: list[Layer] = field(default_factory=list, repr=False)
+    inventory_dir: Path = field(default=Path("."), repr=False)
+
+    @property
+    def magic(self) -> dict[str, str]:
+        """The variables moorage always sets."""
+        return {"inventory_hostname": self.name, "environment_name": self.environment,
+                "project": self.project}
+
+    def _merged(self, defaults: Mapping[str, Any] | None):
+        layers = [Layer(1, defaults)] if defaults else []
+        return merge_layers([*layers, *self.layers])
+
+    def variables(self, defaults: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """The host's variables merged over ``defaults`` (level 1), secrets resolved."""
+        values, origin = self._merged(defaults)
+        return {**resolve(values, origin, self.inventory_dir), **self.magic}
+
+    def explain(self, defaults: Mapping[str, Any] | None = None) -> list[VarSource]:
+        """Each variable's masked value, level and ``file:line`` (secrets must resolve)."""
+        values, origin = self._merged(defaults)
+        resolve(values, origin, self.inventory_dir)
+        return explain(values, origin, self.magic)
+
+
+@dataclass
+class Inventory:
+    """A loaded, validated inventory."""
+
+    project: str
+    path: Path
+    environments: dict[str, Environment]
+    hosts: dict[str, Host]
+    known_hosts: Path
+    files: list[Path] = field(default_factory=list)
+
+    def known_names(self) -> list[str]:
+        """Environment and host names, in inventory order, without repeats."""
+        names = list(self.environments)
+        for env in self.environments.values():
+            names += [h for h in env.hosts if h not in names]
+        return names
+
+    def select(self, pattern: str | list[str], location: Location | None = None) -> list[Host]:
+        """The hosts named by ``pattern``: host names, environment names, ``all``; commas allowed."""
+        items = [pattern] if isinstance(pattern, str) else list(pattern)
+        names = [n.strip() for item in items for n in item.split(",") if n.strip()]
+        if not names:
+            raise InputError("no host given; name a host, an environment or all "
+                             f"(known: {', '.join(self.known_names())})", location)
+        chosen: list[str] = []
+        for name in names:
+            chosen += [h for h in self._expand(name, location) if h not in chosen]
+        order = list(self.hosts)
+        return [self.hosts[h] for h in sorted(chosen, key=order.index)]
+
+    def _expand(self, name: str, location: Location | None) -> list[str]:
+        if name == "all":
+            return list(self.hosts)
+        if name in self.environments:
+            return list(self.environments[name].hosts)
+        if name in self.hosts:
+            return [name]
+        known = self.known_names()
+        raise InputError(f"unknown host or environment '{name}'{suggest(name, [*known, 'all'])}; "
+                         f"known: {', '.join(known)}", location)

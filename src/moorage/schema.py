@@ -1,0 +1,267 @@
+"""Validate user files against the JSON Schemas in ``schemas/`` and say what is wrong.
+
+Every problem becomes one sentence with its place: ``file:line: json.path: message``
+("unknown key 'hsts' (did you mean 'hosts'?)", "'port' must be an integer, not a
+string ('22')", "'connection' is 'sssh'; allowed values: ssh, local").  ``validate``
+raises ONE ``InputError`` listing them all (the first ``MAX_SHOWN``).
+
+A task's operation is checked here too (``task_problems``): the static schema only
+knows the control keys (name, when, notify, tags, register, become); the operation
+key and its arguments are checked against ``moorage.operations.REGISTRY``.
+Values that are Jinja2 templates (``"{{ ... }}"``) are not type-checked: they are
+only known after rendering.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+from referencing import Registry, Resource
+
+from moorage.errors import InputError, Location
+from moorage.yamlsrc import format_path, location_of
+
+SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas"
+MAX_SHOWN = 25
+CONTROL_KEYS = ("name", "when", "notify", "tags", "register", "become")
+_TYPE_NAMES = {"object": "a mapping", "array": "a list", "string": "a string", "integer": "an integer",
+               "number": "a number", "boolean": "true or false", "null": "empty"}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong in a user's file."""
+
+    location: Location
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.location}: " if str(self.location) else ""
+        return f"{where}{self.path}: {self.message}" if self.path else f"{where}{self.message}"
+
+
+def suggest(word: object, candidates: Iterable[object]) -> str:
+    """`` (did you mean 'x'?)`` for the closest candidate, or an empty string."""
+    names = [str(c) for c in candidates]
+    match = difflib.get_close_matches(str(word), names, n=1, cutoff=0.6)
+    return f" (did you mean '{match[0]}'?)" if match else ""
+
+
+@functools.cache
+def _registry() -> Registry:
+    resources = []
+    for path in sorted(SCHEMA_DIR.glob("*.schema.json")):
+        resources.append((path.name, Resource.from_contents(json.loads(path.read_text()))))
+    return Registry().with_resources(resources)
+
+
+@functools.cache
+def load_schema(name: str) -> dict[str, Any]:
+    """The schema ``schemas/<name>.schema.json`` (``name`` may include the suffix)."""
+    file = name if name.endswith(".schema.json") else f"{name}.schema.json"
+    try:
+        return json.loads((SCHEMA_DIR / file).read_text())
+    except FileNotFoundError:
+        raise ValueError(f"no schema named {name!r} in {SCHEMA_DIR}") from None
+
+
+def problems(data: Any, schema: str | Mapping[str, Any], file: str = "",
+             base_path: Sequence[Any] = (), noun: str = "key", owner: str = "") -> list[Problem]:
+    """Every way ``data`` breaks ``schema`` (a schema name or a schema), sorted by line.
+
+    ``base_path`` prefixes the JSON paths shown (for data nested in a larger file);
+    ``noun`` names what unknown properties are ("key", "argument"), ``owner`` whose they are.
+    """
+    schema = load_schema(schema) if isinstance(schema, str) else schema
+    validator = Draft202012Validator(schema, registry=_registry())
+    found: list[Problem] = []
+    for error in validator.iter_errors(data):
+        if _is_template(error.instance) and error.validator != "additionalProperties":
+            continue
+        found.extend(_explain(error, data, file, list(base_path), noun + owner))
+    return _unique_sorted(found)
+
+
+def validate(data: Any, schema_name: str, file: str) -> None:
+    """Raise one ``InputError`` listing every way ``data`` (read from ``file``) breaks the schema."""
+    raise_problems(problems(data, schema_name, file))
+
+
+def raise_problems(found: Sequence[Problem]) -> None:
+    """Raise one ``InputError`` for ``found`` (nothing when empty); ``.problems`` keeps the list."""
+    if not found:
+        return
+    if len(found) == 1:
+        error = InputError(f"{found[0].path}: {found[0].message}" if found[0].path else found[0].message,
+                           found[0].location if str(found[0].location) else None)
+    else:
+        lines = [str(p) for p in found[:MAX_SHOWN]]
+        if len(found) > MAX_SHOWN:
+            lines.append(f"... and {len(found) - MAX_SHOWN} more problems")
+        error = InputError("\n".join(lines))
+    error.problems = list(found)  # type: ignore[attr-defined]
+    raise error
+
+
+def error_problems(error: InputError) -> list[Problem]:
+    """The problems an ``InputError`` carries (one built from its message when it has no list)."""
+    found = getattr(error, "problems", None)
+    return list(found) if found else [Problem(error.location or Location(""), "", error.message)]
+
+
+def task_problems(task: Any, path: Sequence[Any], file: str = "") -> list[Problem]:
+    """What is wrong with a task's operation: unknown, missing, doubled, or bad arguments."""
+    from moorage.operations import REGISTRY
+
+    if not isinstance(task, Mapping):
+        return []  # the static schema already said it must be a mapping
+    ops = [key for key in task if key not in CONTROL_KEYS]
+    found = [_unknown_op(task, key, list(path), file) for key in ops if key not in REGISTRY]
+    known = [key for key in ops if key in REGISTRY]
+    if not ops:
+        found.append(Problem(location_of(task, [], file), format_path(path),
+                             f"a task needs exactly one operation; known operations: {_known(REGISTRY)}"))
+    elif len(known) > 1:
+        names = ", ".join(f"'{k}'" for k in known)
+        found.append(Problem(location_of(task, [known[1]], file), format_path(path),
+                             f"a task runs exactly one operation, this one has {len(known)} ({names}); "
+                             "split it into separate tasks"))
+    elif known:
+        found.extend(_args_problems(task, known[0], list(path), file))
+    return found
+
+
+def _unknown_op(task: Mapping[str, Any], key: str, path: list[Any], file: str) -> Problem:
+    from moorage.operations import REGISTRY
+
+    hint = suggest(key, [*REGISTRY, *CONTROL_KEYS])
+    tail = "" if hint else f"; known operations: {_known(REGISTRY)}"
+    return Problem(location_of(task, [key], file), format_path([*path, key]),
+                   f"unknown operation '{key}'{hint}{tail}")
+
+
+def _args_problems(task: Mapping[str, Any], op: str, path: list[Any], file: str) -> list[Problem]:
+    from moorage.operations import REGISTRY
+
+    args = task[op]
+    if args is None:
+        args = {}
+    if not isinstance(args, Mapping):
+        return [Problem(location_of(task, [op], file), format_path([*path, op]),
+                        f"'{op}' takes a mapping of arguments, not {_type_of(args)}")]
+    schema = dict(REGISTRY[op].args_schema)
+    if "properties" in schema and "additionalProperties" not in schema:
+        schema["additionalProperties"] = False
+    return problems(args, schema, file, [*path, op], noun="argument", owner=f" of '{op}'")
+
+
+def _known(registry: Mapping[str, Any]) -> str:
+    return ", ".join(sorted(registry)) or "(none registered)"
+
+
+def _is_template(value: Any) -> bool:
+    return isinstance(value, str) and ("{{" in value or "{%" in value)
+
+
+def _unique_sorted(found: list[Problem]) -> list[Problem]:
+    unique = list(dict.fromkeys(found))
+    return sorted(unique, key=lambda p: (p.location.file, p.location.line))
+
+
+def _explain(error: ValidationError, root: Any, file: str, base: list[Any], what: str) -> list[Problem]:
+    path = list(error.absolute_path)
+    if error.validator == "additionalProperties":
+        return _unknown_keys(error, root, file, base, path, what)
+    if "propertyNames" in error.relative_schema_path:
+        key = error.instance
+        desc = error.schema.get("description", "")
+        return [Problem(location_of(root, [*path, key], file), format_path([*base, *path, key]),
+                        f"name '{key}' is not valid: {desc}" if desc else error.message)]
+    if error.validator == "required":
+        match = re.match(r"^'(.*)' is a required property$", error.message)
+        missing = match.group(1) if match else error.message
+        return [Problem(location_of(root, path, file), format_path([*base, *path]),
+                        f"missing required key '{missing}'")]
+    message = _sentence(error, _subject(path))
+    return [Problem(location_of(root, path, file), format_path([*base, *path]), message)]
+
+
+def _unknown_keys(error: ValidationError, root: Any, file: str, base: list[Any],
+                  path: list[Any], what: str) -> list[Problem]:
+    allowed = list(error.schema.get("properties", {}))
+    patterns = list(error.schema.get("patternProperties", {}))
+    found = []
+    for key in error.instance:
+        if key in allowed or any(re.search(p, str(key)) for p in patterns):
+            continue
+        hint = suggest(key, allowed)
+        tail = "" if hint or not allowed else f"; expected one of: {', '.join(allowed)}"
+        found.append(Problem(location_of(root, [*path, key], file), format_path([*base, *path, key]),
+                             f"unknown {_name(what, key)}{hint}{tail}"))
+    return found
+
+
+def _name(what: str, key: Any) -> str:
+    noun, _, owner = what.partition(" of ")
+    return f"{noun} '{key}' of {owner}" if owner else f"{noun} '{key}'"
+
+
+def _subject(path: list[Any]) -> str:
+    if not path:
+        return "the file's content"
+    last = path[-1]
+    return f"item {last + 1}" if isinstance(last, int) else f"'{last}'"
+
+
+def _sentence(error: ValidationError, subject: str) -> str:
+    kind, expected, value = error.validator, error.validator_value, error.instance
+    desc = error.schema.get("description", "")
+    if kind == "type":
+        wanted = [expected] if isinstance(expected, str) else list(expected)
+        names = " or ".join(_TYPE_NAMES.get(t, t) for t in wanted)
+        return f"{subject} must be {names}, not {_type_of(value)}"
+    if kind == "enum":
+        return f"{subject} is {_short(value)}; allowed values: {', '.join(map(str, expected))}"
+    if kind == "const":
+        return f"{subject} must be {_short(expected)}, not {_short(value)}"
+    if kind in ("minimum", "exclusiveMinimum"):
+        return f"{subject} must be at least {expected}, not {value}"
+    if kind in ("maximum", "exclusiveMaximum"):
+        return f"{subject} must be at most {expected}, not {value}"
+    if kind == "minLength":
+        return f"{subject} must not be empty"
+    if kind in ("minItems", "minProperties"):
+        return f"{subject} must not be empty (at least {expected} needed)"
+    if kind == "uniqueItems":
+        return f"{subject} lists the same item twice"
+    if kind == "pattern":
+        return f"{subject} is {_short(value)}, which is not valid: {desc or 'expected ' + expected}"
+    return f"{subject}: {error.message}" + (f" ({desc})" if desc else "")
+
+
+def _type_of(value: Any) -> str:
+    if isinstance(value, bool):
+        return f"{str(value).lower()} (a boolean)"
+    if value is None:
+        return "empty"
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    names = {str: "a string", int: "an integer", float: "a number"}
+    return f"{names.get(type(value), type(value).__name__)} ({_short(value)})"
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."

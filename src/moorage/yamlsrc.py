@@ -1,0 +1,201 @@
+"""YAML that remembers where everything came from.
+
+``load_yaml(path)`` returns plain-looking data whose mappings are ``LineDict``
+and whose sequences are ``LineList``: ordinary ``dict``/``list`` subclasses that
+also know their file, their own line and the line of every key or item.  That
+is what lets every later error say ``file:line``.
+
+Malformed YAML and duplicate keys in a mapping are ``InputError``s naming the
+line.  ``location_of(data, path)`` turns a JSON path (as jsonschema reports it)
+back into a ``Location``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from moorage.errors import InputError, Location
+
+_BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+class LineDict(dict):
+    """A mapping that knows its file, its line and the line of each key."""
+
+    file: str = ""
+    line: int = 0
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.key_lines: dict[Any, int] = {}
+        self.key_files: dict[Any, str] = {}
+
+    def location(self, key: Any) -> Location:
+        """Where ``key`` was written (the mapping's own line when unknown)."""
+        return Location(self.key_files.get(key, self.file), self.key_lines.get(key, self.line))
+
+
+class LineList(list):
+    """A sequence that knows its file, its line and the line of each item."""
+
+    file: str = ""
+    line: int = 0
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.item_lines: list[int] = []
+
+    def location(self, index: int) -> Location:
+        """Where item ``index`` was written (the sequence's own line when unknown)."""
+        line = self.item_lines[index] if 0 <= index < len(self.item_lines) else self.line
+        return Location(self.file, line)
+
+
+def display_path(path: str | os.PathLike[str]) -> str:
+    """``path`` relative to the current directory when it lies below it, else as given."""
+    path = Path(path)
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+class _LineLoader(_BaseLoader):  # type: ignore[misc, valid-type]
+    """A safe loader building ``LineDict``/``LineList`` and refusing duplicate keys."""
+
+    source = "<yaml>"
+
+
+def _line(node: yaml.Node) -> int:
+    return node.start_mark.line + 1
+
+
+def _check_duplicates(loader: _LineLoader, node: yaml.MappingNode) -> None:
+    seen: dict[tuple[str, str], int] = {}
+    for key_node, _ in node.value:
+        if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == _MERGE_TAG:
+            continue
+        ident = (key_node.tag, key_node.value)
+        if ident in seen:
+            raise InputError(
+                f"duplicate key '{key_node.value}' (first written on line {seen[ident]}); "
+                "keep only one", Location(loader.source, _line(key_node)))
+        seen[ident] = _line(key_node)
+
+
+def _construct_map(loader: _LineLoader, node: yaml.MappingNode):
+    data = LineDict()
+    data.file, data.line = loader.source, _line(node)
+    yield data
+    _check_duplicates(loader, node)
+    loader.flatten_mapping(node)
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=False)
+        try:
+            hash(key)
+        except TypeError:
+            raise InputError("a mapping key must be a plain value, not a list or mapping",
+                             Location(loader.source, _line(key_node))) from None
+        data[key] = loader.construct_object(value_node, deep=False)
+        data.key_lines[key] = _line(key_node)
+
+
+def _construct_seq(loader: _LineLoader, node: yaml.SequenceNode):
+    data = LineList()
+    data.file, data.line = loader.source, _line(node)
+    yield data
+    for item in node.value:
+        data.append(loader.construct_object(item, deep=False))
+        data.item_lines.append(_line(item))
+
+
+_LineLoader.add_constructor("tag:yaml.org,2002:map", _construct_map)
+_LineLoader.add_constructor("tag:yaml.org,2002:seq", _construct_seq)
+
+
+def parse_yaml(text: str, source: str) -> Any:
+    """Parse ``text`` (named ``source`` in messages) into line-aware data."""
+    loader = _LineLoader(text)
+    loader.source = source
+    try:
+        return loader.get_single_data()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problem = exc.problem or exc.context or "unreadable"
+        raise InputError(f"invalid YAML: {problem}",
+                         Location(source, mark.line + 1 if mark else 0)) from None
+    except yaml.YAMLError as exc:
+        raise InputError(f"invalid YAML: {exc}", Location(source)) from None
+    finally:
+        loader.dispose()
+
+
+def load_yaml(path: str | os.PathLike[str]) -> Any:
+    """Read and parse the YAML file at ``path``; messages name it relative to the cwd."""
+    source = display_path(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(f"{source} does not exist") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{source} is not UTF-8 text ({exc.reason})") from None
+    except OSError as exc:
+        raise InputError(f"cannot read {source}: {exc.strerror}") from None
+    return parse_yaml(text, source)
+
+
+def location_of(data: Any, path: Iterable[Any], file: str | None = None) -> Location:
+    """The ``Location`` of the value at JSON ``path`` inside ``data`` (closest known line)."""
+    loc = Location(file or getattr(data, "file", "") or "", getattr(data, "line", 0))
+    node = data
+    for part in path:
+        in_dict = isinstance(node, LineDict) and part in node
+        in_list = isinstance(node, LineList) and isinstance(part, int) and 0 <= part < len(node)
+        if not (in_dict or in_list):
+            break
+        loc = node.location(part)
+        node = node[part]
+    if file and not loc.file:
+        loc = Location(file, loc.line)
+    return loc
+
+
+def format_path(path: Iterable[Any]) -> str:
+    """A JSON path as users read it: ``environments.vps.hosts.vps.port``, ``[0].tasks[2]``."""
+    text = ""
+    for part in path:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else str(part)
+    return text or "(top level)"
+
+
+def merge_sourced(*mappings: Mapping[str, Any]) -> LineDict:
+    """Merge mappings per top-level key (later wins), keeping where each key came from."""
+    merged = LineDict()
+    for mapping in mappings:
+        for key, value in mapping.items():
+            merged[key] = value
+            if isinstance(mapping, LineDict):
+                loc = mapping.location(key)
+                merged.key_lines[key], merged.key_files[key] = loc.line, loc.file
+            else:
+                merged.key_lines.pop(key, None)
+                merged.key_files.pop(key, None)
+    return merged
+
+
+def plain(data: Any) -> Any:
+    """A deep copy of ``data`` as ordinary ``dict``/``list`` (for JSON output, comparisons)."""
+    if isinstance(data, Mapping):
+        return {key: plain(value) for key, value in data.items()}
+    if isinstance(data, Sequence) and not isinstance(data, str | bytes):
+        return [plain(item) for item in data]
+    return data
