@@ -1,0 +1,140 @@
+"""Shared fixtures: real test servers (Docker containers running sshd, optionally dockerd).
+
+Session-scoped: ``testbed``, ``ssh_key``, ``sshd_server``, ``docker_server`` (started only
+when a test asks for it).  Function-scoped factories: ``fresh_server``, ``fresh_servers``.
+Helper: ``write_inventory`` (also a fixture returning the function).
+
+Every test under ``tests/integration`` is marked ``integration``; without a working Docker
+engine those tests FAIL (they are never skipped: CI must really run them).
+"""
+
+from __future__ import annotations
+
+import functools
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+
+import pytest
+
+TESTS_DIR = Path(__file__).resolve().parent
+INTEGRATION_DIR = TESTS_DIR / "integration"
+if str(TESTS_DIR) not in sys.path:  # `testbed` is imported by its own name in every layout
+    sys.path.insert(0, str(TESTS_DIR))
+
+from testbed import Testbed, TestServer, write_inventory  # noqa: E402
+
+__all__ = ["TestServer", "Testbed", "write_inventory"]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark every test under tests/integration with ``integration``."""
+    for item in items:
+        if INTEGRATION_DIR in Path(item.path).resolve().parents:
+            item.add_marker(pytest.mark.integration)
+
+
+@functools.cache
+def docker_problem() -> str | None:
+    """Why the Docker engine can't be used, or None when ``docker info`` answers."""
+    if shutil.which("docker") is None:
+        return "the docker CLI is not installed"
+    try:
+        proc = subprocess.run(["docker", "info", "--format", "{{.ServerVersion}}"], capture_output=True,
+                              text=True, timeout=30, check=False)
+    except subprocess.TimeoutExpired:
+        return "`docker info` did not answer within 30s"
+    if proc.returncode != 0:
+        return f"`docker info` failed: {proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else ''}"
+    return None
+
+
+def _require_docker() -> None:
+    problem = docker_problem()
+    if problem:
+        pytest.fail(f"integration tests need a running Docker engine, and {problem}. "
+                    "Run `bash scripts/bootstrap.sh` (installs and starts dockerd), "
+                    "or run only the unit tests with `-m 'not integration'`.", pytrace=False)
+
+
+@pytest.fixture(autouse=True)
+def _integration_needs_docker(request: pytest.FixtureRequest) -> None:
+    if request.node.get_closest_marker("integration"):
+        _require_docker()
+
+
+@pytest.fixture(scope="session")
+def testbed() -> Iterator[Testbed]:
+    """The run's Testbed: one key pair, every server it starts removed at session end."""
+    _require_docker()
+    tb = Testbed()
+    try:
+        yield tb
+    finally:
+        tb.close()
+
+
+@pytest.fixture(scope="session")
+def ssh_key(testbed: Testbed) -> Path:
+    """Path of the run's private ed25519 key (authorized as root on every test server)."""
+    return testbed.key_file
+
+
+@pytest.fixture(scope="session")
+def sshd_server(testbed: Testbed) -> TestServer:
+    """One plain sshd server shared by the session: don't leave state other tests would trip on."""
+    return testbed.start("sshd", name="sshd")
+
+
+@pytest.fixture(scope="session")
+def docker_server(testbed: Testbed) -> TestServer:
+    """One server with its own Docker engine + compose, shared by the session (80/443 published).
+
+    Tests must remove the compose projects/containers they create on it.
+    """
+    return testbed.start("dockerhost", name="docker")
+
+
+@pytest.fixture
+def fresh_server(testbed: Testbed) -> Iterator[Callable[..., TestServer]]:
+    """Factory ``fresh_server(kind="sshd", name=None, publish=None) -> TestServer``.
+
+    Each call starts a new server of its own; all are removed when the test ends.
+    """
+    started: list[TestServer] = []
+
+    def factory(kind: str = "sshd", name: str | None = None,
+                publish: Sequence[int] | None = None) -> TestServer:
+        server = testbed.start(kind, name=name, publish=publish)
+        started.append(server)
+        return server
+
+    yield factory
+    for server in started:
+        testbed.stop(server)
+
+
+@pytest.fixture
+def fresh_servers(testbed: Testbed) -> Iterator[Callable[..., dict[str, TestServer]]]:
+    """Factory ``fresh_servers({name: kind, ...}, publish=None) -> {name: TestServer}``.
+
+    Starts all containers first, then waits for all (faster than one by one); removed at test end.
+    """
+    started: list[TestServer] = []
+
+    def factory(kinds: Mapping[str, str], publish: Sequence[int] | None = None) -> dict[str, TestServer]:
+        servers = testbed.start_many(kinds, publish=publish)
+        started.extend(servers.values())
+        return servers
+
+    yield factory
+    for server in started:
+        testbed.stop(server)
+
+
+@pytest.fixture(name="write_inventory")
+def _write_inventory_fixture() -> Callable[..., Path]:
+    """The ``write_inventory(dir, servers, environments=None, extra_vars=None) -> Path`` helper."""
+    return write_inventory

@@ -1,0 +1,1 @@
+"""Integration tests: the engine against real test servers (see tests/testbed)."""
