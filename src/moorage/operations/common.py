@@ -11,19 +11,18 @@ from moorage.operations.base import Change, Facts, PathFacts, PlanError, Shell, 
 
 PATH = {"type": "string", "minLength": 1, "pattern": "^/[^\n]*$",
         "description": "Absolute path on the host."}
-MODE = {"type": ["string", "integer"], "pattern": "^0?[0-7]{3,4}$",
-        "description": "Octal permissions as a string, e.g. \"0644\"."}
+MODE = {"type": "string", "pattern": "^0?[0-7]{3,4}$",
+        "description": "Octal permissions, quoted, e.g. \"0644\" (YAML reads a bare 0644 as 420)."}
 OWNER = {"type": "string", "minLength": 1, "description": "User that owns it (default: unchanged)."}
 GROUP = {"type": "string", "minLength": 1, "description": "Group that owns it (default: unchanged)."}
 ATTRIBUTES = {"mode": MODE, "owner": OWNER, "group": GROUP}
 
 
 def normalize_mode(mode: Any) -> str | None:
-    """``644``, ``"644"`` and ``"0644"`` all become ``"0644"``; None stays None."""
+    """``"644"`` and ``"0644"`` both become ``"0644"``; None stays None."""
     if mode is None:
         return None
-    text = str(mode) if not isinstance(mode, int) else oct(mode)[2:] if mode > 0o777 else str(mode)
-    return text.zfill(4)[-4:]
+    return str(mode).zfill(4)[-4:]
 
 
 def sha256(data: bytes) -> str:
