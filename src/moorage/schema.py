@@ -101,6 +101,7 @@ def raise_problems(found: Sequence[Problem]) -> None:
     """Raise one ``InputError`` for ``found`` (nothing when empty); ``.problems`` keeps the list."""
     if not found:
         return
+    found = _unique_sorted(list(found))
     if len(found) == 1:
         error = InputError(f"{found[0].path}: {found[0].message}" if found[0].path else found[0].message,
                            found[0].location if str(found[0].location) else None)
@@ -192,7 +193,7 @@ def _explain(error: ValidationError, root: Any, file: str, base: list[Any], what
         missing = match.group(1) if match else error.message
         return [Problem(location_of(root, path, file), format_path([*base, *path]),
                         f"missing required key '{missing}'")]
-    message = _sentence(error, _subject(path))
+    message = _sentence(error, _subject([*base, *path]))
     return [Problem(location_of(root, path, file), format_path([*base, *path]), message)]
 
 
@@ -244,6 +245,9 @@ def _sentence(error: ValidationError, subject: str) -> str:
         return f"{subject} must not be empty (at least {expected} needed)"
     if kind == "uniqueItems":
         return f"{subject} lists the same item twice"
+    if kind in ("oneOf", "anyOf") and all(set(sub) == {"required"} for sub in expected):
+        names = ", ".join(f"'{name}'" for sub in expected for name in sub["required"])
+        return f"{subject} needs {'exactly' if kind == 'oneOf' else 'at least'} one of: {names}"
     if kind == "pattern":
         return f"{subject} is {_short(value)}, which is not valid: {desc or 'expected ' + expected}"
     return f"{subject}: {error.message}" + (f" ({desc})" if desc else "")

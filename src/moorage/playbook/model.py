@@ -1,0 +1,74 @@
+"""A loaded playbook: plays, their roles, and tasks (arguments still unrendered)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from moorage.errors import Location
+from moorage.yamlsrc import LineDict, merge_sourced
+
+
+@dataclass
+class Task:
+    """One step: an operation with raw (unrendered) arguments, plus its control keys."""
+
+    name: str
+    op: str
+    args: dict[str, Any]
+    when: str | None = None
+    notify: list[str] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)
+    register: str | None = None
+    become: bool | None = None
+    location: Location = field(default_factory=lambda: Location(""))
+    role: Role | None = field(default=None, repr=False)
+
+
+@dataclass
+class Role:
+    """A reusable unit: ``roles/NAME/`` with tasks.yml, and optionally defaults.yml, handlers.yml."""
+
+    name: str
+    path: Path
+    defaults: dict[str, Any] = field(default_factory=dict)
+    tasks: list[Task] = field(default_factory=list)
+    handlers: list[Task] = field(default_factory=list)
+
+
+@dataclass
+class Play:
+    """Which hosts, how many at a time, and the roles then tasks to apply to them."""
+
+    name: str
+    hosts: list[str]
+    serial: int | str | None = None
+    max_fail_percentage: float | None = None
+    become: bool | None = None
+    vars: dict[str, Any] = field(default_factory=dict)
+    roles: list[Role] = field(default_factory=list)
+    tasks: list[Task] = field(default_factory=list)
+    handlers: list[Task] = field(default_factory=list)
+    location: Location = field(default_factory=lambda: Location(""))
+    playbook_dir: Path = field(default_factory=Path)
+
+    def defaults(self) -> LineDict:
+        """Level 1 variables: the roles' defaults in order, then the play's ``vars``."""
+        return merge_sourced(*(role.defaults for role in self.roles), self.vars)
+
+    def all_tasks(self) -> list[Task]:
+        """The roles' tasks then the play's own, in run order."""
+        return [task for role in self.roles for task in role.tasks] + list(self.tasks)
+
+    def all_handlers(self) -> list[Task]:
+        """The roles' handlers then the play's own."""
+        return [task for role in self.roles for task in role.handlers] + list(self.handlers)
+
+
+@dataclass
+class Playbook:
+    """A playbook file: its plays in order."""
+
+    path: Path
+    plays: list[Play]
