@@ -1,0 +1,40 @@
+"""The command line: Invoke tasks, the same under ``invoke`` (tasks.py) and ``moorage``.
+
+``ns`` holds every task.  Tasks not built yet come from ``pending``; a real
+implementation in ``moorage.cli.run_tasks`` (``play``, and later the others)
+replaces the placeholder of the same name.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+
+from invoke import Collection, Task
+
+from moorage.cli import inventory_tasks, pending
+
+
+def _real_tasks() -> dict[str, Task]:
+    """Tasks defined by ``moorage.cli.run_tasks`` when that module exists, by task name."""
+    if importlib.util.find_spec("moorage.cli.run_tasks") is None:
+        return {}
+    module = importlib.import_module("moorage.cli.run_tasks")
+    return {obj.name: obj for obj in vars(module).values() if isinstance(obj, Task)}
+
+
+def build_collection() -> Collection:
+    """The collection of all tasks, real ones replacing placeholders of the same name."""
+    collection = Collection()
+    real = _real_tasks()
+    for placeholder in [inventory_tasks.check, inventory_tasks.inventory, *pending.TASKS]:
+        chosen = real.pop(placeholder.name, placeholder)
+        collection.add_task(chosen)
+    for extra in real.values():
+        collection.add_task(extra)
+    return collection
+
+
+ns = build_collection()
+
+__all__ = ["build_collection", "ns"]
