@@ -36,5 +36,5 @@ def run_playbook(playbook: str | Path, target: str, inventory: str | Path = "inv
         host.variables()
     report = report or make_report(False, options.diff)
     result = Runner(loaded_inventory, options, report).run(loaded_playbook, hosts)
-    report.finish(result.exit_code)
+    report.finish(result.exit_code, result.round_trips())
     return result

@@ -36,11 +36,7 @@ class HostPlay:
     def __init__(self, play: Any, host: Any, conn: Connection, options: RunOptions, report: Report) -> None:
         self.play, self.host, self.conn = play, host, conn
         self.options, self.report = options, report
-        defaults: dict[str, Any] = {}
-        for role in play.roles:
-            defaults.update(role.defaults)
-        defaults.update(play.vars or {})
-        self.variables = host.variables(defaults)
+        self.variables = host.variables(play.defaults())
         self.registered: dict[str, Any] = {}
         self.facts = Facts()
         self.queue: list[_Pending | dict[str, Any]] = []  # results waiting behind unsent changes
@@ -51,8 +47,7 @@ class HostPlay:
     # -- the play --------------------------------------------------------------
     def run(self) -> bool:
         """Run every selected task, then the notified handlers; True when nothing failed."""
-        tasks = [task for role in self.play.roles for task in role.tasks] + list(self.play.tasks)
-        selected = [t for t in tasks if self.options.selects(_tags(t))]
+        selected = [t for t in self.play.all_tasks() if self.options.selects(_tags(t))]
         for index, task in enumerate(selected):
             if not self._run_task(task, selected[index + 1:]):
                 break
@@ -62,9 +57,8 @@ class HostPlay:
         return not self.failed
 
     def _run_handlers(self) -> None:
-        handlers = [h for role in self.play.roles for h in role.handlers] + list(self.play.handlers)
         done: set[str] = set()
-        for handler in handlers:
+        for handler in self.play.all_handlers():
             if handler.name in self.notified and handler.name not in done:
                 done.add(handler.name)
                 if not self._run_task(handler, []):

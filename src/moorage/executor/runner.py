@@ -31,6 +31,11 @@ class RunResult:
     def exit_code(self) -> int:
         return 1 if self.failed_hosts else 0
 
+    def round_trips(self) -> dict[str, dict[str, int]]:
+        """Per host: SSH connections opened and commands run."""
+        return {host: {"connections": self.connections[host], "commands": self.commands[host]}
+                for host in self.commands}
+
 
 def batches(hosts: list[Any], serial: int | str | None) -> list[list[Any]]:
     """Split hosts into rolling batches: ``serial`` is a count, a ``"N%"`` share, or None (all)."""

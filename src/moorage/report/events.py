@@ -98,10 +98,13 @@ class Report:
         with self._lock:
             return self.recaps.setdefault(host, Recap())
 
-    def finish(self, exit_code: int) -> None:
-        """Emit one recap event per host, then the end event, and close the renderer."""
+    def finish(self, exit_code: int, round_trips: dict[str, dict[str, int]] | None = None) -> None:
+        """Emit one recap event per host (with its round trips: connections and commands),
+        then the end event, and close the renderer."""
         for host in sorted(self.recaps):
             recap = self.recaps[host]
-            self.emit("recap", host=host, data={k: getattr(recap, k) for k in (*STATUSES, "unreachable")})
+            data = {k: getattr(recap, k) for k in (*STATUSES, "unreachable")}
+            data.update((round_trips or {}).get(host, {}))
+            self.emit("recap", host=host, data=data)
         self.emit("end", data={"exit_code": exit_code})
         self.renderer.close()

@@ -6,7 +6,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from moorage.report.events import Event
+from moorage.report.events import STATUSES, Event, Recap
 
 _STYLE = {"ok": "green", "changed": "yellow", "failed": "bold red", "skipped": "cyan"}
 
@@ -93,12 +93,9 @@ class HumanRenderer:
         if not self._recap_width:
             self.console.rule("[bold]RECAP[/]")
         self._recap_width = max(self._recap_width, 12, len(event.host or ""))
-        data = event.data
-        failed = data.get("failed") or data.get("unreachable")
-        colour = "red" if failed else "yellow" if data.get("changed") else "green"
-        line = (f"{event.host:<{self._recap_width}} ok={data.get('ok', 0)} changed={data.get('changed', 0)} "
-                f"failed={data.get('failed', 0)} skipped={data.get('skipped', 0)}")
-        self.console.print(f"[{colour}]{escape(line)}[/]")
+        recap = Recap(**{k: event.data.get(k, 0) for k in (*STATUSES, "unreachable")})
+        colour = "red" if recap.failed or recap.unreachable else "yellow" if recap.changed else "green"
+        self.console.print(f"[{colour}]{escape(recap.line(event.host or '', self._recap_width))}[/]")
 
     def close(self) -> None:
         if self._progress is not None:
