@@ -99,8 +99,13 @@ class HostPlay:
 
     def _apply_now(self, task: Any, op: Any, change: Change, become: bool) -> bool:
         if self.options.check:
-            status = "skipped" if op.probe else "changed"
-            self._record(task, status, change=change, register=registered(status == "changed"))
+            try:
+                status = "skipped" if op.probe else \
+                    "changed" if op.would_change(change, _RunAs(self.conn, become)) else "ok"
+            except MoorageError as exc:
+                return self._fail(task, str(exc), unreachable=isinstance(exc, HostError))
+            self._record(task, status, change=change if status == "changed" else None,
+                         register=registered(status == "changed"))
             return True
         try:
             result = op.apply(change, _RunAs(self.conn, become))

@@ -36,13 +36,21 @@ def should_run(task: Any, variables: Mapping[str, Any]) -> bool:
 
 def build_operation(task: Any, variables: Mapping[str, Any], context: OpContext) -> Operation:
     """Render the task's arguments and check them against its operation's schema."""
-    args = templating.render_value(task.args, variables, "argument", task.location)
+    args = _as_declared(task.op, templating.render_value(task.args, variables, "argument", task.location))
     errors = sorted(_validator(task.op).iter_errors(args), key=lambda e: list(e.absolute_path))
     if errors:
         first = errors[0]
         where = ".".join(str(p) for p in first.absolute_path) or task.op
         raise InputError(f"{task.op} argument '{where}' after rendering: {first.message}", task.location)
     return REGISTRY[task.op](args, context)
+
+
+def _as_declared(op_name: str, args: dict[str, Any]) -> dict[str, Any]:
+    """A lone ``{{ expression }}`` yields a native value; where the argument is declared a
+    string, a number or boolean becomes its text (``"{{ result.changed }}"`` -> ``"True"``)."""
+    properties = REGISTRY[op_name].args_schema.get("properties", {})
+    return {key: str(value) if properties.get(key, {}).get("type") == "string"
+            and isinstance(value, (bool, int, float)) else value for key, value in args.items()}
 
 
 def registered(changed: bool, *, skipped: bool = False, failed: bool = False, rc: int = 0,

@@ -188,6 +188,14 @@ class Operation:
         """Compare desired state with ``facts``; return what to do, or None. No side effects."""
         raise NotImplementedError
 
+    def would_change(self, change: Change, conn: Connection) -> bool:
+        """Check mode, non-batched operations: whether ``apply`` would change anything.
+
+        May ask the host with a read-only command (a ``command``'s ``unless``);
+        by default it assumes the change happens.
+        """
+        return True
+
     def apply(self, change: Change, conn: Connection) -> OpResult:
         """Carry out ``change`` (non-batched operations only)."""
         raise NotImplementedError(f"{self.name} is batched; the executor applies its steps")

@@ -60,13 +60,24 @@ class Command(Operation):
 
     def script(self) -> str:
         """The shell script sent to the host: environment, directory, guard, command."""
-        lines = [f"export {k}={q(str(v))}" for k, v in (self.args.get("env") or {}).items()]
-        if self.args.get("chdir"):
-            lines.append(f"cd {q(self.args['chdir'])} || exit 1")
+        lines = self._prelude()
         if self.args.get("unless"):
             lines.append(f"if ( {self.args['unless']} ) >/dev/null 2>&1; then echo {_SKIPPED}; exit 0; fi")
         lines.append(self.args["cmd"])
         return "\n".join(lines)
+
+    def would_change(self, change: Change, conn: Connection) -> bool:
+        """Check mode: the ``unless`` guard is a read-only test, so ask the host."""
+        if not self.args.get("unless"):
+            return True
+        guard = "\n".join([*self._prelude(), f"( {self.args['unless']} ) >/dev/null 2>&1"])
+        return conn.run(guard).exit_code != 0
+
+    def _prelude(self) -> list[str]:
+        lines = [f"export {k}={q(str(v))}" for k, v in (self.args.get("env") or {}).items()]
+        if self.args.get("chdir"):
+            lines.append(f"cd {q(self.args['chdir'])} || exit 1")
+        return lines
 
     def apply(self, change: Change, conn: Connection) -> OpResult:
         result = conn.run(self.script(), timeout=self.args.get("timeout"))

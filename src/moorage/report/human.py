@@ -16,7 +16,7 @@ class HumanRenderer:
 
     def __init__(self, console: Console | None = None, show_diff: bool = False,
                  verbose: bool = False) -> None:
-        self.console = console or Console(highlight=False)
+        self.console = console or Console(highlight=False, soft_wrap=True)  # logs keep whole lines
         self.show_diff = show_diff
         self.verbose = verbose
         self._last_header: tuple[str | None, str | None] | None = None

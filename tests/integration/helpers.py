@@ -1,0 +1,55 @@
+"""Running moorage the way a user does (its console script) and reading its --json events."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+MOORAGE = str(Path(sys.executable).with_name("moorage"))
+
+
+@dataclass
+class Run:
+    """A finished ``moorage`` command: exit status, output, and its JSON events when --json."""
+
+    code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def events(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.stdout.splitlines() if line.startswith("{")]
+
+    def recap(self, host: str) -> dict[str, Any]:
+        return next(e["data"] for e in self.events if e["kind"] == "recap" and e["host"] == host)
+
+    def tasks(self, host: str | None = None, status: str | None = None) -> list[dict[str, Any]]:
+        return [e for e in self.events if e["kind"] == "task" and (host is None or e.get("host") == host)
+                and (status is None or e.get("status") == status)]
+
+
+def moorage(*args: str | Path, cwd: Path | None = None, env: dict[str, str] | None = None,
+            timeout: float = 600) -> Run:
+    """Run ``moorage ARGS`` and capture everything."""
+    proc = subprocess.run([MOORAGE, *map(str, args)], capture_output=True, text=True, cwd=cwd,
+                          env={**os.environ, **(env or {})}, timeout=timeout, check=False)
+    return Run(proc.returncode, proc.stdout, proc.stderr)
+
+
+def write_playbook(directory: Path, tasks: list[dict[str, Any]], handlers: list[dict[str, Any]] | None = None,
+                   name: str = "play.yml", **play: Any) -> Path:
+    """A one-play playbook in ``directory``."""
+    import yaml
+
+    directory.mkdir(parents=True, exist_ok=True)
+    body = {"name": "test play", "hosts": "all", **play, "tasks": tasks}
+    if handlers:
+        body["handlers"] = handlers
+    path = directory / name
+    path.write_text(yaml.safe_dump([body], sort_keys=False))
+    return path
