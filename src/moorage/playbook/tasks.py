@@ -11,7 +11,7 @@ import jinja2
 from moorage.errors import Location
 from moorage.playbook.model import Role, Task
 from moorage.schema import CONTROL_KEYS, Problem, suggest, task_problems
-from moorage.yamlsrc import format_path, location_of
+from moorage.yamlsrc import display_path, format_path, location_of
 
 _JINJA = jinja2.Environment()
 # operation -> (argument naming a local file, the folder it is looked up in)
@@ -80,7 +80,7 @@ def _source_problems(task: Mapping[str, Any], path: list[Any], file: str,
         dirs = [d / folder for d in source_dirs]
         found = next((d / src for d in dirs if (d / src).is_file()), None)
         if found is None:
-            where = ", ".join(str(d) for d in dirs)
+            where = ", ".join(display_path(d) for d in dirs)
             return [Problem(location_of(args, [arg], file), format_path([*path, op, arg]),
                             f"{op} source '{src}' not found; looked in: {where}")]
         if op == "template":
@@ -92,9 +92,10 @@ def _template_syntax(path: Path) -> list[Problem]:
     try:
         _JINJA.parse(path.read_text(encoding="utf-8"))
     except jinja2.TemplateSyntaxError as exc:
-        return [Problem(Location(str(path), exc.lineno or 0), "", f"Jinja2 syntax error: {exc.message}")]
+        where = Location(display_path(path), exc.lineno or 0)
+        return [Problem(where, "", f"Jinja2 syntax error: {exc.message}")]
     except (OSError, UnicodeDecodeError) as exc:
-        return [Problem(Location(str(path)), "", f"cannot read template: {exc}")]
+        return [Problem(Location(display_path(path)), "", f"cannot read template: {exc}")]
     return []
 
 
