@@ -19,7 +19,9 @@ from moorage.cli.common import (
 )
 from moorage.errors import InputError
 
-ISSUE = "#4"
+# Which issue builds each announced task.
+ISSUES = {"play": "#3", "deploy": "#4", "rollback": "#4", "releases": "#4", "status": "#4", "logs": "#4",
+          "sync-media": "#5", "backup": "#6", "restore": "#6", "onboard": "#7"}
 
 RUN_HELP = {
     "host": HOST_HELP,
@@ -33,7 +35,7 @@ RUN_HELP = {
 
 
 def _not_built(name: str) -> None:
-    raise InputError(f"`invoke {name}` is not built yet (issue {ISSUE})")
+    raise InputError(f"`invoke {name}` is not built yet (issue {ISSUES[name]})")
 
 
 @task(auto_shortflags=False, iterable=["set_"], help={"playbook": "Playbook file to run.", **RUN_HELP})
