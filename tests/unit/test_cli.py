@@ -179,7 +179,7 @@ def test_inventory_json(dm_copy):
                                                              "nowhere/hosts.yml); pass --inventory PATH to "
                                                              "use another one"),
     (["deploy", "--host", "vps"], "error: `invoke deploy` is not built yet (issue #4)"),
-    (["sync-media", "--host", "vps"], "error: `invoke sync-media` is not built yet (issue #4)"),
+    (["sync-media", "--host", "vps"], "error: `invoke sync-media` is not built yet (issue #5)"),
     (["logs", "--host", "vps", "--follow"], "error: `invoke logs` is not built yet (issue #4)"),
 ])
 def test_bad_input_is_one_sentence_and_exit_2(dm_copy, args, message):
