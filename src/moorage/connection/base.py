@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shlex
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,7 @@ class Connection(Protocol):
     stats: ConnectionStats
 
     def run(
-        self, command: str, stdin: bytes | None = None, timeout: float | None = None,
+        self, command: str, stdin: bytes | BinaryIO | None = None, timeout: float | None = None,
         become: bool | None = None,
     ) -> CommandResult:
         """Run ``command`` with ``sh`` on the host (as root via sudo when ``become``,

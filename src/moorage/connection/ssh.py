@@ -17,6 +17,8 @@ import os
 import select
 import socket
 import time
+from collections.abc import Iterator
+from typing import BinaryIO
 
 import fabric
 import paramiko
@@ -102,42 +104,45 @@ class SSHConnection:
 
     # -- running -----------------------------------------------------------
     def run(
-        self, command: str, stdin: bytes | None = None, timeout: float | None = None,
+        self, command: str, stdin: bytes | BinaryIO | None = None, timeout: float | None = None,
         become: bool | None = None,
     ) -> CommandResult:
-        """Run ``command`` on one exec channel, streaming ``stdin`` in; never raises on exit != 0."""
+        """Run ``command`` on one exec channel, streaming ``stdin`` (bytes or a binary stream) in;
+        never raises on exit != 0."""
         transport = self._open()
         try:
             chan = transport.open_session()
         except (paramiko.SSHException, EOFError, OSError) as exc:
             raise HostError(self.target.name, f"connection lost: {exc}") from None
         self.stats.commands += 1
-        self.stats.bytes_sent += len(stdin or b"")
         self.stats.commands_run.append(command)
         try:
             chan.exec_command(wrap_become(command, self.target, become))
-            return self._collect(chan, command, stdin or b"", timeout)
+            return self._collect(chan, command, _chunks(stdin), timeout)
         except (paramiko.SSHException, EOFError, OSError) as exc:
             raise HostError(self.target.name, f"connection lost while running a command: {exc}") from None
         finally:
             chan.close()
 
-    def _collect(self, chan: paramiko.Channel, command: str, stdin: bytes,
+    def _collect(self, chan: paramiko.Channel, command: str, stdin: Iterator[bytes],
                  timeout: float | None) -> CommandResult:
         out, err = bytearray(), bytearray()
-        view, sent = memoryview(stdin), 0
-        if not stdin:
-            chan.shutdown_write()
+        chunk, writing = memoryview(next(stdin, b"")), True
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             while chan.recv_ready():
                 out += chan.recv(65536)
             while chan.recv_stderr_ready():
                 err += chan.recv_stderr(65536)
-            if sent < len(view) and chan.send_ready():
-                sent += chan.send(view[sent:sent + 262144])
-                if sent >= len(view):
+            if writing and not chunk:
+                chunk = memoryview(next(stdin, b""))
+                if not chunk:
                     chan.shutdown_write()
+                    writing = False
+            if writing and chan.send_ready():
+                sent = chan.send(chunk[:262144])
+                self.stats.bytes_sent += sent
+                chunk = chunk[sent:]
                 continue
             if chan.exit_status_ready() and not chan.recv_ready() and not chan.recv_stderr_ready():
                 break
@@ -153,3 +158,18 @@ class SSHConnection:
         if self._fabric is not None:
             self._fabric.close()
             self._fabric = None
+
+
+def _chunks(stdin: bytes | BinaryIO | None) -> Iterator[bytes]:
+    """What to send on the channel's stdin, in chunks: nothing, a bytes object, or a stream."""
+    if stdin is None:
+        return
+    if isinstance(stdin, bytes | bytearray | memoryview):
+        if stdin:
+            yield bytes(stdin)
+        return
+    while True:
+        data = stdin.read(1 << 20)
+        if not data:
+            return
+        yield data
