@@ -36,6 +36,10 @@ class Command(Operation):
             "chdir": {"type": "string", "pattern": "^/", "description": "Directory to run in."},
             "env": {"type": "object", "additionalProperties": {"type": ["string", "number", "boolean"]},
                     "description": "Extra environment variables."},
+            "check_only": {"type": "boolean", "default": False,
+                           "description": "The command only checks something (e.g. validates a config): "
+                                          "it runs every time, also in check mode, and never counts as a "
+                                          "change; its failure still fails the task."},
             "timeout": {"type": "number", "exclusiveMinimum": 0,
                         "description": "Seconds before the command counts as failed (default: none)."},
         },
@@ -67,7 +71,11 @@ class Command(Operation):
         return "\n".join(lines)
 
     def would_change(self, change: Change, conn: Connection) -> bool:
-        """Check mode: the ``unless`` guard is a read-only test, so ask the host."""
+        """Check mode: the ``unless`` guard is a read-only test, so ask the host; a
+        ``check_only`` command is itself read-only, so it runs."""
+        if self.args.get("check_only"):
+            self.apply(change, conn)
+            return False
         if not self.args.get("unless"):
             return True
         guard = "\n".join([*self._prelude(), f"( {self.args['unless']} ) >/dev/null 2>&1"])
@@ -87,5 +95,7 @@ class Command(Operation):
                              result.exit_code, result.stderr_tail())
         if stdout.rstrip().endswith(_SKIPPED):
             return OpResult(changed=False, message="unless held: not run")
+        if self.args.get("check_only"):
+            return OpResult(changed=False, rc=0, stdout=stdout, message="check passed")
         return OpResult(changed=True, rc=0, stdout=stdout,
                         stderr=result.stderr.decode("utf-8", "replace"))

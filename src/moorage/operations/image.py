@@ -1,0 +1,116 @@
+"""The ``image`` operation: make a compose project's images present on the host.
+
+Three ways, chosen per environment: ``pull`` from a registry by tag, ``build``
+on the server (``docker compose build``), or ``ship``: saved on the controller
+and loaded on the host through the SSH connection (``docker save | docker
+load``), for servers without a registry.
+"""
+
+from __future__ import annotations
+
+import subprocess
+
+from moorage.connection.base import Connection
+from moorage.operations.base import Change, Facts, Operation, OpResult, TaskFailed, register
+from moorage.operations.common import q
+
+_MISSING = "missing"
+
+
+def local_image_ids(refs: list[str]) -> dict[str, str]:
+    """Image IDs on the controller (``missing`` when absent)."""
+    ids = {}
+    for ref in refs:
+        proc = subprocess.run(["docker", "image", "inspect", "--format", "{{.Id}}", ref],
+                              capture_output=True, text=True, check=False)
+        ids[ref] = proc.stdout.strip() if proc.returncode == 0 else _MISSING
+    return ids
+
+
+@register
+class Image(Operation):
+    """Ensure ``images`` are present on the host: ``source: pull`` (docker pull by tag),
+    ``build`` (``docker compose build`` in ``project_dir``) or ``ship`` (``docker save``
+    on the controller, ``docker load`` on the host over the same SSH connection; only
+    images whose ID differs from the host's travel, in one stream).
+
+    Changed only when an image ID on the host changed.  Fails, before anything
+    else happens, when an image can't be obtained.
+    """
+
+    name = "image"
+    batched = False
+    args_schema = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["images", "source"],
+        "properties": {
+            "images": {"type": "array", "minItems": 1, "items": {"type": "string", "minLength": 1},
+                       "description": "Image references (name:tag)."},
+            "source": {"enum": ["pull", "build", "ship"], "description": "pull, build or ship."},
+            "project_dir": {"type": "string", "pattern": "^/",
+                            "description": "Compose project directory (for build)."},
+            "compose_args": {"type": "string",
+                             "description": "Extra docker compose arguments for build (-f, -p, --env-file)."},
+        },
+    }
+
+    def plan(self, facts: Facts) -> Change | None:
+        return Change(f"{self.args['source']} {', '.join(self.args['images'])}")
+
+    def _remote_ids(self, conn: Connection) -> dict[str, str]:
+        inspect = "docker image inspect --format '{{.Id}}'"
+        refs = self.args["images"]
+        script = "; ".join(f"{inspect} {q(ref)} 2>/dev/null || echo {_MISSING}" for ref in refs)
+        result = conn.run(script)
+        lines = result.text.split()
+        return dict(zip(self.args["images"], lines, strict=False))
+
+    def apply(self, change: Change, conn: Connection) -> OpResult:
+        before = self._remote_ids(conn)
+        source = self.args["source"]
+        if source == "ship":
+            self._ship(conn, before)
+        else:
+            self._on_host(conn, source)
+        after = self._remote_ids(conn)
+        missing = [ref for ref, image_id in after.items() if image_id == _MISSING]
+        if missing:
+            raise TaskFailed(f"image(s) not available on the host after {source}: {', '.join(missing)}",
+                             f"{source} {' '.join(missing)}")
+        changed = [ref for ref in after if after[ref] != before.get(ref)]
+        return OpResult(changed=bool(changed), message="images already present" if not changed else "",
+                        data={"images": after, "updated": changed})
+
+    def _ship(self, conn: Connection, remote: dict[str, str]) -> None:
+        local = local_image_ids(self.args["images"])
+        absent = [ref for ref, image_id in local.items() if image_id == _MISSING]
+        if absent:
+            raise TaskFailed(f"cannot ship {', '.join(absent)}: not present on the controller "
+                             "(build or pull it there first)", f"docker image inspect {' '.join(absent)}")
+        needed = [ref for ref in self.args["images"] if local[ref] != remote.get(ref)]
+        if not needed:
+            return
+        with subprocess.Popen(["docker", "save", *needed], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE) as saver:
+            result = conn.run("docker load", stdin=saver.stdout)
+            saver.wait()
+            if saver.returncode != 0:
+                raise TaskFailed("docker save failed on the controller", f"docker save {' '.join(needed)}",
+                                 saver.returncode, saver.stderr.read().decode("utf-8", "replace")[-2000:])
+        if not result.ok:
+            raise TaskFailed("docker load failed on the host", "docker load", result.exit_code,
+                             result.stderr_tail())
+
+    def _on_host(self, conn: Connection, source: str) -> None:
+        if source == "pull":
+            command = " && ".join(f"docker pull --quiet {q(ref)}" for ref in self.args["images"])
+        else:
+            if not self.args.get("project_dir"):
+                raise TaskFailed("image source 'build' needs project_dir", "docker compose build")
+            compose_args = self.args.get("compose_args", "")
+            command = f"cd {q(self.args['project_dir'])} && docker compose {compose_args} build"
+        result = conn.run(command)
+        if not result.ok:
+            raise TaskFailed(f"docker {source} failed: the running release is untouched", command,
+                             result.exit_code, result.stderr_tail())
