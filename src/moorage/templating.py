@@ -72,25 +72,36 @@ def is_templated(text: str) -> bool:
     return "{{" in text or "{%" in text
 
 
+_MAX_NESTING = 10  # a variable whose value refers to variables is rendered again, this deep
+
+
 def render_value(value: Any, variables: Mapping[str, Any], what: str = "argument",
                  location: Location | None = None) -> Any:
-    """Render every string inside ``value`` (recursively through mappings and lists)."""
+    """Render every string inside ``value`` (recursively through mappings and lists; a
+    variable whose value is itself a template is rendered too)."""
     if isinstance(value, str):
-        if not is_templated(value):
-            return value
-        try:
-            single = _SINGLE_EXPRESSION.match(value)
-            if single:
-                return _defined(ENV.compile_expression(single.group("expr"),
-                                                       undefined_to_none=False)(**variables))
-            return ENV.from_string(value).render(**variables)
-        except Exception as exc:  # jinja2 raises many kinds; each becomes one sentence
-            raise _fail(exc, f"{what} {value!r}", location) from None
+        for _ in range(_MAX_NESTING):
+            if not isinstance(value, str) or not is_templated(value):
+                return value
+            value = _render_string(value, variables, what, location)
+        raise InputError(f"{what} {value!r} still refers to variables after {_MAX_NESTING} "
+                         "renderings (a variable defined in terms of itself?)", location)
     if isinstance(value, Mapping):
         return {k: render_value(v, variables, f"{what} '{k}'", location) for k, v in value.items()}
     if isinstance(value, list):
         return [render_value(v, variables, what, location) for v in value]
     return value
+
+
+def _render_string(value: str, variables: Mapping[str, Any], what: str, location: Location | None) -> Any:
+    try:
+        single = _SINGLE_EXPRESSION.match(value)
+        if single:
+            expression = ENV.compile_expression(single.group("expr"), undefined_to_none=False)
+            return _defined(expression(**variables))
+        return ENV.from_string(value).render(**variables)
+    except Exception as exc:  # jinja2 raises many kinds; each becomes one sentence
+        raise _fail(exc, f"{what} {value!r}", location) from None
 
 
 def evaluate(expression: str, variables: Mapping[str, Any], location: Location | None = None) -> Any:

@@ -42,7 +42,7 @@ class Host:
     def magic(self) -> dict[str, str]:
         """The variables moorage always sets."""
         return {"inventory_hostname": self.name, "environment_name": self.environment,
-                "project": self.project}
+                "project": self.project, "inventory_dir": str(self.inventory_dir.resolve())}
 
     def _merged(self, defaults: Mapping[str, Any] | None):
         layers = [Layer(1, defaults)] if defaults else []

@@ -184,7 +184,10 @@ class Link(_PathOperation):
 
 
 def find_source(name: str, directories: list[Path], kind: str) -> Path:
-    """The first ``directories/name`` that exists; an InputError listing where we looked."""
+    """``name`` itself when absolute, else the first ``directories/name`` that exists; an
+    InputError listing where we looked."""
+    if Path(name).is_absolute():
+        directories = [Path("/")]
     for directory in directories:
         candidate = directory / name
         if candidate.is_file():
