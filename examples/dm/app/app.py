@@ -15,7 +15,8 @@ keeps the behaviours a deploy depends on:
                        exit 0 on 200 -- for container healthchecks, no curl needed.
 
 HTTP:
-  GET  /               products page: name, price, <img src="/media/...">, APP_VERSION
+  GET  /               products page: name, price, <img src="/media/...">, the version
+                       (build arg APP_VERSION, baked into /app/VERSION)
   GET  /api/products   the products as JSON
   POST /products       form fields name, slug, price[, image] -> 201 (CSRF not checked)
   GET  /health/live    200 while the process serves
@@ -70,7 +71,7 @@ class Settings:
             "host": env.get("DB_HOST", "db"),
             "port": env.get("DB_PORT", "5432"),
         }
-        self.version = env.get("APP_VERSION", "dev")
+        self.version = _release_version(Path(env.get("APP_VERSION_FILE", "/app/VERSION")))
         self.port = int(env.get("PORT", "8000"))
         self.media_root = Path(env.get("MEDIA_ROOT", "/app/media"))
         self.db_wait = float(env.get("DB_WAIT_TIMEOUT", "30"))
@@ -106,6 +107,18 @@ class Settings:
             if p == "*" or p == host or (p.startswith(".") and (host.endswith(p) or host == p[1:])):
                 return True
         return False
+
+
+def _release_version(path: Path) -> str:
+    """The version baked into the image at build time (build arg APP_VERSION -> /app/VERSION).
+
+    Deliberately not an environment variable: .env files are shared between releases, the
+    version shown must be the image's own.
+    """
+    try:
+        return path.read_text().strip() or "dev"
+    except OSError:
+        return "dev"
 
 
 def _split(value: str) -> list[str]:
@@ -260,11 +273,11 @@ def readiness(settings: Settings) -> tuple[bool, str]:
         return False, "HEALTH_FAIL=1 is set"
     try:
         conn = connect(settings, timeout=2)
-    except Exception as exc:  # noqa: BLE001 - any failure means not ready
+    except Exception as exc:
         return False, f"database unreachable: {str(exc).strip()}"
     try:
         done = applied_migrations(conn) or set()
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         return False, f"database error: {str(exc).strip()}"
     finally:
         conn.close()
@@ -296,7 +309,7 @@ class Handler(BaseHTTPRequestHandler):
     settings: Settings  # set on the class by cmd_serve
 
     # plumbing
-    def log_message(self, format: str, *args) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args) -> None:
         sys.stderr.write(f"[{self.log_date_time_string()}] {format % args}\n")
 
     def _send(self, status: int, body: bytes | str, ctype: str = "text/html; charset=utf-8",
@@ -340,17 +353,17 @@ class Handler(BaseHTTPRequestHandler):
             elif method == "POST" and path in ("/products", "/products/"):
                 return self._create_product()
             return self._error(404, head=head)
-        except Exception as exc:  # noqa: BLE001 - a 500 page, like Django
+        except Exception as exc:
             self.log_message("Internal Server Error: %s: %r", path, exc)
             return self._error(500, exc, head=head)
 
-    def do_GET(self) -> None:  # noqa: N802 - stdlib naming
+    def do_GET(self) -> None:
         self._route("GET")
 
-    def do_HEAD(self) -> None:  # noqa: N802
+    def do_HEAD(self) -> None:
         self._route("HEAD")
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         if length > 1 << 20:
             self.close_connection = True
@@ -456,7 +469,7 @@ def cmd_healthcheck(settings: Settings, path: str = "/health/live") -> int:
     try:
         with urllib.request.urlopen(url, timeout=3) as resp:
             return 0 if resp.status == 200 else 1
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         print(f"{url}: {exc}", file=sys.stderr)
         return 1
 
