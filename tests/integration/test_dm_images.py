@@ -367,8 +367,11 @@ def test_posted_product_survives_restart_and_replaced_containers(stack: Stack,
 
     # a redeploy replaces containers: new db container on the same volume, new web container
     old_db, old_web = stack.ids["db"], stack.ids["web"]
-    stack.remove(old_web)
-    stack.remove(old_db)
+    for cid in (old_web, old_db):  # clean shutdowns, as `compose up` does before replacing
+        t0 = time.monotonic()
+        docker("stop", cid, timeout=60)
+        assert time.monotonic() - t0 < 5, f"{cid[:12]} ignored its stop signal"
+        stack.remove(cid)
     volume = stack.volumes[0]
     password = dict(line.split("=", 1) for line in stack.env_file.read_text().splitlines())["DB_PASSWORD"]
     db = stack.run("db", images["postgres"], alias="db", volumes=(f"{volume}:/var/lib/postgresql/data",),
