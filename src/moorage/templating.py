@@ -39,6 +39,7 @@ def _environment() -> jinja2.Environment:
         b64encode=lambda v: base64.b64encode(str(v).encode()).decode(),
         quote=lambda v: shlex.quote(str(v)),
         bool=lambda v: str(v).strip().lower() in {"1", "true", "yes", "on", "y"},
+        combine=lambda base, *more: {k: v for m in (base, *more) for k, v in (m or {}).items()},
     )
     return env
 
@@ -81,7 +82,9 @@ def render_value(value: Any, variables: Mapping[str, Any], what: str = "argument
     variable whose value is itself a template is rendered too)."""
     if isinstance(value, str):
         for _ in range(_MAX_NESTING):
-            if not isinstance(value, str) or not is_templated(value):
+            if not isinstance(value, str):  # a lone expression gave a mapping or list: render inside
+                return render_value(value, variables, what, location)
+            if not is_templated(value):
                 return value
             value = _render_string(value, variables, what, location)
         raise InputError(f"{what} {value!r} still refers to variables after {_MAX_NESTING} "

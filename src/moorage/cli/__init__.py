@@ -14,13 +14,19 @@ from invoke import Collection, Task
 
 from moorage.cli import inventory_tasks, pending
 
+REAL_TASK_MODULES = ("moorage.cli.run_tasks", "moorage.cli.deploy_tasks")
+
 
 def _real_tasks() -> dict[str, Task]:
-    """Tasks defined by ``moorage.cli.run_tasks`` when that module exists, by task name."""
-    if importlib.util.find_spec("moorage.cli.run_tasks") is None:
-        return {}
-    module = importlib.import_module("moorage.cli.run_tasks")
-    return {obj.name: obj for obj in vars(module).values() if isinstance(obj, Task)}
+    """Tasks defined by the modules of ``REAL_TASK_MODULES`` that exist, by task name."""
+    found: dict[str, Task] = {}
+    for name in REAL_TASK_MODULES:
+        if importlib.util.find_spec(name) is None:
+            continue
+        module = importlib.import_module(name)
+        found.update({obj.name: obj for obj in vars(module).values()
+                      if isinstance(obj, Task) and obj.__module__ == name})
+    return found
 
 
 def build_collection() -> Collection:

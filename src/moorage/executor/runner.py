@@ -51,9 +51,12 @@ def batches(hosts: list[Any], serial: int | str | None) -> list[list[Any]]:
 class Runner:
     """Runs a loaded playbook against hosts selected from an inventory."""
 
-    def __init__(self, inventory: Any, options: RunOptions, report: Report) -> None:
+    def __init__(self, inventory: Any, options: RunOptions, report: Report,
+                 connections: dict[str, Connection] | None = None) -> None:
+        """``connections`` already open (e.g. holding a deploy lock) are used and left open."""
         self.inventory, self.options, self.report = inventory, options, report
-        self.connections: dict[str, Connection] = {}
+        self.connections: dict[str, Connection] = dict(connections or {})
+        self._borrowed = set(self.connections)
         self.result = RunResult()
 
     def run(self, playbook: Any, limit: list[Any]) -> RunResult:
@@ -68,7 +71,8 @@ class Runner:
             for name, conn in self.connections.items():
                 self.result.commands[name] = conn.stats.commands
                 self.result.connections[name] = conn.stats.connections
-                conn.close()
+                if name not in self._borrowed:
+                    conn.close()
         return self.result
 
     def _run_play(self, play: Any, hosts: list[Any]) -> bool:

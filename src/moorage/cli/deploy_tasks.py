@@ -1,0 +1,164 @@
+"""Deploy-day tasks: deploy, rollback, releases, status, logs."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from typing import Any
+
+from invoke import task
+from invoke.exceptions import Exit
+from rich.console import Console
+from rich.table import Table
+
+from moorage.cli.common import DEFAULT_INVENTORY, HOST_HELP, INVENTORY_HELP, JSON_HELP, reports_errors
+from moorage.cli.pending import RUN_HELP
+from moorage.cli.run_tasks import run_options
+from moorage.connection import connect
+from moorage.deploy import recipe, server
+from moorage.errors import InputError
+from moorage.inventory import load_inventory
+from moorage.playbook import load_playbook
+from moorage.run import make_report
+from moorage.templating import render_value
+
+LOCK_HELP = {"break_lock": "Remove a stale deploy lock first (written to the audit log)."}
+
+
+def _finish(outcomes: list[recipe.Outcome], report: Any) -> None:
+    failed = [o for o in outcomes if not o.ok]
+    report.finish(1 if failed else 0)
+    for outcome in outcomes:
+        print(f"{'ok' if outcome.ok else 'error'}: {outcome.host}: {outcome.message}",
+              file=sys.stderr if not outcome.ok else sys.stdout)
+    if failed:
+        raise Exit(code=1)
+
+
+@task(auto_shortflags=False, iterable=["set_"], help={
+    **RUN_HELP, **LOCK_HELP,
+    "force": "Deploy to production even when a preflight check fails (written to the audit log).",
+    "verbose": "Show a summary line for unchanged tasks too.",
+})
+@reports_errors
+def deploy(c, host="", inventory=DEFAULT_INVENTORY, check=False, diff=False, tags="", set_=None,
+           json_=False, force=False, break_lock=False, verbose=False):
+    """Bring a host to the desired state: compose files, .env, proxy config, images, migrations, health."""
+    if not host:
+        raise InputError("--host is required: a host name, an environment name, or all")
+    request = recipe.Request(inventory, host, list(set_ or []), run_options(check, diff, tags, "", 0),
+                             force=force, break_lock=break_lock)
+    report = make_report(json_, diff, verbose)
+    _finish(recipe.deploy(request, report), report)
+
+
+@task(auto_shortflags=False, iterable=["set_"], help={
+    "host": HOST_HELP, "inventory": INVENTORY_HELP, "json_": JSON_HELP, **LOCK_HELP,
+    "tag": "Release to go back to: its id (or a unique prefix), its git revision, or 'previous'.",
+    "to": "Same as --tag (e.g. --to previous).",
+    "set_": RUN_HELP["set_"],
+})
+@reports_errors
+def rollback(c, host="", inventory=DEFAULT_INVENTORY, tag="", to="", json_=False, break_lock=False, set_=None):
+    """Go back to a recorded release (compose files, .env, images; nothing rebuilt); data is separate."""
+    if not host or not (tag or to):
+        raise InputError("rollback needs --host and --tag RELEASE (or --to previous); see `releases`")
+    request = recipe.Request(inventory, host, list(set_ or []), break_lock=break_lock)
+    report = make_report(json_, False)
+    _finish(recipe.rollback(request, tag or to, report), report)
+
+
+def _app(inventory: str, host_name: str) -> tuple[Any, dict[str, Any]]:
+    """A host and the app settings the day-2 tasks need (app_dir, compose project and file)."""
+    loaded = load_inventory(inventory)
+    hosts = loaded.select(host_name)
+    if len(hosts) != 1:
+        raise InputError(f"--host must name one host here, '{host_name}' selects {len(hosts)}")
+    playbook = load_playbook(recipe.playbooks_dir(recipe.Request(inventory, host_name)) / "deploy.yml")
+    variables = hosts[0].variables(playbook.plays[-1].defaults())
+    keys = ("app_dir", "compose_project", "compose_file", "health_url", "health_headers")
+    return hosts[0], {k: render_value(variables.get(k, ""), variables, f"variable '{k}'") for k in keys}
+
+
+@task(auto_shortflags=False, help={"host": HOST_HELP, "inventory": INVENTORY_HELP, "json_": JSON_HELP})
+@reports_errors
+def releases(c, host="", inventory=DEFAULT_INVENTORY, json_=False):
+    """List a host's recorded releases, newest first, marking the current one."""
+    target, app = _app(inventory, host)
+    conn = connect(target.target)
+    try:
+        ledger = server.read_ledger(conn, app["app_dir"])
+    finally:
+        conn.close()
+    if json_:
+        print(json.dumps({"current": ledger.current, "releases": ledger.releases}))
+        return
+    table = Table("", "release", "created", "revision", "by", "images", title=f"{target.name}: {app['app_dir']}")
+    for release in ledger.releases:
+        meta = release.get("meta", {})
+        table.add_row("*" if release["id"] == ledger.current else "", release["id"], release.get("created", ""),
+                      meta.get("revision", ""), meta.get("by", ""), ", ".join(release.get("images", {})))
+    Console(soft_wrap=True).print(table if ledger.releases else f"{target.name}: no release recorded yet")
+
+
+@task(auto_shortflags=False, help={"host": HOST_HELP, "inventory": INVENTORY_HELP, "json_": JSON_HELP})
+@reports_errors
+def status(c, host="", inventory=DEFAULT_INVENTORY, json_=False):
+    """Show a host's current release, its containers and their health, and the last audit lines."""
+    from moorage.operations.base import Facts, OpContext, TaskFailed
+    from moorage.operations.http import WaitHttp
+
+    target, app = _app(inventory, host)
+    conn = connect(target.target)
+    try:
+        ledger = server.read_ledger(conn, app["app_dir"])
+        compose = (f"cd {shlex.quote(app['app_dir'] + '/current')} 2>/dev/null && docker compose -p "
+                   f"{shlex.quote(app['compose_project'])} -f {shlex.quote(app['compose_file'])} ps -a "
+                   "--format '{{.Service}}|{{.State}}|{{.Health}}|{{.Image}}'")
+        services = [line.split("|") for line in conn.run(compose).text.splitlines() if "|" in line]
+        audit = server.read_audit(conn, app["app_dir"], 5)
+    finally:
+        conn.close()
+    probe = WaitHttp({"url": app["health_url"], "headers": app["health_headers"] or {}, "retries": 1,
+                      "timeout": 5}, OpContext(target.name, {}))
+    try:
+        health = probe.apply(probe.plan(Facts()), conn).message
+    except TaskFailed as exc:
+        health = f"FAILING: {exc}"
+    if json_:
+        print(json.dumps({"host": target.name, "current": ledger.current, "health": health, "audit": audit,
+                          "services": [dict(zip(("service", "state", "health", "image"), s, strict=False))
+                                       for s in services]}))
+        return
+    console = Console(soft_wrap=True)
+    console.print(f"[bold]{target.name}[/]: release [bold]{ledger.current or 'none'}[/] in {app['app_dir']}")
+    table = Table("service", "state", "health", "image")
+    for row in services:
+        table.add_row(*row)
+    console.print(table)
+    console.print(f"health gate {app['health_url']}: {health}")
+    for line in audit:
+        console.print(f"  audit: {line}")
+
+
+@task(auto_shortflags=False, help={
+    "host": HOST_HELP, "inventory": INVENTORY_HELP,
+    "service": "Only this compose service (e.g. web, db).",
+    "tail": "How many past lines to show (default 100).",
+})
+@reports_errors
+def logs(c, host="", inventory=DEFAULT_INVENTORY, service="", tail=100):
+    """Show the last lines of the app's container logs on a host (docker compose logs)."""
+    target, app = _app(inventory, host)
+    conn = connect(target.target)
+    try:
+        command = (f"cd {shlex.quote(app['app_dir'] + '/current')} && docker compose -p "
+                   f"{shlex.quote(app['compose_project'])} -f {shlex.quote(app['compose_file'])} logs "
+                   f"--no-color --tail {int(tail)} {shlex.quote(service) if service else ''}")
+        result = conn.run(command)
+    finally:
+        conn.close()
+    sys.stdout.write(result.text)
+    if not result.ok:
+        raise InputError(f"{target.name}: docker compose logs failed: {result.stderr_tail(3)}")

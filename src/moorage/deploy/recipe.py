@@ -1,0 +1,176 @@
+"""``deploy`` and ``rollback`` as short recipes of named steps, per host, inside the deploy lock.
+
+deploy:   preflight (production) -> lock -> run playbooks/deploy.yml with a new release id
+          -> on failure after the switch: roll back to the previous release -> audit -> unlock
+rollback: lock -> find the release -> run playbooks/rollback.yml (no rebuild) -> audit -> unlock
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from moorage.connection import Connection, connect
+from moorage.deploy import server
+from moorage.deploy.preflight import failures
+from moorage.errors import HostError, InputError
+from moorage.executor import Runner, RunOptions
+from moorage.inventory import load_inventory
+from moorage.playbook import load_playbook
+from moorage.report import Report
+from moorage.templating import render_value
+
+
+@dataclass
+class Request:
+    """What the user asked for on the command line."""
+
+    inventory: str
+    target: str
+    overrides: list[str] = field(default_factory=list)
+    options: RunOptions = field(default_factory=RunOptions)
+    force: bool = False
+    break_lock: bool = False
+    playbooks: Path | None = None  # default: <inventory>/../playbooks
+
+
+@dataclass
+class Outcome:
+    """How one host's recipe ended, in one sentence for the user."""
+
+    host: str
+    ok: bool
+    message: str
+
+
+def playbooks_dir(request: Request) -> Path:
+    """Where deploy.yml and rollback.yml are: ``--playbooks``, else ``<inventory>/../playbooks``."""
+    if request.playbooks:
+        return request.playbooks
+    inventory = Path(request.inventory)
+    base = inventory.parent if inventory.is_file() else inventory
+    return base.resolve().parent / "playbooks"
+
+
+def _revision(root: Path) -> str:
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True,
+                              check=False).stdout.strip()
+    head = git("rev-parse", "--short", "HEAD") or "unknown"
+    return f"{head}-dirty" if head != "unknown" and git("status", "--porcelain", "--untracked-files=no") else head
+
+
+def _app_dir(host: Any, defaults: Any) -> str:
+    variables = host.variables(defaults)
+    return str(render_value(variables["app_dir"], variables, "variable 'app_dir'"))
+
+
+@contextmanager
+def _locked(host: Any, app_dir: str, action: str, break_lock: bool) -> Iterator[Connection]:
+    conn = connect(host.target)
+    try:
+        broken = server.acquire_lock(conn, app_dir, action, break_lock)
+        if broken:
+            server.audit(conn, app_dir, "break-lock", "", "ok", previous_holder=broken)
+        try:
+            yield conn
+        finally:
+            server.release_lock(conn, app_dir)
+    finally:
+        conn.close()
+
+
+def deploy(request: Request, report: Report) -> list[Outcome]:
+    """Deploy every host of the target, one after another; see the module docstring."""
+    release_id = server.new_release_id()
+    root = playbooks_dir(request).parent
+    settings = [f'release_id="{release_id}"', f'deploy_revision="{_revision(root)}"',
+                f'deploy_by="{server.operator()}"']
+    inventory = load_inventory(request.inventory, [*settings, *request.overrides])
+    playbook = load_playbook(playbooks_dir(request) / "deploy.yml")
+    app_play = playbook.plays[-1]
+    hosts = inventory.select(request.target)
+    for host in hosts:
+        problems = failures(host.variables(app_play.defaults()), root) if host.production else []
+        if problems and not request.force:
+            raise InputError(f"preflight failed for production host {host.name}: " + "; ".join(problems)
+                             + ". Fix them, or deploy with --force (written to the audit log)")
+    if request.options.check:
+        result = Runner(inventory, request.options, report).run(playbook, hosts)
+        return [Outcome(h.name, h.name not in result.failed_hosts, "checked: nothing was changed") for h in hosts]
+    return [_deploy_host(request, report, inventory, playbook, host, release_id, root) for host in hosts]
+
+
+def _deploy_host(request: Request, report: Report, inventory: Any, playbook: Any, host: Any,
+                 release_id: str, root: Path) -> Outcome:
+    app_dir = _app_dir(host, playbook.plays[-1].defaults())
+    forced = "yes" if request.force and host.production else ""
+    try:
+        with _locked(host, app_dir, "deploy", request.break_lock) as conn:
+            result = Runner(inventory, request.options, report, {host.name: conn}).run(playbook, [host])
+            ledger = server.read_ledger(conn, app_dir)
+            if not result.failed_hosts:
+                server.audit(conn, app_dir, "deploy", ledger.current or "", "ok", forced=forced,
+                             revision=_revision(root))
+                return Outcome(host.name, True, f"release {ledger.current} is live")
+            outcome = _recover(request, report, conn, host, ledger, release_id)
+            server.audit(conn, app_dir, "deploy", release_id, "failed", forced=forced, detail=outcome.message)
+            return outcome
+    except HostError as exc:
+        report.emit("task", host=host.name, task="deploy lock", status="failed", message=str(exc))
+        return Outcome(host.name, False, str(exc))
+
+
+def _recover(request: Request, report: Report, conn: Connection, host: Any, ledger: server.Ledger,
+             release_id: str) -> Outcome:
+    """After a failed deploy: if the new release went live, bring the previous one back."""
+    if ledger.current != release_id:
+        still = f"release {ledger.current} is still running" if ledger.current else "nothing was running"
+        return Outcome(host.name, False, f"deploy failed before the switch: {still}")
+    previous = (ledger.get(release_id) or {}).get("previous")
+    if not previous:
+        return Outcome(host.name, False, f"deploy of {release_id} failed and there is no previous release")
+    report.emit("warning", host=host.name, message=f"deploy of {release_id} failed after the switch; "
+                f"rolling back to {previous}")
+    if _run_rollback(request, report, conn, host, previous):
+        return Outcome(host.name, False, f"rolled back: deploy of {release_id} failed, release {previous} "
+                       "is live again")
+    return Outcome(host.name, False, f"rollback failed: deploy of {release_id} failed and bringing back "
+                   f"{previous} failed too; see above")
+
+
+def _run_rollback(request: Request, report: Report, conn: Connection, host: Any, release: str) -> bool:
+    inventory = load_inventory(request.inventory, [*request.overrides, f'rollback_to="{release}"'])
+    playbook = load_playbook(playbooks_dir(request) / "rollback.yml")
+    options = RunOptions(check=request.options.check, diff=request.options.diff)
+    result = Runner(inventory, options, report, {host.name: conn}).run(playbook, inventory.select(host.name))
+    return not result.failed_hosts
+
+
+def rollback(request: Request, tag: str, report: Report) -> list[Outcome]:
+    """Bring back a recorded release (``tag``: release id, unique id prefix, revision, or previous)."""
+    inventory = load_inventory(request.inventory, request.overrides)
+    playbook = load_playbook(playbooks_dir(request) / "rollback.yml")
+    outcomes = []
+    for host in inventory.select(request.target):
+        app_dir = _app_dir(host, playbook.plays[-1].defaults())
+        try:
+            with _locked(host, app_dir, "rollback", request.break_lock) as conn:
+                ledger = server.read_ledger(conn, app_dir)
+                chosen = ledger.find(tag)
+                if chosen is None:
+                    known = ", ".join(r["id"] for r in ledger.releases) or "none"
+                    raise InputError(f"{host.name}: no release matches '{tag}'; recorded: {known}")
+                ok = _run_rollback(request, report, conn, host, chosen["id"])
+                server.audit(conn, app_dir, "rollback", chosen["id"], "ok" if ok else "failed",
+                             previous=ledger.current)
+                outcomes.append(Outcome(host.name, ok, f"release {chosen['id']} is live" if ok
+                                        else f"rollback to {chosen['id']} failed; see above"))
+        except HostError as exc:
+            report.emit("task", host=host.name, task="deploy lock", status="failed", message=str(exc))
+            outcomes.append(Outcome(host.name, False, str(exc)))
+    return outcomes

@@ -1,0 +1,142 @@
+"""What the deploy recipes keep on the server beside the app: lock, audit log, release ledger.
+
+Layout under ``app_dir``: ``.moorage/lock/`` (a directory: ``mkdir`` is atomic), its ``holder``
+file, ``.moorage/audit.log`` (one line per deploy, rollback, restore), ``releases/<id>/release.json``
+and the ``current`` link written by the ``release`` operation.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import shlex
+import socket
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from moorage.connection.base import Connection
+from moorage.errors import HostError
+
+STATE = ".moorage"
+
+
+def operator() -> str:
+    """Who runs this: ``user@host`` of the controller."""
+    return f"{getpass.getuser()}@{socket.gethostname()}"
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def new_release_id() -> str:
+    """A sortable, unique-enough release id: the UTC time to the second."""
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+
+
+# -- lock ---------------------------------------------------------------------------
+def acquire_lock(conn: Connection, app_dir: str, action: str, break_lock: bool = False) -> str | None:
+    """Take the deploy lock or raise a HostError naming who holds it and since when.
+
+    With ``break_lock``, a held lock is removed first; the holder it replaced is returned so
+    the audit log can say so.
+    """
+    lock = shlex.quote(f"{app_dir}/{STATE}/lock")
+    holder = json.dumps({"by": operator(), "pid": os.getpid(), "since": _now(), "action": action})
+    broken = None
+    if break_lock:
+        result = conn.run(f"cat {lock}/holder 2>/dev/null && rm -rf {lock}")
+        broken = result.text.strip() or None
+    result = conn.run(f"mkdir -p {shlex.quote(f'{app_dir}/{STATE}')} && mkdir {lock} 2>/dev/null "
+                      f"&& printf '%s\\n' {shlex.quote(holder)} > {lock}/holder || {{ cat {lock}/holder; exit 75; }}")
+    if result.exit_code == 75:
+        raise HostError(conn.target.name, f"deploy lock on {app_dir} is held: {_describe(result.text)}; "
+                        "wait for that run, or if it is gone rerun with --break-lock")
+    if not result.ok:
+        raise HostError(conn.target.name, f"cannot take the deploy lock in {app_dir}: {result.stderr_tail(3)}")
+    return broken
+
+
+def _describe(holder_text: str) -> str:
+    try:
+        holder = json.loads(holder_text)
+    except ValueError:
+        return holder_text.strip() or "unknown holder"
+    stale = ""
+    if holder.get("by") == operator() and holder.get("pid") and not _pid_alive(int(holder["pid"])):
+        stale = " — that process is gone, the lock is stale"
+    return f"{holder.get('action', 'deploy')} by {holder.get('by')} (pid {holder.get('pid')}) " \
+           f"since {holder.get('since')}{stale}"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def release_lock(conn: Connection, app_dir: str) -> None:
+    """Give the deploy lock back."""
+    conn.run(f"rm -rf {shlex.quote(f'{app_dir}/{STATE}/lock')}")
+
+
+# -- audit --------------------------------------------------------------------------
+def audit(conn: Connection, app_dir: str, action: str, release: str, result: str, **extra: Any) -> None:
+    """Append one line to the server's audit log: when, who, what, which release, result."""
+    fields = " ".join(f"{k}={json.dumps(str(v)) if ' ' in str(v) else v}" for k, v in extra.items()
+                      if v not in (None, ""))
+    line = f"{_now()} {action} by={operator()} release={release or '-'} result={result} {fields}".rstrip()
+    path = shlex.quote(f"{app_dir}/{STATE}/audit.log")
+    conn.run(f"mkdir -p {shlex.quote(f'{app_dir}/{STATE}')} && printf '%s\\n' {shlex.quote(line)} >> {path}")
+
+
+def read_audit(conn: Connection, app_dir: str, lines: int = 20) -> list[str]:
+    """The last lines of the audit log."""
+    return conn.run(f"tail -n {int(lines)} {shlex.quote(f'{app_dir}/{STATE}/audit.log')} 2>/dev/null").text.splitlines()
+
+
+# -- ledger -------------------------------------------------------------------------
+@dataclass
+class Ledger:
+    """The releases recorded on a host, newest first, and which one is current."""
+
+    current: str | None
+    releases: list[dict[str, Any]] = field(default_factory=list)
+
+    def get(self, release_id: str) -> dict[str, Any] | None:
+        return next((r for r in self.releases if r.get("id") == release_id), None)
+
+    def find(self, tag: str) -> dict[str, Any] | None:
+        """A release by id, by unique id prefix, or by recorded revision; ``previous`` = before current."""
+        if tag == "previous":
+            current = self.get(self.current or "")
+            return self.get(current.get("previous", "")) if current else None
+        exact = self.get(tag)
+        if exact:
+            return exact
+        matches = [r for r in self.releases
+                   if r.get("id", "").startswith(tag) or r.get("meta", {}).get("revision") == tag]
+        return matches[0] if len(matches) == 1 else None
+
+
+def read_ledger(conn: Connection, app_dir: str) -> Ledger:
+    """One command: every release.json and the current link."""
+    app = shlex.quote(app_dir)
+    result = conn.run(f"cd {app} 2>/dev/null || exit 0; readlink current || echo; "
+                      "for f in releases/*/release.json; do [ -f \"$f\" ] && cat \"$f\" && echo; done")
+    lines = result.text.splitlines()
+    current = (lines[0].removeprefix("releases/") if lines else "") or None
+    releases = []
+    for line in lines[1:]:
+        try:
+            releases.append(json.loads(line))
+        except ValueError:
+            continue
+    releases.sort(key=lambda r: r.get("id", ""), reverse=True)
+    return Ledger(current, releases)
