@@ -178,9 +178,12 @@ def test_inventory_json(dm_copy):
     (["inventory", "--host", "pc", "--inventory", "nowhere"], "error: no inventory at nowhere (expected "
                                                              "nowhere/hosts.yml); pass --inventory PATH to "
                                                              "use another one"),
-    (["deploy", "--host", "vps"], "error: `invoke deploy` is not built yet (issue #4)"),
+    (["deploy", "--host", "vsp"], "error: unknown host or environment 'vsp' (did you mean 'vps'?); known: "
+                                  "pc, nexus, vps"),
     (["sync-media", "--host", "vps"], "error: `invoke sync-media` is not built yet (issue #5)"),
-    (["logs", "--host", "vps", "--follow"], "error: `invoke logs` is not built yet (issue #4)"),
+    (["backup", "--host", "vps"], "error: `invoke backup` is not built yet (issue #6)"),
+    (["rollback", "--host", "vps"], "error: rollback needs --host and --tag RELEASE (or --to previous); "
+                                    "see `releases`"),
 ])
 def test_bad_input_is_one_sentence_and_exit_2(dm_copy, args, message):
     result = invoke(*args, cwd=dm_copy)

@@ -91,9 +91,9 @@ def deploy(request: Request, report: Report) -> list[Outcome]:
     settings = [f'release_id="{release_id}"', f'deploy_revision="{_revision(root)}"',
                 f'deploy_by="{server.operator()}"']
     inventory = load_inventory(request.inventory, [*settings, *request.overrides])
+    hosts = inventory.select(request.target)
     playbook = load_playbook(playbooks_dir(request) / "deploy.yml")
     app_play = playbook.plays[-1]
-    hosts = inventory.select(request.target)
     for host in hosts:
         problems = failures(host.variables(app_play.defaults()), root) if host.production else []
         if problems and not request.force:
