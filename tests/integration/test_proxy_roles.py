@@ -126,7 +126,7 @@ def play(inventory: Path, *args: str):
 
 @pytest.fixture(scope="module")
 def first_run(proxy):
-    server, inventory, load_seconds = proxy
+    _, inventory, load_seconds = proxy
     t0 = time.monotonic()
     run = play(inventory)
     print(f"\nimages loaded in {load_seconds:.1f}s; first run {time.monotonic() - t0:.1f}s")
