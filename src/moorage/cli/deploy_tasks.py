@@ -27,11 +27,15 @@ LOCK_HELP = {"break_lock": "Remove a stale deploy lock first (written to the aud
 
 
 def _finish(outcomes: list[recipe.Outcome], report: Any) -> None:
+    """One ``outcome`` event per host after the recap; failures also on stderr; exit 1 if any."""
     failed = [o for o in outcomes if not o.ok]
-    report.finish(1 if failed else 0)
+    report.recap()
     for outcome in outcomes:
-        print(f"{'ok' if outcome.ok else 'error'}: {outcome.host}: {outcome.message}",
-              file=sys.stderr if not outcome.ok else sys.stdout)
+        report.emit("outcome", host=outcome.host, status="ok" if outcome.ok else "failed",
+                    message=outcome.message)
+    report.end(1 if failed else 0)
+    for outcome in failed:
+        print(f"error: {outcome.host}: {outcome.message}", file=sys.stderr)
     if failed:
         raise Exit(code=1)
 

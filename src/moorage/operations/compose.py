@@ -72,7 +72,7 @@ class Compose(Operation):
         """The compose subcommand, and the command whose output tells whether anything changed."""
         services = " ".join(q(s) for s in self.args.get("services") or [])
         state = self.args.get("state", "up")
-        observe = "compose ps -a --format '{{.ID}} {{.State}}' | sort"
+        observe = "compose ps -a --format '{{.ID}} {{.State}}' | sort"  # what "changed" compares
         if state == "up":
             flags = ["-d"]
             if self.args.get("wait", True):
@@ -91,17 +91,54 @@ class Compose(Operation):
         verb = {"restarted": "restart", "stopped": "stop", "down": "down"}[state]
         return f"{verb} {services}", observe if state != "restarted" else "date +%s%N"
 
+    def up_to_date_check(self) -> list[str]:
+        """For ``up``: exit early when the project is exactly as the last successful ``up`` left it.
+
+        After an ``up`` succeeds, ``.moorage-up`` in the project directory records a hash of the
+        resolved config (``docker compose config``: files, .env, interpolation) and the containers
+        (id, state, health).  When both are unchanged and every container is running and healthy,
+        ``up`` would do nothing, so its health wait is skipped.
+        """
+        if self.args.get("state", "up") != "up" or self.args.get("build"):
+            return []
+        files = " ".join(q(f) for f in self.args.get("files") or
+                         ["compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml"])
+        env_file = q(self.args.get("env_file") or ".env")
+        return [
+            f"config=$(cat -- {files} {env_file} 2>/dev/null | sha256sum | cut -c1-64)",
+            f"now=$({self._containers()})",
+            'if [ -n "$now" ] && [ "$(cat .moorage-up 2>/dev/null)" = "$config',
+            '$now" ] && ! printf \'%s\\n\' "$now" | grep -qv \' running \\(healthy\\)\\{0,1\\}$\'; then exit 0; fi',
+        ]
+
+    def record_up(self) -> list[str]:
+        """After a successful ``up``: what ``up_to_date_check`` compares next time."""
+        if not self.up_to_date_check():
+            return []
+        return [f"if [ $rc -eq 0 ]; then {{ printf '%s\\n' \"$config\"; {self._containers()}; }} > .moorage-up; fi"]
+
+    def _containers(self) -> str:
+        """The project's containers with state and health; plain ``docker ps`` (faster than compose
+        ps) when the project name is known."""
+        if self.args.get("project_name"):
+            label = q(f"label=com.docker.compose.project={self.args['project_name']}")
+            return ("docker ps -a --no-trunc --filter " + label + " --format '{{.ID}} {{.State}} {{.Status}}' "
+                    "| sed -e 's/ Up .*(healthy)$/ healthy/' -e 's/ Up [^(]*$/ /' | sort")
+        return "compose ps -a --format '{{.ID}} {{.State}} {{.Health}}' | sort"
+
     def script(self) -> str:
         """One round trip: observe, act, observe again, report the difference."""
         subcommand, observe = self.action()
         return "\n".join([
             f"cd {q(self.args['project_dir'])} || exit 1",
             f'compose() {{ {self.base_command()} "$@"; }}',
+            *self.up_to_date_check(),
             f"before=$({observe})",
             f"compose {subcommand}",
             "rc=$?",
             f"after=$({observe})",
             f'[ "$before" = "$after" ] || echo {_CHANGED}',
+            *self.record_up(),
             "if [ $rc -ne 0 ]; then compose ps -a >&2; compose logs --no-color --tail 20 >&2; fi",
             "exit $rc",
         ])

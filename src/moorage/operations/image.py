@@ -70,7 +70,8 @@ class Image(Operation):
         before = self._remote_ids(conn)
         source = self.args["source"]
         if source == "ship":
-            self._ship(conn, before)
+            if not self._ship(conn, before):
+                return OpResult(changed=False, message="images already present", data={"images": before})
         else:
             self._on_host(conn, source)
         after = self._remote_ids(conn)
@@ -82,7 +83,8 @@ class Image(Operation):
         return OpResult(changed=bool(changed), message="images already present" if not changed else "",
                         data={"images": after, "updated": changed})
 
-    def _ship(self, conn: Connection, remote: dict[str, str]) -> None:
+    def _ship(self, conn: Connection, remote: dict[str, str]) -> bool:
+        """Send the images whose ID differs on the host; False when none had to travel."""
         local = local_image_ids(self.args["images"])
         absent = [ref for ref, image_id in local.items() if image_id == _MISSING]
         if absent:
@@ -90,7 +92,7 @@ class Image(Operation):
                              "(build or pull it there first)", f"docker image inspect {' '.join(absent)}")
         needed = [ref for ref in self.args["images"] if local[ref] != remote.get(ref)]
         if not needed:
-            return
+            return False
         with subprocess.Popen(["docker", "save", *needed], stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE) as saver:
             result = conn.run("docker load", stdin=saver.stdout)
@@ -101,6 +103,7 @@ class Image(Operation):
         if not result.ok:
             raise TaskFailed("docker load failed on the host", "docker load", result.exit_code,
                              result.stderr_tail())
+        return True
 
     def _on_host(self, conn: Connection, source: str) -> None:
         if source == "pull":

@@ -44,10 +44,15 @@ class Release(Operation):
                        "description": "Image references whose IDs are recorded."},
             "keep": {"type": "integer", "minimum": 2, "default": 5, "description": "Releases kept."},
             "metadata": {"type": "object", "description": "Extra fields for release.json (revision, by)."},
+            "rollback_to": {"type": "string", "pattern": "^[A-Za-z0-9._-]*$",
+                            "description": "Instead of recording: make this recorded release current again "
+                                           "(image tags moved back to the recorded IDs; nothing rebuilt)."},
         },
     }
 
     def plan(self, facts: Facts) -> Change | None:
+        if self.args.get("rollback_to"):
+            return Change(f"make release {self.args['rollback_to']} current again")
         return Change(f"record release {self.args['id']} in {self.args['app_dir']} if the config changed")
 
     def script(self) -> str:
@@ -85,6 +90,8 @@ echo "{_MARK}created {release_id} $previous"
 """
 
     def apply(self, change: Change, conn: Connection) -> OpResult:
+        if self.args.get("rollback_to"):
+            return self._roll_back(conn, self.args["rollback_to"])
         result = conn.run(self.script())
         if not result.ok:
             raise TaskFailed("recording the release failed; current is unchanged", "release",
@@ -96,3 +103,27 @@ echo "{_MARK}created {release_id} $previous"
         previous = parts[2] if created else ""
         return OpResult(changed=created, message=f"release {live} unchanged" if not created else "",
                         data={"release": live, "previous": previous, "created": created})
+
+    def _roll_back(self, conn: Connection, release_id: str) -> OpResult:
+        app = q(self.args["app_dir"])
+        found = conn.run(f"cd {app} && cat releases/{q(release_id)}/release.json && echo && readlink current")
+        if not found.ok:
+            listing = conn.run(f"ls -1 {app}/releases 2>/dev/null | sort -r").text.split()
+            raise TaskFailed(f"no release {release_id} on this host; recorded: {', '.join(listing) or 'none'}",
+                             f"cat releases/{release_id}/release.json", found.exit_code)
+        record_text, _, current = found.text.strip().rpartition("\n")
+        record = json.loads(record_text)
+        retag = [f'[ "$(docker image inspect --format \'{{{{.Id}}}}\' {q(ref)} 2>/dev/null)" = {q(image_id)} ] '
+                 f"|| {{ docker tag {q(image_id)} {q(ref)} && echo retagged {q(ref)}; }}"
+                 for ref, image_id in record.get("images", {}).items()]
+        switch = [] if current == f"releases/{release_id}" else [
+            f"ln -sfn releases/{q(release_id)} current.moorage-link && mv -fT current.moorage-link current"
+            f" && echo switched"]
+        result = conn.run(" && ".join([f"cd {app}", *(f"( {r} )" for r in retag), *switch]))
+        if not result.ok:
+            raise TaskFailed(f"could not bring release {release_id} back (its images may have been "
+                             "removed from the host)", "docker tag / ln", result.exit_code, result.stderr_tail())
+        changed = bool(result.text.strip())
+        return OpResult(changed=changed, message=f"release {release_id} already current" if not changed else "",
+                        data={"release": release_id, "previous": current.removeprefix("releases/"),
+                              "created": False})

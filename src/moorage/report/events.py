@@ -15,7 +15,8 @@ STATUSES = ("ok", "changed", "failed", "skipped")
 class Event:
     """One thing that happened. ``kind`` is one of:
 
-    ``play`` (a play starts), ``task`` (a task's result on a host: ``status`` is
+    ``play`` (a play starts), ``outcome`` (how a recipe such as deploy ended on a host),
+    ``task`` (a task's result on a host: ``status`` is
     ok/changed/failed/skipped), ``step`` (a long step starts/advances/ends:
     ``data`` has ``phase``, ``done``, ``total``), ``warning``, ``recap`` (per host
     counts in ``data``), ``end`` (the run's exit status in ``data``).
@@ -99,12 +100,19 @@ class Report:
             return self.recaps.setdefault(host, Recap())
 
     def finish(self, exit_code: int, round_trips: dict[str, dict[str, int]] | None = None) -> None:
-        """Emit one recap event per host (with its round trips: connections and commands),
-        then the end event, and close the renderer."""
+        """The recap, then the end event; closes the renderer."""
+        self.recap(round_trips)
+        self.end(exit_code)
+
+    def recap(self, round_trips: dict[str, dict[str, int]] | None = None) -> None:
+        """Emit one recap event per host, with its round trips (connections and commands)."""
         for host in sorted(self.recaps):
             recap = self.recaps[host]
             data = {k: getattr(recap, k) for k in (*STATUSES, "unreachable")}
             data.update((round_trips or {}).get(host, {}))
             self.emit("recap", host=host, data=data)
+
+    def end(self, exit_code: int) -> None:
+        """Emit the run's exit status and close the renderer."""
         self.emit("end", data={"exit_code": exit_code})
         self.renderer.close()

@@ -89,6 +89,10 @@ class HumanRenderer:
                     self._progress.stop()
                     self._progress = None
 
+    def _on_outcome(self, event: Event) -> None:
+        style = "bold green" if event.status == "ok" else "bold red"
+        self.console.print(f"[{style}]{escape(f'{event.host}: {event.message}')}[/]")
+
     def _on_recap(self, event: Event) -> None:
         if not self._recap_width:
             self.console.rule("[bold]RECAP[/]")
