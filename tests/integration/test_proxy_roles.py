@@ -251,10 +251,17 @@ def test_a_static_config_change_restarts_traefik(proxy, first_run):
     assert get(server.ports[80], MEDIA_PATH)[0] == 200
 
 
-def test_tls_selfsigned_serves_https_and_redirects_http(proxy, first_run):
+# letsencrypt: the CA is a closed loopback port, so nothing leaves the machine; Traefik
+# logs the failed order and serves its default certificate, like selfsigned.
+@pytest.mark.parametrize("tls", ["selfsigned", "letsencrypt"])
+def test_tls_serves_https_and_redirects_http(tls, proxy, first_run):
     server, inventory, _ = proxy
-    tls_args = ("--set", "tls=selfsigned",
+    tls_args = ("--set", f"tls={tls}",
                 "--set", f"nginx_static_check_url={server.url(443, MEDIA_PATH, 'https')}")
+    if tls == "letsencrypt":
+        tls_args += ("--set", "letsencrypt_email=ops@example.org",
+                     "--set", "letsencrypt_ca_server=https://127.0.0.1:9/directory",
+                     "--set", "nginx_static_check_validate_certs=false")
     try:
         run = play(inventory, *tls_args)
         assert run.code == 0, run.stdout + run.stderr
@@ -264,10 +271,29 @@ def test_tls_selfsigned_serves_https_and_redirects_http(proxy, first_run):
         status, headers, _ = get(server.ports[80], MEDIA_PATH)
         assert status in (301, 308) and headers["location"] == f"https://{DOMAIN}{MEDIA_PATH}"
         config = server.exec(f"cat {TRAEFIK_DIR}/traefik.yml").stdout.decode()
-        assert "websecure:" in config and "certificatesResolvers" not in config
+        assert "websecure:" in config
+        label = server.exec(f"docker inspect {NGINX_PROJECT}-nginx-static-1 --format "
+                            "'{{index .Config.Labels \"traefik.http.routers.dm-media.tls.certresolver\"}}'"
+                            ).stdout.decode().strip()
+        if tls == "letsencrypt":
+            assert 'email: "ops@example.org"' in config and "httpChallenge:" in config
+            assert label == "letsencrypt"
+            acme = server.exec(f"stat -c '%a' {TRAEFIK_DIR}/acme {TRAEFIK_DIR}/acme/acme.json").stdout
+            assert acme == b"700\n600\n"
+        else:
+            assert "certificatesResolvers" not in config and label == ""
         again = play(inventory, *tls_args)
         assert again.code == 0 and again.recap("nexus")["changed"] == 0, again.stdout
     finally:
         back = play(inventory)
     assert back.code == 0, back.stdout + back.stderr
     assert get(server.ports[80], MEDIA_PATH)[0] == 200
+
+
+def test_letsencrypt_without_an_email_is_refused_before_anything_changes(proxy, first_run):
+    server, inventory, _ = proxy
+    before = server_state(server)
+    run = moorage("play", PLAYBOOK, "--host", "nexus", "--inventory", inventory, "--set", "tls=letsencrypt")
+    assert run.code == 1
+    assert "tls is letsencrypt but letsencrypt_email is not set" in run.stdout
+    assert server_state(server) == before
