@@ -110,7 +110,7 @@ TEMPLATE_VARS = {"app_name": "w1bench", "app_port": "8000"}  # what app.conf.j2 
 # -- tasks as data -----------------------------------------------------------------
 @dataclass(frozen=True)
 class Task:
-    """One task: ``kind`` is dir / env / template / file; ``path`` is relative to ``base_dir``."""
+    """One task: ``kind`` is dir / env / template / file; ``path`` is relative to the workload's folder."""
 
     kind: str
     path: str
@@ -122,7 +122,7 @@ class Task:
 
     @property
     def name(self) -> str:
-        return f"{self.kind} {self.path or 'base_dir'}"
+        return f"{self.kind} {self.path or 'folder'}"
 
 
 def w1_tasks() -> list[Task]:
@@ -154,42 +154,42 @@ def scale_tasks(count: int) -> list[Task]:
     return tasks
 
 
-def _dest(task: Task) -> str:
-    return "{{ base_dir }}" + (f"/{task.path}" if task.path else "")
+def _dest(folder: str, task: Task) -> str:
+    return f"{{{{ bench_root }}}}/{folder}" + (f"/{task.path}" if task.path else "")
 
 
 # -- moorage -----------------------------------------------------------------------
-def moorage_playbook(title: str, tasks: list[Task]) -> str:
-    """A moorage playbook (DESIGN.md format); base_dir and bench_release come from the inventory."""
+def moorage_playbook(title: str, folder: str, tasks: list[Task]) -> str:
+    """A moorage playbook (DESIGN.md format); bench_root and bench_release come from the inventory."""
     out = []
     for t in tasks:
         if t.kind == "dir":
-            out.append({"name": t.name, "dir": {"path": _dest(t), "mode": t.mode}})
+            out.append({"name": t.name, "dir": {"path": _dest(folder, t), "mode": t.mode}})
         elif t.kind == "env":
             values = {**ENV_VALUES, RELEASE_KEY: f"{{{{ {RELEASE_VAR} }}}}"}
-            out.append({"name": t.name, "env_file": {"path": _dest(t), "values": values, "mode": t.mode}})
+            out.append({"name": t.name, "env_file": {"path": _dest(folder, t), "values": values, "mode": t.mode}})
         elif t.kind == "template":
-            out.append({"name": t.name, "template": {"src": t.src, "dest": _dest(t), "mode": t.mode}})
+            out.append({"name": t.name, "template": {"src": t.src, "dest": _dest(folder, t), "mode": t.mode}})
         else:
-            out.append({"name": t.name, "file": {"path": _dest(t), "src": t.src, "mode": t.mode}})
+            out.append({"name": t.name, "file": {"path": _dest(folder, t), "src": t.src, "mode": t.mode}})
     play = [{"name": title, "hosts": "all", "tasks": out}]
     return _yaml(play)
 
 
 # -- ansible -----------------------------------------------------------------------
-def ansible_playbook(title: str, tasks: list[Task]) -> str:
+def ansible_playbook(title: str, folder: str, tasks: list[Task]) -> str:
     """The same tasks with ansible.builtin file / template / copy; no fact gathering."""
     out = []
     for t in tasks:
         if t.kind == "dir":
-            args = {"path": _dest(t), "state": "directory", "mode": t.mode}
+            args = {"path": _dest(folder, t), "state": "directory", "mode": t.mode}
             out.append({"name": t.name, "ansible.builtin.file": args})
         elif t.kind in ("env", "template"):
             src = "env.j2" if t.kind == "env" else t.src
-            out.append({"name": t.name, "ansible.builtin.template": {"src": src, "dest": _dest(t),
+            out.append({"name": t.name, "ansible.builtin.template": {"src": src, "dest": _dest(folder, t),
                                                                      "mode": t.mode}})
         else:
-            out.append({"name": t.name, "ansible.builtin.copy": {"src": t.src, "dest": _dest(t),
+            out.append({"name": t.name, "ansible.builtin.copy": {"src": t.src, "dest": _dest(folder, t),
                                                                  "mode": t.mode}})
     variables = {key.lower(): value for key, value in ENV_VALUES.items()}
     variables.update(TEMPLATE_VARS)
@@ -198,7 +198,7 @@ def ansible_playbook(title: str, tasks: list[Task]) -> str:
 
 
 # -- pyinfra -----------------------------------------------------------------------
-def pyinfra_deploy(title: str, tasks: list[Task]) -> str:
+def pyinfra_deploy(title: str, folder: str, tasks: list[Task]) -> str:
     """A pyinfra deploy file: files.directory / files.template / files.put, run from its folder."""
     variables = {key.lower(): value for key, value in ENV_VALUES.items()}
     variables.update(TEMPLATE_VARS)
@@ -208,7 +208,7 @@ def pyinfra_deploy(title: str, tasks: list[Task]) -> str:
         "from pyinfra import host",
         "from pyinfra.operations import files",
         "",
-        "BASE = host.data.base_dir",
+        f'BASE = f"{{host.data.bench_root}}/{folder}"',
         f"RELEASE = str(host.data.{RELEASE_VAR})",
         "VARS = {",
         *[f"    {k!r}: {v!r}," for k, v in variables.items()],
@@ -243,15 +243,15 @@ def expected_files() -> dict[Path, str]:
         out[W1_DIR / "files" / name] = config_text(i, name) + "\n"
     out[W1_DIR / "files" / "compose.yml"] = yaml.safe_dump(COMPOSE, sort_keys=False, default_flow_style=False)
     out[W1_DIR / "templates" / "env.j2"] = env_template()
-    out[W1_DIR / "moorage" / "w1.yml"] = moorage_playbook("W1", w1_tasks())
-    out[W1_DIR / "ansible" / "w1.yml"] = ansible_playbook("W1", w1_tasks())
-    out[W1_DIR / "pyinfra" / "deploy.py"] = pyinfra_deploy("W1", w1_tasks())
+    out[W1_DIR / "moorage" / "w1.yml"] = moorage_playbook("W1", "w1", w1_tasks())
+    out[W1_DIR / "ansible" / "w1.yml"] = ansible_playbook("W1", "w1", w1_tasks())
+    out[W1_DIR / "pyinfra" / "deploy.py"] = pyinfra_deploy("W1", "w1", w1_tasks())
     out[SCALE_DIR / "templates" / "app.conf.j2"] = APP_TEMPLATE
     for n in SCALE_SIZES:
         title = f"scale {n} tasks"
-        out[SCALE_DIR / "moorage" / f"tasks{n}.yml"] = moorage_playbook(title, scale_tasks(n))
-        out[SCALE_DIR / "ansible" / f"tasks{n}.yml"] = ansible_playbook(title, scale_tasks(n))
-        out[SCALE_DIR / "pyinfra" / f"deploy{n}.py"] = pyinfra_deploy(title, scale_tasks(n))
+        out[SCALE_DIR / "moorage" / f"tasks{n}.yml"] = moorage_playbook(title, f"scale{n}", scale_tasks(n))
+        out[SCALE_DIR / "ansible" / f"tasks{n}.yml"] = ansible_playbook(title, f"scale{n}", scale_tasks(n))
+        out[SCALE_DIR / "pyinfra" / f"deploy{n}.py"] = pyinfra_deploy(title, f"scale{n}", scale_tasks(n))
     return out
 
 

@@ -3,7 +3,7 @@
 from pyinfra import host
 from pyinfra.operations import files
 
-BASE = host.data.base_dir
+BASE = f"{host.data.bench_root}/w1"
 RELEASE = str(host.data.bench_release)
 VARS = {
     'app_name': 'w1bench',
@@ -22,7 +22,7 @@ VARS = {
     'allowed_hosts': 'w1.example.test',
 }
 
-files.directory(name="dir base_dir", path=BASE, mode="755")
+files.directory(name="dir folder", path=BASE, mode="755")
 files.directory(name="dir config", path=f"{BASE}/config", mode="755")
 files.directory(name="dir data", path=f"{BASE}/data", mode="755")
 files.template(name="env .env", src="templates/env.j2",
