@@ -105,10 +105,12 @@ def test_defaults_cannot_redefine_magic_variables(tmp_path):
     ("empty=", ""),
     ("nothing=null", None),
     ("url=http://x:8000/a=b", "http://x:8000/a=b"),
-    ("pair=a: b", "a: b"),       # not a scalar: kept as text
+    ("pair=a: b", "a: b"),       # block style: kept as text
+    ("extra={A: '1'}", {"A": "1"}),  # flow style: a mapping
+    ("hosts=[a, b]", ["a", "b"]),
     (" spaced =1", 1),
 ])
-def test_set_values_are_yaml_scalars(flag, value):
+def test_set_values_are_yaml(flag, value):
     parsed = parse_overrides([flag])
     assert list(parsed.values()) == [value]
     assert type(next(iter(parsed.values()))) is type(value)

@@ -101,7 +101,9 @@ def deploy(request: Request, report: Report) -> list[Outcome]:
                              + ". Fix them, or deploy with --force (written to the audit log)")
     if request.options.check:
         result = Runner(inventory, request.options, report).run(playbook, hosts)
-        return [Outcome(h.name, h.name not in result.failed_hosts, "checked: nothing was changed") for h in hosts]
+        return [Outcome(h.name, h.name not in result.failed_hosts,
+                        "check mode: nothing was changed" if h.name not in result.failed_hosts
+                        else "check mode found a failure (above); nothing was changed") for h in hosts]
     return [_deploy_host(request, report, inventory, playbook, host, release_id, root) for host in hosts]
 
 

@@ -42,7 +42,8 @@ class Layer(NamedTuple):
 
 
 def parse_overrides(flags: Sequence[str]) -> LineDict:
-    """``--set k=v`` flags as a mapping; each value is parsed as a YAML scalar."""
+    """``--set k=v`` flags as a mapping; each value is parsed as YAML (``--set replicas=3`` is a
+    number, ``--set 'extra={A: "1"}'`` a mapping: mappings and lists only in flow style)."""
     result = LineDict()
     result.file = "--set"
     for flag in flags:
@@ -55,11 +56,11 @@ def parse_overrides(flags: Sequence[str]) -> LineDict:
                              "(letters, digits and underscores, not starting with a digit)")
         if key in MAGIC:
             raise InputError(f"--set {flag!r}: '{key}' is set by moorage and can't be changed")
-        result[key] = _scalar(flag, text)
+        result[key] = _value(flag, text)
     return result
 
 
-def _scalar(flag: str, text: str) -> Any:
+def _value(flag: str, text: str) -> Any:
     if not text.strip():
         return text
     try:
@@ -68,7 +69,9 @@ def _scalar(flag: str, text: str) -> Any:
         problem = getattr(exc, "problem", None) or "unreadable value"
         raise InputError(f"--set {flag!r}: the value is not valid YAML ({problem}); "
                          "quote it for the shell, e.g. --set 'k=\"text\"'") from None
-    return text if isinstance(value, dict | list) else value
+    if isinstance(value, dict | list) and not text.lstrip().startswith(("{", "[")):
+        return text  # `a: b` is more likely text than a mapping; write {a: b} to mean one
+    return value
 
 
 def merge_layers(layers: Sequence[Layer]) -> tuple[dict[str, Any], dict[str, tuple[int, Location | None]]]:
