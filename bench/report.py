@@ -9,7 +9,8 @@ from bench.workload import SCALE_SIZES
 if TYPE_CHECKING:
     from bench.w1 import Results
 
-LABELS = {"moorage": "moorage", "ansible": "ansible-core", "pyinfra": "pyinfra"}
+LABELS = {"moorage": "moorage", "ansible": "ansible-core", "pyinfra": "pyinfra",
+          "pyinfra-nodelay": "pyinfra+NODELAY"}
 SCENARIO_LABELS = {"first": "first run", "nochange": "no-change rerun", "onevar": "one variable changed"}
 TARGETS = {"ansible": 5.0, "pyinfra": 2.0}  # no-change rerun on 10 hosts: peer_time / moorage_time >=
 

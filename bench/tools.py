@@ -67,6 +67,7 @@ class Tool:
     """One tool: lay out its working dir, build a command line, read its outcome."""
 
     name = ""
+    kind = ""  # which committed playbooks it runs (defaults to name)
 
     def __init__(self, workdir: Path, servers: dict[str, TestServer]) -> None:
         self.dir = workdir / self.name
@@ -78,7 +79,7 @@ class Tool:
         _copy_tree(W1_DIR / "files", self.dir / "files")
         _copy_tree(W1_DIR / "templates", self.dir / "templates")
         _copy_tree(SCALE_DIR / "templates", self.dir / "templates")
-        for workload, source in _playbooks(self.name).items():
+        for workload, source in _playbooks(self.kind or self.name).items():
             shutil.copyfile(source, self.dir / source.name)
             self.playbooks[workload] = self.dir / source.name
         self.known_hosts = self.dir / "known_hosts"
@@ -274,4 +275,47 @@ class Pyinfra(Tool):
         return out
 
 
-TOOLS: dict[str, type[Tool]] = {"moorage": Moorage, "ansible": Ansible, "pyinfra": Pyinfra}
+NODELAY_PATCH = """\
+# Loaded by Python at start-up (PYTHONPATH): set TCP_NODELAY on every paramiko transport's socket.
+import socket
+
+import paramiko.transport
+
+_init = paramiko.transport.Transport.__init__
+
+
+def _init_nodelay(self, sock, *args, **kwargs):
+    _init(self, sock, *args, **kwargs)
+    try:
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    except (OSError, AttributeError):
+        pass
+
+
+paramiko.transport.Transport.__init__ = _init_nodelay
+"""
+
+
+class PyinfraNodelay(Pyinfra):
+    """pyinfra with TCP_NODELAY forced on its paramiko sockets (a patch, not a pyinfra setting).
+
+    Not what users get, but it shows pyinfra without the ~40 ms Nagle/delayed-ACK stall
+    per round trip, so the comparison is also made against pyinfra at its best.
+    """
+
+    name = "pyinfra-nodelay"
+    kind = "pyinfra"
+
+    def setup(self) -> None:
+        super().setup()
+        site = self.dir / "site"
+        site.mkdir()
+        (site / "sitecustomize.py").write_text(NODELAY_PATCH)
+        self.env["PYTHONPATH"] = str(site)
+
+    def version(self) -> str:
+        return super().version() + " + TCP_NODELAY patch"
+
+
+TOOLS: dict[str, type[Tool]] = {"moorage": Moorage, "ansible": Ansible, "pyinfra": Pyinfra,
+                                "pyinfra-nodelay": PyinfraNodelay}

@@ -113,10 +113,15 @@ class Bench:
             self.results.notes.append(text)
             print(f"[bench] note: {text}", flush=True)
 
-    def measure(self, workload: str, count: int, scenario: str, n: int) -> None:
-        """``n`` timed runs of every tool, interleaved (the order rotates each round)."""
+    def measure(self, workload: str, count: int, scenario: str, n: int, warmup: bool = False) -> None:
+        """``n`` timed runs of every tool, interleaved (the order rotates each round).
+
+        ``warmup``: one untimed run of each tool first (so ansible's ControlPersist master is up).
+        """
         names = list(self.tools)
         hosts = self.hosts(count)
+        for name in names if warmup else []:
+            self.run(self.tools[name], workload, hosts, scenario)
         for i in range(n):
             for name in names[i % len(names):] + names[:i % len(names)]:
                 cell = self.results.cell(workload, count, scenario, name)
@@ -184,7 +189,13 @@ def environment() -> dict[str, str]:
         "docker": out("docker", "version", "--format", "{{.Server.Version}}"),
         "ssh client": (subprocess.run(["ssh", "-V"], capture_output=True, text=True, check=False).stderr
                        .strip()),
+        "load average at start": _load(),
     }
+
+
+def _load() -> str:
+    """1/5/15-minute load averages: other work on the machine shows up here (and in the noise)."""
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -241,11 +252,12 @@ def main(argv: list[str] | None = None) -> int:
                         for tool in tools.values():
                             bench.run(tool, workload, bench.hosts(1), "first")
                     bench.check_same_files(workload)
-                    bench.measure(workload, 1, "nochange", args.runs)
+                    bench.measure(workload, 1, "nochange", args.runs, warmup=True)
         finally:
             for tool in tools.values():
                 tool.close()
             shutil.rmtree(workdir, ignore_errors=True)
+    results.environment["load average at end"] = _load()
     results.environment["wall time"] = f"{time.monotonic() - t0:.0f} s"
     text = report.markdown(results)
     print("\n" + text)
