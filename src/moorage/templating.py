@@ -9,6 +9,7 @@ through instead of its string form.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import re
 import shlex
@@ -119,11 +120,23 @@ def evaluate(expression: str, variables: Mapping[str, Any], location: Location |
         raise _fail(exc, f"when expression {expression!r}", location) from None
 
 
+def resolved(variables: Mapping[str, Any]) -> dict[str, Any]:
+    """The variables with every value that is itself a template rendered (as arguments are), so a
+    template file sees ``media_dir: "{{ app_dir }}/media"`` resolved; a value that can't be
+    rendered stays as it is (it fails only if the template uses it)."""
+    values = dict(variables)
+    for name, value in variables.items():
+        if isinstance(value, str) and is_templated(value):
+            with contextlib.suppress(InputError):
+                values[name] = render_value(value, variables, f"variable '{name}'")
+    return values
+
+
 def render_file(path: Path, variables: Mapping[str, Any]) -> str:
     """Render the template file ``path``; errors name ``path:line`` and the variable."""
     source = path.read_text()
     try:
-        return ENV.from_string(source).render(**variables)
+        return ENV.from_string(source).render(**resolved(variables))
     except jinja2.TemplateSyntaxError as exc:
         raise InputError(f"template syntax error: {exc.message}", Location(str(path), exc.lineno or 0)) \
             from None

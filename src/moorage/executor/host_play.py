@@ -192,7 +192,7 @@ class HostPlay:
             self._register(task, register)
         if status == "changed":
             self.notified.extend(n for n in task.notify if n not in self.notified)
-        fields = {"task": task.name, "status": status,
+        fields = {"task": self._display_name(task), "status": status,
                   "summary": summary or (change.summary if change else None),
                   "diff": change.diff if change is not None and self.options.diff else None}
         if self.queue:
@@ -208,7 +208,7 @@ class HostPlay:
         self.queue = []
         if unreachable:
             self.report.recap_for(self.host.name).unreachable = True
-        self._emit(task=task.name, status="failed", message=message,
+        self._emit(task=self._display_name(task), status="failed", message=message,
                    data={k: v for k, v in data.items() if v not in (None, "")})
         return False
 
@@ -217,6 +217,15 @@ class HostPlay:
             self.registered[task.register] = value
 
     # -- context -------------------------------------------------------------------
+    def _display_name(self, task: Any) -> str:
+        """The task's name with its variables filled in (the raw name when they can't be)."""
+        if not templating.is_templated(task.name):
+            return task.name
+        try:
+            return str(templating.render_value(task.name, self._variables()))
+        except MoorageError:
+            return task.name
+
     def _variables(self) -> dict[str, Any]:
         return {**self.variables, **self.registered}
 

@@ -111,6 +111,16 @@ class Compose(Operation):
             '$now" ] && ! printf \'%s\\n\' "$now" | grep -qv \' running \\(healthy\\)\\{0,1\\}$\'; then exit 0; fi',
         ]
 
+    def would_change(self, change: Change, conn: Connection) -> bool:
+        """Check mode: ``up`` is a no-op when the project is as the last successful ``up`` left it
+        (the same read-only test ``apply`` starts with); other states are assumed to change."""
+        check = self.up_to_date_check()
+        if not check:
+            return True
+        probe = "\n".join([f"cd {q(self.args['project_dir'])} 2>/dev/null || exit 1",
+                           f'compose() {{ {self.base_command()} "$@"; }}', *check, "exit 1"])
+        return conn.run(probe).exit_code != 0
+
     def record_up(self) -> list[str]:
         """After a successful ``up``: what ``up_to_date_check`` compares next time."""
         if not self.up_to_date_check():
