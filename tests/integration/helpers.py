@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import subprocess
@@ -53,3 +54,33 @@ def write_playbook(directory: Path, tasks: list[dict[str, Any]], handlers: list[
     path = directory / name
     path.write_text(yaml.safe_dump([body], sort_keys=False))
     return path
+
+
+@dataclass
+class Response:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", "replace")
+
+
+def request(port: int, path: str = "/", method: str = "GET", host: str | None = None,
+         form: dict[str, str] | None = None, timeout: float = 10) -> Response:
+    """One HTTP request to 127.0.0.1:port (never a container address)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        headers = {"Host": host or f"127.0.0.1:{port}"}
+        body = None
+        if form is not None:
+            from urllib.parse import urlencode
+
+            body = urlencode(form)
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        conn.request(method, path, body=body, headers=headers)
+        resp = conn.getresponse()
+        return Response(resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read())
+    finally:
+        conn.close()

