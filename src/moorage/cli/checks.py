@@ -6,8 +6,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from moorage.deploy.preflight import CHECKS, failures
 from moorage.errors import InputError
-from moorage.inventory import Inventory, load_inventory
+from moorage.inventory import Host, Inventory, load_inventory
 from moorage.playbook import Playbook, default_roles_paths, find_roles, load_playbook, read_role
 from moorage.schema import Problem, error_problems, raise_problems
 from moorage.yamlsrc import display_path
@@ -47,7 +48,23 @@ def run_check(inventory_path: Path, host: str = "", playbooks_dir: Path | None =
     playbooks = playbooks_dir or inv_dir.parent / "playbooks"
     _check_playbooks(report, playbooks, inventory)
     _check_roles(report, playbooks)
+    if inventory is not None and host:
+        _check_preflight(report, inventory, host, playbooks)
     return report
+
+
+def _check_preflight(report: CheckReport, inventory: Inventory, host: str, playbooks: Path) -> None:
+    """The production checklist (seed 000) for the production hosts of ``host``."""
+    deploy = playbooks / "deploy.yml"
+    if not deploy.is_file():
+        return
+    for selected in [h for h in _select(report, inventory, host) if h.production]:
+        def attempt(h: Host = selected) -> str:
+            problems = failures(h.variables(load_playbook(deploy).plays[-1].defaults()), playbooks.parent)
+            if problems:
+                raise InputError(f"production preflight of {h.name} fails: " + "; ".join(problems), h.location)
+            return f"{len(CHECKS)} checks passed"
+        report.record(f"preflight of {selected.name} (production)", attempt)
 
 
 def _check_inventory(report: CheckReport, path: Path, host: str) -> Inventory | None:
