@@ -73,6 +73,14 @@ def rollback(c, host="", inventory=DEFAULT_INVENTORY, tag="", to="", json_=False
     _finish(recipe.rollback(request, tag or to, report), report)
 
 
+def _console() -> Console:
+    """A console that doesn't squeeze tables to 80 columns when output goes to a file or pipe."""
+    console = Console(soft_wrap=True)
+    if not console.is_terminal:
+        console.width = 200
+    return console
+
+
 def _app(inventory: str, host_name: str) -> tuple[Any, dict[str, Any]]:
     """A host and the app settings the day-2 tasks need (app_dir, compose project and file)."""
     loaded = load_inventory(inventory)
@@ -102,8 +110,8 @@ def releases(c, host="", inventory=DEFAULT_INVENTORY, json_=False):
     for release in ledger.releases:
         meta = release.get("meta", {})
         table.add_row("*" if release["id"] == ledger.current else "", release["id"], release.get("created", ""),
-                      meta.get("revision", ""), meta.get("by", ""), ", ".join(release.get("images", {})))
-    Console(soft_wrap=True).print(table if ledger.releases else f"{target.name}: no release recorded yet")
+                      meta.get("revision", ""), meta.get("by", ""), "\n".join(release.get("images", {})))
+    _console().print(table if ledger.releases else f"{target.name}: no release recorded yet")
 
 
 @task(auto_shortflags=False, help={"host": HOST_HELP, "inventory": INVENTORY_HELP, "json_": JSON_HELP})
@@ -135,7 +143,7 @@ def status(c, host="", inventory=DEFAULT_INVENTORY, json_=False):
                           "services": [dict(zip(("service", "state", "health", "image"), s, strict=False))
                                        for s in services]}))
         return
-    console = Console(soft_wrap=True)
+    console = _console()
     console.print(f"[bold]{target.name}[/]: release [bold]{ledger.current or 'none'}[/] in {app['app_dir']}")
     table = Table("service", "state", "health", "image")
     for row in services:

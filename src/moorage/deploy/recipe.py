@@ -88,8 +88,8 @@ def deploy(request: Request, report: Report) -> list[Outcome]:
     """Deploy every host of the target, one after another; see the module docstring."""
     release_id = server.new_release_id()
     root = playbooks_dir(request).parent
-    settings = [f'release_id="{release_id}"', f'deploy_revision="{_revision(root)}"',
-                f'deploy_by="{server.operator()}"']
+    revision = _revision(root)
+    settings = [f'release_id="{release_id}"', f'deploy_revision="{revision}"', f'deploy_by="{server.operator()}"']
     inventory = load_inventory(request.inventory, [*settings, *request.overrides])
     hosts = inventory.select(request.target)
     playbook = load_playbook(playbooks_dir(request) / "deploy.yml")
@@ -104,11 +104,11 @@ def deploy(request: Request, report: Report) -> list[Outcome]:
         return [Outcome(h.name, h.name not in result.failed_hosts,
                         "check mode: nothing was changed" if h.name not in result.failed_hosts
                         else "check mode found a failure (above); nothing was changed") for h in hosts]
-    return [_deploy_host(request, report, inventory, playbook, host, release_id, root) for host in hosts]
+    return [_deploy_host(request, report, inventory, playbook, host, release_id, revision) for host in hosts]
 
 
 def _deploy_host(request: Request, report: Report, inventory: Any, playbook: Any, host: Any,
-                 release_id: str, root: Path) -> Outcome:
+                 release_id: str, revision: str) -> Outcome:
     app_dir = _app_dir(host, playbook.plays[-1].defaults())
     forced = "yes" if request.force and host.production else ""
     try:
@@ -117,7 +117,7 @@ def _deploy_host(request: Request, report: Report, inventory: Any, playbook: Any
             ledger = server.read_ledger(conn, app_dir)
             if not result.failed_hosts:
                 server.audit(conn, app_dir, "deploy", ledger.current or "", "ok", forced=forced,
-                             revision=_revision(root))
+                             revision=revision)
                 return Outcome(host.name, True, f"release {ledger.current} is live")
             outcome = _recover(request, report, conn, host, ledger, release_id)
             server.audit(conn, app_dir, "deploy", release_id, "failed", forced=forced, detail=outcome.message)
