@@ -14,7 +14,9 @@ from invoke import Collection, Task
 
 from moorage.cli import inventory_tasks, pending
 
-REAL_TASK_MODULES = ("moorage.cli.run_tasks", "moorage.cli.deploy_tasks")
+# Modules with real tasks (a missing one is skipped); each replaces the placeholder of its name.
+REAL_TASK_MODULES = ("moorage.cli.run_tasks", "moorage.cli.deploy_tasks", "moorage.cli.media_tasks",
+                     "moorage.cli.data_tasks", "moorage.cli.onboard_tasks")
 
 
 def _real_tasks() -> dict[str, Task]:
