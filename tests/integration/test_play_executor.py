@@ -99,3 +99,31 @@ def test_serial_batches_and_max_fail_percentage_stop_the_run(tmp_path, fresh_ser
     hosts_seen = {e["host"] for e in run.tasks()}
     assert hosts_seen == {"a", "b"}, "the second batch ran after the failure limit was passed"
     assert any("max_fail_percentage" in e.get("message", "") for e in run.events if e["kind"] == "warning")
+
+
+def test_become_runs_as_root_through_sudo_for_a_non_root_user(tmp_path, fresh_server, write_inventory):
+    server = fresh_server("sshd")
+    setup = ("useradd -m -s /bin/sh deploy && install -d -m 700 -o deploy -g deploy /home/deploy/.ssh && "
+             "install -m 600 -o deploy -g deploy /root/.ssh/authorized_keys /home/deploy/.ssh/ && "
+             "echo 'deploy ALL=(ALL) NOPASSWD:ALL' > /etc/sudoers.d/deploy && chmod 440 /etc/sudoers.d/deploy")
+    assert server.exec(setup).returncode == 0
+    inventory = tmp_path / "inventory"
+    write_inventory(inventory, {"web1": server}, host_fields={"web1": {"user": "deploy"}})
+    as_user = write_playbook(tmp_path, [{"name": "mine", "file": {"path": "/home/deploy/mine", "content": "x"}}],
+                             name="user.yml")
+    as_root = write_playbook(tmp_path, [
+        {"name": "root dir", "dir": {"path": "/etc/moorage-test", "mode": "0700"}},
+        {"name": "root file", "file": {"path": "/etc/moorage-test/conf", "content": "secret\n", "mode": "0600"}},
+        {"name": "whoami", "command": {"cmd": "id -un > /etc/moorage-test/who"}},
+    ], name="root.yml", become=True)
+    assert moorage("play", as_user, "--host", "web1", "--inventory", inventory).code == 0
+    assert server.exec("stat -c %U /home/deploy/mine").stdout.strip() == b"deploy"
+    denied = moorage("play", write_playbook(tmp_path, [{"dir": {"path": "/etc/nope"}}], name="denied.yml"),
+                     "--host", "web1", "--inventory", inventory)
+    assert denied.code == 1 and "Permission denied" in denied.stdout
+    run = moorage("play", as_root, "--host", "web1", "--inventory", inventory, "--json")
+    assert run.code == 0, run.stdout[-2000:]
+    assert server.exec("stat -c '%U %a' /etc/moorage-test/conf; cat /etc/moorage-test/who").stdout == \
+        b"root 600\nroot\n"
+    rerun = moorage("play", as_root, "--host", "web1", "--inventory", inventory, "--json")
+    assert rerun.recap("web1")["changed"] == 1  # only the command; the root-owned files are seen as they are
