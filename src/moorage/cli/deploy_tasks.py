@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import shlex
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from invoke import task
@@ -15,7 +17,7 @@ from rich.table import Table
 from moorage.cli.common import DEFAULT_INVENTORY, HOST_HELP, INVENTORY_HELP, JSON_HELP, reports_errors
 from moorage.cli.pending import RUN_HELP
 from moorage.cli.run_tasks import run_options
-from moorage.connection import connect
+from moorage.connection import Connection, connect
 from moorage.deploy import recipe, server
 from moorage.errors import InputError
 from moorage.inventory import load_inventory
@@ -81,6 +83,22 @@ def _console() -> Console:
     return console
 
 
+@contextmanager
+def _connected(host: Any) -> Iterator[Connection]:
+    """One connection to ``host`` for a day-2 task, closed afterwards."""
+    conn = connect(host.target)
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+def _compose(app: dict[str, Any], arguments: str) -> str:
+    """``docker compose ARGUMENTS`` run in the current release of the app."""
+    return (f"cd {shlex.quote(app['app_dir'] + '/current')} && docker compose -p {shlex.quote(app['compose_project'])}"
+            f" -f {shlex.quote(app['compose_file'])} {arguments}")
+
+
 def _app(inventory: str, host_name: str) -> tuple[Any, dict[str, Any]]:
     """A host and the app settings the day-2 tasks need (app_dir, compose project and file)."""
     loaded = load_inventory(inventory)
@@ -98,11 +116,8 @@ def _app(inventory: str, host_name: str) -> tuple[Any, dict[str, Any]]:
 def releases(c, host="", inventory=DEFAULT_INVENTORY, json_=False):
     """List a host's recorded releases, newest first, marking the current one."""
     target, app = _app(inventory, host)
-    conn = connect(target.target)
-    try:
+    with _connected(target) as conn:
         ledger = server.read_ledger(conn, app["app_dir"])
-    finally:
-        conn.close()
     if json_:
         print(json.dumps({"current": ledger.current, "releases": ledger.releases}))
         return
@@ -122,20 +137,15 @@ def status(c, host="", inventory=DEFAULT_INVENTORY, json_=False):
     from moorage.operations.http import WaitHttp
 
     target, app = _app(inventory, host)
-    conn = connect(target.target)
-    try:
+    with _connected(target) as conn:
         ledger = server.read_ledger(conn, app["app_dir"])
-        compose = (f"cd {shlex.quote(app['app_dir'] + '/current')} 2>/dev/null && docker compose -p "
-                   f"{shlex.quote(app['compose_project'])} -f {shlex.quote(app['compose_file'])} ps -a "
-                   "--format '{{.Service}}|{{.State}}|{{.Health}}|{{.Image}}'")
-        services = [line.split("|") for line in conn.run(compose).text.splitlines() if "|" in line]
+        listing = conn.run(_compose(app, "ps -a --format '{{.Service}}|{{.State}}|{{.Health}}|{{.Image}}'"))
+        services = [line.split("|") for line in listing.text.splitlines() if "|" in line]
         audit = server.read_audit(conn, app["app_dir"], 5)
-    finally:
-        conn.close()
     probe = WaitHttp({"url": app["health_url"], "headers": app["health_headers"] or {}, "retries": 1,
                       "timeout": 5}, OpContext(target.name, {}))
     try:
-        health = probe.apply(probe.plan(Facts()), conn).message
+        health = probe.apply(probe.plan(Facts()), conn).message  # an HTTP probe from here: no connection used
     except TaskFailed as exc:
         health = f"FAILING: {exc}"
     if json_:
@@ -163,14 +173,9 @@ def status(c, host="", inventory=DEFAULT_INVENTORY, json_=False):
 def logs(c, host="", inventory=DEFAULT_INVENTORY, service="", tail=100):
     """Show the last lines of the app's container logs on a host (docker compose logs)."""
     target, app = _app(inventory, host)
-    conn = connect(target.target)
-    try:
-        command = (f"cd {shlex.quote(app['app_dir'] + '/current')} && docker compose -p "
-                   f"{shlex.quote(app['compose_project'])} -f {shlex.quote(app['compose_file'])} logs "
-                   f"--no-color --tail {int(tail)} {shlex.quote(service) if service else ''}")
-        result = conn.run(command)
-    finally:
-        conn.close()
+    with _connected(target) as conn:
+        only = shlex.quote(service) if service else ""
+        result = conn.run(_compose(app, f"logs --no-color --tail {int(tail)} {only}"))
     sys.stdout.write(result.text)
     if not result.ok:
         raise InputError(f"{target.name}: docker compose logs failed: {result.stderr_tail(3)}")
