@@ -105,7 +105,7 @@ class HostPlay:
             except MoorageError as exc:
                 return self._fail(task, str(exc), unreachable=isinstance(exc, HostError))
             self._record(task, status, change=change if status == "changed" else None,
-                         register=registered(status == "changed"))
+                         register=registered(status == "changed", **change.data))
             return True
         try:
             result = op.apply(change, _RunAs(self.conn, become))

@@ -123,6 +123,7 @@ class Change:
     steps: list[Step] = field(default_factory=list)
     diff: str | None = None
     after: list[PathFacts] = field(default_factory=list)  # the facts it will leave
+    data: dict[str, Any] = field(default_factory=dict)  # what `register` holds in check mode
 
 
 class PlanError(Exception):

@@ -66,6 +66,13 @@ class Image(Operation):
         lines = result.text.split()
         return dict(zip(self.args["images"], lines, strict=False))
 
+    def would_change(self, change: Change, conn: Connection) -> bool:
+        """Check mode: for ``ship``, whether any image's ID differs between here and the host
+        (read-only); a pull or build is assumed to change something."""
+        if self.args["source"] != "ship":
+            return True
+        return local_image_ids(self.args["images"]) != self._remote_ids(conn)
+
     def apply(self, change: Change, conn: Connection) -> OpResult:
         before = self._remote_ids(conn)
         source = self.args["source"]

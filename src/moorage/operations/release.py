@@ -52,22 +52,30 @@ class Release(Operation):
 
     def plan(self, facts: Facts) -> Change | None:
         if self.args.get("rollback_to"):
-            return Change(f"make release {self.args['rollback_to']} current again")
-        return Change(f"record release {self.args['id']} in {self.args['app_dir']} if the config changed")
+            return Change(f"make release {self.args['rollback_to']} current again",
+                          data={"release": self.args["rollback_to"], "created": False})
+        return Change(f"record release {self.args['id']} in {self.args['app_dir']} if the config changed",
+                      data={"release": self.args["id"], "created": True})
+
+    def _hash_script(self) -> str:
+        """Sets ``$hash``: the staged config files and the images' IDs, hashed (read-only)."""
+        app = self.args["app_dir"]
+        config = self.args.get("config_dir") or f"{app}/config"
+        images = " ".join(q(i) for i in self.args["images"])
+        return f"""set -e
+cd {q(app)}
+ids=$(for i in {images}; do
+  printf '%s %s\\n' "$i" "$(docker image inspect --format '{{{{.Id}}}}' "$i" 2>/dev/null)"; done)
+hash=$( (cd {q(config)} && find . -maxdepth 1 -type f ! -name '.*.moorage-tmp' | LC_ALL=C sort \\
+        | xargs sha256sum; printf '%s\\n' "$ids") | sha256sum | cut -c1-64)"""
 
     def script(self) -> str:
         """One round trip: hash config + image IDs, compare with current, create/switch/prune."""
         app, release_id = self.args["app_dir"], self.args["id"]
         config = self.args.get("config_dir") or f"{app}/config"
         keep = int(self.args.get("keep", 5))
-        images = " ".join(q(i) for i in self.args["images"])
         metadata = json.dumps(self.args.get("metadata") or {}, sort_keys=True)
-        return f"""set -e
-cd {q(app)}
-ids=$(for i in {images}; do
-  printf '%s %s\\n' "$i" "$(docker image inspect --format '{{{{.Id}}}}' "$i")"; done)
-hash=$( (cd {q(config)} && find . -maxdepth 1 -type f ! -name '.*.moorage-tmp' | LC_ALL=C sort \\
-        | xargs sha256sum; printf '%s\\n' "$ids") | sha256sum | cut -c1-64)
+        return self._hash_script() + f"""
 previous=$(readlink current 2>/dev/null | sed 's|^releases/||' || true)
 if [ -n "$previous" ] && [ "$(cat "current/.content-hash" 2>/dev/null)" = "$hash" ]; then
   echo "{_MARK}unchanged $previous"; exit 0
