@@ -39,6 +39,7 @@ class HostPlay:
         self.variables = host.variables(play.defaults())
         self.registered: dict[str, Any] = {}
         self.facts = Facts()
+        self.changed_paths: set[str] = set()
         self.queue: list[_Pending | dict[str, Any]] = []  # results waiting behind unsent changes
         self.pending_become: bool | None = None
         self.notified: list[str] = []
@@ -88,6 +89,7 @@ class HostPlay:
         if op_class.batched:
             for after in change.after:
                 self.facts.record(after)
+                self.changed_paths.add(after.path)
             if self.options.check:
                 self._record(task, "changed", change=change, register=registered(True))
             else:
@@ -246,6 +248,7 @@ class HostPlay:
             register_secret=secrets.register_secret,
             diff=self.options.diff,
             check_mode=self.options.check,
+            changed_paths=frozenset(self.changed_paths),
         )
 
 

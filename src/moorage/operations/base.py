@@ -166,6 +166,7 @@ class OpContext:
     register_secret: Callable[[str], None] = lambda value: None
     diff: bool = False  # fetch old contents so changes carry a diff
     check_mode: bool = False
+    changed_paths: frozenset[str] = frozenset()  # paths earlier tasks of the play changed (or would)
 
 
 class Operation:

@@ -57,6 +57,19 @@ class Release(Operation):
         return Change(f"record release {self.args['id']} in {self.args['app_dir']} if the config changed",
                       data={"release": self.args["id"], "created": True})
 
+    def would_change(self, change: Change, conn: Connection) -> bool:
+        """Check mode: a release is recorded when an earlier task changes the staged config, or
+        when the staged config and images on the host differ from the current release (read-only)."""
+        if self.args.get("rollback_to"):
+            return True
+        config = self.args.get("config_dir") or f"{self.args['app_dir']}/config"
+        staged = any(path.startswith(config.rstrip("/") + "/") for path in self.context.changed_paths)
+        if not staged:
+            probe = conn.run(self._hash_script() + '\n[ "$(cat current/.content-hash 2>/dev/null)" = "$hash" ]')
+            staged = probe.exit_code != 0
+        change.data["created"] = staged
+        return staged
+
     def _hash_script(self) -> str:
         """Sets ``$hash``: the staged config files and the images' IDs, hashed (read-only)."""
         app = self.args["app_dir"]
