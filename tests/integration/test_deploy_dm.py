@@ -84,6 +84,19 @@ def test_a_no_change_redeploy_changes_nothing_and_creates_no_release(dm):
     print(f"no-change redeploy: {elapsed:.2f} s")  # reported, not asserted: see bench/
 
 
+def test_check_diff_shows_what_v2_would_change_and_changes_nothing(dm):
+    server, inventory = dm
+    before = current_release(server)
+    run = moorage("deploy", "--host", "nexus", "--inventory", inventory, "--check", "--diff",
+                  "--set", "web_image=moorage-test/webapp:v2")
+    assert run.code == 0, run.stdout[-3000:] + run.stderr
+    assert "-WEB_IMAGE=moorage-test/webapp:v1" in run.stdout and "+WEB_IMAGE=moorage-test/webapp:v2" in run.stdout
+    assert "DB_PASSWORD=********" in run.stdout
+    assert "record release" in run.stdout
+    assert current_release(server) == before and 'id="app-version">v1<' in page(server)
+    assert server.exec("docker image inspect moorage-test/webapp:v2").returncode != 0, "check mode shipped"
+
+
 def test_data_survives_deploying_v2(dm):
     server, inventory = dm
     created = request(server.ports[80], "/products", method="POST", host=HOST,
