@@ -57,8 +57,6 @@ def test_stdin_is_streamed(sshd_server: TestServer) -> None:
         conn.close()
 
 
-@pytest.mark.xfail(reason="BUG in src/moorage/connection/ssh.py: _collect stops at exit-status instead of "
-                   "channel EOF and drops the tail of stdout; remove this mark once fixed", strict=False)
 def test_all_output_arrives_when_the_command_exits_before_it_is_read(sshd_server: TestServer) -> None:
     # OpenSSH may send exit-status before the last stdout data: a client that stops at the
     # exit status (instead of at EOF) loses the tail of the output, in about 1 run of 5 here.

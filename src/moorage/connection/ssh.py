@@ -144,7 +144,9 @@ class SSHConnection:
                 self.stats.bytes_sent += sent
                 chunk = chunk[sent:]
                 continue
-            if chan.exit_status_ready() and not chan.recv_ready() and not chan.recv_stderr_ready():
+            # Stop at EOF, not at the exit status: OpenSSH may send the status before the
+            # last output, and stopping there loses the tail of stdout.
+            if chan.eof_received and not chan.recv_ready() and not chan.recv_stderr_ready():
                 break
             if deadline is not None and time.monotonic() > deadline:
                 raise HostError(self.target.name, f"command timed out after {timeout:.0f}s")
