@@ -124,6 +124,20 @@ class SSHConnection:
         finally:
             chan.close()
 
+    def open_channel(self, command: str, become: bool | None = None) -> paramiko.Channel:
+        """Start ``command`` on a new exec channel of this connection and hand the channel over:
+        the caller speaks a protocol over it (``sync`` runs rsync's) and closes it.  Counted
+        like ``run``."""
+        transport = self._open()
+        try:
+            chan = transport.open_session()
+            chan.exec_command(wrap_become(command, self.target, become))
+        except (paramiko.SSHException, EOFError, OSError) as exc:
+            raise HostError(self.target.name, f"connection lost: {exc}") from None
+        self.stats.commands += 1
+        self.stats.commands_run.append(command)
+        return chan
+
     def _collect(self, chan: paramiko.Channel, command: str, stdin: Iterator[bytes],
                  timeout: float | None) -> CommandResult:
         out, err = bytearray(), bytearray()

@@ -107,7 +107,7 @@ class HostPlay:
             except MoorageError as exc:
                 return self._fail(task, str(exc), unreachable=isinstance(exc, HostError))
             self._record(task, status, change=change if status == "changed" else None,
-                         register=registered(status == "changed", **change.data))
+                         register=registered(status == "changed", **change.data), data=change.data)
             return True
         try:
             result = op.apply(change, _RunAs(self.conn, become))
@@ -124,7 +124,8 @@ class HostPlay:
         self._record(task, "changed" if changed else "ok",
                      summary=change.summary if changed else result.message,
                      register=registered(changed, rc=result.rc, stdout=result.stdout,
-                                         stderr=result.stderr, message=result.message, **result.data))
+                                         stderr=result.stderr, message=result.message, **result.data),
+                     data=result.data)
         return True
 
     # -- facts and batches ---------------------------------------------------------
@@ -189,7 +190,7 @@ class HostPlay:
 
     # -- results -------------------------------------------------------------------
     def _record(self, task: Any, status: str, summary: str | None = None, change: Change | None = None,
-                register: dict[str, Any] | None = None) -> None:
+                register: dict[str, Any] | None = None, data: dict[str, Any] | None = None) -> None:
         if register is not None:
             self._register(task, register)
         if status == "changed":
@@ -197,6 +198,8 @@ class HostPlay:
         fields = {"task": self._display_name(task), "status": status,
                   "summary": summary or (change.summary if change else None),
                   "diff": change.diff if change is not None and self.options.diff else None}
+        if data:  # an operation's counts (e.g. what a sync sent) reach --json with its result
+            fields["data"] = data
         if self.queue:
             self.queue.append(fields)
         else:
@@ -249,6 +252,8 @@ class HostPlay:
             diff=self.options.diff,
             check_mode=self.options.check,
             changed_paths=frozenset(self.changed_paths),
+            progress=lambda summary, data: self.report.emit("step", host=self.host.name, summary=summary,
+                                                            data=data),
         )
 
 
@@ -262,6 +267,11 @@ class _RunAs:
     def run(self, command: str, stdin: bytes | None = None, timeout: float | None = None,
             become: bool | None = None) -> Any:
         return self._conn.run(command, stdin, timeout, self._become if become is None else become)
+
+    def open_channel(self, command: str, become: bool | None = None) -> Any:
+        """An exec channel of the same connection (SSH only), for operations that speak a
+        protocol over it (``sync`` runs rsync's)."""
+        return self._conn.open_channel(command, self._become if become is None else become)
 
     def close(self) -> None:
         self._conn.close()

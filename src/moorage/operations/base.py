@@ -167,6 +167,9 @@ class OpContext:
     diff: bool = False  # fetch old contents so changes carry a diff
     check_mode: bool = False
     changed_paths: frozenset[str] = frozenset()  # paths earlier tasks of the play changed (or would)
+    # A long step's progress: ``progress(summary, {"phase": "start"|"advance"|"end", "total", "done"})``
+    # becomes a ``step`` event (a progress bar in the human view).
+    progress: Callable[[str, dict[str, Any]], None] = lambda summary, data: None
 
 
 class Operation:
