@@ -181,7 +181,10 @@ def test_inventory_json(dm_copy):
     (["deploy", "--host", "vsp"], "error: unknown host or environment 'vsp' (did you mean 'vps'?); known: "
                                   "pc, nexus, vps"),
     (["sync-media", "--host", "vps"], "error: `invoke sync-media` is not built yet (issue #5)"),
-    (["backup", "--host", "vps"], "error: `invoke backup` is not built yet (issue #6)"),
+    (["restore", "--host", "vps", "--into", "scratch", "--destroy-data"], "error: --destroy-data replaces the live "
+     "database; a restore --into a scratch database destroys nothing: leave --destroy-data out"),
+    (["rollback", "--host", "vps", "--to", "previous", "--yes"], "error: --yes and --destroy-data go with "
+     "--restore-db (a rollback alone doesn't touch data)"),
     (["rollback", "--host", "vps"], "error: rollback needs --host and --tag RELEASE (or --to previous); "
                                     "see `releases`"),
 ])

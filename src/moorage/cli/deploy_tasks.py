@@ -18,6 +18,7 @@ from moorage.cli.common import DEFAULT_INVENTORY, HOST_HELP, INVENTORY_HELP, JSO
 from moorage.cli.pending import RUN_HELP
 from moorage.cli.run_tasks import run_options
 from moorage.connection import Connection, connect
+from moorage.data import catalog
 from moorage.deploy import recipe, server
 from moorage.errors import InputError
 from moorage.inventory import load_inventory
@@ -26,6 +27,7 @@ from moorage.run import make_report
 from moorage.templating import render_value
 
 LOCK_HELP = {"break_lock": "Remove a stale deploy lock first (written to the audit log)."}
+BACKUP_WARN_HOURS = 24  # status warns when the newest verified database backup is older (seed 001's checklist)
 
 
 def _finish(outcomes: list[recipe.Outcome], report: Any) -> None:
@@ -64,15 +66,22 @@ def deploy(c, host="", inventory=DEFAULT_INVENTORY, check=False, diff=False, tag
     "tag": "Release to go back to: its id (or a unique prefix), its git revision, or 'previous'.",
     "to": "Same as --tag (e.g. --to previous).",
     "set_": RUN_HELP["set_"],
+    "restore_db": "Then restore the database backup recorded as that release's data (taken before the next "
+                  "release's migrations); asks for the environment's name unless --yes.",
+    "yes": "With --restore-db: confirm without typing the environment's name.",
+    "destroy_data": "With --restore-db: drop the database and restore a fresh exact copy (see `restore`).",
 })
 @reports_errors
-def rollback(c, host="", inventory=DEFAULT_INVENTORY, tag="", to="", json_=False, break_lock=False, set_=None):
-    """Go back to a recorded release (compose files, .env, images; nothing rebuilt); data is separate."""
+def rollback(c, host="", inventory=DEFAULT_INVENTORY, tag="", to="", json_=False, break_lock=False, set_=None,
+             restore_db=False, yes=False, destroy_data=False):
+    """Go back to a recorded release (compose files, .env, images; nothing rebuilt); --restore-db for its data."""
     if not host or not (tag or to):
         raise InputError("rollback needs --host and --tag RELEASE (or --to previous); see `releases`")
+    if (yes or destroy_data) and not restore_db:
+        raise InputError("--yes and --destroy-data go with --restore-db (a rollback alone doesn't touch data)")
     request = recipe.Request(inventory, host, list(set_ or []), break_lock=break_lock)
     report = make_report(json_, False)
-    _finish(recipe.rollback(request, tag or to, report), report)
+    _finish(recipe.rollback(request, tag or to, report, restore_db, yes, destroy_data), report)
 
 
 def _console() -> Console:
@@ -107,7 +116,7 @@ def _app(inventory: str, host_name: str) -> tuple[Any, dict[str, Any]]:
         raise InputError(f"--host must name one host here, '{host_name}' selects {len(hosts)}")
     playbook = load_playbook(recipe.playbooks_dir(recipe.Request(inventory, host_name)) / "deploy.yml")
     variables = hosts[0].variables(playbook.plays[-1].defaults())
-    keys = ("app_dir", "compose_project", "compose_file", "health_url", "health_headers")
+    keys = ("app_dir", "compose_project", "compose_file", "health_url", "health_headers", "backup_dir")
     return hosts[0], {k: render_value(variables.get(k, ""), variables, f"variable '{k}'") for k in keys}
 
 
@@ -142,14 +151,19 @@ def status(c, host="", inventory=DEFAULT_INVENTORY, json_=False):
         listing = conn.run(_compose(app, "ps -a --format '{{.Service}}|{{.State}}|{{.Health}}|{{.Image}}'"))
         services = [line.split("|") for line in listing.text.splitlines() if "|" in line]
         audit = server.read_audit(conn, app["app_dir"], 5)
+        backups = catalog.parse_listing(conn.run(catalog.list_command(app["backup_dir"] or "/nonexistent")).text)
     probe = WaitHttp({"url": app["health_url"], "headers": app["health_headers"] or {}, "retries": 1,
                       "timeout": 5}, OpContext(target.name, {}))
     try:
         health = probe.apply(probe.plan(Facts()), conn).message  # an HTTP probe from here: no connection used
     except TaskFailed as exc:
         health = f"FAILING: {exc}"
+    newest = catalog.newest_verified(backups)
+    backup = {"newest": newest.name if newest else None, "age_seconds": round(newest.age()) if newest else None,
+              "warning": catalog.staleness(backups, BACKUP_WARN_HOURS)}
     if json_:
         print(json.dumps({"host": target.name, "current": ledger.current, "health": health, "audit": audit,
+                          "backup": backup,
                           "services": [dict(zip(("service", "state", "health", "image"), s, strict=False))
                                        for s in services]}))
         return
@@ -160,6 +174,10 @@ def status(c, host="", inventory=DEFAULT_INVENTORY, json_=False):
         table.add_row(*row)
     console.print(table)
     console.print(f"health gate {app['health_url']}: {health}")
+    if backup["warning"]:
+        console.print(f"[yellow]warning[/]: {backup['warning']}; back up with `invoke backup --host {target.name}`")
+    elif newest:
+        console.print(f"backups: newest verified {newest.name}, {catalog.human_age(newest.age())} old")
     for line in audit:
         console.print(f"  audit: {line}")
 

@@ -2,19 +2,20 @@
 
 deploy:   preflight (production) -> lock -> run playbooks/deploy.yml with a new release id
           -> on failure after the switch: roll back to the previous release -> audit -> unlock
-rollback: lock -> find the release -> run playbooks/rollback.yml (no rebuild) -> audit -> unlock
+rollback: lock -> find the release -> [--restore-db: the checks of a restore for the backup recorded
+          with it, confirmation] -> run playbooks/rollback.yml (no rebuild) -> [restore] -> audit -> unlock
 """
 
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from moorage.connection import Connection, connect
+from moorage.connection import Connection
+from moorage.data import guard
+from moorage.data import restore as data_restore
 from moorage.deploy import server
 from moorage.deploy.preflight import failures
 from moorage.errors import HostError, InputError
@@ -69,21 +70,6 @@ def _app_dir(host: Any, defaults: Any) -> str:
     return str(render_value(variables["app_dir"], variables, "variable 'app_dir'"))
 
 
-@contextmanager
-def _locked(host: Any, app_dir: str, action: str, break_lock: bool) -> Iterator[Connection]:
-    conn = connect(host.target)
-    try:
-        broken = server.acquire_lock(conn, app_dir, action, break_lock)
-        if broken:
-            server.audit(conn, app_dir, "break-lock", "", "ok", previous_holder=broken)
-        try:
-            yield conn
-        finally:
-            server.release_lock(conn, app_dir)
-    finally:
-        conn.close()
-
-
 def deploy(request: Request, report: Report) -> list[Outcome]:
     """Deploy every host of the target, one after another; see the module docstring."""
     release_id = server.new_release_id()
@@ -112,7 +98,7 @@ def _deploy_host(request: Request, report: Report, inventory: Any, playbook: Any
     app_dir = _app_dir(host, playbook.plays[-1].defaults())
     forced = "yes" if request.force and host.production else ""
     try:
-        with _locked(host, app_dir, "deploy", request.break_lock) as conn:
+        with server.locked(host, app_dir, "deploy", request.break_lock) as conn:
             result = Runner(inventory, request.options, report, {host.name: conn}).run(playbook, [host])
             ledger = server.read_ledger(conn, app_dir)
             if not result.failed_hosts:
@@ -153,26 +139,37 @@ def _run_rollback(request: Request, report: Report, conn: Connection, host: Any,
     return not result.failed_hosts
 
 
-def rollback(request: Request, tag: str, report: Report) -> list[Outcome]:
-    """Bring back a recorded release (``tag``: release id, unique id prefix, revision, or previous)."""
+def rollback(request: Request, tag: str, report: Report, restore_db: bool = False, yes: bool = False,
+             destroy_data: bool = False, ask: guard.Ask = guard.terminal_ask) -> list[Outcome]:
+    """Bring back a recorded release (``tag``: release id, unique id prefix, revision, or previous);
+    with ``restore_db``, then restore the backup recorded as that release's data (data/restore.py)."""
     inventory = load_inventory(request.inventory, request.overrides)
     playbook = load_playbook(playbooks_dir(request) / "rollback.yml")
     outcomes = []
     for host in inventory.select(request.target):
         app_dir = _app_dir(host, playbook.plays[-1].defaults())
         try:
-            with _locked(host, app_dir, "rollback", request.break_lock) as conn:
+            with server.locked(host, app_dir, "rollback", request.break_lock) as conn:
                 ledger = server.read_ledger(conn, app_dir)
                 chosen = ledger.find(tag)
                 if chosen is None:
                     known = ", ".join(r["id"] for r in ledger.releases) or "none"
                     raise InputError(f"{host.name}: no release matches '{tag}'; recorded: {known}")
+                data = data_restore.for_release(conn, request.inventory, request.overrides, playbooks_dir(request),
+                                                report, host, ledger, chosen["id"], yes=yes, ask=ask,
+                                                destroy=destroy_data) if restore_db else None
                 ok = _run_rollback(request, report, conn, host, chosen["id"])
+                message = f"release {chosen['id']} is live" if ok else f"rollback to {chosen['id']} failed; see above"
+                if ok and data is not None:
+                    restored = data_restore.run(data, conn, request.inventory, request.overrides,
+                                                playbooks_dir(request), report)
+                    data_restore.audit(conn, data, restored, chosen["id"])
+                    message += f"; {data_restore.outcome_message(data, restored)}"
+                    ok = restored
                 server.audit(conn, app_dir, "rollback", chosen["id"], "ok" if ok else "failed",
-                             previous=ledger.current)
-                outcomes.append(Outcome(host.name, ok, f"release {chosen['id']} is live" if ok
-                                        else f"rollback to {chosen['id']} failed; see above"))
+                             previous=ledger.current, restore_db="yes" if data else "")
+                outcomes.append(Outcome(host.name, ok, message))
         except HostError as exc:
-            report.emit("task", host=host.name, task="deploy lock", status="failed", message=str(exc))
+            report.emit("task", host=host.name, task="rollback", status="failed", message=str(exc))
             outcomes.append(Outcome(host.name, False, str(exc)))
     return outcomes

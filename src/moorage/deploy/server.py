@@ -13,9 +13,12 @@ import os
 import shlex
 import socket
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from moorage.connection import connect
 from moorage.connection.base import Connection
 from moorage.errors import HostError
 
@@ -84,6 +87,22 @@ def _pid_alive(pid: int) -> bool:
 def release_lock(conn: Connection, app_dir: str) -> None:
     """Give the deploy lock back."""
     conn.run(f"rm -rf {shlex.quote(f'{app_dir}/{STATE}/lock')}")
+
+
+@contextmanager
+def locked(host: Any, app_dir: str, action: str, break_lock: bool) -> Iterator[Connection]:
+    """A connection to ``host`` holding the deploy lock (deploy, rollback, restore) until the block ends."""
+    conn = connect(host.target)
+    try:
+        broken = acquire_lock(conn, app_dir, action, break_lock)
+        if broken:
+            audit(conn, app_dir, "break-lock", "", "ok", previous_holder=broken)
+        try:
+            yield conn
+        finally:
+            release_lock(conn, app_dir)
+    finally:
+        conn.close()
 
 
 # -- audit --------------------------------------------------------------------------

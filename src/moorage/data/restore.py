@@ -1,0 +1,244 @@
+"""The restore recipe: short named steps inside the deploy lock, ending with an audit line.
+
+restore:  lock -> list the backups -> choose (a wrong name lists the others) -> the database is
+          running (else: how to start it) -> verify the backup again -> safety backup of the live
+          data -> the data guard (fresh verified backup, typed confirmation) -> playbooks/restore.yml
+          (stop writers, pg_restore in one transaction, start, health gate) -> audit -> unlock
+rollback --restore-db: the same checks for the backup recorded with the release, before the
+          rollback starts; the restore runs once the old release is back.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from moorage.connection.base import Connection
+from moorage.data import catalog, guard, scripts
+from moorage.data.settings import DataSettings, one
+from moorage.data.settings import load as settings_load
+from moorage.deploy import server
+from moorage.errors import HostError, InputError
+from moorage.executor import Runner, RunOptions
+from moorage.inventory import load_inventory
+from moorage.operations.base import Facts, OpContext, TaskFailed
+from moorage.operations.postgres import PostgresBackup
+from moorage.playbook import load_playbook
+from moorage.report import Report
+
+
+@dataclass
+class Prepared:
+    """A restore that passed every check: what goes where, with the guard's permit."""
+
+    settings: DataSettings
+    backups: list[catalog.Backup]
+    into: str = ""
+    recreate: bool = False
+    permit: str = ""
+    safety: list[str] = field(default_factory=list)
+
+    def describe(self) -> str:
+        names = ", ".join(b.name for b in self.backups)
+        if self.into:
+            return f"{names} restored into the scratch database {self.into}; the live database was not touched"
+        safety = f"; the data it replaced is in {', '.join(self.safety)}" if self.safety else ""
+        return f"{names} restored{' as a fresh copy' if self.recreate else ''}{safety}"
+
+
+def list_backups(conn: Connection, settings: DataSettings) -> list[catalog.Backup]:
+    """Every backup in the host's backup directory, newest first."""
+    result = conn.run(catalog.list_command(settings.backup_dir))
+    if not result.ok:
+        raise HostError(settings.host.name, f"cannot list {settings.backup_dir}: {result.stderr_tail(3)}")
+    return catalog.parse_listing(result.text)
+
+
+def choose(backups: list[catalog.Backup], names: Sequence[str], settings: DataSettings) -> list[catalog.Backup]:
+    """The database backups to restore: the named ones, or the newest verified one of each database."""
+    where = f"{settings.backup_dir} on {settings.host.name}"
+    dumps = [b for b in backups if b.kind == "db"]
+    available = ", ".join(f"{b.name} ({b.state})" for b in dumps[:12]) or "none"
+    if not names:
+        chosen = [catalog.newest_verified(dumps, label) for label in settings.labels]
+        if not all(chosen):
+            raise InputError(f"no verified database backup in {where} to restore; make one with "
+                             f"`invoke backup --host {settings.host.name}` (available: {available})")
+        return [b for b in chosen if b is not None]
+    picked = []
+    for name in names:
+        match = next((b for b in backups if b.name == name), None)
+        if match is None:
+            raise InputError(f"no backup named {name!r} in {where}; available: {available}")
+        if match.kind != "db":
+            raise InputError(f"{name} is a media tarball: restore it on the server with "
+                             f"`tar -xzf {settings.backup_dir}/{name} -C MEDIA_DIR`; restore takes database dumps")
+        if match.state != catalog.VERIFIED:
+            raise InputError(f"{name} is {match.state}, not verified: check it with `invoke backup --host "
+                             f"{settings.host.name} --verify --file {name}`, or choose another: {available}")
+        picked.append(match)
+    return picked
+
+
+def require_running(conn: Connection, settings: DataSettings, services: Sequence[str], compose_file: str) -> None:
+    """Fail with how to start the stack when a database service isn't running."""
+    for service in dict.fromkeys(services):
+        if not conn.run(scripts.running_command(settings.project_name, service)).text.strip():
+            files = f" -f {compose_file}" if compose_file else ""
+            raise HostError(settings.host.name, f"the database service {service} of compose project "
+                            f"{settings.project_name} is not running, so nothing can be restored into it; start "
+                            f"the stack with `invoke deploy --host {settings.host.name}` (or on the server: cd "
+                            f"{settings.app_dir}/current && docker compose -p {settings.project_name}{files} "
+                            f"up -d --wait {service}), then restore again; nothing was changed")
+
+
+def verify(conn: Connection, settings: DataSettings, backups: Sequence[catalog.Backup]) -> dict[str, str]:
+    """Check backups again (recorded sha256, read back in full): ``{name: "ok" | problem}``."""
+    items = [(b.name, b.label or "media", b.service or settings.service_of(b.label)) for b in backups]
+    result = conn.run(scripts.verify_script(backup_dir=settings.backup_dir, project_name=settings.project_name,
+                                            items=items))
+    outcome = {name: "not checked (the check did not finish)" for name, _, _ in items}
+    for line in result.text.splitlines():
+        if line.startswith("@@verify "):
+            name, _, status = line[len("@@verify "):].partition(" ")
+            outcome[name] = "ok" if status.startswith("ok") else status
+    return outcome
+
+
+def safety_backup(conn: Connection, settings: DataSettings, labels: Sequence[str], report: Report) -> list[str]:
+    """A verified backup of the live databases about to be replaced; raise when it can't be made."""
+    databases = [d for d in settings.databases if scripts.database_label(d) in labels]
+    op = PostgresBackup(settings.backup_args(databases=databases, reason="pre-restore", prune=False),
+                        OpContext(settings.host.name, {}))
+    task = "safety backup of the live data before the restore"
+    try:
+        result = op.apply(op.plan(Facts()), conn)
+    except TaskFailed as exc:
+        report.emit("task", host=settings.host.name, task=task, status="failed", message=str(exc))
+        raise HostError(settings.host.name, f"could not back up the live database before replacing it ({exc}); "
+                        "nothing was changed. If the live database is beyond saving, restore with "
+                        f"--destroy-data (it needs a verified backup newer than {settings.max_age_hours:g} h)"
+                        ) from None
+    report.emit("task", host=settings.host.name, task=task, status="changed", summary=result.message)
+    return list(result.data["backups"])
+
+
+def prepare(conn: Connection, settings: DataSettings, chosen: list[catalog.Backup], report: Report, *,
+            into: str = "", destroy: bool = False, yes: bool = False, ask: guard.Ask = guard.terminal_ask,
+            compose_file: str = "", after: str = "") -> Prepared:
+    """Every check before anything changes; the guard (with its prompt) comes last."""
+    host = settings.host
+    require_running(conn, settings, [b.service or settings.service_of(b.label) for b in chosen], compose_file)
+    problems = {n: s for n, s in verify(conn, settings, chosen).items() if s != "ok"}
+    if problems:
+        listed = "; ".join(f"{n}: {s}" for n, s in problems.items())
+        raise HostError(host.name, f"the backup failed verification, nothing was changed: {listed}")
+    if into:
+        return Prepared(settings, chosen, into=into)
+    safety = [] if destroy else safety_backup(conn, settings, [b.label for b in chosen], report)
+    names = ", ".join(b.name for b in chosen)
+    what = (f"{after}replace the live database{'s' if len(chosen) > 1 else ''} with {names}"
+            + (" (dropped and recreated)" if destroy else ""))
+    request = guard.Destruction(what, host.name, host.environment, sorted({b.label for b in chosen}), named=True)
+    permit = guard.authorize(request, list_backups(conn, settings), max_age_hours=settings.max_age_hours,
+                             yes=yes, ask=ask)
+    return Prepared(settings, chosen, recreate=destroy, permit=permit.token, safety=safety)
+
+
+def run(prepared: Prepared, conn: Connection, inventory: str | Path, overrides: Sequence[str], playbooks: Path,
+        report: Report) -> bool:
+    """Run playbooks/restore.yml for a prepared restore on its host's open connection."""
+    settings = prepared.settings
+    items = [{"file": b.name, "service": b.service or settings.service_of(b.label)} for b in prepared.backups]
+    extra = [f"restore_backups={json.dumps(items)}", f"restore_into={json.dumps(prepared.into)}",
+             f"restore_recreate={'true' if prepared.recreate else 'false'}",
+             f"restore_permit={json.dumps(prepared.permit)}"]
+    loaded = load_inventory(inventory, [*overrides, *extra])
+    playbook = load_playbook(playbooks / "restore.yml")
+    result = Runner(loaded, RunOptions(), report, {settings.host.name: conn}).run(
+        playbook, loaded.select(settings.host.name))
+    return not result.failed_hosts
+
+
+def release_backups(ledger: server.Ledger, release_id: str) -> list[str]:
+    """The files of the newest backup recorded as the data of ``release_id`` (taken while it was live,
+    before the next release's migrations)."""
+    for release in ledger.releases:  # newest first
+        record = release.get("backup") or {}
+        if record.get("data_of") == release_id and record.get("files"):
+            return [f for f in record["files"] if f.endswith(".dump")]
+    return []
+
+
+def audit(conn: Connection, prepared: Prepared, ok: bool, ledger_current: str | None) -> None:
+    """The restore's line in the server's audit log."""
+    server.audit(conn, prepared.settings.app_dir, "restore", ledger_current or "", "ok" if ok else "failed",
+                 files=",".join(b.name for b in prepared.backups), into=prepared.into,
+                 recreated="yes" if prepared.recreate else "", safety=",".join(prepared.safety))
+
+
+def outcome_message(prepared: Prepared, ok: bool) -> str:
+    """One sentence for the user."""
+    if ok:
+        return prepared.describe()
+    if prepared.into:
+        return "the restore into the scratch database failed (above); the live database was not touched"
+    return ("the restore failed (above); it ran in one transaction, so the database is as it was"
+            + (f"; the safety backup is {', '.join(prepared.safety)}" if prepared.safety else ""))
+
+
+def compose_file_of(settings: DataSettings) -> str:
+    """The host's compose file name, for the how-to-start hint (empty when not set)."""
+    variables: dict[str, Any] = settings.host.variables()
+    value = variables.get("compose_file", "")
+    return value if isinstance(value, str) else ""
+
+
+def for_release(conn: Connection, inventory: str | Path, overrides: Sequence[str], playbooks: Path, report: Report,
+                host: Any, ledger: server.Ledger, release_id: str, *, yes: bool, ask: guard.Ask,
+                destroy: bool = False) -> Prepared:
+    """``rollback --restore-db``: the checks of a restore of the backup recorded as ``release_id``'s data,
+    done before the rollback starts (so a refusal changes nothing)."""
+    _, hosts = settings_load(inventory, host.name, overrides, playbooks)
+    settings = hosts[0]
+    names = release_backups(ledger, release_id)
+    if not names:
+        raise InputError(f"{host.name}: no backup is recorded as the data of release {release_id} (a deploy records "
+                         "one before running the migrations of the release that follows it); restore one by name "
+                         f"with `invoke restore --host {host.name} --file NAME` (`invoke backup --host {host.name} "
+                         "--list` shows them)")
+    chosen = choose(list_backups(conn, settings), names, settings)
+    return prepare(conn, settings, chosen, report, destroy=destroy, yes=yes, ask=ask,
+                   compose_file=compose_file_of(settings), after=f"roll back to release {release_id} and ")
+
+
+@dataclass
+class RestoreRequest:
+    """What ``invoke restore`` was asked."""
+
+    inventory: str
+    target: str
+    overrides: list[str] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+    into: str = ""
+    destroy: bool = False
+    yes: bool = False
+    break_lock: bool = False
+
+
+def restore(request: RestoreRequest, playbooks: Path, report: Report,
+            ask: guard.Ask = guard.terminal_ask) -> tuple[str, bool, str]:
+    """The restore recipe on one host: ``(host, ok, message)``; see the module docstring."""
+    _, hosts = settings_load(request.inventory, request.target, request.overrides, playbooks)
+    settings = one(hosts, request.target)
+    host = settings.host
+    with server.locked(host, settings.app_dir, "restore", request.break_lock) as conn:
+        chosen = choose(list_backups(conn, settings), request.files, settings)
+        prepared = prepare(conn, settings, chosen, report, into=request.into, destroy=request.destroy,
+                           yes=request.yes, ask=ask, compose_file=compose_file_of(settings))
+        ok = run(prepared, conn, request.inventory, request.overrides, playbooks, report)
+        audit(conn, prepared, ok, server.read_ledger(conn, settings.app_dir).current)
+    return host.name, ok, outcome_message(prepared, ok)

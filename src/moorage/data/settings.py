@@ -1,0 +1,79 @@
+"""A host's data settings: the postgres_backup role's defaults (through playbooks/backup.yml) under
+the inventory's variables and ``--set``, rendered."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from moorage.data import scripts
+from moorage.errors import InputError
+from moorage.inventory import Inventory, load_inventory
+from moorage.playbook import load_playbook
+from moorage.templating import render_value
+
+KEYS = ("app_dir", "backup_dir", "backup_prefix", "backup_databases", "backup_media", "compose_project",
+        "data_guard_max_age_hours", "backup_keep_days", "backup_keep_count")
+
+
+@dataclass
+class DataSettings:
+    """Where one host's backups are and what they cover."""
+
+    host: Any  # moorage.inventory.Host
+    app_dir: str
+    backup_dir: str
+    prefix: str
+    project_name: str
+    databases: list[dict[str, Any]]
+    media: list[dict[str, Any]] = field(default_factory=list)
+    max_age_hours: float = 24.0
+    keep_days: int = 14
+    keep_count: int = 30
+
+    @property
+    def labels(self) -> list[str]:
+        """The labels of the databases, in order."""
+        return [scripts.database_label(d) for d in self.databases]
+
+    def service_of(self, label: str) -> str:
+        """The compose service of a database label (the first database's when unknown)."""
+        for entry in self.databases:
+            if scripts.database_label(entry) == label:
+                return str(entry["service"])
+        return str(self.databases[0]["service"])
+
+    def backup_args(self, **extra: Any) -> dict[str, Any]:
+        """The arguments of a ``postgres_backup`` of the databases (no media)."""
+        return {"backup_dir": self.backup_dir, "project_name": self.project_name, "prefix": self.prefix,
+                "databases": self.databases, "keep_days": self.keep_days, "keep_count": self.keep_count, **extra}
+
+
+def load(inventory: str | Path, target: str, overrides: Sequence[str],
+         playbooks: Path) -> tuple[Inventory, list[DataSettings]]:
+    """The inventory, and the data settings of every host ``target`` selects."""
+    loaded = load_inventory(inventory, list(overrides))
+    path = playbooks / "backup.yml"
+    if not path.is_file():
+        raise InputError(f"no {path}: the backup and restore tasks run playbooks/backup.yml (roles/postgres_backup); "
+                         "pass --inventory of a project that has them")
+    defaults = load_playbook(path).plays[-1].defaults()
+    return loaded, [_settings(host, defaults) for host in loaded.select(target)]
+
+
+def one(hosts: list[DataSettings], target: str) -> DataSettings:
+    """The single host a command about one host's backups needs."""
+    if len(hosts) != 1:
+        raise InputError(f"--host must name one host here, '{target}' selects {len(hosts)}")
+    return hosts[0]
+
+
+def _settings(host: Any, defaults: Any) -> DataSettings:
+    variables = host.variables(defaults)
+    values = {key: render_value(variables[key], variables, f"variable '{key}'") for key in KEYS}
+    return DataSettings(host, str(values["app_dir"]), str(values["backup_dir"]), str(values["backup_prefix"]),
+                        str(values["compose_project"]), list(values["backup_databases"]),
+                        list(values["backup_media"] or []), float(values["data_guard_max_age_hours"]),
+                        int(values["backup_keep_days"]), int(values["backup_keep_count"]))
