@@ -35,7 +35,11 @@ from .images import ensure_image
 if TYPE_CHECKING:
     from moorage.connection import Target
 
-KINDS = ("sshd", "dockerhost")
+KINDS = ("sshd", "dockerhost", "bare")
+# bare: the sshd image (no Docker) started like a dockerhost (capabilities, cgroups, a volume at
+# /var/lib/docker), so onboarding can install and run Docker and a firewall in it.
+IMAGE_OF = {"bare": "sshd"}
+WITH_ENGINE_FLAGS = ("dockerhost", "bare")
 READY_TIMEOUT = 60.0
 # What a test server with an inner engine needs (see TESTBED.md: --privileged is refused here).
 DOCKERHOST_FLAGS = (
@@ -149,7 +153,7 @@ class Testbed:
         """Start one test server and wait until it answers SSH (and ``docker info`` for dockerhost).
 
         ``publish`` lists extra container ports to publish on loopback (default: 80 and 443
-        for ``dockerhost``, none for ``sshd``); read them back from ``server.ports``.
+        for ``dockerhost`` and ``bare``, none for ``sshd``); read them back from ``server.ports``.
         """
         return self.start_many({name or kind: kind}, publish=publish)[name or kind]
 
@@ -172,21 +176,21 @@ class Testbed:
 
     def _image(self, kind: str) -> str:
         if kind not in self._refs:  # checked once per run: the hash covers a 60 MB binary
-            self._refs[kind] = ensure_image(kind)
+            self._refs[kind] = ensure_image(IMAGE_OF.get(kind, kind))
         return self._refs[kind]
 
     def _run(self, name: str, kind: str, ref: str, publish: Sequence[int] | None) -> TestServer:
         if self.closed:
             raise RuntimeError("this Testbed is closed")
         if publish is None:
-            publish = (80, 443) if kind == "dockerhost" else ()
+            publish = (80, 443) if kind in WITH_ENGINE_FLAGS else ()
         cname = f"{self.prefix}-{name}-{next(self._names)}"
         args = ["run", "-d", "--name", cname, "--hostname", name[:63],
                 "--label", f"moorage-test.run={self.run_id}",
                 "-e", f"AUTHORIZED_KEYS={self.public_key}", "-p", "127.0.0.1::22"]
         args += [a for p in publish for a in ("-p", f"127.0.0.1::{int(p)}")]
         volume = None
-        if kind == "dockerhost":
+        if kind in WITH_ENGINE_FLAGS:
             volume = f"{cname}-docker"
             docker("volume", "create", "--label", f"moorage-test.run={self.run_id}", volume)
             args += [*DOCKERHOST_FLAGS, "-v", f"{volume}:/var/lib/docker"]

@@ -13,6 +13,7 @@ Paramiko carries it.  Three things are our own, each for a reason:
 
 from __future__ import annotations
 
+import logging
 import os
 import select
 import socket
@@ -43,6 +44,34 @@ class UnknownHostKey(paramiko.SSHException):
 class _RefuseUnknown(paramiko.MissingHostKeyPolicy):
     def missing_host_key(self, client, hostname, key):
         raise UnknownHostKey(hostname, key)
+
+
+def fetch_host_key(target: Target, key_types: tuple[str, ...] = ()) -> paramiko.PKey:
+    """The host key ``target``'s SSH server proves it holds, read without logging in (first
+    contact, before the key is trusted).  ``key_types`` are asked for first (e.g. the type
+    already pinned, so the two can be compared)."""
+    try:
+        sock = socket.create_connection((target.address, target.port), timeout=target.connect_timeout)
+    except OSError as exc:
+        raise HostError(target.name, f"cannot reach {target.address}:{target.port}: "
+                        f"{exc.strerror or exc}") from None
+    transport = paramiko.Transport(sock)
+    # Hanging up right after the key exchange makes the transport thread log a socket error.
+    transport.set_log_channel("moorage.hostkey")
+    logging.getLogger("moorage.hostkey").setLevel(logging.CRITICAL)
+    try:
+        options = transport.get_security_options()
+        offered = tuple(options.key_types)
+        options.key_types = tuple(t for t in key_types if t in offered) + tuple(
+            t for t in offered if t not in key_types)
+        transport.banner_timeout = target.connect_timeout
+        transport.start_client(timeout=target.connect_timeout)
+        return transport.get_remote_server_key()
+    except (paramiko.SSHException, EOFError, OSError) as exc:
+        raise HostError(target.name, f"no SSH server answered at {target.address}:{target.port} "
+                        f"({exc or type(exc).__name__})") from None
+    finally:
+        transport.close()
 
 
 class SSHConnection:
