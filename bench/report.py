@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from bench.workload import SCALE_SIZES
 
 if TYPE_CHECKING:
-    from bench.w1 import Results
+    from bench.w1 import Cell, Results
 
 LABELS = {"moorage": "moorage", "ansible": "ansible-core", "pyinfra": "pyinfra",
           "pyinfra-nodelay": "pyinfra+NODELAY"}
@@ -17,6 +17,16 @@ TARGETS = {"ansible": 5.0, "pyinfra": 2.0}  # no-change rerun on 10 hosts: peer_
 
 def _secs(value: float | None) -> str:
     return "failed" if value is None else f"{value:.2f} s"
+
+
+def _cell(cell: Cell | None) -> str:
+    """A cell's median, with how many of its runs failed if any did."""
+    if cell is None:
+        return "-"
+    text = _secs(cell.median)
+    if cell.failures and cell.seconds:
+        text += f" ({len(cell.failures)} of {len(cell.failures) + len(cell.seconds)} runs failed)"
+    return text
 
 
 def _ratio(peer: float | None, ours: float | None) -> str:
@@ -43,7 +53,7 @@ def timing_table(results: Results) -> list[str]:
             if not any(cells.values()):
                 continue
             med = {t: (c.median if c else None) for t, c in cells.items()}
-            rows.append([str(hosts), label, *(_secs(med[t]) for t in results.tools),
+            rows.append([str(hosts), label, *(_cell(cells[t]) for t in results.tools),
                          *(_ratio(med[p], med.get("moorage")) for p in peers)])
     return _table(header, rows)
 
@@ -103,14 +113,9 @@ def scale_table(results: Results) -> list[str]:
             if own.get("commands") is not None:
                 text += f"; recap: {own['commands']}"
             commands.append(text)
-        medians = [_secs((results.cells.get(f"{workload}|1|nochange|{t}") or _Empty).median)
-                   for t in results.tools]
+        medians = [_cell(results.cells.get(f"{workload}|1|nochange|{t}")) for t in results.tools]
         rows.append([f"{size} tasks", *commands, *medians])
     return _table(header, rows)
-
-
-class _Empty:
-    median = None
 
 
 def markdown(results: Results) -> str:
@@ -127,6 +132,11 @@ def markdown(results: Results) -> str:
                 ""]
         out += counts_table(results)
         out += [""]
+    if results.recaps:
+        out += ["moorage's own recap events, every host of every timed run (distinct values):", ""]
+        out += [f"- {key.replace('|', ', ')} host(s): {'; '.join(values)}"
+                for key, values in results.recaps.items()]
+        out += [""]
     if any(k.startswith("scale") for k in results.cells):
         out += ["## Same SSH work whether the play has 5 tasks or 50?", "",
                 "commands/host = exec requests + SFTP sessions sshd saw on the no-change rerun "
@@ -135,11 +145,12 @@ def markdown(results: Results) -> str:
         out += [""]
     if results.notes:
         out += ["## Notes", "", *(f"- {n}" for n in results.notes), ""]
-    errors = {k: c.error for k, c in results.cells.items() if c.error}
-    if errors:
+    failed = {k: c for k, c in results.cells.items() if c.failures}
+    if failed:
         out += ["## Failures", ""]
-        out += [f"- `{k}`:\n\n```\n{e}\n```" for k, e in errors.items()]
-        out += [""]
+        for key, cell in failed.items():
+            out += [f"- `{key}`: {len(cell.failures)} run(s) failed; the last one said:", "",
+                    "```", cell.failures[-1], "```", ""]
     out += ["## Environment", ""]
     out += [f"- {k}: {v}" for k, v in {**results.versions, **results.environment}.items()]
     out += ["", "## All samples (seconds)", ""]

@@ -30,19 +30,37 @@ from bench.workload import SCALE_SIZES, scale_tasks, w1_tasks
 RESULTS = Path(__file__).resolve().parent / "results"
 SCENARIOS = ("first", "nochange", "onevar")
 RUN_TIMEOUT = 900
+MAX_STREAK = 2  # a cell stops after this many failed runs in a row (one failure may be transient)
 
 
 @dataclass
 class Cell:
-    """The samples of one (workload, hosts, scenario, tool)."""
+    """The samples of one (workload, hosts, scenario, tool), and the runs that failed."""
 
     seconds: list[float] = field(default_factory=list)
-    error: str | None = None
-    notes: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    streak: int = 0  # failures in a row; the cell gives up at MAX_STREAK
 
     @property
     def median(self) -> float | None:
-        return statistics.median(self.seconds) if self.seconds and not self.error else None
+        """Median of the successful runs (None if none succeeded)."""
+        return statistics.median(self.seconds) if self.seconds else None
+
+    @property
+    def error(self) -> str | None:
+        return self.failures[-1] if self.failures else None
+
+    @property
+    def gave_up(self) -> bool:
+        return self.streak >= MAX_STREAK
+
+    def fail(self, error: str) -> None:
+        self.failures.append(error)
+        self.streak += 1
+
+    def add(self, seconds: float) -> None:
+        self.seconds.append(seconds)
+        self.streak = 0
 
 
 @dataclass
@@ -57,6 +75,8 @@ class Results:
     cells: dict[str, Cell] = field(default_factory=dict)  # "w1|10|nochange|ansible"
     counts: dict[str, dict[str, int]] = field(default_factory=dict)  # "w1|nochange|ansible" -> Counts
     self_reported: dict[str, dict[str, int]] = field(default_factory=dict)  # moorage recap round trips
+    # "w1|10|nochange" -> the distinct per-host "connections=1 commands=1" moorage's recaps reported
+    recaps: dict[str, list[str]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     command: str = ""
 
@@ -125,14 +145,20 @@ class Bench:
         for i in range(n):
             for name in names[i % len(names):] + names[:i % len(names)]:
                 cell = self.results.cell(workload, count, scenario, name)
-                if cell.error:
+                if cell.gave_up:
                     continue
                 seconds, outcome = self.run(self.tools[name], workload, hosts, scenario)
                 if outcome.error:
-                    cell.error = outcome.error
+                    cell.fail(outcome.error)
                     print(f"[bench] {name} {workload} {scenario} x{count} FAILED: {outcome.error}", flush=True)
                     continue
-                cell.seconds.append(seconds)
+                cell.add(seconds)
+                if outcome.extra:
+                    seen = self.results.recaps.setdefault(f"{workload}|{count}|{scenario}", [])
+                    for host_counts in outcome.extra.values():
+                        text = " ".join(f"{k}={v}" for k, v in sorted(host_counts.items()))
+                        if text not in seen:
+                            seen.append(text)
                 print(f"[bench] {workload} {count:>2} host(s) {scenario:<8} {name:<8} run {i + 1}/{n}: "
                       f"{seconds:6.2f}s", flush=True)
 
@@ -190,7 +216,18 @@ def environment() -> dict[str, str]:
         "ssh client": (subprocess.run(["ssh", "-V"], capture_output=True, text=True, check=False).stderr
                        .strip()),
         "load average at start": _load(),
+        "checkout": _checkout(),
     }
+
+
+def _checkout() -> str:
+    """The commit measured, and whether src/ had uncommitted changes (others work in this checkout)."""
+    repo = Path(__file__).resolve().parent.parent
+    head = subprocess.run(["git", "-C", str(repo), "log", "-1", "--format=%h %s"], capture_output=True,
+                          text=True, check=False).stdout.strip()
+    dirty = subprocess.run(["git", "-C", str(repo), "status", "--porcelain", "--", "src"],
+                           capture_output=True, text=True, check=False).stdout.strip()
+    return f"{head}" + (f" (+ {len(dirty.splitlines())} uncommitted change(s) in src/)" if dirty else "")
 
 
 def _load() -> str:
@@ -231,16 +268,21 @@ def main(argv: list[str] | None = None) -> int:
             results.environment["sshd"] = run_in(next(iter(servers.values())), "sshd -V 2>&1 || true").strip()
             tools = {name: TOOLS[name](workdir, servers) for name in args.tools}
             results.versions = {name: tool.version() for name, tool in tools.items()}
-            bench = Bench(tools, servers, results)
-            for name, tool in tools.items():  # warm-up (untimed), and proof that each tool works
-                _, outcome = bench.run(tool, "w1", bench.hosts(1), "first")
+            bench = Bench(dict(tools), servers, results)
+            for name, tool in list(tools.items()):  # warm-up (untimed), and proof that each tool works
+                for _attempt in range(MAX_STREAK):
+                    _, outcome = bench.run(tool, "w1", bench.hosts(1), "first")
+                    if not outcome.error:
+                        break
                 if outcome.error:
-                    results.cell("w1", 1, "first", name).error = outcome.error
-                    print(f"[bench] {name} does not run W1: {outcome.error}", flush=True)
+                    results.cell("w1", 1, "first", name).fail(outcome.error)
+                    bench.note(f"{name} does not run W1, left out of every measurement: {outcome.error}")
+                    del bench.tools[name]
             bench.check_same_files("w1")
             for count in args.hosts:
                 for scenario in args.scenarios:
-                    bench.measure("w1", count, scenario, args.runs)
+                    # a no-change run must start from converged state, whatever ran before it
+                    bench.measure("w1", count, scenario, args.runs, warmup=scenario == "nochange")
             if not args.no_count:
                 bench.count("w1", SCENARIOS)
             if not args.no_scale:
@@ -265,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.write_text(text)
     args.out.with_suffix(".json").write_text(json.dumps(asdict(results), indent=1))
     print(f"[bench] wrote {args.out} and {args.out.with_suffix('.json')}")
-    return 1 if any(c.error for c in results.cells.values()) else 0
+    return 1 if any(c.failures for c in results.cells.values()) else 0
 
 
 if __name__ == "__main__":
