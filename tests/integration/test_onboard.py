@@ -21,13 +21,18 @@ from .helpers import moorage, request
 
 APP = "/srv/dm"
 SSL_REQUEST = bytes([0, 0, 0, 8, 4, 210, 22, 47])  # what a PostgreSQL client sends first; the server answers N or S
+# A service of the server's own on a port the firewall must close: it greets every connection.
+GREETER = ("nohup python3 -c \"import socket\ns = socket.socket()"
+           "\ns.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\ns.bind(('0.0.0.0', {port})); s.listen(8)"
+           "\nwhile True:\n    c, _ = s.accept(); c.sendall(b'hello'); c.close()\" >/dev/null 2>&1 &")
 
 
 @pytest.fixture(scope="module")
 def bare(testbed, tmp_path_factory):
     """A bare server and a copy of the project whose `nexus` host is it, reached as `deploy`,
     with no host key pinned yet."""
-    server = testbed.start("bare", name="onboard", publish=(80, 5432))
+    server = testbed.start("bare", name="onboard", publish=(80, 5432, 8080))
+    server.exec(GREETER.format(port=8080))
     refs = {name: ensure_dm_image(name) for name in ("webapp", "postgres", "nginx", "traefik")}
     # The inner engine's containers go under the test server's own cgroup (removed with it).
     cgroup = server.exec("awk -F: '$2 ~ /(^|,)memory(,|$)/ {print $3; exit}' /proc/1/cgroup").stdout.decode().strip()
@@ -85,6 +90,21 @@ def logs_in(server, inventory, user: str, **credentials) -> bool:
         client.close()
 
 
+def greeted(port: int) -> bool:
+    """Whether the server's greeter answers on 127.0.0.1:port (a published port of the test server)."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+            sock.settimeout(5)
+            return sock.recv(5) == b"hello"
+    except OSError:
+        return False
+
+
+def greeted_inside(server, port: int) -> bool:
+    probe = f"import socket; print(socket.create_connection(('127.0.0.1', {port}), 5).recv(5))"
+    return server.exec(f'python3 -c "{probe}"').stdout.decode().strip() == "b'hello'"
+
+
 def postgres_answers(port: int) -> bool:
     """Whether something answers a PostgreSQL client's first message on 127.0.0.1:port."""
     try:
@@ -99,6 +119,7 @@ def postgres_answers(port: int) -> bool:
 def test_first_contact_without_trust_is_refused_and_changes_nothing(bare):
     server, inventory, _ = bare
     assert "password" in auth_methods(server, "root")  # the bare server takes root passwords today
+    assert greeted(server.ports[8080])  # and every port is open
     run = onboard(inventory)
     assert run.code == 1, run.stdout[-3000:] + run.stderr
     message = outcome(run)["message"]
@@ -155,6 +176,7 @@ def test_only_ssh_http_and_https_are_open_postgres_never(bare):
                          f"s.sendall({SSL_REQUEST!r}); print(s.recv(1))\"")
     assert inside.stdout.decode().strip() == "b'N'", inside.stderr  # PostgreSQL is published and answers inside
     assert not postgres_answers(server.ports[5432])  # but not from outside
+    assert greeted_inside(server, 8080) and not greeted(server.ports[8080])  # the server's own services too
     assert request(server.ports[80], "/", host=DM_HOST).status == 200
 
 
@@ -168,3 +190,28 @@ def test_a_second_onboard_changes_nothing(bare):
     logged_in = next(e for e in run.tasks("nexus") if e["task"] == "log in")
     assert "as deploy" in logged_in["summary"]  # root can't log in any more
     print(f"second onboard: {elapsed:.1f} s")
+
+
+def test_a_rejected_sshd_setting_leaves_sshd_as_it_was(bare):
+    server, inventory, _ = bare
+    before = server.exec("cat /etc/ssh/sshd_config.d/00-moorage.conf").stdout
+    run = onboard(inventory, "--set", 'sshd_settings={PermitRootLogin: "no", NoSuchKeyword: "yes"}')
+    assert run.code == 1
+    assert "sshd -t rejected" in outcome(run)["message"]
+    assert server.exec("cat /etc/ssh/sshd_config.d/00-moorage.conf").stdout == before
+    assert "passwordauthentication no" in server.exec("sshd -T").stdout.decode().splitlines()
+
+
+def test_a_hardening_that_would_lock_the_deploy_user_out_is_undone(bare, ssh_key):
+    server, inventory, _ = bare
+    locked_out = 'sshd_settings={PermitRootLogin: "no", PasswordAuthentication: "no", AllowUsers: nobody}'
+    run = onboard(inventory, "--set", locked_out)
+    assert run.code == 1
+    message = outcome(run)["message"]
+    assert "new login as the deploy user after hardening failed" in message
+    assert "sshd's previous configuration is back" in message
+    assert logs_in(server, inventory, "deploy", key_filename=str(ssh_key))  # access kept
+    assert "allowusers" not in server.exec("cat /etc/ssh/sshd_config.d/00-moorage.conf").stdout.decode().lower()
+    again = onboard(inventory)  # and onboarding as configured puts the firewall back
+    assert again.code == 0, again.stdout[-3000:]
+    assert server.exec("nft list table inet moorage").returncode == 0

@@ -20,6 +20,7 @@ import contextlib
 import json
 import logging
 import posixpath
+import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,7 @@ STEP = "onboard"  # the play name of the recipe's own steps in the report
 HARDENING = frozenset({"hardening"})  # the role that waits for the deploy user's proven login
 # Playbooks whose directories the deploy user must own (those that exist).
 USING_DIRS = ("deploy.yml", "backup.yml")
+LOGIN_ATTEMPTS, LOGIN_PAUSE = 6, 0.5  # a new login is retried for ~3 s (sshd re-executes itself on reload)
 
 
 @dataclass
@@ -164,26 +166,40 @@ def _first_login(host: Any, first_user: str, steps: _Steps) -> Connection:
 
 def _prove_login(host: Any, steps: _Steps, what: str, consequence: str) -> Connection:
     """A new connection as the deploy user that logs in with its key, sudoes and runs docker."""
-    conn = SSHConnection(replace(host.target, become=False))
-    checks = (("sudo -n true", "sudo -n fails"), ("docker version --format '{{.Server.Version}}'",
-                                                  "docker is refused (not in the docker group?)"))
+    conn = None
     try:
-        for command, problem in checks:
+        conn = _new_login(host)
+        for command, problem in (("sudo -n true", "sudo -n fails"),
+                                 ("docker version --format '{{.Server.Version}}'",
+                                  "docker is refused (not in the docker group?)")):
             result = conn.run(command)
             if not result.ok:
                 raise Stopped(f"{what}: {host.target.user} logs in but {problem}: {result.stderr_tail(2)}")
-    except HostError as exc:
-        conn.close()
-        message = f"{what} failed: {exc}" + (f"; {consequence}" if consequence else "")
-        steps.failed(what, message)
-        raise Stopped(message) from None
-    except Stopped as exc:
-        conn.close()
-        message = f"{exc}" + (f"; {consequence}" if consequence else "")
+    except (HostError, Stopped) as exc:
+        if conn is not None:
+            conn.close()
+        message = (f"{what} failed: {exc}" if isinstance(exc, HostError) else str(exc)) + (
+            f"; {consequence}" if consequence else "")
         steps.failed(what, message)
         raise Stopped(message) from None
     steps.done(what, f"{host.target.user}@{host.target.address}:{host.target.port}: key login, sudo, docker")
     return conn
+
+
+def _new_login(host: Any) -> Connection:
+    """Log in as the deploy user, trying a few times: right after a reload sshd re-executes
+    itself, and a connection may find nobody listening for a moment."""
+    for attempt in range(1, LOGIN_ATTEMPTS + 1):
+        conn = SSHConnection(replace(host.target, become=False))
+        try:
+            conn.run("true")
+            return conn
+        except HostError:
+            conn.close()
+            if attempt == LOGIN_ATTEMPTS:
+                raise
+            time.sleep(LOGIN_PAUSE)
+    raise AssertionError("LOGIN_ATTEMPTS must be at least 1")
 
 
 def _undo_hardening(conn: Connection, host: Any, steps: _Steps) -> str:
