@@ -13,10 +13,11 @@ import tarfile
 import time
 from pathlib import Path
 
+import pytest
 import yaml
 
 from moorage.data import scripts
-from moorage.operations.base import Facts, OpContext, PathFacts
+from moorage.operations.base import Facts, OpContext, PathFacts, PlanError
 from moorage.operations.postgres import BackupJob
 
 REPO = Path(__file__).resolve().parents[2]
@@ -127,6 +128,7 @@ def test_verification_finds_a_changed_or_unreadable_tarball_and_marks_it(tmp_pat
     assert outcome[cut].startswith("corrupt it is not a readable tarball")
     assert outcome["dm-nexus-media-20270119T080000Z.tar.gz"] == "missing"
     assert json.loads((tmp_path / f"{flipped}.json").read_text())["state"] == "corrupt"
+    assert json.loads((tmp_path / f"{cut}.json").read_text()) == {"name": cut, "size": 40, "state": "corrupt"}
 
 
 def test_a_tarball_put_back_by_hand_is_recorded_once_it_reads_back(tmp_path):
@@ -157,6 +159,9 @@ JOB = {"backup_dir": "/srv/dm/backups", "project_name": "dm", "prefix": "dm-nexu
 def test_the_daily_job_installs_the_script_and_a_cron_entry_then_changes_nothing():
     op = BackupJob(JOB, OpContext("nexus", {}))
     facts = Facts({p: PathFacts(p) for p in op.facts_needed().paths})
+    with pytest.raises(PlanError, match=r"no cron on this host \(/etc/cron.d is missing\).*apt-get install cron"):
+        op.plan(facts)
+    facts.record(PathFacts("/etc/cron.d", "dir", "0755"))
     change = op.plan(facts)
     assert change is not None
     uploads = {step.path: step for step in change.steps}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from invoke import task
@@ -113,7 +114,7 @@ def _verify(data: settings.DataSettings, file: str, json_: bool) -> None:
         print(json.dumps({"host": data.host.name, "results": results}))
     else:
         for name, status in results.items():
-            print(f"{name}: " + ("verified" if status == "ok" else status.replace("corrupt", "CORRUPT:", 1)))
+            print(f"{name}: " + ("verified" if status == "ok" else status.replace("corrupt:", "CORRUPT:", 1)))
     if bad:
         raise HostError(data.host.name, f"{len(bad)} of {len(results)} backup(s) failed verification: "
                         + "; ".join(f"{n}: {s}" for n, s in bad.items()))
@@ -138,6 +139,9 @@ def restore(c, host="", inventory=DEFAULT_INVENTORY, file="", backup="", into=""
     if into and destroy_data:
         raise InputError("--destroy-data replaces the live database; a restore --into a scratch database destroys "
                          "nothing: leave --destroy-data out")
+    if into and not re.fullmatch(r"[a-z_][a-z0-9_]*", into):
+        raise InputError(f"--into {into!r}: name the scratch database with lowercase letters, digits and _ "
+                         "(e.g. --into restore_check)")
     names = [n for n in (file, backup) if n]
     request = data_restore.RestoreRequest(inventory, host, list(set_ or []), names, into, destroy_data, yes,
                                           break_lock)

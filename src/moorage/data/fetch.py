@@ -29,10 +29,17 @@ def fetch(conn: Connection, backup_dir: str, backup: Backup, dest: Path) -> Path
     if recorded and digest != recorded:
         raise HostError(host, f"the copy of {backup.name} differs from its record (sha256 {digest[:12]}..., "
                         f"recorded {recorded[:12]}...); nothing was written")
-    dest.mkdir(parents=True, exist_ok=True)
+    dest.mkdir(mode=0o700, parents=True, exist_ok=True)
     target = dest / backup.name
-    partial = dest / f".{backup.name}.partial"
-    partial.write_bytes(result.stdout)
-    os.replace(partial, target)
-    (dest / f"{backup.name}.json").write_text(json.dumps(backup.meta, sort_keys=True) + "\n")
+    _write(dest / f".{backup.name}.partial", result.stdout, target)
+    _write(dest / f".{backup.name}.json.partial", (json.dumps(backup.meta, sort_keys=True) + "\n").encode(),
+           dest / f"{backup.name}.json")
     return target
+
+
+def _write(partial: Path, data: bytes, target: Path) -> None:
+    """Readable by this user only (a dump holds every row), then renamed into place."""
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(data)
+    os.replace(partial, target)

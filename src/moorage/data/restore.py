@@ -1,9 +1,10 @@
 """The restore recipe: short named steps inside the deploy lock, ending with an audit line.
 
 restore:  lock -> list the backups -> choose (a wrong name lists the others) -> the database is
-          running (else: how to start it) -> verify the backup again -> safety backup of the live
-          data -> the data guard (fresh verified backup, typed confirmation) -> playbooks/restore.yml
-          (stop writers, pg_restore in one transaction, start, health gate) -> audit -> unlock
+          running (else: how to start it) -> verify the backup again -> the data guard (a fresh
+          verified backup exists, typed confirmation) -> safety backup of the live data ->
+          playbooks/restore.yml (stop writers, pg_restore in one transaction, start, health gate)
+          -> audit -> unlock
 rollback --restore-db: the same checks for the backup recorded with the release, before the
           rollback starts; the restore runs once the old release is back.
 """
@@ -40,13 +41,16 @@ class Prepared:
     recreate: bool = False
     permit: str = ""
     safety: list[str] = field(default_factory=list)
+    leftovers: list[str] = field(default_factory=list)  # tables the backup doesn't have, left in place
 
     def describe(self) -> str:
         names = ", ".join(b.name for b in self.backups)
         if self.into:
             return f"{names} restored into the scratch database {self.into}; the live database was not touched"
         safety = f"; the data it replaced is in {', '.join(self.safety)}" if self.safety else ""
-        return f"{names} restored{' as a fresh copy' if self.recreate else ''}{safety}"
+        left = (f"; tables the backup doesn't have were left in place: {', '.join(self.leftovers)} (restore with "
+                "--destroy-data for an exact copy)") if self.leftovers else ""
+        return f"{names} restored{' as a fresh copy' if self.recreate else ''}{safety}{left}"
 
 
 def list_backups(conn: Connection, settings: DataSettings) -> list[catalog.Backup]:
@@ -62,8 +66,9 @@ def choose(backups: list[catalog.Backup], names: Sequence[str], settings: DataSe
     where = f"{settings.backup_dir} on {settings.host.name}"
     dumps = [b for b in backups if b.kind == "db"]
     available = ", ".join(f"{b.name} ({b.state})" for b in dumps[:12]) or "none"
-    if not names:
-        chosen = [catalog.newest_verified(dumps, label) for label in settings.labels]
+    if not names:  # the newest verified backup of each database, not the safety copy of a restore
+        chosen = [catalog.newest_verified([b for b in dumps if b.meta.get("reason") != "pre-restore"], label)
+                  for label in settings.labels]
         if not all(chosen):
             raise InputError(f"no verified database backup in {where} to restore; make one with "
                              f"`invoke backup --host {settings.host.name}` (available: {available})")
@@ -104,12 +109,15 @@ def verify(conn: Connection, settings: DataSettings, backups: Sequence[catalog.B
     for line in result.text.splitlines():
         if line.startswith("@@verify "):
             name, _, status = line[len("@@verify "):].partition(" ")
-            outcome[name] = "ok" if status.startswith("ok") else status
+            word, _, why = status.partition(" ")
+            outcome[name] = "ok" if word == "ok" else f"{word}: {why}" if why else word
     return outcome
 
 
-def safety_backup(conn: Connection, settings: DataSettings, labels: Sequence[str], report: Report) -> list[str]:
-    """A verified backup of the live databases about to be replaced; raise when it can't be made."""
+def safety_backup(conn: Connection, settings: DataSettings, labels: Sequence[str], report: Report,
+                  required: bool = True) -> list[str]:
+    """A verified backup of the live databases about to be replaced.  When it can't be made: raise when
+    ``required``, else warn (``--destroy-data``: the guard already saw a fresh verified backup)."""
     databases = [d for d in settings.databases if scripts.database_label(d) in labels]
     op = PostgresBackup(settings.backup_args(databases=databases, reason="pre-restore", prune=False),
                         OpContext(settings.host.name, {}))
@@ -117,7 +125,12 @@ def safety_backup(conn: Connection, settings: DataSettings, labels: Sequence[str
     try:
         result = op.apply(op.plan(Facts()), conn)
     except TaskFailed as exc:
-        report.emit("task", host=settings.host.name, task=task, status="failed", message=str(exc))
+        report.emit("task", host=settings.host.name, task=task, status="failed" if required else "skipped",
+                    message=str(exc))
+        if not required:
+            report.emit("warning", host=settings.host.name, message="no safety backup of the live data (above); "
+                        "going on: --destroy-data was asked and a fresh verified backup exists")
+            return []
         raise HostError(settings.host.name, f"could not back up the live database before replacing it ({exc}); "
                         "nothing was changed. If the live database is beyond saving, restore with "
                         f"--destroy-data (it needs a verified backup newer than {settings.max_age_hours:g} h)"
@@ -129,7 +142,7 @@ def safety_backup(conn: Connection, settings: DataSettings, labels: Sequence[str
 def prepare(conn: Connection, settings: DataSettings, chosen: list[catalog.Backup], report: Report, *,
             into: str = "", destroy: bool = False, yes: bool = False, ask: guard.Ask = guard.terminal_ask,
             compose_file: str = "", after: str = "") -> Prepared:
-    """Every check before anything changes; the guard (with its prompt) comes last."""
+    """Every check before anything changes, the guard (with its prompt) last; then the safety backup."""
     host = settings.host
     require_running(conn, settings, [b.service or settings.service_of(b.label) for b in chosen], compose_file)
     problems = {n: s for n, s in verify(conn, settings, chosen).items() if s != "ok"}
@@ -138,13 +151,14 @@ def prepare(conn: Connection, settings: DataSettings, chosen: list[catalog.Backu
         raise HostError(host.name, f"the backup failed verification, nothing was changed: {listed}")
     if into:
         return Prepared(settings, chosen, into=into)
-    safety = [] if destroy else safety_backup(conn, settings, [b.label for b in chosen], report)
-    names = ", ".join(b.name for b in chosen)
+    names = ", ".join(f"{b.name} ({b.meta.get('reason', 'backup')}, {catalog.human_age(b.age())} old)"
+                      for b in chosen)
     what = (f"{after}replace the live database{'s' if len(chosen) > 1 else ''} with {names}"
-            + (" (dropped and recreated)" if destroy else ""))
+            + (", dropping and recreating it" if destroy else ""))
     request = guard.Destruction(what, host.name, host.environment, sorted({b.label for b in chosen}), named=True)
     permit = guard.authorize(request, list_backups(conn, settings), max_age_hours=settings.max_age_hours,
                              yes=yes, ask=ask)
+    safety = safety_backup(conn, settings, [b.label for b in chosen], report, required=not destroy)
     return Prepared(settings, chosen, recreate=destroy, permit=permit.token, safety=safety)
 
 
@@ -160,6 +174,8 @@ def run(prepared: Prepared, conn: Connection, inventory: str | Path, overrides: 
     playbook = load_playbook(playbooks / "restore.yml")
     result = Runner(loaded, RunOptions(), report, {settings.host.name: conn}).run(
         playbook, loaded.select(settings.host.name))
+    prepared.leftovers = [t for e in report.events if e.kind == "task" and e.host == settings.host.name
+                          for t in e.data.get("leftovers", [])]
     return not result.failed_hosts
 
 

@@ -87,7 +87,7 @@ dump_db() {  # SERVICE DATABASE LABEL (DATABASE empty: the service's POSTGRES_DB
       'export PGPASSWORD="${POSTGRES_PASSWORD:-}"; exec pg_dump -U "${POSTGRES_USER:-postgres}" -d "$MOORAGE_DB" -Fc' \
       > "$tmp"; then
     rm -f "$tmp"
-    fail "$3: pg_dump of database $db failed (above); older backups are kept"
+    fail "$3: pg_dump of database $db, or writing it to $dir, failed (above; a full disk?); older backups are kept"
     return
   fi
   if ! verify_dump "$tmp" "$cid"; then
@@ -206,11 +206,12 @@ def verify_script(*, backup_dir: str, project_name: str, items: Iterable[tuple[s
     return "\n".join(lines) + "\n"
 
 
-_CHECK = r"""corrupt() {  # NAME REASON
+_CHECK = r"""corrupt() {  # NAME REASON: mark its record (make one for a file that had none)
   if [ -f "$dir/$1.json" ]; then
-    sed 's/"state": "[a-z]*"/"state": "corrupt"/' "$dir/$1.json" > "$dir/.$1.json.partial" \
-      && mv -f "$dir/.$1.json.partial" "$dir/$1.json"
-  fi
+    sed 's/"state": "[a-z]*"/"state": "corrupt"/' "$dir/$1.json" > "$dir/.$1.json.partial"
+  else
+    printf '{"name": "%s", "size": %s, "state": "corrupt"}\n' "$1" "$(stat -c %s "$dir/$1")" > "$dir/.$1.json.partial"
+  fi && mv -f "$dir/.$1.json.partial" "$dir/$1.json"
   echo "@@verify $1 corrupt $2"
 }
 check() {  # NAME LABEL SERVICE

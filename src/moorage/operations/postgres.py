@@ -4,6 +4,7 @@ live database needs a permit from ``moorage.data.guard``."""
 
 from __future__ import annotations
 
+import posixpath
 from typing import Any
 
 from moorage.connection.base import Connection
@@ -151,7 +152,7 @@ class BackupJob(Operation):
 
     def facts_needed(self) -> FactRequest:
         paths = {self.args["script"], self.args["cron_file"]}
-        return FactRequest(paths, paths)
+        return FactRequest({*paths, posixpath.dirname(self.args["cron_file"])}, paths)
 
     def cron_entry(self) -> str:
         """The cron.d file's content."""
@@ -165,6 +166,10 @@ class BackupJob(Operation):
         changes = [plan_write(self.args["script"], script.encode(), facts, "0700", None, None)]
         cron = self.args["cron_file"]
         if self.args.get("schedule", "30 2 * * *"):
+            if facts[posixpath.dirname(cron)].kind != "dir":
+                raise PlanError(f"no cron on this host ({posixpath.dirname(cron)} is missing), so the daily backup "
+                                "would never run: install cron (Debian: apt-get install cron), or set "
+                                'backup_schedule: "" to go without the daily job')
             changes.append(plan_write(cron, self.cron_entry().encode(), facts, "0644", None, None))
         elif facts[cron].exists:
             changes.append(Change(f"remove {cron}", [Shell(f"rm -f {q(cron)}")], after=[facts[cron].evolve(
