@@ -1,0 +1,305 @@
+"""Directory-tree facts for ``sync``: the local tree, the remote manifest, their difference.
+
+``scan_local(root, exclude)`` walks the controller's source directory (refusing
+symlinks that leave it); ``probe_command(dest, manifest=...)`` is the one remote
+command that says whether the host has rsync, what ``dest`` is, whether it is
+writable and — for the tar transport — lists every entry under it (type, size,
+mtime, mode, owner, link target, optionally sha256; GNU find, NUL-separated, so
+any file name survives); ``parse_probe`` reads it back; ``compare`` says what
+the tar transport has to send, change and delete.  All pure but the local scan.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import os
+import posixpath
+import re
+import shlex
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+# Names the transports use inside the destination while they work; never synced, never listed.
+STAGING_PREFIX = ".moorage-sync."
+RSYNC_PARTIAL_DIR = ".~tmp~"
+
+
+class SourceError(ValueError):
+    """The source tree can't be synced as it is (missing, not a directory, a path escaping it)."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One path of a tree: kind ``f`` (file), ``d`` (directory) or ``l`` (symlink)."""
+
+    kind: str
+    size: int = 0
+    mtime: int = 0  # whole seconds: what both tar and rsync's default comparison keep
+    mode: int = 0  # permission bits
+    target: str = ""  # symlinks
+    owner: str = ""  # owner:group (remote entries)
+    sha256: str = ""  # with checksum: true
+
+
+def excluded(rel: str, is_dir: bool, patterns: Iterable[str]) -> bool:
+    """rsync's exclude rules for the patterns ``sync`` documents: a pattern without ``/`` matches
+    a name at any depth (``*.tmp``), a leading ``/`` anchors it at the top (``/drafts``), a
+    trailing ``/`` matches directories only (``cache/``); ``*``/``?``/``[...]`` as in the shell."""
+    for pattern in patterns:
+        dir_only = pattern.endswith("/")
+        pattern = pattern.rstrip("/")
+        if dir_only and not is_dir:
+            continue
+        if pattern.startswith("/"):
+            if fnmatch.fnmatchcase(rel, pattern[1:]):
+                return True
+        elif "/" in pattern:
+            if fnmatch.fnmatchcase(rel, pattern) or fnmatch.fnmatchcase(rel, "*/" + pattern):
+                return True
+        elif fnmatch.fnmatchcase(posixpath.basename(rel), pattern):
+            return True
+    return False
+
+
+def _inside(root: Path, rel_link: str, target: str) -> bool:
+    """Whether a relative symlink at ``rel_link`` (relative to ``root``) stays inside ``root``."""
+    if target.startswith("/"):
+        return False
+    joined = posixpath.normpath(posixpath.join(posixpath.dirname(rel_link), target))
+    return joined != ".." and not joined.startswith("../")
+
+
+def scan_local(root: Path, exclude: Iterable[str] = (), checksum: bool = False) -> dict[str, Entry]:
+    """Every entry under ``root`` by relative path (excluded ones left out).
+
+    Raises ``SourceError`` naming the path when ``root`` is not a directory or a symlink in it
+    points outside it (absolute targets included: they would mean another thing on the host).
+    """
+    if not root.is_dir():
+        raise SourceError(f"source directory {root} does not exist" if not root.exists()
+                          else f"source {root} is not a directory")
+    patterns = list(exclude)
+    tree: dict[str, Entry] = {}
+    for top, dirs, files in os.walk(root):
+        base = Path(top)
+        rel_top = base.relative_to(root).as_posix()
+        for name in sorted(dirs + files):
+            path = base / name
+            rel = name if rel_top == "." else f"{rel_top}/{name}"
+            st = path.lstat()
+            is_dir = path.is_dir() and not path.is_symlink()
+            if excluded(rel, is_dir, patterns):
+                if name in dirs:
+                    dirs.remove(name)
+                continue
+            if path.is_symlink():
+                target = os.readlink(path)
+                if not _inside(root, rel, target):
+                    raise SourceError(f"{path} is a symlink to {target}, outside the source directory "
+                                      f"{root}; refusing to sync it (replace it with a copy or exclude it)")
+                tree[rel] = Entry("l", target=target, mtime=int(st.st_mtime))
+            elif is_dir:
+                tree[rel] = Entry("d", mode=st.st_mode & 0o7777)
+            elif path.is_file():
+                digest = _sha256(path) if checksum else ""
+                tree[rel] = Entry("f", st.st_size, int(st.st_mtime), st.st_mode & 0o7777, sha256=digest)
+            # sockets, fifos, devices: not media; left out like rsync without -D
+    return tree
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def probe_command(dest: str, manifest: str = "never", checksum: bool = False) -> str:
+    """One remote command: rsync present?  ``dest`` a dir, absent, something else?  writable?
+    ``manifest``: ``never``, ``always`` or ``no-rsync`` (list ``dest`` when the host lacks rsync)."""
+    d = shlex.quote(dest)
+    listing = (
+        f"cd {d} && printf '@@manifest\\0' && find . -mindepth 1 \\( -name '{STAGING_PREFIX}*' -o -name "
+        f"'{RSYNC_PARTIAL_DIR}' \\) -prune -o -printf '%y %s %T@ %m %u:%g\\0%P\\0%l\\0'"
+    )
+    if checksum:
+        listing += (f" && printf '@@sha\\0' && find . -mindepth 1 \\( -name '{STAGING_PREFIX}*' -o -name "
+                    f"'{RSYNC_PARTIAL_DIR}' \\) -prune -o -type f -print0 | xargs -0 -r sha256sum -z --")
+    want = {"never": "false", "always": "true", "no-rsync": '[ -z "$R" ]'}[manifest]
+    return (
+        f"D={d}\n"
+        'R=$(command -v rsync) && echo @@rsync\n'
+        'if [ -d "$D" ]; then echo @@dir; elif [ -e "$D" ] || [ -L "$D" ]; then echo @@other; fi\n'
+        'p="$D"; while [ ! -e "$p" ]; do p=$(dirname -- "$p"); done\n'
+        '[ -w "$p" ] && echo @@writable; echo "@@base $p"\n'
+        f'if {want} && [ -d "$D" ]; then {listing}; fi\n'
+        "exit 0"
+    )
+
+
+@dataclass
+class Probe:
+    """What ``probe_command`` found on the host."""
+
+    rsync: bool = False
+    dest: str = "absent"  # dir | absent | other
+    writable: bool = False
+    base: str = ""  # the nearest existing ancestor (dest itself when it exists)
+    manifest: dict[str, Entry] | None = None  # None when not asked for
+
+
+def parse_probe(output: bytes) -> Probe:
+    """Read ``probe_command``'s output back."""
+    head, marker, tail = output.partition(b"@@manifest\0")
+    probe = Probe()
+    for line in head.decode("utf-8", "replace").splitlines():
+        if line == "@@rsync":
+            probe.rsync = True
+        elif line in ("@@dir", "@@other"):
+            probe.dest = line[2:]
+        elif line == "@@writable":
+            probe.writable = True
+        elif line.startswith("@@base "):
+            probe.base = line[7:]
+    if marker:
+        probe.manifest = _parse_manifest(tail)
+    return probe
+
+
+def _parse_manifest(data: bytes) -> dict[str, Entry]:
+    listing, _, sums = data.partition(b"@@sha\0")
+    tokens = listing.split(b"\0")
+    tree: dict[str, Entry] = {}
+    for i in range(0, len(tokens) - 2, 3):
+        meta, rel, target = (t.decode("utf-8", "surrogateescape") for t in tokens[i:i + 3])
+        kind, size, mtime, mode, owner = meta.split(" ", 4)
+        tree[rel] = Entry(kind if kind in "fdl" else "o", int(size), int(float(mtime)), int(mode, 8),
+                          target, owner)
+    for record in sums.split(b"\0"):
+        digest, sep, path = record.decode("utf-8", "surrogateescape").partition("  ")
+        rel = path.removeprefix("./")
+        if sep and rel in tree:
+            tree[rel] = Entry(**{**tree[rel].__dict__, "sha256": digest})
+    return tree
+
+
+@dataclass
+class TreeDiff:
+    """What the tar transport does to make the remote tree match the local one."""
+
+    send: list[str] = field(default_factory=list)  # files and symlinks, travelling in the tar
+    mkdir: list[str] = field(default_factory=list)
+    replace: list[str] = field(default_factory=list)  # remote paths of another kind, removed first
+    chmod: dict[int, list[str]] = field(default_factory=dict)  # mode -> paths already there
+    chown: list[str] = field(default_factory=list)
+    delete: list[str] = field(default_factory=list)
+    blocked: list[str] = field(default_factory=list)  # host directories with content where src has a file
+
+    @property
+    def empty(self) -> bool:
+        return not (self.send or self.mkdir or self.replace or self.chmod or self.chown or self.delete)
+
+
+def compare(local: dict[str, Entry], remote: dict[str, Entry], *, checksum: bool = False,
+            delete: bool = False, exclude: Iterable[str] = (), file_mode: int | None = None,
+            dir_mode: int | None = None, owner: str = "") -> TreeDiff:
+    """The difference, compared the way rsync does: size + mtime (or sha256 with ``checksum``)."""
+    diff = TreeDiff()
+    for rel, want in local.items():
+        have = remote.get(rel)
+        mode = (dir_mode if want.kind == "d" else file_mode) or want.mode
+        if have is not None and have.kind != want.kind and (have.kind == "d" or want.kind == "d"):
+            if have.kind == "d" and not delete and any(p.startswith(rel + "/") for p in remote):
+                diff.blocked.append(rel)  # replacing it would delete what it holds: only when asked
+                continue
+            diff.replace.append(rel)
+            have = None
+        if want.kind == "d":
+            if have is None:
+                diff.mkdir.append(rel)
+                diff.chmod.setdefault(mode, []).append(rel)
+                continue
+        elif want.kind == "l":
+            if have is None or have.kind != "l" or have.target != want.target:
+                diff.send.append(rel)
+            continue
+        elif have is None or have.kind != "f" or _differs(want, have, checksum):
+            diff.send.append(rel)
+            continue
+        if have.mode != mode:
+            diff.chmod.setdefault(mode, []).append(rel)
+        if owner and not _owned(have.owner, owner):
+            diff.chown.append(rel)
+    if delete:
+        patterns = list(exclude)
+        for rel, have in sorted(remote.items()):
+            if rel in local or any(rel.startswith(gone + "/") for gone in (*diff.delete, *diff.replace)):
+                continue  # (sorted: a removed directory comes before what it holds)
+            if not excluded(rel, have.kind == "d", patterns):
+                diff.delete.append(rel)
+    return diff
+
+
+def _differs(want: Entry, have: Entry, checksum: bool) -> bool:
+    if checksum:
+        return want.size != have.size or want.sha256 != have.sha256
+    return want.size != have.size or want.mtime != have.mtime
+
+
+def _owned(have: str, want: str) -> bool:
+    """``want`` is ``owner``, ``owner:group`` or ``:group``; ``have`` is ``owner:group``."""
+    h_user, _, h_group = have.partition(":")
+    w_user, _, w_group = want.partition(":")
+    return (not w_user or w_user == h_user) and (not w_group or w_group == h_group)
+
+
+@dataclass
+class Outcome:
+    """What a sync did (or, in check mode, would do), from either transport."""
+
+    transport: str
+    sent: list[str] = field(default_factory=list)  # files (and symlinks) transferred
+    bytes: int = 0  # their total size
+    deleted: list[str] = field(default_factory=list)
+    other: int = 0  # directories created, modes/owners changed
+    wire_bytes: int = 0  # what went over the connection
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.sent or self.deleted or self.other)
+
+    def data(self) -> dict[str, Any]:
+        """The counts ``--json`` and ``register`` carry."""
+        return {"transport": self.transport, "files": len(self.sent), "bytes": self.bytes,
+                "deleted": len(self.deleted), "other": self.other, "wire_bytes": self.wire_bytes}
+
+
+_STAT = re.compile(r"^(Total transferred file size|Total bytes sent): ([\d,]+)", re.M)
+
+
+def parse_rsync(stdout: str) -> Outcome:
+    """rsync's ``--itemize-changes`` lines and ``--stats`` block, as an ``Outcome``.
+
+    An item line is ``YXcstpoguax NAME``: ``<f``/``>f`` a file sent, ``*deleting`` a removal,
+    anything else (``cd`` a new directory, ``.f...p...`` a mode change) counts as ``other``.
+    """
+    outcome = Outcome("rsync")
+    for line in stdout.split("\n"):
+        line = line.rpartition("\r")[2]  # progress lines end in \r, before the next item
+        item, name = line[:11], line[12:]
+        if len(line) < 13 or not re.match(r"^[<>ch.*][fdLDS*]", item):
+            continue
+        if item.startswith("*deleting"):
+            outcome.deleted.append(name)
+        elif item[0] in "<>" or item[:2] == "cL":
+            outcome.sent.append(name.partition(" -> ")[0])
+        else:
+            outcome.other += 1
+    stats = {key: int(value.replace(",", "")) for key, value in _STAT.findall(stdout)}
+    outcome.bytes = stats.get("Total transferred file size", 0)
+    outcome.wire_bytes = stats.get("Total bytes sent", 0)
+    return outcome

@@ -1,0 +1,247 @@
+"""The ``sync`` operation: keep a remote directory tree in step with a local one.
+
+One probe command per host says which transport to use (and checks ``dest``):
+
+- **rsync** when the controller and the host both have it, its stream carried on
+  an exec channel of the host's existing SSH connection (``sync_transport``).
+  rsync writes each file under a temporary name and, with ``--delay-updates``,
+  renames them all into place at the end.
+- **tar** otherwise: the probe also lists the destination (the manifest), the
+  difference is computed here (``moorage.facts.sync``), and one tar stream
+  carries the new and changed files into a staging directory inside ``dest``
+  from which each is renamed into place, then deletions.  No per-file round trips.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+from moorage.connection.base import Connection
+from moorage.facts import sync as tree
+from moorage.facts.sync import Outcome
+from moorage.operations.base import Change, Facts, Operation, OpResult, PlanError, TaskFailed, register
+from moorage.operations.common import MODE, normalize_mode, q
+from moorage.operations.sync_transport import TAR_RUN, Meter, TarStream, run_rsync
+
+_FULL = ("No space left on device", "Disk quota exceeded")
+
+
+def human_size(size: float) -> str:
+    """``1.2 MB``-style sizes for summaries."""
+    for unit in ("B", "kB", "MB"):
+        if size < 1000:
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{size:.1f} GB"
+
+
+def describe(outcome: Outcome, dry_run: bool) -> str:
+    """One line saying what a sync did (or would do), naming the first deletions."""
+    verb, remove = ("would send", "would delete") if dry_run else ("sent", "deleted")
+    parts = [f"{verb} {len(outcome.sent)} file(s) ({human_size(outcome.bytes)})"]
+    if outcome.deleted:
+        more = len(outcome.deleted) - 5
+        parts.append(f"{remove} {len(outcome.deleted)}: {', '.join(outcome.deleted[:5])}"
+                     + (f" and {more} more" if more > 0 else ""))
+    if outcome.other:
+        parts.append(f"{outcome.other} directory/mode/owner change(s)")
+    return ", ".join(parts)
+
+
+@register
+class Sync(Operation):
+    """Make the directory ``dest`` on the host hold what the local directory ``src`` holds,
+    sending only new and changed files (compared by size and modification time, or by
+    content with ``checksum: true``).
+
+    Uses rsync over the host's own SSH connection when both ends have rsync, otherwise
+    one manifest command and one tar stream.  Every file lands atomically (temporary name,
+    then rename), so a web server never serves half a file; an interrupted sync leaves
+    whole files only and the next run finishes the job.  Files on the host absent from
+    ``src`` are removed only with ``delete: true`` (check mode names them).  A symlink in
+    ``src`` pointing outside it is refused.  Changed iff something was sent, removed, or
+    had its mode/owner set; ``--json`` carries the counts (``files``, ``bytes``, ``deleted``,
+    ``wire_bytes``, ``transport``).
+    """
+
+    name = "sync"
+    batched = False
+    invalidates_facts = True
+    args_schema = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["src", "dest"],
+        "properties": {
+            "src": {"type": "string", "minLength": 1,
+                    "description": "Local directory whose content is synced; a relative path is relative "
+                                   "to the project root (the directory holding the inventory directory)."},
+            "dest": {"type": "string", "pattern": "^/[^\n]*$",
+                     "description": "Directory on the host (created when missing)."},
+            "delete": {"type": "boolean", "default": False,
+                       "description": "Remove files on the host that are absent from src (excluded ones "
+                                      "are kept)."},
+            "exclude": {"type": "array", "items": {"type": "string", "minLength": 1},
+                        "description": "rsync-style patterns left out: `*.tmp` (a name at any depth), "
+                                       "`/drafts` (anchored at src), `cache/` (directories only)."},
+            "checksum": {"type": "boolean", "default": False,
+                         "description": "Compare file contents instead of size and modification time."},
+            "mode": {**MODE, "description": "Set every file's mode (default: the local file's)."},
+            "dir_mode": {**MODE, "description": "Set every directory's mode (default: the local one's)."},
+            "owner": {"type": "string", "minLength": 1, "pattern": "^[^:\\s]*(:[^:\\s]+)?$",
+                      "description": "Owner of what is synced: `user`, `user:group` or `:group` "
+                                     "(needs root on the host, e.g. become)."},
+            "transport": {"enum": ["auto", "rsync", "tar"], "default": "auto",
+                          "description": "auto (rsync when both ends have it, else tar), rsync, or tar."},
+        },
+    }
+
+    # -- planning (pure: reads only the controller's source tree) --------------------
+    @property
+    def dest(self) -> str:
+        return self.args["dest"].rstrip("/") or "/"
+
+    def source(self) -> Path:
+        """``src`` as an absolute path on the controller."""
+        src = Path(self.args["src"]).expanduser()
+        if src.is_absolute():
+            return src
+        inventory_dir = self.context.variables.get("inventory_dir")
+        return (Path(inventory_dir).parent if inventory_dir else Path.cwd()) / src
+
+    def plan(self, facts: Facts) -> Change | None:
+        if ".." in self.args["dest"].split("/"):
+            raise PlanError(f"sync dest {self.args['dest']} contains '..'; give the directory's real path")
+        try:
+            self.local = tree.scan_local(self.source(), self.args.get("exclude", []),
+                                         bool(self.args.get("checksum")))
+        except tree.SourceError as exc:
+            raise PlanError(f"cannot sync to {self.context.host}:{self.dest}: {exc}") from None
+        return Change(f"sync {self.args['src']}/ -> {self.dest} ({self._files()} files, "
+                      f"{human_size(self._total())})")
+
+    def _files(self) -> int:
+        return sum(1 for e in self.local.values() if e.kind == "f")
+
+    def _total(self) -> int:
+        return sum(e.size for e in self.local.values() if e.kind == "f")
+
+    # -- running ---------------------------------------------------------------------------
+    def would_change(self, change: Change, conn: Connection) -> bool:
+        """Check mode: rsync ``--dry-run`` (or the manifest comparison) says what would be sent
+        and deleted; nothing is written.  The task's summary and data say it."""
+        outcome = self._sync(conn, dry_run=True)
+        change.summary, change.data = f"{describe(outcome, True)} -> {self.dest}", outcome.data()
+        return outcome.changed
+
+    def apply(self, change: Change, conn: Connection) -> OpResult:
+        outcome = self._sync(conn, dry_run=False)
+        if not outcome.changed:
+            return OpResult(False, message=f"{self.dest} in sync ({self._files()} files)", data=outcome.data())
+        change.summary = f"{describe(outcome, False)} -> {self.dest}"
+        return OpResult(True, message=change.summary, data=outcome.data())
+
+    def _sync(self, conn: Connection, dry_run: bool) -> Outcome:
+        host, transport = self.context.host, self.args.get("transport", "auto")
+        checksum = bool(self.args.get("checksum"))
+        manifest = {"auto": "no-rsync", "rsync": "never", "tar": "always"}[transport]
+        result = conn.run(tree.probe_command(self.dest, manifest, checksum))
+        if not result.ok:
+            raise TaskFailed(f"cannot inspect {host}:{self.dest}", "sync probe", result.exit_code,
+                             result.stderr_tail())
+        probe = tree.parse_probe(result.stdout)
+        if probe.dest == "other":
+            raise TaskFailed(f"{host}:{self.dest} exists and is not a directory; move it away first")
+        if not probe.writable and not dry_run:
+            where = self.dest if probe.dest == "dir" else f"{probe.base} (to create {self.dest} in it)"
+            raise TaskFailed(f"cannot write to {host}:{where}: not writable by {conn.target.user} "
+                             "(fix its owner or mode, or use become); nothing was changed", f"test -w {where}")
+        local_rsync = shutil.which("rsync") is not None
+        ssh = conn.target.connection != "local" and hasattr(conn, "open_channel")
+        if transport != "tar" and local_rsync and (probe.rsync or not ssh):
+            if probe.dest == "absent" and dry_run:  # nothing there yet: everything would be sent
+                files = [rel for rel, e in self.local.items() if e.kind in "fl"]
+                return Outcome("rsync", files, self._total(), other=1)
+            return self._rsync(conn, dry_run, ssh)
+        if transport == "rsync":
+            raise TaskFailed(f"transport rsync asked for, but rsync is not installed on "
+                             f"{host if local_rsync else 'the controller'}", "command -v rsync")
+        if probe.manifest is None:  # asked for rsync's sake, and the controller has none
+            probe = tree.parse_probe(conn.run(tree.probe_command(self.dest, "always", checksum)).stdout)
+        diff = tree.compare(self.local, probe.manifest or {}, checksum=checksum,
+                            delete=bool(self.args.get("delete")), exclude=self.args.get("exclude", []),
+                            file_mode=_octal(self.args.get("mode")), dir_mode=_octal(self.args.get("dir_mode")),
+                            owner=self.args.get("owner", ""))
+        if diff.blocked:
+            raise TaskFailed(f"{', '.join(diff.blocked[:5])} in {host}:{self.dest} are directories holding "
+                             "files where src has a file or link; replacing them deletes their content: "
+                             "set delete: true to allow it")
+        return self._tar(conn, diff, dry_run)
+
+    # -- transport 1: rsync ------------------------------------------------------------
+    def _rsync_options(self, dry_run: bool) -> list[str]:
+        """Recursive, symlinks as symlinks, modes and mtimes (not directories'), itemized
+        changes and stats (what changed, how many bytes), files renamed into place together
+        at the end, deletions after the transfer."""
+        opts = ["-rlpt", "--omit-dir-times", "--itemize-changes", "--stats", "--delay-updates",
+                "--dry-run" if dry_run else "--info=progress2"]
+        if self.args.get("delete"):
+            opts.append("--delete-delay")
+        if self.args.get("checksum"):
+            opts.append("--checksum")
+        opts += [f"--exclude={pattern}" for pattern in self.args.get("exclude", [])]
+        chmod = [f"{kind}{normalize_mode(self.args[arg])}" for kind, arg in (("F", "mode"), ("D", "dir_mode"))
+                 if self.args.get(arg)]
+        if chmod:
+            opts.append(f"--chmod={','.join(chmod)}")
+        if self.args.get("owner"):
+            opts.append(f"--chown={self.args['owner']}")
+        return opts
+
+    def _rsync(self, conn: Connection, dry_run: bool, ssh: bool) -> Outcome:
+        """Run the local rsync; over SSH its stream travels on a channel of ``conn``."""
+        argv = ["rsync", *self._rsync_options(dry_run)]
+        if not ssh and not dry_run:
+            Path(self.dest).mkdir(parents=True, exist_ok=True)
+        prefix = "" if dry_run else f"mkdir -p -- {q(self.dest)} && exec "
+        code, out, err = run_rsync(argv, f"{self.source()}/", f"{self.dest}/", conn if ssh else None, prefix,
+                                   Meter(self.context.progress, f"sync {self.dest}", self._total()))
+        if code != 0:
+            raise self._failure("rsync", code, err, "files already in place are intact")
+        return tree.parse_rsync(out)
+
+    def _failure(self, what: str, code: int, stderr: str, kept: str) -> TaskFailed:
+        where = f"{self.context.host}:{self.dest}"
+        if any(text in stderr for text in _FULL):
+            message = f"the disk holding {where} is full; {kept}"
+        elif "Permission denied" in stderr:
+            message = f"permission denied writing to {where}; {kept}"
+        else:
+            message = f"{what} to {where} failed (exit {code}); {kept}"
+        return TaskFailed(message, what, code, "\n".join(stderr.splitlines()[-10:]))
+
+    # -- transport 2: manifest + tar ---------------------------------------------------------
+    def _tar(self, conn: Connection, diff: tree.TreeDiff, dry_run: bool) -> Outcome:
+        sizes = [self.local[rel].size for rel in diff.send if self.local[rel].kind == "f"]
+        touched = {*diff.mkdir, *diff.replace, *diff.chown, *(p for ps in diff.chmod.values() for p in ps)}
+        outcome = Outcome("tar", list(diff.send), sum(sizes), list(diff.delete), len(touched - set(diff.send)))
+        if dry_run or diff.empty:
+            return outcome
+        before = conn.stats.bytes_sent
+        stream = TarStream(self.source(), diff, self.args.get("owner", ""), _octal(self.args.get("mode")),
+                           Meter(self.context.progress, f"sync {self.dest}", outcome.bytes))
+        try:
+            result = conn.run(TAR_RUN.format(dest=q(self.dest)), stdin=stream)
+        finally:
+            stream.close()
+        if not result.ok or "@@synced" not in result.text:
+            kept = "nothing was replaced" if result.exit_code in (97, 98) else "files already in place are intact"
+            raise self._failure("tar stream", result.exit_code, result.stderr.decode("utf-8", "replace"), kept)
+        outcome.wire_bytes = conn.stats.bytes_sent - before
+        return outcome
+
+
+def _octal(mode: Any) -> int | None:
+    return int(normalize_mode(mode) or "0", 8) or None
+

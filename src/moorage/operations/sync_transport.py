@@ -1,0 +1,305 @@
+"""How ``sync`` moves bytes: rsync tunnelled through the host's SSH connection, or one tar stream.
+
+**rsync over the same connection.**  rsync runs its "remote shell" as a child
+process and speaks its protocol on that child's stdin/stdout.  Here the remote
+shell is ``_RSH``, a few lines of Python (``python -I -S -c``: no site, no
+moorage import, ~20 ms) that writes rsync's argv back to this process over an
+inherited socket and then relays bytes.  This process opens an exec channel on
+the host's existing Paramiko transport with that command (``rsync --server
+...``) and relays the socket to the channel (``Tunnel``).  No second SSH
+connection, no second authentication, the same host-key check — and
+``conn.stats`` counts it like any command.
+
+**tar.**  ``TarStream`` writes the tar (a script, NUL-separated path lists, the
+files) from a thread into a pipe that ``conn.run`` streams to ``TAR_RUN`` on the
+host: unpacked into a staging directory inside ``dest`` (same filesystem), then
+each file is renamed into place.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import select
+import socket
+import subprocess
+import sys
+import tarfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import paramiko
+
+from moorage.connection.base import Connection
+from moorage.facts.sync import STAGING_PREFIX, TreeDiff
+from moorage.operations.common import q
+
+# rsync's remote shell: sends rsync's argv back over the inherited socket, then relays bytes
+# both ways with buffers, so neither direction waits on the other (rsync expects ssh's
+# full-duplex pipe).
+_RSH = r"""
+import os, select, socket, sys
+s = socket.socket(fileno=int(os.environ["MOORAGE_RSH_FD"]))
+s.sendall("\0".join(sys.argv[1:]).encode() + b"\n")
+for fd in (0, 1, s.fileno()):
+    os.set_blocking(fd, False)
+up, down, inp, sock, shut = bytearray(), bytearray(), True, True, False
+try:
+    while sock or down:
+        r = [f for f, on in ((0, inp and len(up) < 1 << 22), (s, sock and len(down) < 1 << 22)) if on]
+        w = [f for f, on in ((s, up), (1, down)) if on]
+        r, w, _ = select.select(r, w, [])
+        if 0 in r:
+            data = os.read(0, 65536)
+            up += data
+            inp = bool(data)
+        if s in r:
+            data = s.recv(65536)
+            down += data
+            sock = bool(data)
+        if s in w:
+            del up[:s.send(up)]
+        if 1 in w:
+            del down[:os.write(1, down)]
+        if not inp and not up and not shut:
+            s.shutdown(socket.SHUT_WR)
+            shut = True
+except OSError:
+    pass
+"""
+# rsync splits -e on spaces but keeps quoted parts whole; the helper's code travels in the environment.
+_RSH_COMMAND = f'"{sys.executable}" -I -S -c "exec(__import__(\'os\').environ[\'MOORAGE_RSH\'])"'
+_BUFFER = 1 << 22  # bytes held per direction before the tunnel stops reading that side
+_PROGRESS = re.compile(rb"^\s*[\d,]+\s+(\d+)%")
+
+
+class Meter:
+    """Progress of one transfer as ``step`` events: the bar starts only once the transfer
+    has lasted more than a moment (0.5 s), then advances at most 5 times a second."""
+
+    def __init__(self, progress: Callable[[str, dict[str, Any]], None], summary: str, total: int) -> None:
+        self.progress, self.summary, self.total = progress, summary, total
+        self.started, self.last, self.shown = time.monotonic(), 0.0, False
+
+    def update(self, done: int) -> None:
+        now = time.monotonic()
+        if now - self.started < 0.5 or now - self.last < 0.2:
+            return
+        self.progress(self.summary, {"phase": "advance" if self.shown else "start", "total": self.total,
+                                     "done": min(done, self.total)})
+        self.shown, self.last = True, now
+
+    def finish(self) -> None:
+        if self.shown:
+            self.progress(self.summary, {"phase": "end"})
+            self.shown = False
+
+
+def run_rsync(argv: list[str], src: str, dest: str, conn: Connection | None, prefix: str,
+              meter: Meter) -> tuple[int, str, str]:
+    """Run ``rsync ARGV SRC DEST`` to the end: locally (``conn`` None) or with its stream on an
+    exec channel of ``conn``, where ``prefix`` comes before the remote ``rsync --server``
+    (e.g. ``mkdir -p DEST && exec``).  Returns exit status, stdout, stderr (both ends')."""
+    if conn is None:
+        with subprocess.Popen([*argv, src, dest], stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+            return _follow(proc, None, meter)
+    ours, theirs = socket.socketpair()
+    env = {**os.environ, "MOORAGE_RSH": _RSH, "MOORAGE_RSH_FD": str(theirs.fileno())}
+    tunnel = Tunnel(conn, ours, prefix)
+    try:
+        with subprocess.Popen([*argv, "-e", _RSH_COMMAND, src, f"host:{dest}"], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, env=env, pass_fds=(theirs.fileno(),)) as proc:
+            theirs.close()
+            tunnel.start()
+            return _follow(proc, tunnel, meter)
+    finally:
+        theirs.close()
+        tunnel.stop()
+
+
+def _follow(proc: subprocess.Popen, tunnel: Tunnel | None, meter: Meter) -> tuple[int, str, str]:
+    """Read rsync's output to its end; its ``--info=progress2`` percentages drive ``meter``."""
+    errors: list[bytes] = []
+    reader = threading.Thread(target=lambda: errors.append(proc.stderr.read()), daemon=True)
+    reader.start()
+    out = bytearray()
+    for chunk in iter(lambda: proc.stdout.read1(65536), b""):
+        out += chunk
+        percent = [m for piece in re.split(rb"[\r\n]", chunk) if (m := _PROGRESS.match(piece))]
+        if percent:
+            meter.update(meter.total * int(percent[-1].group(1)) // 100)
+    code = proc.wait()
+    meter.finish()
+    reader.join(timeout=30)
+    if tunnel is not None:
+        tunnel.join(timeout=30)
+        if tunnel.error is not None:
+            raise tunnel.error
+    stderr = b"".join(errors).decode("utf-8", "replace") + (tunnel.stderr if tunnel else "")
+    return code, out.decode("utf-8", "replace"), stderr.strip()
+
+
+class Tunnel(threading.Thread):
+    """Carries rsync's stream between the helper's socket and an exec channel of the host's
+    SSH connection, running the remote command the helper names."""
+
+    def __init__(self, conn: Connection, sock: socket.socket, prefix: str) -> None:
+        super().__init__(daemon=True)
+        self.conn, self.sock, self.prefix = conn, sock, prefix
+        self.stderr, self.error = "", None
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        header = b""
+        try:
+            while b"\n" not in header and len(header) < 65536:  # rsync's first bytes may follow
+                chunk = self.sock.recv(4096)
+                if not chunk:
+                    return
+                header += chunk
+            line, _, rest = header.partition(b"\n")
+            # rsync quotes its arguments for a shell that joins them with spaces, as ssh does.
+            command = self.prefix + " ".join(line.decode().split("\0")[1:])
+            chan = self.conn.open_channel(command)  # type: ignore[attr-defined]
+        except Exception as exc:  # reported by the operation once rsync has exited
+            self.error = exc
+            self.sock.close()
+            return
+        try:
+            self._pump(chan, rest)
+        finally:
+            chan.close()
+            self.sock.close()
+
+    def _pump(self, chan: paramiko.Channel, to_chan: bytes) -> None:
+        """Relay both ways with buffers: never block sending one way while the other is full."""
+        up, down, err = bytearray(to_chan), bytearray(), bytearray()
+        local_open, remote_open = True, True
+        self.sock.setblocking(False)
+        while (remote_open or down) and not self._halt.is_set():
+            readers = [r for r, on in ((self.sock, local_open and len(up) < _BUFFER),
+                                       (chan, remote_open and len(down) < _BUFFER)) if on]
+            # Wait in select only when nothing can move now (0.01 s while the channel's window
+            # is full: paramiko offers no descriptor to wait on for that).
+            wait = 0.0 if up and chan.send_ready() else 0.01 if up else 0.5
+            ready, writable, _ = select.select(readers, [self.sock] if down else [], [], wait)
+            if self.sock in ready:
+                data = self.sock.recv(65536)
+                up += data
+                local_open = bool(data)
+            while up and chan.send_ready():
+                del up[:chan.send(bytes(up[:65536]))]
+            if not local_open and not up and not chan.eof_sent:
+                chan.shutdown_write()
+            ended = chan.eof_received or chan.closed  # read before the buffers: data precedes EOF
+            while chan.recv_stderr_ready():
+                err += chan.recv_stderr(65536)
+            if chan.recv_ready():
+                down += chan.recv(65536)
+            elif ended:
+                remote_open = False
+            if down and self.sock in writable:
+                del down[:self.sock.send(down)]
+        self.stderr = err.decode("utf-8", "replace")
+        self.sock.shutdown(socket.SHUT_RDWR)
+
+    def stop(self) -> None:
+        self._halt.set()
+        if self.is_alive():
+            self.join(timeout=10)
+        self.sock.close()
+
+
+# Unpack into a staging directory inside dest (same filesystem: renames are atomic); what an
+# interrupted run left there goes first.  A failed unpack drains stdin so its error, not a
+# broken pipe, reaches the user.  Exit 97/98: nothing in dest was touched.
+TAR_RUN = (
+    "D={dest}\nmkdir -p -- \"$D\" && cd \"$D\" || exit 97\n"
+    f"rm -rf ./{STAGING_PREFIX}*\n"
+    f"S=$(mktemp -d \"$D/{STAGING_PREFIX}XXXXXX\") || exit 97\n"
+    "trap 'rm -rf \"$S\"' EXIT HUP INT TERM\n"
+    "if ! tar -xpf - --no-same-owner -C \"$S\"; then cat >/dev/null; exit 98; fi\n"
+    "D=\"$D\" sh -e \"$S/.script\" \"$S\""
+)
+
+
+def tar_script(diff: TreeDiff, owner: str) -> str:
+    """Run on the host from ``dest`` with the staging directory as ``$S``: clear what is in the
+    way, create directories, rename each file into place (atomic), set modes and owners,
+    delete.  Prints ``@@synced`` at the end."""
+    lines = ['S="$1"', 'xargs -0 -r rm -rf -- < "$S/.lists/replace"', 'xargs -0 -r mkdir -p -- < "$S/.lists/mkdir"']
+    if owner:
+        lines.append(f'chown -R {q(owner)} "$S/t"')
+    for directory in sorted({os.path.dirname(rel) for rel in diff.send}):
+        sub = q(directory or ".")
+        lines.append(f'(cd "$S/t/"{sub} && find . -mindepth 1 -maxdepth 1 ! -type d -print0 | '
+                     f'xargs -0 -r mv -f -t "$D/"{sub} --)')
+    for mode in sorted(diff.chmod):
+        lines.append(f'xargs -0 -r chmod {mode:04o} -- < "$S/.lists/chmod-{mode:o}"')
+    if diff.chown:
+        lines.append(f'xargs -0 -r chown -h {q(owner)} -- < "$S/.lists/chown"')
+    lines += ['xargs -0 -r rm -rf -- < "$S/.lists/delete"', "echo @@synced"]
+    return "\n".join(lines) + "\n"
+
+
+class TarStream(io.RawIOBase):
+    """The tar stream (script, path lists, files) as a readable object: a thread writes it into
+    a pipe, so a large tree never sits in memory; ``meter`` follows the bytes read."""
+
+    def __init__(self, root: Path, diff: TreeDiff, owner: str, mode: int | None, meter: Meter) -> None:
+        read_fd, write_fd = os.pipe()
+        self._pipe = os.fdopen(read_fd, "rb", buffering=0)
+        self._meter, self._done = meter, 0
+        lists = {"replace": diff.replace, "mkdir": diff.mkdir, "chown": diff.chown, "delete": diff.delete,
+                 **{f"chmod-{mode:o}": paths for mode, paths in diff.chmod.items()}}
+        members = {".script": tar_script(diff, owner).encode(),
+                   **{f".lists/{name}": b"".join(p.encode() + b"\0" for p in paths) for name, paths in lists.items()}}
+        self._writer = threading.Thread(target=_write_tar, daemon=True,
+                                        args=(os.fdopen(write_fd, "wb"), root, diff.send, members, mode))
+        self._writer.start()
+
+    def readable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        """The pipe itself, for the local connection (its command reads it directly)."""
+        return self._pipe.fileno()
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._pipe.read(size if size > 0 else 1 << 20)
+        self._done += len(data)
+        self._meter.update(self._done)
+        return data
+
+    def close(self) -> None:
+        self._meter.finish()
+        self._pipe.close()  # a writer still blocked on a full pipe gets EPIPE and ends
+        self._writer.join(timeout=30)
+        super().close()
+
+
+def _write_tar(pipe: Any, root: Path, send: list[str], members: dict[str, bytes], mode: int | None) -> None:
+    try:
+        with pipe, tarfile.open(fileobj=pipe, mode="w|", format=tarfile.GNU_FORMAT) as tar:
+            for name, data in members.items():
+                info = tarfile.TarInfo(name)
+                info.size, info.mode = len(data), 0o600
+                tar.addfile(info, io.BytesIO(data))
+            for rel in send:
+                info = tar.gettarinfo(str(root / rel), f"t/{rel}")
+                info.uid = info.gid = 0
+                info.uname = info.gname = ""
+                info.mtime = int(info.mtime)  # whole seconds, as the manifest compares them
+                if mode and info.isfile():
+                    info.mode = mode
+                if info.isfile():
+                    with open(root / rel, "rb") as handle:
+                        tar.addfile(info, handle)
+                else:
+                    tar.addfile(info)
+    except OSError:
+        pass  # the reader went away (the host failed): its error is the one reported

@@ -1,0 +1,206 @@
+"""The sync operation on this machine: the local tree scan, the manifest, the comparison, and
+whole syncs through the local connection with both transports (real rsync, real tar, real
+files in a temp dir; the SSH path runs in tests/integration/test_sync.py)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from moorage.connection import LocalConnection, Target
+from moorage.facts import sync as tree
+from moorage.operations.base import Change, Facts, OpContext, PlanError
+from moorage.operations.sync import Sync
+
+
+def make_tree(root: Path, files: dict[str, bytes], mtime: int = 1_700_000_000) -> Path:
+    for rel, data in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        os.utime(path, (mtime, mtime))
+    return root
+
+
+def sync(src: Path, dest: Path, check: bool = False, events: list | None = None, **args) -> tuple[Change, object]:
+    """Plan and apply (or check) a sync through the local connection, as the executor does."""
+    context = OpContext("pc", {}, check_mode=check,
+                        progress=lambda summary, data: events.append(data) if events is not None else None)
+    op = Sync({"src": str(src), "dest": str(dest), **args}, context)
+    change = op.plan(Facts())
+    conn = LocalConnection(Target("pc", connection="local"))
+    if check:
+        return change, op.would_change(change, conn)
+    return change, op.apply(change, conn)
+
+
+def listing(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+MEDIA = {"products/a.png": b"A" * 1000, "products/b.png": b"B" * 2000, "docs/readme.txt": b"hello\n",
+         "top.txt": b"top"}
+
+
+@pytest.mark.parametrize("transport", ["rsync", "tar"])
+def test_first_sync_then_nothing_then_only_what_changed(tmp_path: Path, transport: str) -> None:
+    src, dest = make_tree(tmp_path / "src", MEDIA), tmp_path / "srv" / "media"
+    _, first = sync(src, dest, transport=transport)
+    assert first.changed and first.data["files"] == 4 and first.data["bytes"] == 3009
+    assert listing(dest) == MEDIA
+    _, again = sync(src, dest, transport=transport)
+    assert not again.changed and again.data["files"] == 0
+    make_tree(src, {"products/a.png": b"a" * 1000, "products/new.png": b"N" * 10}, mtime=1_700_000_100)
+    change, third = sync(src, dest, transport=transport)
+    assert third.changed and third.data["files"] == 2 and third.data["bytes"] == 1010
+    assert "sent 2 file(s)" in change.summary
+    assert listing(dest) == listing(src)
+
+
+@pytest.mark.parametrize("transport", ["rsync", "tar"])
+def test_delete_is_opt_in_and_check_mode_names_what_would_go(tmp_path: Path, transport: str) -> None:
+    src, dest = make_tree(tmp_path / "src", MEDIA), tmp_path / "dest"
+    sync(src, dest, transport=transport)
+    (src / "top.txt").unlink()
+    (src / "docs" / "readme.txt").unlink()
+    _, kept = sync(src, dest, transport=transport)
+    assert not kept.changed and (dest / "top.txt").exists()
+    change, would = sync(src, dest, check=True, transport=transport, delete=True)
+    assert would is True and "would delete" in change.summary and "top.txt" in change.summary
+    assert change.data["deleted"] == 2 and (dest / "top.txt").exists(), "check mode changed nothing"
+    _, done = sync(src, dest, transport=transport, delete=True)
+    assert done.data["deleted"] == 2 and not (dest / "top.txt").exists()
+    assert listing(dest) == listing(src)
+
+
+@pytest.mark.parametrize("transport", ["rsync", "tar"])
+def test_excludes_modes_and_symlinks(tmp_path: Path, transport: str) -> None:
+    src = make_tree(tmp_path / "src", {**MEDIA, "cache/x.bin": b"x", "products/draft.tmp": b"d"})
+    (src / "products" / "a.png").chmod(0o600)
+    (src / "current.png").symlink_to("products/b.png")
+    dest = tmp_path / "dest"
+    sync(src, dest, transport=transport, exclude=["*.tmp", "cache/"], mode="0644", dir_mode="0755")
+    assert not (dest / "cache").exists() and not (dest / "products" / "draft.tmp").exists()
+    assert oct((dest / "products" / "a.png").stat().st_mode & 0o777) == "0o644"
+    assert os.readlink(dest / "current.png") == "products/b.png"
+    (dest / "products" / "leftover.tmp").write_bytes(b"kept: excluded")
+    _, again = sync(src, dest, transport=transport, exclude=["*.tmp", "cache/"], mode="0644", delete=True)
+    assert not again.changed and (dest / "products" / "leftover.tmp").exists()
+
+
+def test_tar_and_rsync_agree_on_what_is_in_sync(tmp_path: Path) -> None:
+    src, dest = make_tree(tmp_path / "src", MEDIA), tmp_path / "dest"
+    sync(src, dest, transport="tar")
+    assert not sync(src, dest, transport="rsync")[1].changed
+    assert not sync(src, dest, transport="tar", checksum=True)[1].changed
+
+
+def test_checksum_finds_a_change_that_keeps_size_and_mtime(tmp_path: Path) -> None:
+    src, dest = make_tree(tmp_path / "src", MEDIA), tmp_path / "dest"
+    sync(src, dest)
+    make_tree(dest, {"products/a.png": b"Z" * 1000})  # same size, same mtime, other bytes
+    assert not sync(src, dest)[1].changed
+    for transport in ("tar", "rsync"):
+        make_tree(dest, {"products/a.png": b"Z" * 1000})
+        assert sync(src, dest, transport=transport, checksum=True)[1].data["files"] == 1
+        assert (dest / "products" / "a.png").read_bytes() == b"A" * 1000
+
+
+def test_a_symlink_leaving_the_source_is_refused_naming_it(tmp_path: Path) -> None:
+    src = make_tree(tmp_path / "src", MEDIA)
+    (src / "products" / "passwd").symlink_to("../../../etc/passwd")
+    with pytest.raises(PlanError, match=r"products/passwd is a symlink to \.\./\.\./\.\./etc/passwd, outside"):
+        sync(src, tmp_path / "dest")
+    (src / "products" / "passwd").unlink()
+    (src / "abs").symlink_to("/etc")
+    with pytest.raises(PlanError, match="abs is a symlink to /etc, outside"):
+        sync(src, tmp_path / "dest")
+
+
+def test_a_missing_source_names_host_and_path(tmp_path: Path) -> None:
+    with pytest.raises(PlanError, match=rf"cannot sync to pc:{tmp_path}/dest: source directory .*nowhere does not"):
+        sync(tmp_path / "nowhere", tmp_path / "dest")
+
+
+def test_relative_src_is_relative_to_the_project_root(tmp_path: Path) -> None:
+    make_tree(tmp_path / "project" / "media", MEDIA)
+    op = Sync({"src": "media", "dest": "/srv/x"}, OpContext("h", {"inventory_dir": str(tmp_path / "project" /
+                                                                                        "inventory")}))
+    assert op.source() == tmp_path / "project" / "media"
+    assert op.plan(Facts()).summary == "sync media/ -> /srv/x (4 files, 3.0 kB)"
+
+
+def test_progress_events_for_a_long_transfer(tmp_path: Path) -> None:
+    src = make_tree(tmp_path / "src", {f"big/{i}.bin": os.urandom(1 << 20) for i in range(3)})
+    events: list = []
+    from moorage.operations import sync_transport
+
+    meter = sync_transport.Meter(lambda s, d: events.append(d), "sync /x", 3 << 20)
+    meter.started -= 1  # as if the transfer had lasted a while already
+    meter.update(1 << 20)
+    meter.update(2 << 20)  # throttled: less than 0.2 s after the last one
+    meter.last -= 1
+    meter.update(3 << 20)
+    meter.finish()
+    assert [e["phase"] for e in events] == ["start", "advance", "end"]
+    assert events[1]["done"] == events[1]["total"] == 3 << 20
+    assert sync(src, tmp_path / "dest", events=events)[1].changed
+
+
+def test_probe_runs_here_and_reads_back(tmp_path: Path) -> None:
+    dest = make_tree(tmp_path / "d", {"a b.txt": b"12345", "sub/x": b"", "new\nline": b"nl"})
+    (dest / "link").symlink_to("sub/x")
+    (dest / f"{tree.STAGING_PREFIX}old").mkdir()  # an interrupted tar run's staging: not listed
+    out = subprocess.run(["sh", "-c", tree.probe_command(str(dest), "always", checksum=True)],
+                         capture_output=True, check=True).stdout
+    probe = tree.parse_probe(out)
+    assert probe.rsync and probe.dest == "dir" and probe.writable
+    assert set(probe.manifest) == {"a b.txt", "sub", "sub/x", "new\nline", "link"}
+    entry = probe.manifest["a b.txt"]
+    assert (entry.kind, entry.size, entry.mtime) == ("f", 5, 1_700_000_000)
+    assert entry.sha256 == "5994471abb01112afcc18159f6cc74b4f511b99806da59b3caf5a9c173cacfc5"
+    assert probe.manifest["link"].target == "sub/x"
+    missing = tree.parse_probe(subprocess.run(["sh", "-c", tree.probe_command(str(dest / "no" / "pe"))],
+                                              capture_output=True, check=True).stdout)
+    assert (missing.dest, missing.base, missing.manifest) == ("absent", str(dest), None)
+
+
+def test_compare_replaces_a_directory_with_a_file_and_deletes_whole_directories() -> None:
+    local = {"a": tree.Entry("f", 1, 5, 0o644), "keep": tree.Entry("d", mode=0o755)}
+    remote = {"a": tree.Entry("d", mode=0o755), "a/x": tree.Entry("f", 1, 5, 0o644),
+              "gone": tree.Entry("d", mode=0o755), "gone/y": tree.Entry("f", 1, 5, 0o644),
+              "keep": tree.Entry("d", mode=0o700)}
+    diff = tree.compare(local, remote, delete=True)
+    assert diff.replace == ["a"] and diff.send == ["a"]
+    assert diff.delete == ["gone"], "a removed directory takes its content with it"
+    assert diff.chmod == {0o755: ["keep"]}
+
+
+@pytest.mark.parametrize(("rel", "is_dir", "pattern", "hit"), [
+    ("a/b/x.tmp", False, "*.tmp", True), ("x.tmp", False, "/x.tmp", True), ("a/x.tmp", False, "/x.tmp", False),
+    ("a/cache", True, "cache/", True), ("a/cache", False, "cache/", False), ("a/b/c.png", False, "b/*.png", True),
+])
+def test_exclude_patterns_follow_rsync(rel: str, is_dir: bool, pattern: str, hit: bool) -> None:
+    assert tree.excluded(rel, is_dir, [pattern]) is hit
+
+
+def test_rsync_report_is_read_for_counts() -> None:
+    out = ("\rcd+++++++++ products/\n<f+++++++++ products/a.png\n<f.st...... products/b.png\n"
+           "*deleting   old.png\n.f...p..... top.txt\ncL+++++++++ cur.png -> products/a.png\n"
+           "      1,234 100%    0.00kB/s    0:00:00 (xfr#2, to-chk=0/6)\n\n"
+           "Total transferred file size: 3,000 bytes\nTotal bytes sent: 3,456\n")
+    outcome = tree.parse_rsync(out)
+    assert outcome.sent == ["products/a.png", "products/b.png", "cur.png"]
+    assert outcome.deleted == ["old.png"] and outcome.other == 2
+    assert (outcome.bytes, outcome.wire_bytes) == (3000, 3456)
+
+
+def test_a_host_directory_with_content_is_replaced_by_a_file_only_with_delete() -> None:
+    local = {"a": tree.Entry("f", 1, 5, 0o644)}
+    remote = {"a": tree.Entry("d", mode=0o755), "a/x": tree.Entry("f", 1, 5, 0o644)}
+    kept = tree.compare(local, remote)
+    assert kept.blocked == ["a"] and not kept.replace and not kept.send
+    assert tree.compare(local, {"a": tree.Entry("d", mode=0o755)}).replace == ["a"], "an empty one may go"
