@@ -180,7 +180,7 @@ def test_inventory_json(dm_copy):
                                                              "use another one"),
     (["deploy", "--host", "vsp"], "error: unknown host or environment 'vsp' (did you mean 'vps'?); known: "
                                   "pc, nexus, vps"),
-    (["sync-media", "--host", "vps"], "error: `invoke sync-media` is not built yet (issue #5)"),
+    (["sync-media"], "error: --host is required: a host name, an environment name, or all"),
     (["restore", "--host", "vps", "--into", "scratch", "--destroy-data"], "error: --destroy-data replaces the live "
      "database; a restore --into a scratch database destroys nothing: leave --destroy-data out"),
     (["rollback", "--host", "vps", "--to", "previous", "--yes"], "error: --yes and --destroy-data go with "

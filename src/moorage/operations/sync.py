@@ -133,6 +133,8 @@ class Sync(Operation):
         and deleted; nothing is written.  The task's summary and data say it."""
         outcome = self._sync(conn, dry_run=True)
         change.summary, change.data = f"{describe(outcome, True)} -> {self.dest}", outcome.data()
+        listed = [f"+ {rel}" for rel in outcome.sent] + [f"- {rel}" for rel in outcome.deleted]
+        change.diff = "".join(f"{line}\n" for line in listed) or None  # --check --diff lists every file
         return outcome.changed
 
     def apply(self, change: Change, conn: Connection) -> OpResult:
