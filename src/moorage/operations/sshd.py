@@ -20,16 +20,24 @@ from moorage.operations.scripted import PATH_PRELUDE
 DROP_IN = "/etc/ssh/sshd_config.d/00-moorage.conf"  # 00-: read before the distribution's (e.g. cloud-init's 50-)
 
 RELOAD = "\n".join([
+    # sshd re-executes itself on SIGHUP (systemd's reload sends one too) and writes its pid file
+    # again once it listens with the new configuration: wait for that, so the next login meets it.
+    "stamp=$(stat -c %y /run/sshd.pid 2>/dev/null || true)",
     "if [ -d /run/systemd/system ]; then",
     "  systemctl reload ssh 2>/dev/null || systemctl reload sshd 2>/dev/null || systemctl is-active -q ssh.socket "
     "|| { echo 'the new sshd configuration is in place but reloading sshd failed (systemctl reload ssh)' >&2; "
     "exit 1; }",
-    "elif [ -s /run/sshd.pid ]; then",
+    "elif [ -n \"$stamp\" ]; then",
     '  kill -HUP "$(cat /run/sshd.pid)"',
     "else",
     "  echo 'the new sshd configuration is in place but sshd could not be told to reload: no systemd and no "
     "/run/sshd.pid' >&2; exit 1",
     "fi",
+    "i=0; while [ -n \"$stamp\" ]; do now=$(stat -c %y /run/sshd.pid 2>/dev/null || true)",
+    '  if [ -n "$now" ] && [ "$now" != "$stamp" ]; then break; fi',
+    "  i=$((i+1)); if [ $i -gt 100 ]; then echo 'sshd did not confirm its reload within 10 s (its pid file "
+    "was not written again)' >&2; exit 1; fi; sleep 0.1",
+    "done",
 ])
 
 
