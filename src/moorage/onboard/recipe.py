@@ -30,7 +30,7 @@ import paramiko
 from moorage.connection.base import Connection, Target
 from moorage.connection.ssh import SSHConnection
 from moorage.deploy import server
-from moorage.deploy.recipe import Outcome
+from moorage.deploy.recipe import Outcome, playbooks_dir  # playbooks_dir reads .inventory and .playbooks
 from moorage.errors import HostError, InputError
 from moorage.executor import Runner, RunOptions
 from moorage.inventory import load_inventory
@@ -61,14 +61,6 @@ class Request:
 
 class Stopped(Exception):
     """A step failed: its sentence becomes the outcome (the report already has the step)."""
-
-
-def playbooks_dir(request: Request) -> Path:
-    """``--playbooks``, else ``<inventory>/../playbooks``."""
-    if request.playbooks:
-        return request.playbooks
-    inventory = Path(request.inventory)
-    return (inventory.parent if inventory.is_file() else inventory).resolve().parent / "playbooks"
 
 
 def onboard(request: Request, report: Report) -> list[Outcome]:
