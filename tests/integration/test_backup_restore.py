@@ -245,6 +245,18 @@ def test_restore_into_a_scratch_database_leaves_the_live_one_untouched(dm):
     assert live.code == 1 and "not the live one (dm_db)" in live.stdout
 
 
+def test_several_databases_are_backed_up_each_in_its_own_verified_file(dm):
+    server, inventory = dm
+    made = backup(inventory, "--set", "backup_databases=[{service: db}, {service: db, database: drill, label: drill}]",
+                  "--set", "backup_media=[]")
+    assert sorted(name.split("-")[2] for name in made) == ["db", "drill"]
+    drill = next(name for name in made if "-drill-" in name)
+    record = json.loads(server.exec(f"cat {BACKUPS}/{drill}.json").stdout)
+    assert (record["database"], record["service"], record["state"]) == ("drill", "db", "verified")
+    assert server.exec(f"{DB} pg_restore --list < {BACKUPS}/{drill} | grep -q 'TABLE DATA public products'"
+                       ).returncode == 0
+
+
 def test_a_failed_migration_after_the_automatic_backup_leaves_the_old_release_and_the_data(dm):
     server, inventory = dm
     live = current_release(server)

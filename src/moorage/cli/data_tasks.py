@@ -53,10 +53,12 @@ def backup(c, host="", inventory=DEFAULT_INVENTORY, json_=False, set_=None, chec
     outcomes = []
     for data in hosts:
         name = data.host.name
-        if name in result.failed_hosts:
-            outcomes.append(recipe.Outcome(name, False, "backup failed (above); older backups are kept"))
-            continue
         made = [b for e in report.events if e.kind == "task" and e.host == name for b in e.data.get("backups", [])]
+        if name in result.failed_hosts:
+            outcomes.append(recipe.Outcome(name, False, f"verified backups made: {', '.join(made)}; then a later "
+                                           "step failed (above)" if made else
+                                           "backup failed (above); older backups are kept"))
+            continue
         message = f"verified backups in {data.backup_dir}: {', '.join(made)}" if made else "check mode: nothing made"
         if fetch_ and made:
             message += "; " + _fetch(data, made, Path(fetch_dir or Path("backups") / name))

@@ -166,7 +166,8 @@ def run(prepared: Prepared, conn: Connection, inventory: str | Path, overrides: 
         report: Report) -> bool:
     """Run playbooks/restore.yml for a prepared restore on its host's open connection."""
     settings = prepared.settings
-    items = [{"file": b.name, "service": b.service or settings.service_of(b.label)} for b in prepared.backups]
+    items = [{"file": b.name, "service": b.service or settings.service_of(b.label),
+              **({"database": b.meta["database"]} if b.meta.get("database") else {})} for b in prepared.backups]
     extra = [f"restore_backups={json.dumps(items)}", f"restore_into={json.dumps(prepared.into)}",
              f"restore_recreate={'true' if prepared.recreate else 'false'}",
              f"restore_permit={json.dumps(prepared.permit)}"]

@@ -275,7 +275,7 @@ leftovers() {  # CONTAINER DATABASE FILE: tables in the database that the backup
     case "$dumped" in *" $t "*) ;; *) echo "@@leftover $t" ;; esac
   done
 }
-restore_one() {  # NAME SERVICE
+restore_one() {  # NAME SERVICE [DATABASE] (default: the service's POSTGRES_DB)
   f="$dir/$1"
   [ -f "$f" ] || { fail "no backup $1 in $dir"; return; }
   cid=$(running "$2")
@@ -283,7 +283,8 @@ restore_one() {  # NAME SERVICE
     fail "service $2 of compose project $project is not running: start the stack first (invoke deploy)"
     return
   fi
-  live=$(docker exec "$cid" sh -c 'printf %s "${POSTGRES_DB:-${POSTGRES_USER:-postgres}}"')
+  live=$(docker exec -e MOORAGE_DB="${3:-}" "$cid" \
+    sh -c 'printf %s "${MOORAGE_DB:-${POSTGRES_DB:-${POSTGRES_USER:-postgres}}}"')
   if [ -n "$into" ]; then
     [ "$into" != "$live" ] || { fail "--into must name a scratch database, not the live one ($live)"; return; }
     scratch_db "$cid" "$into" || { fail "cannot prepare the scratch database $into"; return; }
@@ -321,13 +322,13 @@ restore_one() {  # NAME SERVICE
 
 def restore_script(*, backup_dir: str, project_name: str, backups: Iterable[Mapping[str, str]], into: str = "",
                    recreate: bool = False) -> str:
-    """Restore each ``{file, service}`` in order; stops at the first failure."""
+    """Restore each ``{file, service, database}`` in order; stops at the first failure."""
     lines = ["set -u", f"dir={q(backup_dir)}", f"project={q(project_name)}", f"into={q(into)}",
              f"recreate={'yes' if recreate else 'no'}", f"mark={q(SCRATCH_MARK)}", "reason=", "stamp=", "failures=0",
              "USER_TABLES=\"FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')\"",
              PRELUDE.rstrip(), _RESTORE.rstrip()]
     for item in backups:
-        lines.append(f"restore_one {q(item['file'])} {q(item['service'])}")
+        lines.append(f"restore_one {q(item['file'])} {q(item['service'])} {q(item.get('database') or '')}")
         lines.append('[ "$failures" -eq 0 ] || exit 1')
     return "\n".join(lines) + "\n"
 

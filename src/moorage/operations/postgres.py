@@ -209,8 +209,10 @@ class PostgresRestore(Operation):
             "backups": {"type": "array", "minItems": 1, "items": {
                 "type": "object", "additionalProperties": False, "required": ["file", "service"], "properties": {
                     "file": {"type": "string", "pattern": f"^{SAFE}$", "description": "Backup file name."},
-                    "service": {**NAME, "description": "The compose service to restore into."}}},
-                "description": "Backups to restore, in order: [{file, service}]."},
+                    "service": {**NAME, "description": "The compose service to restore into."},
+                    "database": {**DATABASES["items"]["properties"]["database"],
+                                 "description": "The database it was dumped from (default: POSTGRES_DB)."}}},
+                "description": "Backups to restore, in order: [{file, service, database}]."},
             "into": {"type": "string", "pattern": "^([a-z_][a-z0-9_]*)?$",
                      "description": "A scratch database to restore into instead of the live one."},
             "recreate": {"type": "boolean", "default": False,
