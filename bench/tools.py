@@ -106,6 +106,10 @@ class Tool:
     def close(self) -> None:
         """Release what the tool keeps between runs."""
 
+    def remove(self) -> None:
+        """Release everything at the end of the bench."""
+        self.close()
+
     def remote_dir(self, workload: str) -> str:
         return f"{self.root}/{workload}"
 
@@ -232,6 +236,11 @@ control_path_dir = {self.control_dir}
         for sock in self.control_dir.iterdir() if self.control_dir.exists() else []:
             subprocess.run(["ssh", "-o", f"ControlPath={sock}", "-O", "exit", "bench"], capture_output=True,
                            timeout=30, check=False)
+
+    def remove(self) -> None:
+        """Stop the masters and remove the control socket directory (end of the bench)."""
+        self.close()
+        shutil.rmtree(self.control_dir, ignore_errors=True)
 
 
 class Pyinfra(Tool):

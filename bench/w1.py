@@ -297,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
                     bench.measure(workload, 1, "nochange", args.runs, warmup=True)
         finally:
             for tool in tools.values():
-                tool.close()
+                tool.remove()
             shutil.rmtree(workdir, ignore_errors=True)
     results.environment["load average at end"] = _load()
     results.environment["wall time"] = f"{time.monotonic() - t0:.0f} s"
