@@ -118,9 +118,9 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def probe_command(dest: str, manifest: str = "never", checksum: bool = False) -> str:
+def probe_command(dest: str, manifest: bool = True, checksum: bool = False) -> str:
     """One remote command: rsync present?  ``dest`` a dir, absent, something else?  writable?
-    ``manifest``: ``never``, ``always`` or ``no-rsync`` (list ``dest`` when the host lacks rsync)."""
+    With ``manifest``, also every entry under ``dest`` (for the tar transport)."""
     d = shlex.quote(dest)
     listing = (
         f"cd {d} && printf '@@manifest\\0' && find . -mindepth 1 \\( -name '{STAGING_PREFIX}*' -o -name "
@@ -129,16 +129,36 @@ def probe_command(dest: str, manifest: str = "never", checksum: bool = False) ->
     if checksum:
         listing += (f" && printf '@@sha\\0' && find . -mindepth 1 \\( -name '{STAGING_PREFIX}*' -o -name "
                     f"'{RSYNC_PARTIAL_DIR}' \\) -prune -o -type f -print0 | xargs -0 -r sha256sum -z --")
-    want = {"never": "false", "always": "true", "no-rsync": '[ -z "$R" ]'}[manifest]
     return (
         f"D={d}\n"
         'R=$(command -v rsync) && echo @@rsync\n'
         'if [ -d "$D" ]; then echo @@dir; elif [ -e "$D" ] || [ -L "$D" ]; then echo @@other; fi\n'
         'p="$D"; while [ ! -e "$p" ]; do p=$(dirname -- "$p"); done\n'
         '[ -w "$p" ] && echo @@writable; echo "@@base $p"\n'
-        f'if {want} && [ -d "$D" ]; then {listing}; fi\n'
+        f'if {"true" if manifest else "false"} && [ -d "$D" ]; then {listing}; fi\n'
         "exit 0"
     )
+
+
+# Exit statuses of ``guard_command``: why rsync was not started.
+UNWRITABLE, NOT_A_DIR, NO_RSYNC, ABSENT = 91, 92, 93, 94
+
+
+def guard_command(dest: str, dry_run: bool) -> str:
+    """The checks run on the host just before ``exec rsync --server`` (same command, no extra
+    round trip): ``dest`` not something else than a directory, rsync installed, and for a real
+    run the nearest existing ancestor writable (``@@base PATH`` on stderr if not) and ``dest``
+    created; for a dry run, ``dest`` present.  Exits with one of the codes above when not."""
+    lines = [f"D={shlex.quote(dest)}",
+             f'if [ -e "$D" ] && [ ! -d "$D" ]; then exit {NOT_A_DIR}; fi',
+             f"command -v rsync >/dev/null 2>&1 || exit {NO_RSYNC}"]
+    if dry_run:
+        lines.append(f'[ -d "$D" ] || exit {ABSENT}')
+    else:
+        lines += ['p="$D"; while [ ! -e "$p" ]; do p=$(dirname -- "$p"); done',
+                  f'[ -w "$p" ] || {{ echo "@@base $p" >&2; exit {UNWRITABLE}; }}',
+                  f'mkdir -p -- "$D" || exit {UNWRITABLE}']
+    return "\n".join(lines) + "\n"
 
 
 @dataclass

@@ -145,41 +145,29 @@ class Sync(Operation):
         return OpResult(True, message=change.summary, data=outcome.data())
 
     def _sync(self, conn: Connection, dry_run: bool) -> Outcome:
-        host, transport = self.context.host, self.args.get("transport", "auto")
-        checksum = bool(self.args.get("checksum"))
-        manifest = {"auto": "no-rsync", "rsync": "never", "tar": "always"}[transport]
-        result = conn.run(tree.probe_command(self.dest, manifest, checksum))
-        if not result.ok:
-            raise TaskFailed(f"cannot inspect {host}:{self.dest}", "sync probe", result.exit_code,
-                             result.stderr_tail())
-        probe = tree.parse_probe(result.stdout)
-        if probe.dest == "other":
+        """rsync when both ends have it (the host's answer comes with the rsync command itself),
+        else the manifest and a tar stream."""
+        transport = self.args.get("transport", "auto")
+        if transport != "tar" and shutil.which("rsync"):
+            outcome = self._rsync(conn, dry_run, conn.target.connection != "local" and hasattr(conn, "open_channel"))
+            if outcome is not None:
+                return outcome
+            if transport == "rsync":
+                raise TaskFailed(f"transport rsync asked for, but {self.context.host} has no rsync", "command -v rsync")
+        elif transport == "rsync":
+            raise TaskFailed("transport rsync asked for, but the controller has no rsync", "command -v rsync")
+        return self._tar_sync(conn, dry_run)
+
+    def _refuse(self, status: int, stderr: str, user: str) -> None:
+        """The host's answer to the checks before rsync (``guard_command``), as an error."""
+        host = self.context.host
+        if status == tree.NOT_A_DIR:
             raise TaskFailed(f"{host}:{self.dest} exists and is not a directory; move it away first")
-        if not probe.writable and not dry_run:
-            where = self.dest if probe.dest == "dir" else f"{probe.base} (to create {self.dest} in it)"
-            raise TaskFailed(f"cannot write to {host}:{where}: not writable by {conn.target.user} "
-                             "(fix its owner or mode, or use become); nothing was changed", f"test -w {where}")
-        local_rsync = shutil.which("rsync") is not None
-        ssh = conn.target.connection != "local" and hasattr(conn, "open_channel")
-        if transport != "tar" and local_rsync and (probe.rsync or not ssh):
-            if probe.dest == "absent" and dry_run:  # nothing there yet: everything would be sent
-                files = [rel for rel, e in self.local.items() if e.kind in "fl"]
-                return Outcome("rsync", files, self._total(), other=1)
-            return self._rsync(conn, dry_run, ssh)
-        if transport == "rsync":
-            raise TaskFailed(f"transport rsync asked for, but rsync is not installed on "
-                             f"{host if local_rsync else 'the controller'}", "command -v rsync")
-        if probe.manifest is None:  # asked for rsync's sake, and the controller has none
-            probe = tree.parse_probe(conn.run(tree.probe_command(self.dest, "always", checksum)).stdout)
-        diff = tree.compare(self.local, probe.manifest or {}, checksum=checksum,
-                            delete=bool(self.args.get("delete")), exclude=self.args.get("exclude", []),
-                            file_mode=_octal(self.args.get("mode")), dir_mode=_octal(self.args.get("dir_mode")),
-                            owner=self.args.get("owner", ""))
-        if diff.blocked:
-            raise TaskFailed(f"{', '.join(diff.blocked[:5])} in {host}:{self.dest} are directories holding "
-                             "files where src has a file or link; replacing them deletes their content: "
-                             "set delete: true to allow it")
-        return self._tar(conn, diff, dry_run)
+        if status == tree.UNWRITABLE:
+            base = next((ln[7:] for ln in stderr.splitlines() if ln.startswith("@@base ")), self.dest)
+            where = self.dest if base == self.dest else f"{base} (to create {self.dest} in it)"
+            raise TaskFailed(f"cannot write to {host}:{where}: not writable by {user} (fix its owner or mode, "
+                             "or use become); nothing was changed", f"test -w {where}")
 
     # -- transport 1: rsync ------------------------------------------------------------
     def _rsync_options(self, dry_run: bool) -> list[str]:
@@ -201,14 +189,26 @@ class Sync(Operation):
             opts.append(f"--chown={self.args['owner']}")
         return opts
 
-    def _rsync(self, conn: Connection, dry_run: bool, ssh: bool) -> Outcome:
-        """Run the local rsync; over SSH its stream travels on a channel of ``conn``."""
+    def _rsync(self, conn: Connection, dry_run: bool, ssh: bool) -> Outcome | None:
+        """Run the local rsync (over SSH: its stream on a channel of ``conn``, behind the host's
+        checks); None when the host has no rsync."""
         argv = ["rsync", *self._rsync_options(dry_run)]
-        if not ssh and not dry_run:
-            Path(self.dest).mkdir(parents=True, exist_ok=True)
-        prefix = "" if dry_run else f"mkdir -p -- {q(self.dest)} && exec "
-        code, out, err = run_rsync(argv, f"{self.source()}/", f"{self.dest}/", conn if ssh else None, prefix,
-                                   Meter(self.context.progress, f"sync {self.dest}", self._total()))
+        guard = tree.guard_command(self.dest, dry_run)
+        meter = Meter(self.context.progress, f"sync {self.dest}", self._total())
+        if ssh:
+            code, out, err, status = run_rsync(argv, f"{self.source()}/", f"{self.dest}/", conn, guard + "exec ",
+                                               meter)
+        else:  # the checks first, then rsync on this machine
+            checked = conn.run(guard + "exit 0")
+            status, err = checked.exit_code, checked.stderr.decode("utf-8", "replace")
+            code, out = status, ""
+            if status == 0:
+                code, out, err, _ = run_rsync(argv, f"{self.source()}/", f"{self.dest}/", None, "", meter)
+        self._refuse(status, err, conn.target.user)
+        if status == tree.NO_RSYNC:
+            return None
+        if status == tree.ABSENT:  # check mode, nothing there yet: everything would be sent
+            return Outcome("rsync", [rel for rel, e in self.local.items() if e.kind in "fl"], self._total(), other=1)
         if code != 0:
             raise self._failure("rsync", code, err, "files already in place are intact")
         return tree.parse_rsync(out)
@@ -224,6 +224,28 @@ class Sync(Operation):
         return TaskFailed(message, what, code, "\n".join(stderr.splitlines()[-10:]))
 
     # -- transport 2: manifest + tar ---------------------------------------------------------
+    def _tar_sync(self, conn: Connection, dry_run: bool) -> Outcome:
+        """One command lists ``dest``; the difference travels as one tar stream."""
+        checksum = bool(self.args.get("checksum"))
+        result = conn.run(tree.probe_command(self.dest, True, checksum))
+        if not result.ok:
+            raise TaskFailed(f"cannot list {self.context.host}:{self.dest}", "sync manifest", result.exit_code,
+                             result.stderr_tail())
+        probe = tree.parse_probe(result.stdout)
+        if probe.dest == "other":
+            self._refuse(tree.NOT_A_DIR, "", conn.target.user)
+        if not probe.writable and not dry_run:
+            self._refuse(tree.UNWRITABLE, f"@@base {probe.base}", conn.target.user)
+        diff = tree.compare(self.local, probe.manifest or {}, checksum=checksum,
+                            delete=bool(self.args.get("delete")), exclude=self.args.get("exclude", []),
+                            file_mode=_octal(self.args.get("mode")), dir_mode=_octal(self.args.get("dir_mode")),
+                            owner=self.args.get("owner", ""))
+        if diff.blocked:
+            raise TaskFailed(f"{', '.join(diff.blocked[:5])} in {self.context.host}:{self.dest} are directories "
+                             "holding files where src has a file or link; replacing them deletes their content: "
+                             "set delete: true to allow it")
+        return self._tar(conn, diff, dry_run)
+
     def _tar(self, conn: Connection, diff: tree.TreeDiff, dry_run: bool) -> Outcome:
         sizes = [self.local[rel].size for rel in diff.send if self.local[rel].kind == "f"]
         touched = {*diff.mkdir, *diff.replace, *diff.chown, *(p for ps in diff.chmod.values() for p in ps)}

@@ -100,13 +100,14 @@ class Meter:
 
 
 def run_rsync(argv: list[str], src: str, dest: str, conn: Connection | None, prefix: str,
-              meter: Meter) -> tuple[int, str, str]:
+              meter: Meter) -> tuple[int, str, str, int]:
     """Run ``rsync ARGV SRC DEST`` to the end: locally (``conn`` None) or with its stream on an
-    exec channel of ``conn``, where ``prefix`` comes before the remote ``rsync --server``
-    (e.g. ``mkdir -p DEST && exec``).  Returns exit status, stdout, stderr (both ends')."""
+    exec channel of ``conn``, where ``prefix`` (checks, ``exec``) comes before the remote
+    ``rsync --server``.  Returns rsync's exit status, its stdout, stderr (both ends'), and the
+    remote command's exit status (-1 when local or unknown)."""
     if conn is None:
         with subprocess.Popen([*argv, src, dest], stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
-            return _follow(proc, None, meter)
+            return (*_follow(proc, None, meter), -1)
     ours, theirs = socket.socketpair()
     env = {**os.environ, "MOORAGE_RSH": _RSH, "MOORAGE_RSH_FD": str(theirs.fileno())}
     tunnel = Tunnel(conn, ours, prefix)
@@ -115,7 +116,8 @@ def run_rsync(argv: list[str], src: str, dest: str, conn: Connection | None, pre
                               stderr=subprocess.PIPE, env=env, pass_fds=(theirs.fileno(),)) as proc:
             theirs.close()
             tunnel.start()
-            return _follow(proc, tunnel, meter)
+            code, out, err = _follow(proc, tunnel, meter)
+            return code, out, err, tunnel.status
     finally:
         theirs.close()
         tunnel.stop()
@@ -150,7 +152,7 @@ class Tunnel(threading.Thread):
     def __init__(self, conn: Connection, sock: socket.socket, prefix: str) -> None:
         super().__init__(daemon=True)
         self.conn, self.sock, self.prefix = conn, sock, prefix
-        self.stderr, self.error = "", None
+        self.stderr, self.error, self.status = "", None, -1
         self._halt = threading.Event()
 
     def run(self) -> None:
@@ -205,6 +207,8 @@ class Tunnel(threading.Thread):
             if down and self.sock in writable:
                 del down[:self.sock.send(down)]
         self.stderr = err.decode("utf-8", "replace")
+        if chan.status_event.wait(timeout=10):  # may arrive just after EOF
+            self.status = chan.exit_status
         self.sock.shutdown(socket.SHUT_RDWR)
 
     def stop(self) -> None:
