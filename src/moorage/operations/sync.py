@@ -194,7 +194,7 @@ class Sync(Operation):
         checks); None when the host has no rsync."""
         argv = ["rsync", *self._rsync_options(dry_run)]
         guard = tree.guard_command(self.dest, dry_run)
-        meter = Meter(self.context.progress, f"sync {self.dest}", self._total())
+        meter = Meter(self.context.progress, f"sync {self._files()} files -> {self.dest}", self._total())
         if ssh:
             code, out, err, status = run_rsync(argv, f"{self.source()}/", f"{self.dest}/", conn, guard + "exec ",
                                                meter)
@@ -254,7 +254,7 @@ class Sync(Operation):
             return outcome
         before = conn.stats.bytes_sent
         stream = TarStream(self.source(), diff, self.args.get("owner", ""), _octal(self.args.get("mode")),
-                           Meter(self.context.progress, f"sync {self.dest}", outcome.bytes))
+                           Meter(self.context.progress, f"send {len(diff.send)} files -> {self.dest}", outcome.bytes))
         try:
             result = conn.run(TAR_RUN.format(dest=q(self.dest)), stdin=stream)
         finally:
