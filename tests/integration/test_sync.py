@@ -195,3 +195,26 @@ def test_a_full_disk_fails_clearly_and_keeps_what_is_there(docker_server, write_
             assert after[path] in (digest, new[path]), f"{path} was damaged"
     finally:
         docker_server.exec(f"busybox umount {small}; rmdir {small}")
+
+
+def test_become_syncs_where_the_user_cannot_write_and_sets_the_owner(fresh_server, write_inventory, tmp_path):
+    server = fresh_server("sshd")
+    server.exec("useradd -m deploy && mkdir -p /home/deploy/.ssh && cp /root/.ssh/authorized_keys "
+                "/home/deploy/.ssh/ && chown -R deploy /home/deploy/.ssh && "
+                "echo 'deploy ALL=(ALL) NOPASSWD: ALL' > /etc/sudoers.d/deploy && useradd www")
+    inventory = project(tmp_path, server, write_inventory, user="deploy", become=True)
+    for transport in ("rsync", "tar"):
+        dest = f"/srv/{transport}/media"
+        run = sync_media(inventory, "--set", f"media_dir={dest}", "--set", f"media_transport={transport}")
+        assert run.code == 0, run.stdout + run.stderr
+        assert remote_tree(server, dest) == local_tree(inventory.parent / "media")
+        assert server.exec(f"stat -c %U {dest}/products/forest_path.png").stdout.strip() == b"root"
+    playbook = tmp_path / "owner.yml"
+    playbook.write_text("- name: owned\n  hosts: all\n  tasks:\n" + "".join(
+        f"    - sync: {{src: media, dest: /srv/owned-{t}, owner: 'www:www', transport: {t}}}\n"
+        for t in ("rsync", "tar")))
+    run = moorage("play", playbook, "--host", "web", "--inventory", inventory, "--json")
+    assert run.code == 0, run.stdout + run.stderr
+    for transport in ("rsync", "tar"):
+        owner = server.exec(f"stat -c %U:%G /srv/owned-{transport}/products/forest_path.png").stdout.strip()
+        assert owner == b"www:www", transport
