@@ -17,6 +17,7 @@ import os
 import posixpath
 import re
 import shlex
+import stat
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -83,28 +84,27 @@ def scan_local(root: Path, exclude: Iterable[str] = (), checksum: bool = False) 
                           else f"source {root} is not a directory")
     patterns = list(exclude)
     tree: dict[str, Entry] = {}
-    for top, dirs, files in os.walk(root):
-        base = Path(top)
-        rel_top = base.relative_to(root).as_posix()
-        for name in sorted(dirs + files):
-            path = base / name
-            rel = name if rel_top == "." else f"{rel_top}/{name}"
-            st = path.lstat()
-            is_dir = path.is_dir() and not path.is_symlink()
-            if excluded(rel, is_dir, patterns):
-                if name in dirs:
-                    dirs.remove(name)
+    pending = [""]  # one lstat per entry (scandir), as this runs on every sync
+    while pending:
+        top = pending.pop()
+        with os.scandir(root / top) as listing:
+            entries = sorted(listing, key=lambda entry: entry.name)
+        for entry in entries:
+            rel = f"{top}/{entry.name}" if top else entry.name
+            st = entry.stat(follow_symlinks=False)
+            if excluded(rel, stat.S_ISDIR(st.st_mode), patterns):
                 continue
-            if path.is_symlink():
-                target = os.readlink(path)
+            if stat.S_ISLNK(st.st_mode):
+                target = os.readlink(entry.path)
                 if not _inside(root, rel, target):
-                    raise SourceError(f"{path} is a symlink to {target}, outside the source directory "
+                    raise SourceError(f"{entry.path} is a symlink to {target}, outside the source directory "
                                       f"{root}; refusing to sync it (replace it with a copy or exclude it)")
                 tree[rel] = Entry("l", target=target, mtime=int(st.st_mtime))
-            elif is_dir:
+            elif stat.S_ISDIR(st.st_mode):
                 tree[rel] = Entry("d", mode=st.st_mode & 0o7777)
-            elif path.is_file():
-                digest = _sha256(path) if checksum else ""
+                pending.append(rel)
+            elif stat.S_ISREG(st.st_mode):
+                digest = _sha256(Path(entry.path)) if checksum else ""
                 tree[rel] = Entry("f", st.st_size, int(st.st_mtime), st.st_mode & 0o7777, sha256=digest)
             # sockets, fifos, devices: not media; left out like rsync without -D
     return tree
