@@ -1,10 +1,11 @@
 """W2 side by side: a 2,000-file media tree (~25 MB) synced to real sshd test servers.
 
-    .venv/bin/python -m bench.w2 [-n RUNS] [--hosts 1,10] [--tools moorage,moorage-tar,rsync,ansible,pyinfra]
+    .venv/bin/python -m bench.w2 [-n RUNS] [--peer-runs N] [--hosts 1,10] [--tools moorage,rsync,...]
 
 Tools: moorage (`sync`, rsync tunnelled through its SSH connection), moorage-tar (the same
 with `transport: tar`, the fallback for hosts without rsync), plain rsync over ssh with a warm
-ControlMaster (the floor; one rsync per host, all in parallel), ansible-core with
+ControlMaster (the floor; one rsync per host, all in parallel), rsync-fresh (the same over a
+new ssh connection each run, as a one-shot command pays), ansible-core with
 `ansible.posix.synchronize` (PyPI package `ansible`, venv bench/.venvs/ansible-full) and
 pyinfra `files.sync`.  Scenarios: first sync (remote folder removed first), no-change
 resync, 20 files changed (rewritten whole, new mtime).  Each cell is the median of N runs,
@@ -205,13 +206,23 @@ class Rsync:
                                                       check=False).stderr.strip()
 
 
-TOOLS = {"moorage": W2Moorage, "moorage-tar": W2MoorageTar, "rsync": Rsync, "ansible": W2Ansible,
-         "pyinfra": W2Pyinfra}
+class RsyncFresh(Rsync):
+    """rsync over a new ssh connection each run (no ControlMaster): a one-shot command's floor,
+    since moorage, like any CLI run, opens its connection anew."""
+
+    name = "rsync-fresh"
+
+    def _ssh(self, server) -> str:
+        return super()._ssh(server).replace("-o ControlMaster=auto", "-o ControlMaster=no")
+
+
+TOOLS = {"moorage": W2Moorage, "moorage-tar": W2MoorageTar, "rsync": Rsync, "rsync-fresh": RsyncFresh,
+         "ansible": W2Ansible, "pyinfra": W2Pyinfra}
 
 
 def build(name: str, workdir: Path, servers: dict, media: Path) -> Tool | Rsync:
-    if name == "rsync":
-        return Rsync(workdir, servers, media)
+    if name in ("rsync", "rsync-fresh"):
+        return TOOLS[name](workdir, servers, media)
     cls = TOOLS[name]
     cls.media = media  # read by setup(), which Tool.__init__ calls
     return cls(workdir, servers)
@@ -276,7 +287,7 @@ def markdown(results: Results) -> str:
         lines += [f"## {count} host(s)", "", *_table(header, rows), ""]
     changed = statistics.median(results.changed_bytes) if results.changed_bytes else 0
     rows = []
-    for tool in ("moorage", "moorage-tar", "rsync"):
+    for tool in ("moorage", "moorage-tar", "rsync", "rsync-fresh"):
         sent = results.wire.get(f"changed20|{tool}")
         idle = results.wire.get(f"nochange|{tool}")
         if sent:
