@@ -53,9 +53,6 @@ def up() -> int:
     images = {name: ensure_dm_image(name) for name in ("webapp", "postgres", "nginx", "traefik")}
     images["webapp"] = WEBAPP_V1
     testbed.load_images(server, [images["nginx"], images["traefik"]])
-    server.exec("mkdir -p /srv/dm/media/products")
-    for png in (ROOT / "examples/dm/media/products").glob("*.png"):
-        server.exec(f"cat > /srv/dm/media/products/{png.name}", input=png.read_bytes())
     inventory = prepare_project(server, images, STATE / "project", key)
     command = [str(ROOT / ".venv/bin/moorage"), "deploy", "--host", "nexus", "--inventory", str(inventory)]
     print(f"[demo] {' '.join(command)}", flush=True)
