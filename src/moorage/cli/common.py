@@ -45,3 +45,14 @@ def inventory_dir(path: str | None) -> Path:
     """The directory of the inventory named by ``--inventory`` (its hosts.yml may be named)."""
     given = Path(path or DEFAULT_INVENTORY)
     return given.parent if given.is_file() else given
+
+# Flags shared by the tasks that run playbooks (play, deploy, sync-media...).
+RUN_HELP = {
+    "host": HOST_HELP,
+    "inventory": INVENTORY_HELP,
+    "check": "Plan only: show what would change, change nothing.",
+    "diff": "Show the diff of every file that changes.",
+    "tags": "Only run tasks with one of these tags (comma-separated).",
+    "set_": SET_HELP,
+    "json_": JSON_HELP,
+}

@@ -14,8 +14,7 @@ from invoke.exceptions import Exit
 from rich.console import Console
 from rich.table import Table
 
-from moorage.cli.common import DEFAULT_INVENTORY, HOST_HELP, INVENTORY_HELP, JSON_HELP, reports_errors
-from moorage.cli.pending import RUN_HELP
+from moorage.cli.common import DEFAULT_INVENTORY, HOST_HELP, INVENTORY_HELP, JSON_HELP, RUN_HELP, reports_errors
 from moorage.cli.run_tasks import run_options
 from moorage.connection import Connection, connect
 from moorage.data import catalog

@@ -5,8 +5,7 @@ from __future__ import annotations
 from invoke import task
 from invoke.exceptions import Exit
 
-from moorage.cli.common import DEFAULT_INVENTORY, reports_errors
-from moorage.cli.pending import RUN_HELP
+from moorage.cli.common import DEFAULT_INVENTORY, RUN_HELP, reports_errors
 from moorage.cli.run_tasks import run_options
 from moorage.deploy.recipe import Request, playbooks_dir
 from moorage.errors import InputError

@@ -5,8 +5,7 @@ from __future__ import annotations
 from invoke import task
 from invoke.exceptions import Exit
 
-from moorage.cli.common import DEFAULT_INVENTORY, reports_errors
-from moorage.cli.pending import RUN_HELP
+from moorage.cli.common import DEFAULT_INVENTORY, RUN_HELP, reports_errors
 from moorage.errors import InputError
 from moorage.executor import RunOptions
 from moorage.run import make_report, run_playbook
