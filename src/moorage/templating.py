@@ -120,6 +120,11 @@ def evaluate(expression: str, variables: Mapping[str, Any], location: Location |
         raise _fail(exc, f"when expression {expression!r}", location) from None
 
 
+def render_keys(variables: Mapping[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    """The named variables rendered (a value that is a template is resolved; a missing one is "")."""
+    return {key: render_value(variables.get(key, ""), variables, f"variable '{key}'") for key in keys}
+
+
 def resolved(variables: Mapping[str, Any]) -> dict[str, Any]:
     """The variables with every value that is itself a template rendered (as arguments are), so a
     template file sees ``media_dir: "{{ app_dir }}/media"`` resolved; a value that can't be

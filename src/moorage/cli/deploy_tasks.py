@@ -23,7 +23,7 @@ from moorage.errors import InputError
 from moorage.inventory import load_inventory
 from moorage.playbook import load_playbook
 from moorage.run import make_report
-from moorage.templating import render_value
+from moorage.templating import render_keys
 
 LOCK_HELP = {"break_lock": "Remove a stale deploy lock first (written to the audit log)."}
 BACKUP_WARN_HOURS = 24  # status warns when the newest verified database backup is older (seed 001's checklist)
@@ -116,7 +116,7 @@ def _app(inventory: str, host_name: str) -> tuple[Any, dict[str, Any]]:
     playbook = load_playbook(recipe.playbooks_dir(recipe.Request(inventory, host_name)) / "deploy.yml")
     variables = hosts[0].variables(playbook.plays[-1].defaults())
     keys = ("app_dir", "compose_project", "compose_file", "health_url", "health_headers", "backup_dir")
-    return hosts[0], {k: render_value(variables.get(k, ""), variables, f"variable '{k}'") for k in keys}
+    return hosts[0], render_keys(variables, keys)
 
 
 @task(auto_shortflags=False, help={"host": HOST_HELP, "inventory": INVENTORY_HELP, "json_": JSON_HELP})

@@ -12,7 +12,7 @@ from moorage.data import scripts
 from moorage.errors import InputError
 from moorage.inventory import Inventory, load_inventory
 from moorage.playbook import load_playbook
-from moorage.templating import render_value
+from moorage.templating import render_keys
 
 KEYS = ("app_dir", "backup_dir", "backup_prefix", "backup_databases", "backup_media", "compose_project",
         "data_guard_max_age_hours", "backup_keep_days", "backup_keep_count")
@@ -72,7 +72,7 @@ def one(hosts: list[DataSettings], target: str) -> DataSettings:
 
 def _settings(host: Any, defaults: Any) -> DataSettings:
     variables = host.variables(defaults)
-    values = {key: render_value(variables[key], variables, f"variable '{key}'") for key in KEYS}
+    values = render_keys(variables, KEYS)
     return DataSettings(host, str(values["app_dir"]), str(values["backup_dir"]), str(values["backup_prefix"]),
                         str(values["compose_project"]), list(values["backup_databases"]),
                         list(values["backup_media"] or []), float(values["data_guard_max_age_hours"]),

@@ -23,7 +23,7 @@ from moorage.executor import Runner, RunOptions
 from moorage.inventory import load_inventory
 from moorage.playbook import load_playbook
 from moorage.report import Report
-from moorage.templating import render_value
+from moorage.templating import render_keys
 
 
 @dataclass
@@ -66,8 +66,7 @@ def _revision(root: Path) -> str:
 
 
 def _app_dir(host: Any, defaults: Any) -> str:
-    variables = host.variables(defaults)
-    return str(render_value(variables["app_dir"], variables, "variable 'app_dir'"))
+    return str(render_keys(host.variables(defaults), ("app_dir",))["app_dir"])
 
 
 def deploy(request: Request, report: Report) -> list[Outcome]:
