@@ -1,4 +1,4 @@
-"""Run a playbook file against a target: inventory -> playbook -> plan/apply -> report.
+"""Run a playbook against a target: inventory -> playbook -> plan/apply -> report.
 
 This is what ``invoke play`` (and the deploy-style tasks built on it) call.
 Input errors are raised before anything runs (exit status 2); host failures
@@ -13,7 +13,7 @@ from pathlib import Path
 from moorage import secrets
 from moorage.executor import Runner, RunOptions, RunResult
 from moorage.inventory import load_inventory
-from moorage.playbook import load_playbook
+from moorage.project import Project, locate
 from moorage.report import HumanRenderer, JsonRenderer, Report
 
 
@@ -24,13 +24,18 @@ def make_report(json_lines: bool, show_diff: bool, verbose: bool = False) -> Rep
     return Report(renderer, mask=secrets.mask)
 
 
-def run_playbook(playbook: str | Path, target: str, inventory: str | Path = "inventory",
+def run_playbook(playbook: str | Path, target: str, project: Project | str | Path = "",
                  overrides: list[str] | None = None, options: RunOptions | None = None,
                  report: Report | None = None) -> RunResult:
-    """Load the inventory and the playbook, select ``target``'s hosts and run the plays."""
+    """Load the inventory and the playbook, select ``target``'s hosts and run the plays.
+
+    ``playbook``: a file, or a playbook name looked up in the project then the built-in ones;
+    ``project``: a ``Project``, or an inventory path (its parent is the project).
+    """
     options = options or RunOptions()
-    loaded_inventory = load_inventory(inventory, overrides or [])
-    loaded_playbook = load_playbook(playbook)
+    located = project if isinstance(project, Project) else locate(inventory=project)
+    loaded_inventory = load_inventory(located.inventory, overrides or [])
+    loaded_playbook = located.load_playbook(playbook)
     hosts = loaded_inventory.select(target)
     for host in hosts:  # a missing secret is bad input: say so before anything runs
         host.variables()

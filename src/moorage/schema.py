@@ -20,17 +20,17 @@ import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 from referencing import Registry, Resource
 
+from moorage import builtin
 from moorage.errors import InputError, Location
 from moorage.yamlsrc import format_path, location_of
 
-SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas"
+SCHEMA_DIR = builtin.SCHEMAS
 MAX_SHOWN = 25
 CONTROL_KEYS = ("name", "when", "notify", "tags", "register", "become")
 _TYPE_NAMES = {"object": "a mapping", "array": "a list", "string": "a string", "integer": "an integer",

@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from moorage import builtin
 from moorage.errors import InputError, Location
 
 _BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -58,8 +59,11 @@ class LineList(list):
 
 
 def display_path(path: str | os.PathLike[str]) -> str:
-    """``path`` relative to the current directory when it lies below it, else as given."""
+    """``path`` relative to the current directory when it lies below it, else as given; a file
+    shipped with the engine as ``builtin:roles/NAME/...`` (wherever the package is installed)."""
     path = Path(path)
+    if builtin.contains(path) or path.resolve() == builtin.ROOT:
+        return f"builtin:{path.resolve().relative_to(builtin.ROOT)}"
     try:
         return str(path.resolve().relative_to(Path.cwd().resolve()))
     except ValueError:

@@ -12,7 +12,6 @@ import subprocess
 
 import pytest
 import yaml
-from testbed.dm import ROOT
 
 from .helpers import moorage
 
@@ -26,12 +25,10 @@ def plain(testbed):
 
 
 def inventory_for(project, server, pinned: bool = True, **host):
-    """A project (the repository's playbooks and roles) whose inventory's host `box` is ``server``,
+    """A project (built-in playbooks and roles) whose inventory's host `box` is ``server``,
     reached as `deploy`; known_hosts pinned or absent.  Returns the inventory directory."""
     directory = project / "inventory"
     directory.mkdir(parents=True, exist_ok=True)
-    for part in ("playbooks", "roles"):
-        (project / part).symlink_to(ROOT / part)
     entry = {"address": server.address, "port": server.port, "ssh_key": str(server.key_file), **host}
     data = {"project": "test", "vars": {"app_dir": "/srv/box"},
             "environments": {"box": {"user": "deploy", "hosts": {"box": entry}}}}

@@ -24,7 +24,7 @@ from testbed.images import ensure_image
 from .helpers import moorage
 
 ROOT = Path(__file__).resolve().parents[2]
-PLAYBOOK = ROOT / "playbooks" / "proxy.yml"
+PLAYBOOK = "proxy"  # the built-in playbook, by name
 MEDIA_FILE = ROOT / "examples" / "dm" / "media" / "products" / "forest_path.png"
 DOMAIN = "dm.nexus.local"
 BASE = "/srv/proxytest"

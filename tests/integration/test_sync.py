@@ -22,12 +22,10 @@ MEDIA = "/srv/app/media"
 
 
 def project(tmp_path: Path, server, write_inventory, name: str = "web", **fields) -> Path:
-    """A project like the repository (playbooks/, roles/) with its own media/ and an inventory
-    whose only host is ``server``; returns the inventory directory."""
+    """A project with its own media/ and an inventory whose only host is ``server`` (playbooks and
+    roles are the built-in ones); returns the inventory directory."""
     root = tmp_path / "project"
     root.mkdir()
-    for part in ("playbooks", "roles"):
-        (root / part).symlink_to(ROOT / part)
     shutil.copytree(ROOT / "examples/dm/media", root / "media")
     write_inventory(root / "inventory", {name: server}, extra_vars={"app_dir": "/srv/app"},
                     host_fields={name: fields} if fields else None)

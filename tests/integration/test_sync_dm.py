@@ -22,7 +22,7 @@ def test_synced_media_and_a_new_image_are_served_through_traefik(testbed, fresh_
     inventory = prepare_project(server, {**refs, "webapp": "unused:v1", "postgres": "unused:v1"}, tmp_path / "p")
     media = tmp_path / "media"  # the project's media tree (a copy: examples/ is the repository's)
     shutil.copytree(ROOT / "examples/dm/media", media)
-    proxy = moorage("play", inventory.parent / "playbooks/proxy.yml", "--host", "nexus", "--inventory", inventory,
+    proxy = moorage("play", "proxy", "--host", "nexus", "--inventory", inventory,
                     "--json", timeout=600)
     assert proxy.code == 0, proxy.stdout[-3000:] + proxy.stderr
 

@@ -29,7 +29,7 @@ def prepare_project(server: TestServer, images: Mapping[str, str], dest: Path, k
     shipped by moorage (``image_source: ship``), the proxy's must already be on the server.
     """
     dest.mkdir(parents=True, exist_ok=True)
-    for part in ("playbooks", "roles", "examples"):
+    for part in ("playbooks", "examples"):  # DM's own deploy.yml; roles are built in
         link = dest / part
         if not link.exists():
             link.symlink_to(ROOT / part)

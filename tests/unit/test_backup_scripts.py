@@ -176,8 +176,8 @@ def test_the_daily_job_installs_the_script_and_a_cron_entry_then_changes_nothing
 
 
 def test_the_roles_share_their_common_defaults():
-    app = yaml.safe_load((REPO / "roles/compose_app/defaults.yml").read_text())
-    data = yaml.safe_load((REPO / "roles/postgres_backup/defaults.yml").read_text())
+    app = yaml.safe_load((REPO / "src/moorage/builtin/roles/compose_app/defaults.yml").read_text())
+    data = yaml.safe_load((REPO / "src/moorage/builtin/roles/postgres_backup/defaults.yml").read_text())
     shared = set(app) & set(data)
     assert {"backup_dir", "backup_prefix", "backup_databases", "compose_project", "health_url"} <= shared
     assert {k: app[k] for k in shared} == {k: data[k] for k in shared}

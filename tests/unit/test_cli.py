@@ -12,8 +12,10 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-TASKS = ["backup", "check", "deploy", "inventory", "logs", "onboard", "play", "releases", "restore",
-         "rollback", "status", "sync-media"]
+TASKS = ["backup", "check", "deploy", "inventory", "logs", "onboard", "play", "playbooks", "releases",
+         "restore", "roles", "rollback", "status", "sync-media"]
+BUILTIN_PLAYBOOKS = "backup, deploy, onboard, proxy, restore, rollback, sync-media"
+BUILTIN_ROLES = "base, compose_app, docker_engine, hardening, media, nginx_static, postgres_backup, traefik"
 
 
 def invoke(*args: str, cwd: Path = REPO, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
@@ -61,7 +63,8 @@ def test_check_on_the_shipped_inventory(dm_copy):
     assert result.stdout.splitlines() == [
         "ok   inventory/hosts.yml (3 environments, 3 hosts)",
         "ok   inventory/group_vars/all.yml",
-        "--   no playbooks in playbooks",
+        f"ok   built-in playbooks: {BUILTIN_PLAYBOOKS}",
+        f"ok   built-in roles: {BUILTIN_ROLES}",
         "all valid",
     ]
 
@@ -108,12 +111,14 @@ def test_check_playbooks_and_roles(dm_copy):
         "ok   inventory/group_vars/all.yml",
         "FAIL playbooks/bad.yml (2 problems)",
         "ok   playbooks/site.yml (1 play, 2 tasks)",
+        f"ok   built-in playbooks: {BUILTIN_PLAYBOOKS}",
         "FAIL roles/broken (1 problem)",
         "ok   roles/web (1 task, 0 handlers, 0 defaults)",
+        f"ok   built-in roles: {BUILTIN_ROLES}",
     ]
     assert result.stderr.splitlines() == [
         "error: playbooks/bad.yml:3: [0].roles[0]: unknown role 'wbe' (did you mean 'web'?); roles are "
-        "looked up in: playbooks/roles, roles",
+        "looked up in: playbooks/roles, roles, builtin:roles",
         "playbooks/bad.yml:5: [0].tasks[0].dir.mdoe: unknown argument 'mdoe' of 'dir' (did you mean 'mode'?)",
         "roles/broken/tasks.yml:1: [0].template.src: template source 'missing.j2' not found; looked in: "
         "roles/broken/templates, playbooks/templates",

@@ -142,7 +142,8 @@ def test_destructive_commands_live_only_in_the_restore_script():
         for line, text in _code_strings(path):
             if DESTRUCTIVE.search(text):
                 hits.append((str(path.relative_to(REPO)), line))
-    for path in [*sorted((REPO / "roles").rglob("*.yml")), *sorted((REPO / "playbooks").glob("*.yml"))]:
+    builtin = REPO / "src/moorage/builtin"
+    for path in [*sorted(builtin.rglob("*.yml")), *sorted((REPO / "playbooks").glob("*.yml"))]:
         for number, text in enumerate(path.read_text().splitlines(), 1):
             if DESTRUCTIVE.search(text.split("#", 1)[0]):
                 hits.append((str(path.relative_to(REPO)), number))

@@ -80,12 +80,12 @@ def test_the_dm_projects_directories_on_nexus_belong_to_the_deploy_user():
     from pathlib import Path
 
     from moorage.inventory import load_inventory
-    from moorage.playbook import load_playbook
+    from moorage.project import locate
 
-    root = Path(__file__).resolve().parents[2]
-    inventory = load_inventory(root / "inventory")
-    onboard_play = load_playbook(root / "playbooks" / "onboard.yml")
-    dirs = recipe.deploy_dirs(inventory, inventory.hosts["nexus"], onboard_play, root / "playbooks")
+    project = locate(Path(__file__).resolve().parents[2])
+    inventory = load_inventory(project.inventory)
+    onboard_play = project.load_playbook("onboard")
+    dirs = recipe.deploy_dirs(inventory, inventory.hosts["nexus"], onboard_play, project)
     home = "/home/deploy/nexus"
     assert sorted(dirs) == sorted([home, f"{home}/dev-web", f"{home}/dev-web/dm", f"{home}/dev-web/dm/media",
                                    f"{home}/dev-web/dm/backups", f"{home}/shared", f"{home}/shared/traefik",

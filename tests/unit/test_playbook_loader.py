@@ -163,7 +163,7 @@ CASES = [
       "playbooks/templates"]),
     ("unknown role", "- hosts: all\n  roles:\n    - compose_ap\n",
      ["playbooks/deploy.yml:3: [0].roles[0]: unknown role 'compose_ap' (did you mean 'compose_app'?); roles "
-      "are looked up in: playbooks/roles, roles"]),
+      "are looked up in: playbooks/roles, roles, builtin:roles"]),
     ("schema and ops together", "- hsts: all\n  tasks:\n    - tempalte: {}\n",
      ["playbooks/deploy.yml:1: [0]: missing required key 'hosts'",
       "playbooks/deploy.yml:1: [0].hsts: unknown key 'hsts' (did you mean 'hosts'?)",

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from moorage import builtin
 from moorage.deploy.preflight import CHECKS, failures
 from moorage.errors import InputError
 from moorage.inventory import Host, Inventory, load_inventory
-from moorage.playbook import Playbook, default_roles_paths, find_roles, load_playbook, read_role
+from moorage.playbook import read_role
+from moorage.project import Project
 from moorage.schema import Problem, error_problems, raise_problems
 from moorage.yamlsrc import display_path
-
-PLAYBOOK_SUFFIXES = (".yml", ".yaml")
 
 
 @dataclass
@@ -40,27 +41,23 @@ class CheckReport:
         raise_problems(list(dict.fromkeys(self.problems)))
 
 
-def run_check(inventory_path: Path, host: str = "", playbooks_dir: Path | None = None) -> CheckReport:
-    """Check the inventory (and ``host``'s variables when given), playbooks and roles."""
+def run_check(project: Project, host: str = "") -> CheckReport:
+    """Check the inventory (and ``host``'s variables when given), every playbook and role the
+    project can run (its own, then the built-in ones it doesn't replace)."""
     report = CheckReport()
-    inventory = _check_inventory(report, inventory_path, host)
-    inv_dir = inventory_path.parent if inventory_path.is_file() else inventory_path
-    playbooks = playbooks_dir or inv_dir.parent / "playbooks"
-    _check_playbooks(report, playbooks, inventory)
-    _check_roles(report, playbooks)
+    inventory = _check_inventory(report, project.inventory, host)
+    _check_playbooks(report, project, inventory)
+    _check_roles(report, project)
     if inventory is not None and host:
-        _check_preflight(report, inventory, host, playbooks)
+        _check_preflight(report, inventory, host, project)
     return report
 
 
-def _check_preflight(report: CheckReport, inventory: Inventory, host: str, playbooks: Path) -> None:
-    """The production checklist (seed 000) for the production hosts of ``host``."""
-    deploy = playbooks / "deploy.yml"
-    if not deploy.is_file():
-        return
+def _check_preflight(report: CheckReport, inventory: Inventory, host: str, project: Project) -> None:
+    """The production preflight for the production hosts of ``host``."""
     for selected in [h for h in _select(report, inventory, host) if h.production]:
         def attempt(h: Host = selected) -> str:
-            problems = failures(h.variables(load_playbook(deploy).plays[-1].defaults()), playbooks.parent)
+            problems = failures(h.variables(project.load_playbook("deploy").defaults()), project.root)
             if problems:
                 raise InputError(f"production preflight of {h.name} fails: " + "; ".join(problems), h.location)
             return f"{len(CHECKS)} checks passed"
@@ -96,15 +93,35 @@ def _select(report: CheckReport, inventory: Inventory, host: str) -> list:
         return []
 
 
-def _check_playbooks(report: CheckReport, folder: Path, inventory: Inventory | None) -> None:
-    files = sorted(p for p in folder.glob("*") if p.suffix in PLAYBOOK_SUFFIXES) if folder.is_dir() else []
-    if not files:
-        report.lines.append(f"--   no playbooks in {display_path(folder)}")
-    for file in files:
-        report.record(display_path(file), lambda f=file: _playbook_detail(load_playbook(f), inventory))
+def _check_playbooks(report: CheckReport, project: Project, inventory: Inventory | None) -> None:
+    passed: list[str] = []
+    for name, file in project.playbooks().items():
+        attempt = functools.partial(_playbook_detail, project, file, inventory)
+        _record_or_collect(report, file, name, attempt, passed)
+    _summarise(report, "built-in playbooks", passed)
 
 
-def _playbook_detail(playbook: Playbook, inventory: Inventory | None) -> str:
+def _record_or_collect(report: CheckReport, path: Path, name: str, attempt: Callable[[], str],
+                       passed: list[str]) -> None:
+    """A project file gets a line of its own; a built-in one only when it fails (else it is
+    collected into one summary line)."""
+    if not builtin.contains(path):
+        report.record(display_path(path), attempt)
+        return
+    try:
+        attempt()
+        passed.append(name)
+    except InputError:
+        report.record(display_path(path), attempt)
+
+
+def _summarise(report: CheckReport, what: str, names: list[str]) -> None:
+    if names:
+        report.lines.append(f"ok   {what}: {', '.join(names)}")
+
+
+def _playbook_detail(project: Project, path: Path, inventory: Inventory | None) -> str:
+    playbook = project.load_playbook(path)
     tasks = sum(len(play.all_tasks()) for play in playbook.plays)
     if inventory is not None:
         found: list[Problem] = []
@@ -118,13 +135,15 @@ def _playbook_detail(playbook: Playbook, inventory: Inventory | None) -> str:
     return f"{_count(len(playbook.plays), 'play')}, {_count(tasks, 'task')}"
 
 
-def _check_roles(report: CheckReport, playbooks: Path) -> None:
-    for path in find_roles(default_roles_paths(playbooks)).values():
-        report.record(display_path(path), lambda p=path: _role_detail(p, playbooks))
+def _check_roles(report: CheckReport, project: Project) -> None:
+    passed: list[str] = []
+    for name, path in project.roles().items():
+        _record_or_collect(report, path, name, functools.partial(_role_detail, path, project), passed)
+    _summarise(report, "built-in roles", passed)
 
 
-def _role_detail(path: Path, playbooks: Path) -> str:
-    role, found = read_role(path, [playbooks])
+def _role_detail(path: Path, project: Project) -> str:
+    role, found = read_role(path, [project.playbooks_dir])
     raise_problems(found)
     assert role is not None
     return (f"{_count(len(role.tasks), 'task')}, {_count(len(role.handlers), 'handler')}, "

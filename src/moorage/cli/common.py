@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any, TypeVar
 
 from invoke.exceptions import Exit
@@ -13,11 +12,13 @@ from invoke.exceptions import Exit
 from moorage import secrets
 from moorage.errors import MoorageError
 from moorage.inventory import Inventory, load_inventory
+from moorage.project import Project, locate
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-DEFAULT_INVENTORY = "inventory"
-INVENTORY_HELP = "Inventory directory or hosts.yml (default: ./inventory)."
+INVENTORY_HELP = "Inventory directory or hosts.yml (default: the project's inventory/)."
+PROJECT_HELP = ("The project directory (default: the current directory or the nearest one above it that has "
+                "inventory/hosts.yml).")
 HOST_HELP = "A host name, an environment name, or all (commas for several)."
 SET_HELP = "Override a variable, highest precedence: --set k=v (the value is read as YAML); repeatable."
 JSON_HELP = "Print JSON (one object per line) instead of the human view."
@@ -36,20 +37,20 @@ def reports_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def inventory_from_flag(path: str | None, overrides: Sequence[str] | None = None) -> Inventory:
-    """Load the inventory named by ``--inventory`` (default ``./inventory``) with ``--set`` flags."""
-    return load_inventory(Path(path or DEFAULT_INVENTORY), list(overrides or []))
+def project_from_flags(project: str = "", inventory: str = "") -> Project:
+    """The project named by ``--project`` / ``--inventory``, else found from the current directory up."""
+    return locate(project, inventory)
 
 
-def inventory_dir(path: str | None) -> Path:
-    """The directory of the inventory named by ``--inventory`` (its hosts.yml may be named)."""
-    given = Path(path or DEFAULT_INVENTORY)
-    return given.parent if given.is_file() else given
+def inventory_from_flags(project: str, inventory: str, overrides: Sequence[str] | None = None) -> Inventory:
+    """Load the project's inventory with ``--set`` flags."""
+    return load_inventory(project_from_flags(project, inventory).inventory, list(overrides or []))
 
 # Flags shared by the tasks that run playbooks (play, deploy, sync-media...).
 RUN_HELP = {
     "host": HOST_HELP,
     "inventory": INVENTORY_HELP,
+    "project": PROJECT_HELP,
     "check": "Plan only: show what would change, change nothing.",
     "diff": "Show the diff of every file that changes.",
     "tags": "Only run tasks with one of these tags (comma-separated).",

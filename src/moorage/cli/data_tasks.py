@@ -9,7 +9,15 @@ from pathlib import Path
 from invoke import task
 from rich.table import Table
 
-from moorage.cli.common import DEFAULT_INVENTORY, HOST_HELP, INVENTORY_HELP, JSON_HELP, SET_HELP, reports_errors
+from moorage.cli.common import (
+    HOST_HELP,
+    INVENTORY_HELP,
+    JSON_HELP,
+    PROJECT_HELP,
+    SET_HELP,
+    project_from_flags,
+    reports_errors,
+)
 from moorage.cli.deploy_tasks import LOCK_HELP, _console, _finish
 from moorage.connection import connect
 from moorage.data import catalog, fetch, settings
@@ -17,16 +25,11 @@ from moorage.data import restore as data_restore
 from moorage.deploy import recipe
 from moorage.errors import HostError, InputError
 from moorage.executor import Runner, RunOptions
-from moorage.playbook import load_playbook
 from moorage.run import make_report
 
 
-def _playbooks(inventory: str) -> Path:
-    return recipe.playbooks_dir(recipe.Request(inventory, ""))
-
-
 @task(auto_shortflags=False, iterable=["set_"], help={
-    "host": HOST_HELP, "inventory": INVENTORY_HELP, "json_": JSON_HELP, "set_": SET_HELP,
+    "host": HOST_HELP, "inventory": INVENTORY_HELP, "project": PROJECT_HELP, "json_": JSON_HELP, "set_": SET_HELP,
     "check": "Plan only: say what would be backed up, change nothing.",
     "fetch_": "Also copy the new backups to this machine (--fetch-dir), checked against their sha256.",
     "fetch_dir": "Where --fetch puts them (default: ./backups/HOST).",
@@ -36,19 +39,19 @@ def _playbooks(inventory: str) -> Path:
     "verbose": "Show a summary line for unchanged tasks too.",
 })
 @reports_errors
-def backup(c, host="", inventory=DEFAULT_INVENTORY, json_=False, set_=None, check=False, fetch_=False,
+def backup(c, host="", inventory="", project="", json_=False, set_=None, check=False, fetch_=False,
            fetch_dir="", list_=False, verify=False, file="", verbose=False):
     """Back up a host's databases (pg_dump -Fc, verified by pg_restore) and media; install the daily job."""
     if not host:
         raise InputError("--host is required: a host name, an environment name, or all")
-    playbooks = _playbooks(inventory)
-    loaded, hosts = settings.load(inventory, host, list(set_ or []), playbooks)
+    located = project_from_flags(project, inventory)
+    loaded, hosts = settings.load(located.inventory, host, list(set_ or []), located)
     if list_ or verify:
         return (_verify if verify else _list)(settings.one(hosts, host), file, json_)
     if file:
         raise InputError("--file goes with --verify (to back up, leave it out; to restore, see `invoke restore`)")
     report = make_report(json_, False, verbose)
-    result = Runner(loaded, RunOptions(check=check), report).run(load_playbook(playbooks / "backup.yml"),
+    result = Runner(loaded, RunOptions(check=check), report).run(located.load_playbook("backup"),
                                                                  [s.host for s in hosts])
     outcomes = []
     for data in hosts:
@@ -123,7 +126,8 @@ def _verify(data: settings.DataSettings, file: str, json_: bool) -> None:
 
 
 @task(auto_shortflags=False, iterable=["set_"], help={
-    "host": HOST_HELP, "inventory": INVENTORY_HELP, "json_": JSON_HELP, "set_": SET_HELP, **LOCK_HELP,
+    "host": HOST_HELP, "inventory": INVENTORY_HELP, "project": PROJECT_HELP, "json_": JSON_HELP, "set_": SET_HELP,
+    **LOCK_HELP,
     "file": "Backup to restore (see `invoke backup --list`); default: the newest verified one of each database.",
     "backup": "Same as --file.",
     "into": "Restore into this scratch database instead (created, marked as moorage's); the live one is untouched.",
@@ -133,7 +137,7 @@ def _verify(data: settings.DataSettings, file: str, json_: bool) -> None:
                     "data_guard_max_age_hours (24).",
 })
 @reports_errors
-def restore(c, host="", inventory=DEFAULT_INVENTORY, file="", backup="", into="", yes=False, destroy_data=False,
+def restore(c, host="", inventory="", project="", file="", backup="", into="", yes=False, destroy_data=False,
             json_=False, set_=None, break_lock=False):
     """Restore a database from a verified backup: writers stopped, pg_restore in one transaction, health gate."""
     if not host:
@@ -145,8 +149,9 @@ def restore(c, host="", inventory=DEFAULT_INVENTORY, file="", backup="", into=""
         raise InputError(f"--into {into!r}: name the scratch database with lowercase letters, digits and _ "
                          "(e.g. --into restore_check)")
     names = [n for n in (file, backup) if n]
-    request = data_restore.RestoreRequest(inventory, host, list(set_ or []), names, into, destroy_data, yes,
-                                          break_lock)
+    located = project_from_flags(project, inventory)
+    request = data_restore.RestoreRequest(str(located.inventory), host, list(set_ or []), names, into,
+                                          destroy_data, yes, break_lock)
     report = make_report(json_, False)
-    name, ok, message = data_restore.restore(request, _playbooks(inventory), report)
+    name, ok, message = data_restore.restore(request, located, report)
     _finish([recipe.Outcome(name, ok, message)], report)

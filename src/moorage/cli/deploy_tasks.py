@@ -14,17 +14,25 @@ from invoke.exceptions import Exit
 from rich.console import Console
 from rich.table import Table
 
-from moorage.cli.common import DEFAULT_INVENTORY, HOST_HELP, INVENTORY_HELP, JSON_HELP, RUN_HELP, reports_errors
+from moorage.cli.common import (
+    HOST_HELP,
+    INVENTORY_HELP,
+    JSON_HELP,
+    PROJECT_HELP,
+    RUN_HELP,
+    project_from_flags,
+    reports_errors,
+)
 from moorage.cli.run_tasks import run_options
 from moorage.connection import Connection, connect
 from moorage.data import catalog
 from moorage.deploy import recipe, server
 from moorage.errors import InputError
 from moorage.inventory import load_inventory
-from moorage.playbook import load_playbook
 from moorage.run import make_report
 from moorage.templating import render_keys
 
+DAY2_HELP = {"host": HOST_HELP, "inventory": INVENTORY_HELP, "project": PROJECT_HELP, "json_": JSON_HELP}
 LOCK_HELP = {"break_lock": "Remove a stale deploy lock first (written to the audit log)."}
 BACKUP_WARN_HOURS = 24  # status warns when the newest verified database backup is older (seed 001's checklist)
 
@@ -49,19 +57,20 @@ def _finish(outcomes: list[recipe.Outcome], report: Any) -> None:
     "verbose": "Show a summary line for unchanged tasks too.",
 })
 @reports_errors
-def deploy(c, host="", inventory=DEFAULT_INVENTORY, check=False, diff=False, tags="", set_=None,
+def deploy(c, host="", inventory="", project="", check=False, diff=False, tags="", set_=None,
            json_=False, force=False, break_lock=False, verbose=False):
     """Bring a host to the desired state: compose files, .env, proxy config, images, migrations, health."""
     if not host:
         raise InputError("--host is required: a host name, an environment name, or all")
-    request = recipe.Request(inventory, host, list(set_ or []), run_options(check, diff, tags, "", 0),
-                             force=force, break_lock=break_lock)
+    located = project_from_flags(project, inventory)
+    request = recipe.Request(str(located.inventory), host, list(set_ or []), run_options(check, diff, tags, "", 0),
+                             force=force, break_lock=break_lock, project=located)
     report = make_report(json_, diff, verbose)
     _finish(recipe.deploy(request, report), report)
 
 
 @task(auto_shortflags=False, iterable=["set_"], help={
-    "host": HOST_HELP, "inventory": INVENTORY_HELP, "json_": JSON_HELP, **LOCK_HELP,
+    "host": HOST_HELP, "inventory": INVENTORY_HELP, "project": PROJECT_HELP, "json_": JSON_HELP, **LOCK_HELP,
     "tag": "Release to go back to: its id (or a unique prefix), its git revision, or 'previous'.",
     "to": "Same as --tag (e.g. --to previous).",
     "set_": RUN_HELP["set_"],
@@ -71,14 +80,15 @@ def deploy(c, host="", inventory=DEFAULT_INVENTORY, check=False, diff=False, tag
     "destroy_data": "With --restore-db: drop the database and restore a fresh exact copy (see `restore`).",
 })
 @reports_errors
-def rollback(c, host="", inventory=DEFAULT_INVENTORY, tag="", to="", json_=False, break_lock=False, set_=None,
+def rollback(c, host="", inventory="", project="", tag="", to="", json_=False, break_lock=False, set_=None,
              restore_db=False, yes=False, destroy_data=False):
     """Go back to a recorded release (compose files, .env, images; nothing rebuilt); --restore-db for its data."""
     if not host or not (tag or to):
         raise InputError("rollback needs --host and --tag RELEASE (or --to previous); see `releases`")
     if (yes or destroy_data) and not restore_db:
         raise InputError("--yes and --destroy-data go with --restore-db (a rollback alone doesn't touch data)")
-    request = recipe.Request(inventory, host, list(set_ or []), break_lock=break_lock)
+    located = project_from_flags(project, inventory)
+    request = recipe.Request(str(located.inventory), host, list(set_ or []), break_lock=break_lock, project=located)
     report = make_report(json_, False)
     _finish(recipe.rollback(request, tag or to, report, restore_db, yes, destroy_data), report)
 
@@ -107,23 +117,22 @@ def _compose(app: dict[str, Any], arguments: str) -> str:
             f" -f {shlex.quote(app['compose_file'])} {arguments}")
 
 
-def _app(inventory: str, host_name: str) -> tuple[Any, dict[str, Any]]:
+def _app(project: str, inventory: str, host_name: str) -> tuple[Any, dict[str, Any]]:
     """A host and the app settings the day-2 tasks need (app_dir, compose project and file)."""
-    loaded = load_inventory(inventory)
-    hosts = loaded.select(host_name)
+    located = project_from_flags(project, inventory)
+    hosts = load_inventory(located.inventory).select(host_name)
     if len(hosts) != 1:
         raise InputError(f"--host must name one host here, '{host_name}' selects {len(hosts)}")
-    playbook = load_playbook(recipe.playbooks_dir(recipe.Request(inventory, host_name)) / "deploy.yml")
-    variables = hosts[0].variables(playbook.plays[-1].defaults())
+    variables = hosts[0].variables(located.load_playbook("deploy").defaults())
     keys = ("app_dir", "compose_project", "compose_file", "health_url", "health_headers", "backup_dir")
     return hosts[0], render_keys(variables, keys)
 
 
-@task(auto_shortflags=False, help={"host": HOST_HELP, "inventory": INVENTORY_HELP, "json_": JSON_HELP})
+@task(auto_shortflags=False, help=DAY2_HELP)
 @reports_errors
-def releases(c, host="", inventory=DEFAULT_INVENTORY, json_=False):
+def releases(c, host="", inventory="", project="", json_=False):
     """List a host's recorded releases, newest first, marking the current one."""
-    target, app = _app(inventory, host)
+    target, app = _app(project, inventory, host)
     with _connected(target) as conn:
         ledger = server.read_ledger(conn, app["app_dir"])
     if json_:
@@ -137,14 +146,14 @@ def releases(c, host="", inventory=DEFAULT_INVENTORY, json_=False):
     _console().print(table if ledger.releases else f"{target.name}: no release recorded yet")
 
 
-@task(auto_shortflags=False, help={"host": HOST_HELP, "inventory": INVENTORY_HELP, "json_": JSON_HELP})
+@task(auto_shortflags=False, help=DAY2_HELP)
 @reports_errors
-def status(c, host="", inventory=DEFAULT_INVENTORY, json_=False):
+def status(c, host="", inventory="", project="", json_=False):
     """Show a host's current release, its containers and their health, and the last audit lines."""
     from moorage.operations.base import Facts, OpContext, TaskFailed
     from moorage.operations.http import WaitHttp
 
-    target, app = _app(inventory, host)
+    target, app = _app(project, inventory, host)
     with _connected(target) as conn:
         ledger = server.read_ledger(conn, app["app_dir"])
         listing = conn.run(_compose(app, "ps -a --format '{{.Service}}|{{.State}}|{{.Health}}|{{.Image}}'"))
@@ -182,14 +191,14 @@ def status(c, host="", inventory=DEFAULT_INVENTORY, json_=False):
 
 
 @task(auto_shortflags=False, help={
-    "host": HOST_HELP, "inventory": INVENTORY_HELP,
+    "host": HOST_HELP, "inventory": INVENTORY_HELP, "project": PROJECT_HELP,
     "service": "Only this compose service (e.g. web, db).",
     "tail": "How many past lines to show (default 100).",
 })
 @reports_errors
-def logs(c, host="", inventory=DEFAULT_INVENTORY, service="", tail=100):
+def logs(c, host="", inventory="", project="", service="", tail=100):
     """Show the last lines of the app's container logs on a host (docker compose logs)."""
-    target, app = _app(inventory, host)
+    target, app = _app(project, inventory, host)
     with _connected(target) as conn:
         only = shlex.quote(service) if service else ""
         result = conn.run(_compose(app, f"logs --no-color --tail {int(tail)} {only}"))

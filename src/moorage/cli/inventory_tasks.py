@@ -11,29 +11,31 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from moorage import builtin
 from moorage.cli.checks import run_check
 from moorage.cli.common import (
-    DEFAULT_INVENTORY,
     HOST_HELP,
     INVENTORY_HELP,
+    PROJECT_HELP,
     SET_HELP,
-    inventory_from_flag,
+    inventory_from_flags,
+    project_from_flags,
     reports_errors,
 )
 from moorage.errors import InputError
 from moorage.inventory import Host
+from moorage.yamlsrc import display_path
 
 
 @task(auto_shortflags=False, help={
     "inventory": INVENTORY_HELP,
+    "project": PROJECT_HELP,
     "host": "Also resolve this target's variables (so missing secrets show): " + HOST_HELP,
-    "playbooks": "Playbooks directory (default: the inventory's ../playbooks); roles are in its "
-                 "roles/ and ../roles.",
 })
 @reports_errors
-def check(c, inventory=DEFAULT_INVENTORY, host="", playbooks=""):
+def check(c, inventory="", project="", host=""):
     """Validate the inventory, every playbook and every role; exit 2 naming file:line on problems."""
-    report = run_check(Path(inventory or DEFAULT_INVENTORY), host, Path(playbooks) if playbooks else None)
+    report = run_check(project_from_flags(project, inventory), host)
     for line in report.lines:
         print(line)
     report.raise_if_problems()
@@ -43,15 +45,16 @@ def check(c, inventory=DEFAULT_INVENTORY, host="", playbooks=""):
 @task(auto_shortflags=False, iterable=["set_"], help={
     "host": HOST_HELP + " Required.",
     "inventory": INVENTORY_HELP,
+    "project": PROJECT_HELP,
     "set_": SET_HELP,
     "json_": "Print one JSON object per host instead of a table.",
 })
 @reports_errors
-def inventory(c, host="", inventory=DEFAULT_INVENTORY, set_=None, json_=False):
+def inventory(c, host="", inventory="", project="", set_=None, json_=False):
     """Show a host's resolved variables, secrets masked, with the level and file:line of each."""
     if not host:
         raise InputError("--host is required: name a host, an environment or all (e.g. --host vps)")
-    loaded = inventory_from_flag(inventory, set_)
+    loaded = inventory_from_flags(project, inventory, set_)
     for selected in loaded.select(host):
         if json_:
             print(jsonlib.dumps(_as_json(selected)))
@@ -88,3 +91,24 @@ def _table(host: Host) -> Table:
         table.add_row(*(Text(cell) for cell in row))
     return table
 
+
+
+@task(auto_shortflags=False, help={"inventory": INVENTORY_HELP, "project": PROJECT_HELP})
+@reports_errors
+def roles(c, inventory="", project=""):
+    """List the roles a playbook can use and where each comes from (the project's, or built in)."""
+    _list_found(project_from_flags(project, inventory).roles())
+
+
+@task(auto_shortflags=False, help={"inventory": INVENTORY_HELP, "project": PROJECT_HELP})
+@reports_errors
+def playbooks(c, inventory="", project=""):
+    """List the playbooks `play NAME` can run and where each comes from (the project's, or built in)."""
+    _list_found(project_from_flags(project, inventory).playbooks())
+
+
+def _list_found(found: dict[str, Path]) -> None:
+    width = max((len(name) for name in found), default=0)
+    for name, path in found.items():
+        origin = "built-in" if builtin.contains(path) else "project "
+        print(f"{name:<{width}}  {origin}  {display_path(path)}")

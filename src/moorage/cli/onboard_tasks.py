@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from invoke import task
 
-from moorage.cli.common import DEFAULT_INVENTORY, HOST_HELP, INVENTORY_HELP, JSON_HELP, SET_HELP, reports_errors
+from moorage.cli.common import (
+    HOST_HELP,
+    INVENTORY_HELP,
+    JSON_HELP,
+    PROJECT_HELP,
+    SET_HELP,
+    project_from_flags,
+    reports_errors,
+)
 from moorage.cli.deploy_tasks import _finish
 from moorage.errors import InputError
 from moorage.onboard import recipe
@@ -12,7 +20,7 @@ from moorage.run import make_report
 
 
 @task(auto_shortflags=False, iterable=["set_"], help={
-    "host": HOST_HELP, "inventory": INVENTORY_HELP, "json_": JSON_HELP, "set_": SET_HELP,
+    "host": HOST_HELP, "inventory": INVENTORY_HELP, "project": PROJECT_HELP, "json_": JSON_HELP, "set_": SET_HELP,
     "trust_host_key": "Pin the server's host key into the inventory's known_hosts at first contact (verify "
                       "the fingerprint it shows first); not needed when the inventory gives the host's fingerprint.",
     "user": "User to log in as before the deploy user exists (default: root; another user needs passwordless "
@@ -20,7 +28,7 @@ from moorage.run import make_report
     "verbose": "Show a summary line for unchanged tasks too.",
 })
 @reports_errors
-def onboard(c, host="", inventory=DEFAULT_INVENTORY, trust_host_key=False, user="root", json_=False, set_=None,
+def onboard(c, host="", inventory="", project="", trust_host_key=False, user="root", json_=False, set_=None,
             verbose=False):
     """Turn a bare Debian/Ubuntu server into a deploy target: user, key, Docker, dirs, firewall, sshd.
 
@@ -30,7 +38,8 @@ def onboard(c, host="", inventory=DEFAULT_INVENTORY, trust_host_key=False, user=
     """
     if not host:
         raise InputError("--host is required: the host (or environment) to onboard")
-    request = recipe.Request(inventory, host, trust_host_key=trust_host_key, first_user=user,
-                             overrides=list(set_ or []))
+    located = project_from_flags(project, inventory)
+    request = recipe.Request(str(located.inventory), host, trust_host_key=trust_host_key, first_user=user,
+                             overrides=list(set_ or []), project=located)
     report = make_report(json_, False, verbose)
     _finish(recipe.onboard(request, report), report)

@@ -27,7 +27,7 @@ from moorage.executor import Runner, RunOptions
 from moorage.inventory import load_inventory
 from moorage.operations.base import Facts, OpContext, TaskFailed
 from moorage.operations.postgres import PostgresBackup
-from moorage.playbook import load_playbook
+from moorage.project import Project
 from moorage.report import Report
 
 
@@ -162,7 +162,7 @@ def prepare(conn: Connection, settings: DataSettings, chosen: list[catalog.Backu
     return Prepared(settings, chosen, recreate=destroy, permit=permit.token, safety=safety)
 
 
-def run(prepared: Prepared, conn: Connection, inventory: str | Path, overrides: Sequence[str], playbooks: Path,
+def run(prepared: Prepared, conn: Connection, inventory: str | Path, overrides: Sequence[str], project: Project,
         report: Report) -> bool:
     """Run playbooks/restore.yml for a prepared restore on its host's open connection."""
     settings = prepared.settings
@@ -172,7 +172,7 @@ def run(prepared: Prepared, conn: Connection, inventory: str | Path, overrides: 
              f"restore_recreate={'true' if prepared.recreate else 'false'}",
              f"restore_permit={json.dumps(prepared.permit)}"]
     loaded = load_inventory(inventory, [*overrides, *extra])
-    playbook = load_playbook(playbooks / "restore.yml")
+    playbook = project.load_playbook("restore")
     result = Runner(loaded, RunOptions(), report, {settings.host.name: conn}).run(
         playbook, loaded.select(settings.host.name))
     prepared.leftovers = [t for e in report.events if e.kind == "task" and e.host == settings.host.name
@@ -214,12 +214,12 @@ def compose_file_of(settings: DataSettings) -> str:
     return value if isinstance(value, str) else ""
 
 
-def for_release(conn: Connection, inventory: str | Path, overrides: Sequence[str], playbooks: Path, report: Report,
+def for_release(conn: Connection, inventory: str | Path, overrides: Sequence[str], project: Project, report: Report,
                 host: Any, ledger: server.Ledger, release_id: str, *, yes: bool, ask: guard.Ask,
                 destroy: bool = False) -> Prepared:
     """``rollback --restore-db``: the checks of a restore of the backup recorded as ``release_id``'s data,
     done before the rollback starts (so a refusal changes nothing)."""
-    _, hosts = settings_load(inventory, host.name, overrides, playbooks)
+    _, hosts = settings_load(inventory, host.name, overrides, project)
     settings = hosts[0]
     names = release_backups(ledger, release_id)
     if not names:
@@ -246,16 +246,16 @@ class RestoreRequest:
     break_lock: bool = False
 
 
-def restore(request: RestoreRequest, playbooks: Path, report: Report,
+def restore(request: RestoreRequest, project: Project, report: Report,
             ask: guard.Ask = guard.terminal_ask) -> tuple[str, bool, str]:
     """The restore recipe on one host: ``(host, ok, message)``; see the module docstring."""
-    _, hosts = settings_load(request.inventory, request.target, request.overrides, playbooks)
+    _, hosts = settings_load(request.inventory, request.target, request.overrides, project)
     settings = one(hosts, request.target)
     host = settings.host
     with server.locked(host, settings.app_dir, "restore", request.break_lock) as conn:
         chosen = choose(list_backups(conn, settings), request.files, settings)
         prepared = prepare(conn, settings, chosen, report, into=request.into, destroy=request.destroy,
                            yes=request.yes, ask=ask, compose_file=compose_file_of(settings))
-        ok = run(prepared, conn, request.inventory, request.overrides, playbooks, report)
+        ok = run(prepared, conn, request.inventory, request.overrides, project, report)
         audit(conn, prepared, ok, server.read_ledger(conn, settings.app_dir).current)
     return host.name, ok, outcome_message(prepared, ok)

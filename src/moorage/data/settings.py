@@ -11,7 +11,7 @@ from typing import Any
 from moorage.data import scripts
 from moorage.errors import InputError
 from moorage.inventory import Inventory, load_inventory
-from moorage.playbook import load_playbook
+from moorage.project import Project
 from moorage.templating import render_keys
 
 KEYS = ("app_dir", "backup_dir", "backup_prefix", "backup_databases", "backup_media", "compose_project",
@@ -52,14 +52,11 @@ class DataSettings:
 
 
 def load(inventory: str | Path, target: str, overrides: Sequence[str],
-         playbooks: Path) -> tuple[Inventory, list[DataSettings]]:
-    """The inventory, and the data settings of every host ``target`` selects."""
+         project: Project) -> tuple[Inventory, list[DataSettings]]:
+    """The inventory, and the data settings of every host ``target`` selects (from the backup
+    playbook's roles: the project's ``playbooks/backup.yml`` or the built-in one)."""
     loaded = load_inventory(inventory, list(overrides))
-    path = playbooks / "backup.yml"
-    if not path.is_file():
-        raise InputError(f"no {path}: the backup and restore tasks run playbooks/backup.yml (roles/postgres_backup); "
-                         "pass --inventory of a project that has them")
-    defaults = load_playbook(path).plays[-1].defaults()
+    defaults = project.load_playbook("backup").defaults()
     return loaded, [_settings(host, defaults) for host in loaded.select(target)]
 
 

@@ -8,9 +8,7 @@ rollback: lock -> find the release -> [--restore-db: the checks of a restore for
 
 from __future__ import annotations
 
-import subprocess
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from moorage.connection import Connection
@@ -21,7 +19,7 @@ from moorage.deploy.preflight import failures
 from moorage.errors import HostError, InputError
 from moorage.executor import Runner, RunOptions
 from moorage.inventory import load_inventory
-from moorage.playbook import load_playbook
+from moorage.project import Project, locate
 from moorage.report import Report
 from moorage.templating import render_keys
 
@@ -36,7 +34,11 @@ class Request:
     options: RunOptions = field(default_factory=RunOptions)
     force: bool = False
     break_lock: bool = False
-    playbooks: Path | None = None  # default: <inventory>/../playbooks
+    project: Project | None = None  # default: the project of ``inventory``
+
+    def located(self) -> Project:
+        """The project whose playbooks and roles the recipe runs."""
+        return self.project or locate(inventory=self.inventory)
 
 
 @dataclass
@@ -48,23 +50,6 @@ class Outcome:
     message: str
 
 
-def playbooks_dir(request: Request) -> Path:
-    """Where deploy.yml and rollback.yml are: ``--playbooks``, else ``<inventory>/../playbooks``."""
-    if request.playbooks:
-        return request.playbooks
-    inventory = Path(request.inventory)
-    base = inventory.parent if inventory.is_file() else inventory
-    return base.resolve().parent / "playbooks"
-
-
-def _revision(root: Path) -> str:
-    def git(*args: str) -> str:
-        return subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True,
-                              check=False).stdout.strip()
-    head = git("rev-parse", "--short", "HEAD") or "unknown"
-    return f"{head}-dirty" if head != "unknown" and git("status", "--porcelain", "--untracked-files=no") else head
-
-
 def _app_dir(host: Any, defaults: Any) -> str:
     return str(render_keys(host.variables(defaults), ("app_dir",))["app_dir"])
 
@@ -72,15 +57,14 @@ def _app_dir(host: Any, defaults: Any) -> str:
 def deploy(request: Request, report: Report) -> list[Outcome]:
     """Deploy every host of the target, one after another; see the module docstring."""
     release_id = server.new_release_id()
-    root = playbooks_dir(request).parent
-    revision = _revision(root)
+    project = request.located()
+    revision = project.revision()
     settings = [f'release_id="{release_id}"', f'deploy_revision="{revision}"', f'deploy_by="{server.operator()}"']
     inventory = load_inventory(request.inventory, [*settings, *request.overrides])
     hosts = inventory.select(request.target)
-    playbook = load_playbook(playbooks_dir(request) / "deploy.yml")
-    app_play = playbook.plays[-1]
+    playbook = project.load_playbook("deploy")
     for host in hosts:
-        problems = failures(host.variables(app_play.defaults()), root) if host.production else []
+        problems = failures(host.variables(playbook.defaults()), project.root) if host.production else []
         if problems and not request.force:
             raise InputError(f"preflight failed for production host {host.name}: " + "; ".join(problems)
                              + ". Fix them, or deploy with --force (written to the audit log)")
@@ -94,7 +78,7 @@ def deploy(request: Request, report: Report) -> list[Outcome]:
 
 def _deploy_host(request: Request, report: Report, inventory: Any, playbook: Any, host: Any,
                  release_id: str, revision: str) -> Outcome:
-    app_dir = _app_dir(host, playbook.plays[-1].defaults())
+    app_dir = _app_dir(host, playbook.defaults())
     forced = "yes" if request.force and host.production else ""
     try:
         with server.locked(host, app_dir, "deploy", request.break_lock) as conn:
@@ -132,7 +116,7 @@ def _recover(request: Request, report: Report, conn: Connection, host: Any, ledg
 
 def _run_rollback(request: Request, report: Report, conn: Connection, host: Any, release: str) -> bool:
     inventory = load_inventory(request.inventory, [*request.overrides, f'rollback_to="{release}"'])
-    playbook = load_playbook(playbooks_dir(request) / "rollback.yml")
+    playbook = request.located().load_playbook("rollback")
     options = RunOptions(check=request.options.check, diff=request.options.diff)
     result = Runner(inventory, options, report, {host.name: conn}).run(playbook, inventory.select(host.name))
     return not result.failed_hosts
@@ -143,10 +127,11 @@ def rollback(request: Request, tag: str, report: Report, restore_db: bool = Fals
     """Bring back a recorded release (``tag``: release id, unique id prefix, revision, or previous);
     with ``restore_db``, then restore the backup recorded as that release's data (data/restore.py)."""
     inventory = load_inventory(request.inventory, request.overrides)
-    playbook = load_playbook(playbooks_dir(request) / "rollback.yml")
+    project = request.located()
+    playbook = project.load_playbook("rollback")
     outcomes = []
     for host in inventory.select(request.target):
-        app_dir = _app_dir(host, playbook.plays[-1].defaults())
+        app_dir = _app_dir(host, playbook.defaults())
         try:
             with server.locked(host, app_dir, "rollback", request.break_lock) as conn:
                 ledger = server.read_ledger(conn, app_dir)
@@ -154,14 +139,14 @@ def rollback(request: Request, tag: str, report: Report, restore_db: bool = Fals
                 if chosen is None:
                     known = ", ".join(r["id"] for r in ledger.releases) or "none"
                     raise InputError(f"{host.name}: no release matches '{tag}'; recorded: {known}")
-                data = data_restore.for_release(conn, request.inventory, request.overrides, playbooks_dir(request),
+                data = data_restore.for_release(conn, request.inventory, request.overrides, project,
                                                 report, host, ledger, chosen["id"], yes=yes, ask=ask,
                                                 destroy=destroy_data) if restore_db else None
                 ok = _run_rollback(request, report, conn, host, chosen["id"])
                 message = f"release {chosen['id']} is live" if ok else f"rollback to {chosen['id']} failed; see above"
                 if ok and data is not None:
                     restored = data_restore.run(data, conn, request.inventory, request.overrides,
-                                                playbooks_dir(request), report)
+                                                project, report)
                     data_restore.audit(conn, data, restored, chosen["id"])
                     message += f"; {data_restore.outcome_message(data, restored)}"
                     ok = restored

@@ -30,20 +30,20 @@ import paramiko
 from moorage.connection.base import Connection, Target
 from moorage.connection.ssh import SSHConnection
 from moorage.deploy import server
-from moorage.deploy.recipe import Outcome, playbooks_dir  # playbooks_dir reads .inventory and .playbooks
+from moorage.deploy.recipe import Outcome
 from moorage.errors import HostError, InputError
 from moorage.executor import Runner, RunOptions
 from moorage.inventory import load_inventory
 from moorage.onboard import hostkey
 from moorage.operations import sshd
-from moorage.playbook import load_playbook
+from moorage.project import Project, locate
 from moorage.report import Report
 from moorage.templating import render_value
 
 STEP = "onboard"  # the play name of the recipe's own steps in the report
 HARDENING = frozenset({"hardening"})  # the role that waits for the deploy user's proven login
 # Playbooks whose directories the deploy user must own (those that exist).
-USING_DIRS = ("deploy.yml", "backup.yml")
+USING_DIRS = ("deploy", "backup")
 LOGIN_ATTEMPTS, LOGIN_PAUSE = 6, 0.5  # a new login is retried for ~3 s (sshd re-executes itself on reload)
 
 
@@ -56,7 +56,7 @@ class Request:
     trust_host_key: bool = False
     first_user: str = "root"
     overrides: list[str] = field(default_factory=list)
-    playbooks: Path | None = None  # default: <inventory>/../playbooks
+    project: Project | None = None  # default: the project of ``inventory``
 
 
 class Stopped(Exception):
@@ -78,9 +78,10 @@ def onboard(request: Request, report: Report) -> list[Outcome]:
             raise InputError(f"the inventory reaches {host.name} as root: onboarding creates a deploy user and "
                              "turns root login off, so give the host (or its environment) user: deploy",
                              host.location)
-    playbook = load_playbook(playbooks_dir(request) / "onboard.yml")
+    project = request.project or locate(inventory=request.inventory)
+    playbook = project.load_playbook("onboard")
     # Input errors (an undefined variable, an unreadable key) come out before any server is touched.
-    settings = {host.name: _settings(inventory, host, playbook, playbooks_dir(request)) for host in hosts}
+    settings = {host.name: _settings(inventory, host, playbook, project) for host in hosts}
     return [_onboard_host(request, report, inventory, playbook, host, settings[host.name]) for host in hosts]
 
 
@@ -215,10 +216,10 @@ def _run(inventory: Any, playbook: Any, hosts: list[Any], conn: Connection, opti
     return not result.failed_hosts
 
 
-def _settings(inventory: Any, host: Any, playbook: Any, playbooks: Path) -> list[str]:
+def _settings(inventory: Any, host: Any, playbook: Any, project: Project) -> list[str]:
     """The recipe's variables for the onboard play (level 5, as ``--set`` would give them)."""
     values = {"deploy_user": host.target.user, "operator_public_key": operator_public_key(host.target),
-              "deploy_dirs": deploy_dirs(inventory, host, playbook, playbooks)}
+              "deploy_dirs": deploy_dirs(inventory, host, playbook, project)}
     return [f"{name}={json.dumps(value)}" for name, value in values.items()]
 
 
@@ -237,17 +238,14 @@ def operator_public_key(target: Target) -> str:
     return f"{key.get_name()} {key.get_base64()} moorage-operator"
 
 
-def deploy_dirs(inventory: Any, host: Any, playbook: Any, playbooks: Path) -> list[str]:
+def deploy_dirs(inventory: Any, host: Any, playbook: Any, project: Project) -> list[str]:
     """The directories the deploy roles use for ``host``: the variables named in
     ``deploy_dir_variables`` as the plays of deploy.yml/backup.yml that target it resolve them,
     with their parents inside the deploy user's home (so the user owns the whole way down)."""
-    names = host.variables(playbook.plays[0].defaults()).get("deploy_dir_variables") or []
+    names = host.variables(playbook.defaults()).get("deploy_dir_variables") or []
     found: list[str] = []
     for name in USING_DIRS:
-        path = playbooks / name
-        if not path.is_file():
-            continue
-        for play in load_playbook(path).plays:
+        for play in project.load_playbook(name).plays:
             if host.name not in _targeted(inventory, play.hosts):
                 continue
             variables = host.variables(play.defaults())

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from moorage import builtin
 from moorage.errors import InputError, Location
 from moorage.playbook.model import Play, Playbook, Role
 from moorage.playbook.tasks import build_tasks, notify_problems, tasks_problems
@@ -17,8 +18,9 @@ ROLE_FILES = (("tasks.yml", "role-tasks"), ("handlers.yml", "role-tasks"), ("def
 
 
 def default_roles_paths(playbook_dir: Path) -> list[Path]:
-    """Where roles are looked up by default: ``PLAYBOOK_DIR/roles``, then ``PLAYBOOK_DIR/../roles``."""
-    return [playbook_dir / "roles", playbook_dir.parent / "roles"]
+    """Where roles are looked up by default: ``PLAYBOOK_DIR/roles``, ``PLAYBOOK_DIR/../roles``, then
+    the built-in roles (``moorage.project.Project.roles_paths`` puts the project's roles first)."""
+    return list(dict.fromkeys([playbook_dir / "roles", playbook_dir.parent / "roles", builtin.ROLES]))
 
 
 def find_roles(roles_paths: Sequence[Path]) -> dict[str, Path]:

@@ -72,3 +72,11 @@ class Playbook:
 
     path: Path
     plays: list[Play]
+
+    def defaults(self) -> LineDict:
+        """Level 1 variables of the whole playbook: every play's defaults, later plays winning.
+
+        Recipes read their settings (``app_dir``, backup settings...) from this, whatever play
+        of the playbook names the role that declares them.
+        """
+        return merge_sourced(*(play.defaults() for play in self.plays))
