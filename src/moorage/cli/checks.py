@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from moorage.deploy.preflight import CHECKS, failures
 from moorage.errors import InputError
 from moorage.inventory import Host, Inventory, load_inventory
-from moorage.playbook import Playbook, default_roles_paths, find_roles, load_playbook, read_role
+from moorage.operations.env_file import env_refusal, is_generated
+from moorage.playbook import Play, Playbook, default_roles_paths, find_roles, load_playbook, read_role
 from moorage.schema import Problem, error_problems, raise_problems
+from moorage.templating import render_value
 from moorage.yamlsrc import display_path
 
 PLAYBOOK_SUFFIXES = (".yml", ".yaml")
@@ -49,8 +51,55 @@ def run_check(inventory_path: Path, host: str = "", playbooks_dir: Path | None =
     _check_playbooks(report, playbooks, inventory)
     _check_roles(report, playbooks)
     if inventory is not None and host:
+        _check_env_values(report, inventory, host, playbooks)
         _check_preflight(report, inventory, host, playbooks)
     return report
+
+
+def _check_env_values(report: CheckReport, inventory: Inventory, host: str, playbooks: Path) -> None:
+    """Every value an ``env_file`` task would write for ``host``, rendered now: can compose read it?"""
+    plays = []
+    for file in _playbook_files(playbooks):
+        try:
+            plays += load_playbook(file).plays
+        except InputError:
+            continue  # the playbook's own check reports it
+    for selected in _select(report, inventory, host):
+        mine = [p for p in plays if selected.name in [h.name for h in _hosts_of(inventory, p)]]
+        report.record(f".env values of {selected.name}", lambda h=selected, ps=mine: _env_values(h, ps))
+
+
+def _hosts_of(inventory: Inventory, play: Play) -> list[Host]:
+    try:
+        return inventory.select(play.hosts)
+    except InputError:
+        return []  # the playbook's own check reports it
+
+
+def _env_values(host: Host, plays: list[Play]) -> str:
+    """Check ``host``'s ``.env`` values; the problems name the task's file:line and the variable."""
+    found: list[Problem] = []
+    count = 0
+    for play in plays:
+        tasks = [t for t in play.all_tasks() if t.op == "env_file"]
+        if not tasks:
+            continue
+        try:
+            variables = host.variables(play.defaults())
+        except InputError:
+            return "skipped: the variables do not resolve"  # said by 'variables of' already
+        for task in tasks:
+            try:
+                values = render_value(task.args.get("values"), variables)
+            except InputError:
+                continue  # it needs what only a run knows (registered output): the run checks it
+            for key, value in values.items() if isinstance(values, Mapping) else ():
+                count += 1
+                if not is_generated(value) and (reason := env_refusal(value)):
+                    found.append(Problem(task.location, "", f"env_file on {host.name}: "
+                                         f"the value of {key} {reason}"))
+    raise_problems(found)
+    return _count(count, "value")
 
 
 def _check_preflight(report: CheckReport, inventory: Inventory, host: str, playbooks: Path) -> None:
@@ -96,8 +145,12 @@ def _select(report: CheckReport, inventory: Inventory, host: str) -> list:
         return []
 
 
+def _playbook_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.glob("*") if p.suffix in PLAYBOOK_SUFFIXES) if folder.is_dir() else []
+
+
 def _check_playbooks(report: CheckReport, folder: Path, inventory: Inventory | None) -> None:
-    files = sorted(p for p in folder.glob("*") if p.suffix in PLAYBOOK_SUFFIXES) if folder.is_dir() else []
+    files = _playbook_files(folder)
     if not files:
         report.lines.append(f"--   no playbooks in {display_path(folder)}")
     for file in files:
