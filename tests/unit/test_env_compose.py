@@ -9,16 +9,12 @@ FAILS (never skips) when docker compose is missing, like the integration tests.
 
 from __future__ import annotations
 
-import functools
-import json
-import os
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from testbed.compose_env import compose_problem, compose_reads
 
 from moorage.operations.base import Facts, OpContext, PathFacts, Upload
 from moorage.operations.env_file import EnvFile, parse_env
@@ -39,15 +35,6 @@ ISSUE_CASES = ["x\\", "y", "it's", "C:\\Users\\me\\", "a'b\\", "pa$$word", "${HO
                "", " lead and trail ", "a #not a comment", "two\nlines\n", "crlf\r\n", "\t", "#"]
 
 
-@functools.cache
-def compose_problem() -> str | None:
-    """Why ``docker compose`` can't be run here, or None."""
-    if shutil.which("docker") is None:
-        return "the docker CLI is not installed"
-    proc = subprocess.run(["docker", "compose", "version"], capture_output=True, text=True, check=False)
-    return None if proc.returncode == 0 else f"`docker compose version` failed: {proc.stderr.strip()}"
-
-
 @pytest.fixture(autouse=True)
 def _require_compose() -> None:
     if problem := compose_problem():
@@ -61,23 +48,6 @@ def written(values: dict[str, str]) -> bytes:
     change = op.plan(Facts({ENV_PATH: PathFacts(ENV_PATH)}))
     assert change is not None
     return next(step.data for step in change.steps if isinstance(step, Upload))
-
-
-def compose_reads(folder: Path, env: bytes, keys: list[str]) -> tuple[dict[str, str], dict[str, str]]:
-    """``(environment, labels)`` of the service as ``docker compose config`` resolves them."""
-    (folder / "app.env").write_bytes(env)
-    labels = {key: "${" + key + "}" for key in keys}
-    service = {"image": "busybox", "env_file": ["app.env"], "labels": labels}
-    (folder / "compose.yaml").write_text(json.dumps({"services": {"s": service}}))  # JSON is YAML
-    clean = {k: os.environ[k] for k in ("PATH", "HOME", "DOCKER_CONFIG") if k in os.environ}
-    proc = subprocess.run(["docker", "compose", "-p", "envcheck", "--env-file", "app.env",
-                           "config", "--format", "json"], cwd=folder, env=clean,
-                          capture_output=True, check=False)
-    assert proc.returncode == 0, proc.stderr.decode(errors="replace")
-    resolved = json.loads(proc.stdout)["services"]["s"]
-    # config prints a compose file, where a literal `$` is written `$$`
-    return ({k: v.replace("$$", "$") for k, v in resolved.get("environment", {}).items()},
-            {k: v.replace("$$", "$") for k, v in resolved.get("labels", {}).items()})
 
 
 def assert_round_trip(folder: Path, batch: list[str]) -> None:
