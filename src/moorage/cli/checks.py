@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -11,9 +11,11 @@ from moorage import builtin
 from moorage.deploy.preflight import CHECKS, failures
 from moorage.errors import InputError
 from moorage.inventory import Host, Inventory, load_inventory
-from moorage.playbook import read_role
+from moorage.operations.env_file import env_refusal, is_generated
+from moorage.playbook import Play, read_role
 from moorage.project import Project
 from moorage.schema import Problem, error_problems, raise_problems
+from moorage.templating import render_value
 from moorage.yamlsrc import display_path
 
 
@@ -49,8 +51,55 @@ def run_check(project: Project, host: str = "") -> CheckReport:
     _check_playbooks(report, project, inventory)
     _check_roles(report, project)
     if inventory is not None and host:
+        _check_env_values(report, inventory, host, project)
         _check_preflight(report, inventory, host, project)
     return report
+
+
+def _check_env_values(report: CheckReport, inventory: Inventory, host: str, project: Project) -> None:
+    """Every value an ``env_file`` task would write for ``host``, rendered now: can compose read it?"""
+    plays = []
+    for file in project.playbooks().values():
+        try:
+            plays += project.load_playbook(file).plays
+        except InputError:
+            continue  # the playbook's own check reports it
+    for selected in _select(report, inventory, host):
+        mine = [p for p in plays if selected.name in [h.name for h in _hosts_of(inventory, p)]]
+        report.record(f".env values of {selected.name}", lambda h=selected, ps=mine: _env_values(h, ps))
+
+
+def _hosts_of(inventory: Inventory, play: Play) -> list[Host]:
+    try:
+        return inventory.select(play.hosts)
+    except InputError:
+        return []  # the playbook's own check reports it
+
+
+def _env_values(host: Host, plays: list[Play]) -> str:
+    """Check ``host``'s ``.env`` values; the problems name the task's file:line and the variable."""
+    found: list[Problem] = []
+    count = 0
+    for play in plays:
+        tasks = [t for t in play.all_tasks() if t.op == "env_file"]
+        if not tasks:
+            continue
+        try:
+            variables = host.variables(play.defaults())
+        except InputError:
+            return "skipped: the variables do not resolve"  # said by 'variables of' already
+        for task in tasks:
+            try:
+                values = render_value(task.args.get("values"), variables)
+            except InputError:
+                continue  # it needs what only a run knows (registered output): the run checks it
+            for key, value in values.items() if isinstance(values, Mapping) else ():
+                count += 1
+                if not is_generated(value) and (reason := env_refusal(value)):
+                    found.append(Problem(task.location, "", f"env_file on {host.name}: "
+                                         f"the value of {key} {reason}"))
+    raise_problems(found)
+    return _count(count, "value")
 
 
 def _check_preflight(report: CheckReport, inventory: Inventory, host: str, project: Project) -> None:

@@ -8,49 +8,16 @@ import string
 from collections.abc import Mapping
 from typing import Any
 
-from moorage.operations.base import Change, FactRequest, Facts, Operation, register
+from moorage.operations.base import Change, FactRequest, Facts, Operation, PlanError, register
 from moorage.operations.common import GROUP, MODE, OWNER, PATH, content_diff, normalize_mode, plan_write
+from moorage.operations.dotenv import EnvSyntaxError, env_refusal, parse_env, quote_env
+from moorage.secrets import MASK
 
-_PLAIN = re.compile(r"^[A-Za-z0-9_./:,@+=%-]*$")
 _SECRET_NAME = re.compile(r"SECRET|PASSWORD|PASSWD|TOKEN|PRIVATE|API_KEY|_KEY$", re.I)
 _ALPHABET = string.ascii_letters + string.digits
-MASK = "********"
+_BARE_LINE = re.compile(r"^(?:export[ \t]+)?([A-Za-z_][A-Za-z0-9_]*)=([A-Za-z0-9_./:,@+=%-]*)$", re.M)
 HEADER = "# Managed by moorage: edits here are replaced on the next deploy.\n"
-
-
-def quote_env(value: Any) -> str:
-    """A value in the syntax compose reads: bare when safe, else quoted so it reads back exactly."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        value = "true" if value else "false"
-    text = str(value)
-    if _PLAIN.match(text):
-        return text
-    if "'" not in text and "\n" not in text:
-        return f"'{text}'"  # single quotes: literal, no interpolation
-    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("$", "$$").replace("\n", "\\n")
-    return f'"{escaped}"'
-
-
-def parse_env(text: str) -> dict[str, str]:
-    """Read back a ``.env`` written by ``quote_env`` (and plain hand-written ones)."""
-    values: dict[str, str] = {}
-    for line in text.splitlines():
-        line = line.strip()
-        if not line or line.startswith("#") or "=" not in line:
-            continue
-        key, _, raw = line.partition("=")
-        key = key.removeprefix("export ").strip()
-        if len(raw) >= 2 and raw[0] == raw[-1] == "'":
-            values[key] = raw[1:-1]
-        elif len(raw) >= 2 and raw[0] == raw[-1] == '"':
-            body = raw[1:-1]
-            values[key] = re.sub(r"\\(.)|\$\$", lambda m: {"n": "\n"}.get(m.group(1), m.group(1))
-                                 if m.group(1) else "$", body)
-        else:
-            values[key] = raw
-    return values
+__all__ = ["EnvFile", "env_refusal", "is_generated", "parse_env", "quote_env"]
 
 
 def is_generated(value: Any) -> bool:
@@ -66,6 +33,12 @@ class EnvFile(Operation):
     time and kept on every later run (read back from the file on the host), so a
     deploy never rotates a secret by accident.  Secret values are masked in
     diffs and output.  Mode defaults to 0600.
+
+    Every value reads back unchanged through docker compose, as a service's
+    ``env_file:`` and as ``--env-file``: it is written bare, in ``'...'`` or in
+    ``"..."`` by compose-go's dotenv rules (docs/variables.md).  A value no
+    ``.env`` can hold (a NUL byte, invalid Unicode) fails the task naming the
+    variable; ``check --host`` refuses it before any run.
     """
 
     name = "env_file"
@@ -102,8 +75,11 @@ class EnvFile(Operation):
 
     def plan(self, facts: Facts) -> Change | None:
         current = facts[self.path]
-        existing = parse_env(current.content.decode()) if current.content else {}
+        existing = _read_current(current.content) if current.content else {}
         resolved, secret_keys = self._resolve(existing)
+        for key, value in resolved.items():
+            if reason := env_refusal(value):  # the value itself is never shown: it may be a secret
+                raise PlanError(f"cannot write {self.path}: the value of {key} {reason}")
         data = (HEADER + "".join(f"{k}={quote_env(v)}\n" for k, v in resolved.items())).encode()
         change = plan_write(self.path, data, facts, normalize_mode(self.args.get("mode")) or "0600",
                             self.args.get("owner"), self.args.get("group"), default_mode="0600",
@@ -127,6 +103,20 @@ class EnvFile(Operation):
                 secret_keys.add(key)
             resolved[key] = value
         return resolved, secret_keys
+
+
+def _read_current(data: bytes) -> dict[str, str]:
+    """The values of the file on the host, as compose reads them.
+
+    A file compose can't read (edited by hand, or written by a moorage before
+    the writer followed compose-go's rules) still gives its bare ``KEY=value``
+    lines: generated secrets are always written bare, so none is lost.
+    """
+    text = data.decode(errors="replace")
+    try:
+        return parse_env(text)
+    except EnvSyntaxError:
+        return {m.group(1): m.group(2) for m in _BARE_LINE.finditer(text)}
 
 
 def _masked_diff(path: str, old: Mapping[str, str] | None, new: Mapping[str, Any],
