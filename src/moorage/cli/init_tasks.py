@@ -15,13 +15,13 @@ from moorage.yamlsrc import display_path
     "from_": f"The app's compose file (default: the first of {', '.join(COMPOSE_NAMES)} in --dir).",
     "env": f"An environment to create; repeatable (default: {' and '.join(DEFAULT_ENVIRONMENTS)}). One named "
            "production or prod is marked production.",
-    "dir": "The project directory to write inventory/ in (default: the current directory).",
+    "dir_": "The project directory to write inventory/ in (default: the current directory).",
     "name": "The project name (default: the compose file's name:, else the directory's name).",
 })
 @reports_errors
-def init(c, from_="", env=None, dir=".", name=""):  # noqa: A002 - `--dir` is the flag users type
+def init(c, from_="", env=None, dir_=".", name=""):
     """Write inventory/ for an existing compose app: environments, images, databases, .env, preflight."""
-    scaffold, written = init_project(dir, from_, env or [], name)
+    scaffold, written = init_project(dir_, from_, env or [], name)
     for path in written:
         print(f"wrote {display_path(path)}")
     plan = scaffold.services

@@ -87,11 +87,15 @@ def read_compose(path: Path) -> ComposeApp:
     """
     if not path.is_file():
         raise InputError(f"{path}: no such compose file")
-    model = _compose_json(path, _MODEL_FLAGS)
-    variables = {name: Variable(name, str(v.get("DefaultValue") or ""), bool(v.get("Required")))
-                 for name, v in (_compose_json(path, _VARIABLES_FLAGS) or {}).items()}
-    services = model.get("services") or {}
-    return ComposeApp(path=path, name=_declared_name(path), services=services, variables=variables)
+    return app_from_config(path, _compose_json(path, _MODEL_FLAGS), _compose_json(path, _VARIABLES_FLAGS))
+
+
+def app_from_config(path: Path, model: Mapping[str, Any], variables: Mapping[str, Any] | None) -> ComposeApp:
+    """The app from compose's two JSON answers: ``model`` (``config --format json``) and
+    ``variables`` (``config --variables --format json``: name -> {DefaultValue, Required})."""
+    known = {name: Variable(name, str(v.get("DefaultValue") or ""), bool(v.get("Required")))
+             for name, v in (variables or {}).items()}
+    return ComposeApp(path=path, name=_declared_name(path), services=model.get("services") or {}, variables=known)
 
 
 def _compose_json(path: Path, flags: tuple[str, ...]) -> Any:

@@ -91,7 +91,7 @@ def _entry(variable: Variable, source: str) -> Entry:
     if SECRET_NAME.search(name):
         size = PASSWORD_LENGTH if PASSWORD_NAME.search(name) else SECRET_LENGTH
         kind = "a password" if size == PASSWORD_LENGTH else "a secret"
-        return Entry(name, {"generate": size}, f"looks like {kind}: generated once on the server, then kept")
+        return Entry(name, {"generate": size}, f"looks like {kind}: generated on the server once, kept")
     default = f"{source}'s default is {variable.default!r}; " if variable.default else ""
     if _HOSTS_LIST.search(name):
         return Entry(name, "{{ domain }}", f"{default}the environment's domain (the preflight checks it is here)")

@@ -175,7 +175,7 @@ def _reads_dotenv(service: Mapping[str, Any]) -> bool:
     files = service.get("env_file") or []
     files = [files] if isinstance(files, str | Mapping) else files
     paths = [f.get("path") if isinstance(f, Mapping) else f for f in files]
-    return any(str(p).lstrip("./") == ".env" for p in paths)
+    return any(str(p).removeprefix("./") == ".env" for p in paths)
 
 
 def _has_healthcheck(service: Mapping[str, Any]) -> bool:
