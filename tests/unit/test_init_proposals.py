@@ -145,6 +145,6 @@ def test_project_names_follow_compose_rule(given):
 
 
 def test_values_that_yaml_would_retype_stay_strings():
-    hosts, app = written("fastapi")
+    _, app = written("fastapi")
     assert app["app_env"]["DEBUG"] == "false"      # not the boolean false
     assert isinstance(app["app_env"]["API_TAG"], str)
