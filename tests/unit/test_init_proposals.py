@@ -40,6 +40,11 @@ def written(name: str, project: str = "", envs: list[str] = ENVS) -> tuple[dict,
     return yaml.safe_load(hosts_yml(scaffold)), yaml.safe_load(group_vars_yml(scaffold))
 
 
+def all_yml(name: str, project: str) -> str:
+    """group_vars/all.yml as written (comments included) for the case ``name``."""
+    return group_vars_yml(propose(load(name), project, ENVS, CASES / name))
+
+
 def test_api_with_postgres_and_a_worker():
     hosts, app = written("fastapi")
     assert hosts["project"] == "notes"                       # the compose file's name:
@@ -83,8 +88,7 @@ def test_environments_get_placeholder_hosts_and_one_production():
 
 
 def test_comments_explain_the_choices():
-    app = load("fastapi")
-    text = group_vars_yml(propose(app, "notes", ENVS, CASES / "fastapi"))
+    text = all_yml("fastapi", "notes")
     assert "# Web service: api publishes 8080:8000 and has a healthcheck." in text
     assert "  POSTGRES_PASSWORD: {generate: 32}  # looks like a password: generated on the server once, kept\n" in text
     assert '  SENTRY_DSN: CHANGE-ME           # placeholder: no default in compose.yml, set it\n' in text
@@ -104,8 +108,7 @@ def test_node_app_built_from_source_behind_nginx():
 
 
 def test_node_app_comments_say_how_to_build_and_ship():
-    app = load("nodeshop")
-    text = group_vars_yml(propose(app, "nodeshop", ENVS, CASES / "nodeshop"))
+    text = all_yml("nodeshop", "nodeshop")
     assert "#   docker compose -p nodeshop -f compose.yml build\n" in text
     assert "#   docker compose -p nodeshop -f compose.yml pull --ignore-buildable\n" in text
     assert "# Web service: nginx publishes 80:80." in text
@@ -128,7 +131,7 @@ def test_two_postgres_behind_traefik():
 
 
 def test_a_published_database_port_is_flagged():
-    text = group_vars_yml(propose(load("twodb"), "shop", ENVS, CASES / "twodb"))
+    text = all_yml("twodb", "shop")
     assert "WARNING: db-analytics: 5433:5432 is published" in text
 
 
