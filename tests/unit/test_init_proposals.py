@@ -151,3 +151,10 @@ def test_values_that_yaml_would_retype_stay_strings():
     _, app = written("fastapi")
     assert app["app_env"]["DEBUG"] == "false"      # not the boolean false
     assert isinstance(app["app_env"]["API_TAG"], str)
+
+
+def test_the_compose_directory_is_relative_to_the_project_unless_far_away():
+    app = load("fastapi")
+    assert propose(app, "notes", ENVS, CASES).compose_dir == "fastapi"
+    assert propose(app, "notes", ENVS, CASES / "twodb").compose_dir == "../fastapi"
+    assert propose(app, "notes", ENVS, Path("/elsewhere")).compose_dir == (CASES / "fastapi").as_posix()

@@ -53,12 +53,20 @@ def init_project(directory: str | Path = ".", compose_file: str = "", environmen
 
 def propose(app: ComposeApp, project: str, environments: Sequence[str], root: Path) -> Scaffold:
     """Every proposal for ``app`` as the project ``project`` rooted at ``root``."""
-    compose_dir = Path(os.path.relpath(app.path.parent, root)).as_posix()
+    compose_dir = _from_root(app.path.parent, root)
     plan = propose_services(app, project, app.path.name if compose_dir == "." else f"{compose_dir}/{app.path.name}")
     entries = env_entries(app)
     return Scaffold(project=project, compose_dir=compose_dir, compose_file=app.path.name,
                     environments=list(environments), services=plan, app_env=entries,
                     preflight=preflight(entries, plan.db_ports))
+
+
+def _from_root(folder: Path, root: Path) -> str:
+    """``folder`` relative to the project root (the project stays movable with its app), unless
+    they share nothing but the filesystem root: then absolute."""
+    if Path(os.path.commonpath([folder, root])) == Path(root.anchor):
+        return folder.as_posix()
+    return Path(os.path.relpath(folder, root)).as_posix()
 
 
 def project_name(given: str, app: ComposeApp, root: Path) -> str:

@@ -65,7 +65,7 @@ def group_vars_yml(s: Scaffold) -> str:
     lines = _comment(f"What {s.project} is, for every environment (an environment's vars: in hosts.yml "
                      f"override these). Written by `moorage init` from {s.compose_file}.")
     lines += ["", _line("app_dir", f"/srv/{s.project}", "on the server: releases/, current, config/, backups/"),
-              _line("compose_source", s.compose_dir, "the directory holding compose_file, from the project root"),
+              _line("compose_source", s.compose_dir, "holds compose_file (relative: to the project root)"),
               _line("compose_file", s.compose_file, "sent as is; .env is written beside it from app_env"), ""]
     lines += _comment("Images the stack runs, and how they reach the server: " + plan.images_why[0])
     lines += [f"#   {command}" for command in plan.image_commands]
