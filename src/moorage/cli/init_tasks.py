@@ -1,0 +1,31 @@
+"""``init``: write a first moorage project (an inventory) for an existing compose app."""
+
+from __future__ import annotations
+
+from invoke import task
+
+from moorage.cli.common import reports_errors
+from moorage.scaffold import DEFAULT_ENVIRONMENTS, init_project
+from moorage.scaffold.compose import COMPOSE_NAMES
+from moorage.scaffold.envvars import PLACEHOLDER
+from moorage.yamlsrc import display_path
+
+
+@task(auto_shortflags=False, iterable=["env"], help={
+    "from_": f"The app's compose file (default: the first of {', '.join(COMPOSE_NAMES)} in --dir).",
+    "env": f"An environment to create; repeatable (default: {' and '.join(DEFAULT_ENVIRONMENTS)}). One named "
+           "production or prod is marked production.",
+    "dir_": "The project directory to write inventory/ in (default: the current directory).",
+    "name": "The project name (default: the compose file's name:, else the directory's name).",
+})
+@reports_errors
+def init(c, from_="", env=None, dir_=".", name=""):
+    """Write inventory/ for an existing compose app: environments, images, databases, .env, preflight."""
+    scaffold, written = init_project(dir_, from_, env or [], name)
+    for path in written:
+        print(f"wrote {display_path(path)}")
+    plan = scaffold.services
+    print(f"web service: {plan.web or 'none found'}; databases: {', '.join(plan.databases) or 'none'}; "
+          f"images: {plan.image_source}")
+    print(f"next: replace the placeholders (203.0.113.x addresses, example.com domains, {PLACEHOLDER}) "
+          "and run `moorage check`")
