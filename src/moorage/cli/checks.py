@@ -11,7 +11,9 @@ from moorage import builtin
 from moorage.deploy.preflight import CHECKS, failures
 from moorage.errors import InputError
 from moorage.inventory import Host, Inventory, load_inventory
-from moorage.playbook import read_role
+from moorage.playbook import Play, Playbook, read_role
+from moorage.playbook.declarations import value_problems
+from moorage.playbook.usage import unused_warnings, used_names
 from moorage.project import Project
 from moorage.schema import Problem, error_problems, raise_problems
 from moorage.yamlsrc import display_path
@@ -23,6 +25,9 @@ class CheckReport:
 
     lines: list[str] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    unresolved: set[str] = field(default_factory=set)
+    playbooks: dict[str, Playbook] = field(default_factory=dict)
 
     def record(self, what: str, attempt: Callable[[], str]) -> bool:
         """Run ``attempt`` (it returns a detail), noting ``ok what (detail)`` or ``FAIL what``."""
@@ -49,8 +54,38 @@ def run_check(project: Project, host: str = "") -> CheckReport:
     _check_playbooks(report, project, inventory)
     _check_roles(report, project)
     if inventory is not None and host:
+        _check_role_variables(report, inventory, host, project)
         _check_preflight(report, inventory, host, project)
     return report
+
+
+def _check_role_variables(report: CheckReport, inventory: Inventory, host: str, project: Project) -> None:
+    """``host``'s values against the declarations of the roles of every playbook aimed at it, and
+    the inventory variables none of them uses (warnings)."""
+    for selected in _select(report, inventory, host):
+        if selected.name in report.unresolved:
+            continue  # its secrets don't resolve: already reported
+        plays = [play for playbook in report.playbooks.values() for play in playbook.plays
+                 if selected in _play_hosts(inventory, play)]
+
+        def attempt(h: Host = selected, plays: list[Play] = plays) -> str:
+            found, count = value_problems(h, plays)
+            raise_problems(found)
+            return f"{_count(count, 'declared variable')} of {_count(len(_roles(plays)), 'role')}"
+        report.record(f"role variables of {selected.name}", attempt)
+        used = used_names(plays, [project.root / "templates"])
+        report.warnings += [w for w in unused_warnings(selected, used) if w not in report.warnings]
+
+
+def _play_hosts(inventory: Inventory, play: Play) -> list[Host]:
+    try:
+        return inventory.select(play.hosts, play.location)
+    except InputError:
+        return []  # reported with the playbook
+
+
+def _roles(plays: list[Play]) -> set[str]:
+    return {role.name for play in plays for role in play.roles}
 
 
 def _check_preflight(report: CheckReport, inventory: Inventory, host: str, project: Project) -> None:
@@ -79,8 +114,9 @@ def _check_inventory(report: CheckReport, path: Path, host: str) -> Inventory | 
         report.lines.append(f"ok   {display_path(extra)}")
     if host:
         for selected in _select(report, loaded[0], host):
-            report.record(f"variables of {selected.name}",
-                          lambda h=selected: _count(len(h.variables()), "variable"))
+            if not report.record(f"variables of {selected.name}",
+                                 lambda h=selected: _count(len(h.variables()), "variable")):
+                report.unresolved.add(selected.name)
     return loaded[0]
 
 
@@ -96,7 +132,7 @@ def _select(report: CheckReport, inventory: Inventory, host: str) -> list:
 def _check_playbooks(report: CheckReport, project: Project, inventory: Inventory | None) -> None:
     passed: list[str] = []
     for name, file in project.playbooks().items():
-        attempt = functools.partial(_playbook_detail, project, file, inventory)
+        attempt = functools.partial(_playbook_detail, project, file, inventory, report.playbooks)
         _record_or_collect(report, file, name, attempt, passed)
     _summarise(report, "built-in playbooks", passed)
 
@@ -120,8 +156,10 @@ def _summarise(report: CheckReport, what: str, names: list[str]) -> None:
         report.lines.append(f"ok   {what}: {', '.join(names)}")
 
 
-def _playbook_detail(project: Project, path: Path, inventory: Inventory | None) -> str:
+def _playbook_detail(project: Project, path: Path, inventory: Inventory | None,
+                     loaded: dict[str, Playbook]) -> str:
     playbook = project.load_playbook(path)
+    loaded[path.stem] = playbook
     tasks = sum(len(play.all_tasks()) for play in playbook.plays)
     if inventory is not None:
         found: list[Problem] = []
