@@ -67,23 +67,21 @@ def value_problems(host: Any, plays: Sequence[Play]) -> tuple[list[Problem], int
     and a ``{generate: N}`` value are not checked.  A value built from a variable that is
     itself wrong is not reported again.  Only the first problem of each variable is kept.
     """
-    found: dict[str, Problem] = {}
+    wrong: dict[str, tuple[Any, Problem]] = {}  # the first problem of each variable, and its raw value
     checked: set[tuple[str, str]] = set()
     for play in plays:
         defaults = play.defaults()
         variables = host.variables(defaults)
         raw, origin = host.unresolved(defaults)
-        wrong: dict[str, Problem] = {}
         for role in play.roles:
             for name, declaration in role.variables.items():
                 checked.add((role.name, name))
-                problem = _check_one(name, declaration, role, variables, origin, host)
-                if problem is not None:
-                    wrong.setdefault(name, problem)
-        for name, problem in wrong.items():
-            if not _refers_to(raw.get(name), set(wrong) - {name}):
-                found.setdefault(str(problem), problem)
-    return list(found.values()), len(checked)
+                if name not in wrong:
+                    problem = _check_one(name, declaration, role, variables, origin, host)
+                    if problem is not None:
+                        wrong[name] = (raw.get(name), problem)
+    kept = [problem for name, (value, problem) in wrong.items() if not _refers_to(value, set(wrong) - {name})]
+    return kept, len(checked)
 
 
 def _check_one(name: str, declaration: Mapping[str, Any], role: Role, variables: Mapping[str, Any],
