@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -64,3 +65,18 @@ def test_fixed_values_pass_and_the_warning_does_not_fail_the_check(tmp_path):
     assert result.stderr.splitlines() == [
         "warning: inventory/hosts.yml:9: variable 'migrate_comand' is not used by any role or playbook (did you "
         "mean 'migrate_command'?)"]
+
+
+def test_a_wrong_secret_value_is_named_but_never_printed(tmp_path):
+    (tmp_path / "inventory").mkdir()
+    fixed = HOSTS.replace("app_dir: 42", "app_dir: /srv/shop").replace("releases_keep: lots", "releases_keep: 3")
+    fixed = fixed.replace("health_timeout: -1", 'postgres_port: {secret: "env:SHOP_PG_PORT"}')
+    (tmp_path / "inventory/hosts.yml").write_text(fixed)
+    result = subprocess.run([sys.executable, "-m", "moorage.cli.program", "check", "--host", "staging"],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                            env={**os.environ, "SHOP_PG_PORT": "port-of-the-shop"})
+    assert result.returncode == 2
+    assert "port-of-the-shop" not in result.stdout + result.stderr
+    assert result.stderr.splitlines()[-1] == (
+        "error: inventory/hosts.yml:8: variable 'postgres_port' must be an integer, not a string ('********'); "
+        "role base: The PostgreSQL port, never opened by the firewall (dropped when Docker publishes it).")

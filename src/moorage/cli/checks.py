@@ -26,7 +26,7 @@ class CheckReport:
     lines: list[str] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-    unresolved: set[str] = field(default_factory=set)
+    hosts: list[Host] = field(default_factory=list)  # the --host ones whose variables resolve
     playbooks: dict[str, Playbook] = field(default_factory=dict)
 
     def record(self, what: str, attempt: Callable[[], str]) -> bool:
@@ -54,19 +54,17 @@ def run_check(project: Project, host: str = "") -> CheckReport:
     _check_playbooks(report, project, inventory)
     _check_roles(report, project)
     if inventory is not None and host:
-        _check_role_variables(report, inventory, host, project)
-        _check_preflight(report, inventory, host, project)
+        _check_role_variables(report, inventory, project)
+        _check_preflight(report, project)
     return report
 
 
-def _check_role_variables(report: CheckReport, inventory: Inventory, host: str, project: Project) -> None:
-    """``host``'s values against the declarations of the roles of every playbook aimed at it, and
+def _check_role_variables(report: CheckReport, inventory: Inventory, project: Project) -> None:
+    """Each host's values against the declarations of the roles of every playbook aimed at it, and
     the inventory variables none of them uses (warnings)."""
-    for selected in _select(report, inventory, host):
-        if selected.name in report.unresolved:
-            continue  # its secrets don't resolve: already reported
+    for selected in report.hosts:
         plays = [play for playbook in report.playbooks.values() for play in playbook.plays
-                 if selected in _play_hosts(inventory, play)]
+                 if selected.name in _play_hosts(inventory, play)]
 
         def attempt(h: Host = selected, plays: list[Play] = plays) -> str:
             found, count = value_problems(h, plays)
@@ -77,9 +75,9 @@ def _check_role_variables(report: CheckReport, inventory: Inventory, host: str, 
         report.warnings += [w for w in unused_warnings(selected, used) if w not in report.warnings]
 
 
-def _play_hosts(inventory: Inventory, play: Play) -> list[Host]:
+def _play_hosts(inventory: Inventory, play: Play) -> list[str]:
     try:
-        return inventory.select(play.hosts, play.location)
+        return [h.name for h in inventory.select(play.hosts, play.location)]
     except InputError:
         return []  # reported with the playbook
 
@@ -88,9 +86,9 @@ def _roles(plays: list[Play]) -> set[str]:
     return {role.name for play in plays for role in play.roles}
 
 
-def _check_preflight(report: CheckReport, inventory: Inventory, host: str, project: Project) -> None:
-    """The production preflight for the production hosts of ``host``."""
-    for selected in [h for h in _select(report, inventory, host) if h.production]:
+def _check_preflight(report: CheckReport, project: Project) -> None:
+    """The production preflight for the production hosts checked."""
+    for selected in [h for h in report.hosts if h.production]:
         def attempt(h: Host = selected) -> str:
             problems = failures(h.variables(project.load_playbook("deploy").defaults()), project.root)
             if problems:
@@ -114,9 +112,9 @@ def _check_inventory(report: CheckReport, path: Path, host: str) -> Inventory | 
         report.lines.append(f"ok   {display_path(extra)}")
     if host:
         for selected in _select(report, loaded[0], host):
-            if not report.record(f"variables of {selected.name}",
-                                 lambda h=selected: _count(len(h.variables()), "variable")):
-                report.unresolved.add(selected.name)
+            if report.record(f"variables of {selected.name}",
+                             lambda h=selected: _count(len(h.variables()), "variable")):
+                report.hosts.append(selected)
     return loaded[0]
 
 
