@@ -50,10 +50,11 @@ class Problem:
         return f"{where}{self.path}: {self.message}" if self.path else f"{where}{self.message}"
 
 
-def suggest(word: object, candidates: Iterable[object]) -> str:
-    """`` (did you mean 'x'?)`` for the closest candidate, or an empty string."""
+def suggest(word: object, candidates: Iterable[object], cutoff: float = 0.6) -> str:
+    """`` (did you mean 'x'?)`` for the closest candidate (``difflib`` similarity at least
+    ``cutoff``, 0 to 1), or an empty string."""
     names = [str(c) for c in candidates]
-    match = difflib.get_close_matches(str(word), names, n=1, cutoff=0.6)
+    match = difflib.get_close_matches(str(word), names, n=1, cutoff=cutoff)
     return f" (did you mean '{match[0]}'?)" if match else ""
 
 
@@ -235,10 +236,10 @@ def _sentence(error: ValidationError, subject: str) -> str:
         return f"{subject} is {_short(value)}; allowed values: {', '.join(map(str, expected))}"
     if kind == "const":
         return f"{subject} must be {_short(expected)}, not {_short(value)}"
-    if kind in ("minimum", "exclusiveMinimum"):
-        return f"{subject} must be at least {expected}, not {value}"
-    if kind in ("maximum", "exclusiveMaximum"):
-        return f"{subject} must be at most {expected}, not {value}"
+    if kind in ("minimum", "maximum"):
+        return f"{subject} must be at {'least' if kind == 'minimum' else 'most'} {expected}, not {value}"
+    if kind in ("exclusiveMinimum", "exclusiveMaximum"):
+        return f"{subject} must be {'more' if kind == 'exclusiveMinimum' else 'less'} than {expected}, not {value}"
     if kind == "minLength":
         return f"{subject} must not be empty"
     if kind in ("minItems", "minProperties"):

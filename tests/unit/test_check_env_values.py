@@ -15,6 +15,7 @@ environments:
   vps:
     connection: ssh
     vars:
+      app_dir: /srv/app
       db_password: {secret: "file:secrets/db_password"}
       api_token: {secret: "env:DEMO_API_TOKEN"}
     hosts:

@@ -12,7 +12,9 @@ from moorage.deploy.preflight import CHECKS, failures
 from moorage.errors import InputError
 from moorage.inventory import Host, Inventory, load_inventory
 from moorage.operations.env_file import env_refusal, is_generated
-from moorage.playbook import Play, read_role
+from moorage.playbook import Play, Playbook, read_role
+from moorage.playbook.declarations import value_problems
+from moorage.playbook.usage import unused_warnings, used_names
 from moorage.project import Project
 from moorage.schema import Problem, error_problems, raise_problems
 from moorage.templating import render_value
@@ -25,6 +27,9 @@ class CheckReport:
 
     lines: list[str] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    hosts: list[Host] = field(default_factory=list)  # the --host ones whose variables resolve
+    playbooks: dict[str, Playbook] = field(default_factory=dict)
 
     def record(self, what: str, attempt: Callable[[], str]) -> bool:
         """Run ``attempt`` (it returns a detail), noting ``ok what (detail)`` or ``FAIL what``."""
@@ -51,29 +56,45 @@ def run_check(project: Project, host: str = "") -> CheckReport:
     _check_playbooks(report, project, inventory)
     _check_roles(report, project)
     if inventory is not None and host:
-        _check_env_values(report, inventory, host, project)
-        _check_preflight(report, inventory, host, project)
+        _check_role_variables(report, inventory, project)
+        _check_env_values(report, inventory)
+        _check_preflight(report, project)
     return report
 
 
-def _check_env_values(report: CheckReport, inventory: Inventory, host: str, project: Project) -> None:
-    """Every value an ``env_file`` task would write for ``host``, rendered now: can compose read it?"""
-    plays = []
-    for file in project.playbooks().values():
-        try:
-            plays += project.load_playbook(file).plays
-        except InputError:
-            continue  # the playbook's own check reports it
-    for selected in _select(report, inventory, host):
-        mine = [p for p in plays if selected.name in [h.name for h in _hosts_of(inventory, p)]]
-        report.record(f".env values of {selected.name}", lambda h=selected, ps=mine: _env_values(h, ps))
+def _check_role_variables(report: CheckReport, inventory: Inventory, project: Project) -> None:
+    """Each host's values against the declarations of the roles of every playbook aimed at it, and
+    the inventory variables none of them uses (warnings)."""
+    for selected in report.hosts:
+        plays = [play for playbook in report.playbooks.values() for play in playbook.plays
+                 if selected.name in _play_hosts(inventory, play)]
+
+        def attempt(h: Host = selected, plays: list[Play] = plays) -> str:
+            found, count = value_problems(h, plays)
+            raise_problems(found)
+            return f"{_count(count, 'declared variable')} of {_count(len(_roles(plays)), 'role')}"
+        report.record(f"role variables of {selected.name}", attempt)
+        used = used_names(plays, [project.root / "templates"])
+        report.warnings += [w for w in unused_warnings(selected, used) if w not in report.warnings]
 
 
-def _hosts_of(inventory: Inventory, play: Play) -> list[Host]:
+def _play_hosts(inventory: Inventory, play: Play) -> list[str]:
     try:
-        return inventory.select(play.hosts)
+        return [h.name for h in inventory.select(play.hosts, play.location)]
     except InputError:
-        return []  # the playbook's own check reports it
+        return []  # reported with the playbook
+
+
+def _roles(plays: list[Play]) -> set[str]:
+    return {role.name for play in plays for role in play.roles}
+
+
+def _check_env_values(report: CheckReport, inventory: Inventory) -> None:
+    """Every value an ``env_file`` task would write for each host, rendered now: can compose read it?"""
+    for selected in report.hosts:
+        plays = [play for playbook in report.playbooks.values() for play in playbook.plays
+                 if selected.name in _play_hosts(inventory, play)]
+        report.record(f".env values of {selected.name}", lambda h=selected, ps=plays: _env_values(h, ps))
 
 
 def _env_values(host: Host, plays: list[Play]) -> str:
@@ -84,10 +105,7 @@ def _env_values(host: Host, plays: list[Play]) -> str:
         tasks = [t for t in play.all_tasks() if t.op == "env_file"]
         if not tasks:
             continue
-        try:
-            variables = host.variables(play.defaults())
-        except InputError:
-            return "skipped: the variables do not resolve"  # said by 'variables of' already
+        variables = host.variables(play.defaults())
         for task in tasks:
             try:
                 values = render_value(task.args.get("values"), variables)
@@ -102,9 +120,9 @@ def _env_values(host: Host, plays: list[Play]) -> str:
     return _count(count, "value")
 
 
-def _check_preflight(report: CheckReport, inventory: Inventory, host: str, project: Project) -> None:
-    """The production preflight for the production hosts of ``host``."""
-    for selected in [h for h in _select(report, inventory, host) if h.production]:
+def _check_preflight(report: CheckReport, project: Project) -> None:
+    """The production preflight for the production hosts checked."""
+    for selected in [h for h in report.hosts if h.production]:
         def attempt(h: Host = selected) -> str:
             problems = failures(h.variables(project.load_playbook("deploy").defaults()), project.root)
             if problems:
@@ -128,8 +146,9 @@ def _check_inventory(report: CheckReport, path: Path, host: str) -> Inventory | 
         report.lines.append(f"ok   {display_path(extra)}")
     if host:
         for selected in _select(report, loaded[0], host):
-            report.record(f"variables of {selected.name}",
-                          lambda h=selected: _count(len(h.variables()), "variable"))
+            if report.record(f"variables of {selected.name}",
+                             lambda h=selected: _count(len(h.variables()), "variable")):
+                report.hosts.append(selected)
     return loaded[0]
 
 
@@ -145,7 +164,7 @@ def _select(report: CheckReport, inventory: Inventory, host: str) -> list:
 def _check_playbooks(report: CheckReport, project: Project, inventory: Inventory | None) -> None:
     passed: list[str] = []
     for name, file in project.playbooks().items():
-        attempt = functools.partial(_playbook_detail, project, file, inventory)
+        attempt = functools.partial(_playbook_detail, project, file, inventory, report.playbooks)
         _record_or_collect(report, file, name, attempt, passed)
     _summarise(report, "built-in playbooks", passed)
 
@@ -169,8 +188,10 @@ def _summarise(report: CheckReport, what: str, names: list[str]) -> None:
         report.lines.append(f"ok   {what}: {', '.join(names)}")
 
 
-def _playbook_detail(project: Project, path: Path, inventory: Inventory | None) -> str:
+def _playbook_detail(project: Project, path: Path, inventory: Inventory | None,
+                     loaded: dict[str, Playbook]) -> str:
     playbook = project.load_playbook(path)
+    loaded[path.stem] = playbook
     tasks = sum(len(play.all_tasks()) for play in playbook.plays)
     if inventory is not None:
         found: list[Problem] = []

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from moorage import builtin
+from moorage import builtin, secrets
 from moorage.cli.checks import run_check
 from moorage.cli.common import (
     HOST_HELP,
@@ -38,6 +38,8 @@ def check(c, inventory="", project="", host=""):
     report = run_check(project_from_flags(project, inventory), host)
     for line in report.lines:
         print(line)
+    for warning in report.warnings:
+        print(f"warning: {secrets.mask(warning)}", file=sys.stderr)
     report.raise_if_problems()
     print("all valid")
 

@@ -53,6 +53,11 @@ class Host:
         values, origin = self._merged(defaults)
         return {**resolve(values, origin, self.inventory_dir), **self.magic}
 
+    def unresolved(self, defaults: Mapping[str, Any] | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+        """``(values, origin)``: the merged values as written (secrets still references, templates
+        unrendered) and each one's ``(level, Location | None)``: where it was set."""
+        return self._merged(defaults)
+
     def explain(self, defaults: Mapping[str, Any] | None = None) -> list[VarSource]:
         """Each variable's masked value, level and ``file:line`` (secrets must resolve)."""
         values, origin = self._merged(defaults)

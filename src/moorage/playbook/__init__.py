@@ -3,7 +3,7 @@
 ``load_playbook(path)`` reads a playbook (validated against
 ``schemas/playbook.schema.json``), loads the roles it names from
 ``playbook_dir/roles`` then ``playbook_dir/../roles`` (``roles/NAME/tasks.yml``,
-optional ``handlers.yml``, ``defaults.yml``, ``templates/``, ``files/``), checks each
+optional ``handlers.yml``, ``defaults.yml``, ``variables.yml``, ``templates/``, ``files/``), checks each
 task's operation and arguments against ``moorage.operations.REGISTRY``, the
 handlers each task notifies, the Jinja2 syntax of ``when`` and arguments, and the
 local files that ``template``/``file`` tasks name.  Arguments stay unrendered:

@@ -9,12 +9,14 @@ from typing import Any
 
 from moorage import builtin
 from moorage.errors import InputError, Location
+from moorage.playbook.declarations import declaration_problems
 from moorage.playbook.model import Play, Playbook, Role
 from moorage.playbook.tasks import build_tasks, notify_problems, tasks_problems
 from moorage.schema import Problem, error_problems, problems, raise_problems, suggest
 from moorage.yamlsrc import LineDict, display_path, format_path, load_yaml, location_of
 
-ROLE_FILES = (("tasks.yml", "role-tasks"), ("handlers.yml", "role-tasks"), ("defaults.yml", "role-defaults"))
+ROLE_FILES = (("tasks.yml", "role-tasks"), ("handlers.yml", "role-tasks"), ("defaults.yml", "role-defaults"),
+              ("variables.yml", "role-variables"))
 
 
 def default_roles_paths(playbook_dir: Path) -> list[Path]:
@@ -56,7 +58,7 @@ def read_role(path: Path, source_dirs: Sequence[Path] = ()) -> tuple[Role | None
     if found:
         return None, found
     defaults = contents.get("defaults.yml") or LineDict()
-    role = Role(path.name, path.resolve(), defaults)
+    role = Role(path.name, path.resolve(), defaults, contents.get("variables.yml") or LineDict())
     role.tasks = build_tasks(contents.get("tasks.yml"), role)
     role.handlers = build_tasks(contents.get("handlers.yml"), role)
     return role, []
@@ -74,6 +76,8 @@ def _read_role_file(file: Path, schema: str, source_dirs: list[Path], found: lis
     new = problems(data, schema, shown)
     if not new and schema == "role-tasks":
         new = tasks_problems(data, [], shown, source_dirs)
+    if not new and schema == "role-variables":
+        new = declaration_problems(data, shown)
     found += new
     return data
 

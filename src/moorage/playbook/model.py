@@ -28,11 +28,13 @@ class Task:
 
 @dataclass
 class Role:
-    """A reusable unit: ``roles/NAME/`` with tasks.yml, and optionally defaults.yml, handlers.yml."""
+    """A reusable unit: ``roles/NAME/`` with tasks.yml, and optionally defaults.yml, handlers.yml,
+    variables.yml (``variables``: name -> declaration, see ``moorage.playbook.declarations``)."""
 
     name: str
     path: Path
     defaults: dict[str, Any] = field(default_factory=dict)
+    variables: dict[str, Any] = field(default_factory=dict)
     tasks: list[Task] = field(default_factory=list)
     handlers: list[Task] = field(default_factory=list)
 
