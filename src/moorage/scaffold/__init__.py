@@ -55,7 +55,7 @@ def propose(app: ComposeApp, project: str, environments: Sequence[str], root: Pa
     """Every proposal for ``app`` as the project ``project`` rooted at ``root``."""
     compose_dir = _from_root(app.path.parent, root)
     plan = propose_services(app, project, app.path.name if compose_dir == "." else f"{compose_dir}/{app.path.name}")
-    entries = env_entries(app)
+    entries = env_entries(app, plan.image_vars)
     return Scaffold(project=project, compose_dir=compose_dir, compose_file=app.path.name,
                     environments=list(environments), services=plan, app_env=entries,
                     preflight=preflight(entries, plan.db_ports))

@@ -47,13 +47,16 @@ class Entry:
     why: str
 
 
-def env_entries(app: ComposeApp) -> list[Entry]:
-    """The proposed ``app_env``, in name order."""
+def env_entries(app: ComposeApp, image_vars: Mapping[str, str] | None = None) -> list[Entry]:
+    """The proposed ``app_env``, in name order; ``image_vars`` (``APP_IMAGE`` -> its default) are
+    the variables that name a whole image: their entry refers to the inventory variable holding it."""
     names = dict(app.variables)
     for key in _passthrough_keys(app):
         names.setdefault(key, Variable(key))
     source = app.path.name
-    return [_entry(names[name], source) for name in sorted(names) if name not in _ROLE_SET]
+    images = image_vars or {}
+    return [Entry(name, "{{ " + name.lower() + " }}", f"the image: set by {name.lower()} (above)") if name in images
+            else _entry(names[name], source) for name in sorted(names) if name not in _ROLE_SET]
 
 
 def preflight(entries: list[Entry], db_ports: list[str]) -> list[Entry]:

@@ -70,6 +70,9 @@ def group_vars_yml(s: Scaffold) -> str:
     lines += _comment("Images the stack runs, and how they reach the server: " + plan.images_why[0])
     lines += [f"#   {command}" for command in plan.image_commands]
     lines += _comment(" ".join(plan.images_why[1:]))
+    for env_name, default in plan.image_vars.items():
+        lines.append(_line(env_name.lower(), default, f"{s.compose_file}'s ${{{env_name}}}: another version is "
+                           f"`moorage deploy --set {env_name.lower()}=REF`"))
     lines += [_line("image_source", plan.image_source), "app_images:"]
     lines += [f"  - {_value(image)}" for image in plan.images] or ["  []"]
     lines += ["", *_comment(f"Web service: {plan.web_why}." if plan.web else f"Web service: none ({plan.web_why}).")]

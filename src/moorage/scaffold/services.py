@@ -22,6 +22,7 @@ _TRAEFIK_HOST = re.compile(r"Host\(`([^`]+)`\)")
 _URL_PATH = re.compile(r"https?://[^/\s\"']+(/[^\s\"']*)")
 _HEALTH_ARG = re.compile(r"^/[\w./-]*health[\w./-]*$", re.IGNORECASE)
 
+_WHOLE_VARIABLE = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?[-?][^}]*)?\}$")
 
 @dataclass(frozen=True)
 class Port:
@@ -53,6 +54,9 @@ class ServicePlan:
     domain: str = ""                     # from a Traefik Host(`...`) rule; "" when none
     db_ports: list[str] = field(default_factory=list)   # "db: 127.0.0.1:5432" for each published one
     reads_dotenv: list[str] = field(default_factory=list)  # services with env_file: .env
+    # ${VAR} that is a whole image reference (image: ${APP_IMAGE:-app:1.0}) -> its default: one
+    # variable (app_image) then feeds both the .env and app_images, so a new version is one --set
+    image_vars: dict[str, str] = field(default_factory=dict)
 
 
 def propose_services(app: ComposeApp, project: str, compose_ref: str = "") -> ServicePlan:
@@ -137,6 +141,10 @@ def _propose_images(app: ComposeApp, project: str, compose_ref: str, plan: Servi
     built = [name for name, svc in app.services.items() if svc.get("build")]
     for name, svc in app.services.items():
         image = app.interpolate(str(svc.get("image") or ""))
+        whole = _WHOLE_VARIABLE.match(str(svc.get("image") or ""))
+        if whole and image:
+            plan.image_vars[whole.group(1)] = image
+            image = "{{ " + image_variable(whole.group(1)) + " }}"
         if not image and name in built:
             image = f"{project}-{name}"     # compose's name for a built image without image:
         if image and image not in plan.images:
@@ -158,6 +166,11 @@ def _propose_images(app: ComposeApp, project: str, compose_ref: str, plan: Servi
         ]
     else:
         plan.images_why[:0] = ["every service names a published image, so pull: the server pulls them by tag."]
+
+
+def image_variable(env_name: str) -> str:
+    """The inventory variable standing for the image ``${ENV_NAME}``: ``APP_IMAGE`` -> ``app_image``."""
+    return env_name.lower()
 
 
 def _uses_any(app: ComposeApp, service: Mapping[str, Any], databases: list[str]) -> bool:
