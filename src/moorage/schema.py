@@ -262,10 +262,13 @@ def _type_of(value: Any) -> str:
         return "a mapping"
     if isinstance(value, list):
         return "a list"
-    names = {str: "a string", int: "an integer", float: "a number"}
-    return f"{names.get(type(value), type(value).__name__)} ({_short(value)})"
+    kind = next((name for cls, name in _VALUE_NAMES if isinstance(value, cls)), type(value).__name__)
+    return f"{kind} ({_short(value)})"
+
+
+_VALUE_NAMES = ((str, "a string"), (int, "an integer"), (float, "a number"))
 
 
 def _short(value: Any) -> str:
-    text = repr(value)
+    text = repr(str(value)) if isinstance(value, str) else str(value)
     return text if len(text) <= 60 else text[:57] + "..."
