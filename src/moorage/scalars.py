@@ -10,6 +10,8 @@ do arithmetic as numbers.  ``as_text`` is the one rule turning a value into text
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -67,6 +69,26 @@ def as_text(value: Any) -> str:
     if value is None:
         return ""
     return str(value)
+
+
+_JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?")
+_NUMBER_MARK = re.compile(r'"@@moorage-number:([^"@]*)@@"')
+
+
+def to_json(value: Any, **options: Any) -> str:
+    """``json.dumps(value, **options)`` writing each number read from YAML as its written text
+    when that text is a JSON number (``3.10`` stays ``3.10``; ``0755`` is written 755)."""
+    return _NUMBER_MARK.sub(lambda m: m.group(1), json.dumps(_marked(value), **options))
+
+
+def _marked(value: Any) -> Any:
+    if isinstance(value, SOURCE_NUMBERS) and _JSON_NUMBER.fullmatch(value.text):
+        return f"@@moorage-number:{value.text}@@"
+    if isinstance(value, Mapping):
+        return {key: _marked(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_marked(item) for item in value]
+    return value
 
 
 def data(value: Any) -> Any:

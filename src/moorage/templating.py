@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import base64
 import functools
-import json
 import re
 import shlex
 from collections.abc import Mapping
@@ -29,7 +28,7 @@ from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
 from moorage.errors import InputError, Location
-from moorage.scalars import Data, as_text
+from moorage.scalars import Data, as_text, to_json
 from moorage.template_lines import KeepBreaks
 
 _SINGLE_EXPRESSION = re.compile(r"^\{\{(?P<expr>(?:(?!\{\{|\}\}).)*)\}\}\Z", re.S)
@@ -58,7 +57,7 @@ def _environment() -> jinja2.Environment:
     )
     env.context_class = _Context
     env.filters.update(
-        to_json=lambda v, indent=None: json.dumps(v, indent=indent, sort_keys=True),
+        to_json=lambda v, indent=None: to_json(v, indent=indent, sort_keys=True),
         to_yaml=lambda v: yaml.safe_dump(v, default_flow_style=False, sort_keys=False),
         b64encode=lambda v: base64.b64encode(as_text(v).encode()).decode(),
         quote=lambda v: shlex.quote(as_text(v)),

@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 
 from moorage import secrets
 from moorage.errors import InputError, Location
-from moorage.scalars import Data, data
+from moorage.scalars import Data, data, to_json
 from moorage.yamlsrc import LineDict, LineList, parse_yaml
 
 MAGIC = ("inventory_hostname", "environment_name", "project", "inventory_dir")
@@ -43,10 +43,11 @@ class Layer(NamedTuple):
 def parse_overrides(flags: Sequence[str]) -> LineDict:
     """``--set k=v`` flags as a mapping of data (never rendered as templates).
 
-    Each value is read as YAML 1.2 the way inventory files are (``moorage.yamlsrc``): a number
-    keeps its text (``--set app_version=1.10`` is ``1.10`` wherever it becomes text, and still
-    a number where one is required), ``NO``/``off`` stay text, ``--set 'extra={A: "1"}'`` is a
-    mapping (mappings and lists only in flow style).  Every string is ``Data``.
+    The value is the text written, except: a YAML 1.2 number, ``true``/``false`` or ``null``
+    (a number keeps its text: ``--set app_version=1.10`` is ``1.10`` wherever it becomes text,
+    and a number where one is required); a quoted YAML string (``--set 'k="0"'``); a flow
+    mapping or list (``--set 'extra={A: "1"}'``).  So ``NO``, ``a: b``, ``a #b``, ``{{ x }}``
+    and ``  spaced  `` stay exactly as typed.  Every string is ``Data``.
     """
     result = LineDict()
     result.file = "--set"
@@ -64,18 +65,26 @@ def parse_overrides(flags: Sequence[str]) -> LineDict:
     return result
 
 
+_NULLS = ("null", "Null", "NULL")
+
+
 def _value(flag: str, text: str) -> Any:
-    if not text.strip():
-        return Data(text)
+    stripped = text.strip()
+    quoted, collection = stripped[:1] in ("'", '"'), stripped[:1] in ("{", "[")
+    if not stripped or not (quoted or collection) and "#" in text:
+        return Data(text)  # YAML would drop what follows a `#` as a comment
     try:
         value = parse_yaml(text, "--set")
     except InputError as exc:
+        if not quoted:
+            return Data(text)  # not YAML: the text as typed (`{{ x }}`, `[x`)
         problem = exc.message.removeprefix("invalid YAML: ")
         raise InputError(f"--set {flag!r}: the value is not valid YAML ({problem}); "
                          "quote it for the shell, e.g. --set 'k=\"text\"'") from None
-    if isinstance(value, dict | list) and not text.lstrip().startswith(("{", "[")):
-        return Data(text)  # `a: b` is more likely text than a mapping; write {a: b} to mean one
-    return data(value)
+    typed = isinstance(value, bool | int | float) or (value is None and stripped in _NULLS)
+    if quoted and isinstance(value, str) or collection and isinstance(value, dict | list) or typed:
+        return data(value)
+    return Data(text)
 
 
 def merge_layers(layers: Sequence[Layer]) -> tuple[dict[str, Any], dict[str, tuple[int, Location | None]]]:
@@ -126,7 +135,7 @@ def display(value: Any) -> str:
         return secrets.MASK
     if secrets.is_generated(value):
         return secrets.describe_generated(value)
-    return secrets.mask(json.dumps(_display(value), ensure_ascii=False, default=str))
+    return secrets.mask(to_json(_display(value), ensure_ascii=False, default=str))
 
 
 def _display(value: Any) -> Any:
