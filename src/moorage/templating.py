@@ -24,6 +24,7 @@ from typing import Any
 
 import jinja2
 import yaml
+from jinja2.filters import do_join
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
@@ -47,6 +48,13 @@ class _Context(Context):
         return super().resolve_or_missing(key)
 
 
+@jinja2.pass_eval_context
+def _join(eval_ctx: Any, value: Any, separator: str = "", attribute: Any = None) -> str:
+    """Jinja2's ``join``, booleans written true/false."""
+    items = [as_text(v) if isinstance(v, bool) else v for v in value] if attribute is None else value
+    return do_join(eval_ctx, items, separator, attribute)
+
+
 def _environment() -> jinja2.Environment:
     env = ImmutableSandboxedEnvironment(
         undefined=jinja2.StrictUndefined,
@@ -62,6 +70,7 @@ def _environment() -> jinja2.Environment:
         b64encode=lambda v: base64.b64encode(as_text(v).encode()).decode(),
         quote=lambda v: shlex.quote(as_text(v)),
         string=lambda v: as_text(v) if isinstance(v, bool) else str(v),
+        join=_join,
         bool=lambda v: str(v).strip().lower() in {"1", "true", "yes", "on", "y"},
         combine=lambda base, *more: {k: v for m in (base, *more) for k, v in (m or {}).items()},
     )

@@ -4,12 +4,12 @@ generated values, --set values, registered output and magic variables are data, 
 from __future__ import annotations
 
 import pytest
+from valuekit import host, operation, registered, runs, written
 
 from moorage import secrets, templating
 from moorage.errors import InputError
 from moorage.operations.base import Facts, PathFacts
 from moorage.operations.env_file import quote_env
-from valuekit import host, operation, registered, runs, written
 
 # Values a password, a Go template or a shell snippet really holds: every one must arrive as is.
 MARKUP = ["ab{{ inventory_hostname }}cd", "x{%D", "pass{{", "{% if %}", "{#", "}}{{", "{{ 1/0 }}",
@@ -97,8 +97,6 @@ def test_a_variable_defined_in_terms_of_itself_is_named(variables, chain):
 def test_a_secret_is_masked_in_the_diff_of_a_changed_file(tmp_path, monkeypatch):
     monkeypatch.setenv("DM_TOKEN", "ab{{ inventory_hostname }}cd")
     variables = host(tmp_path, 'token: {secret: "env:DM_TOKEN"}').variables()
-    from valuekit import operation
-    from moorage.operations.base import Facts, PathFacts
     op = operation('file: {path: /x, content: "t={{ token }}"}', variables)
     op.context.diff = True
     facts = Facts()

@@ -71,7 +71,7 @@ _NULLS = ("null", "Null", "NULL")
 def _value(flag: str, text: str) -> Any:
     stripped = text.strip()
     quoted, collection = stripped[:1] in ("'", '"'), stripped[:1] in ("{", "[")
-    if not stripped or not (quoted or collection) and "#" in text:
+    if not stripped or (not (quoted or collection) and "#" in text):
         return Data(text)  # YAML would drop what follows a `#` as a comment
     try:
         value = parse_yaml(text, "--set")
@@ -82,7 +82,7 @@ def _value(flag: str, text: str) -> Any:
         raise InputError(f"--set {flag!r}: the value is not valid YAML ({problem}); "
                          "quote it for the shell, e.g. --set 'k=\"text\"'") from None
     typed = isinstance(value, bool | int | float) or (value is None and stripped in _NULLS)
-    if quoted and isinstance(value, str) or collection and isinstance(value, dict | list) or typed:
+    if (quoted and isinstance(value, str)) or (collection and isinstance(value, dict | list)) or typed:
         return data(value)
     return Data(text)
 
