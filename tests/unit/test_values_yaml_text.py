@@ -10,6 +10,7 @@ import pytest
 from valuekit import host, operation, written
 
 from moorage.errors import InputError
+from moorage.inventory import load_inventory
 from moorage.inventory.variables import display
 from moorage.playbook import load_playbook
 from moorage.playbook.tasks import tasks_problems
@@ -62,8 +63,8 @@ def test_an_unquoted_number_for_a_text_argument_is_its_text():
      "t.yml:1: [0].wait_http.timeout: 'timeout' must be a number, not a string ('30'); "
      "write it without quotes to make it a number"),
     ("- dir: {path: /srv/x, mode: 0999}",
-     "t.yml:1: [0].dir.mode: 'mode' is '0999', which is not valid: Octal permissions, quoted, e.g. "
-     "\"0644\" (YAML reads a bare 0644 as 420)."),
+     "t.yml:1: [0].dir.mode: 'mode' is '0999', which is not valid: Octal permissions, e.g. "
+     "\"0644\" (a bare 0644 is taken as written, the text 0644)."),
 ])
 def test_check_says_what_was_read_and_how_to_write_it(task_yaml, message):
     assert _check(task_yaml, full=True) == [message]
@@ -82,3 +83,9 @@ def test_a_yaml_11_boolean_for_a_boolean_key_is_refused_with_the_fix(tmp_path, w
 def _check(task_yaml: str, full: bool = False) -> list[str]:
     problems = tasks_problems(parse_yaml(task_yaml, "t.yml"), [], "t.yml", [])
     return [str(p) if full else p.message for p in problems]
+
+
+def test_a_port_written_in_the_inventory_is_a_plain_int(tmp_path):
+    (tmp_path / "hosts.yml").write_text("project: dm\nenvironments:\n  vps:\n    hosts:\n      vps: {port: 2222}\n")
+    port = load_inventory(tmp_path, []).hosts["vps"].target.port
+    assert type(port) is int and port == 2222  # socket.getaddrinfo refuses int subclasses
