@@ -28,6 +28,7 @@ from referencing import Registry, Resource
 
 from moorage import builtin
 from moorage.errors import InputError, Location
+from moorage.scalars import SOURCE_NUMBERS
 from moorage.yamlsrc import format_path, location_of
 
 SCHEMA_DIR = builtin.SCHEMAS
@@ -77,17 +78,25 @@ def load_schema(name: str) -> dict[str, Any]:
 
 
 def problems(data: Any, schema: str | Mapping[str, Any], file: str = "",
-             base_path: Sequence[Any] = (), noun: str = "key", owner: str = "") -> list[Problem]:
+             base_path: Sequence[Any] = (), noun: str = "key", owner: str = "",
+             numbers_as_text: bool = False) -> list[Problem]:
     """Every way ``data`` breaks ``schema`` (a schema name or a schema), sorted by line.
 
     ``base_path`` prefixes the JSON paths shown (for data nested in a larger file);
     ``noun`` names what unknown properties are ("key", "argument"), ``owner`` whose they are.
+    ``numbers_as_text``: a number where text is declared is checked as the text written (task
+    arguments, which ``executor.tasks.as_declared`` converts the same way before a run).
     """
     schema = load_schema(schema) if isinstance(schema, str) else schema
     validator = Draft202012Validator(schema, registry=_registry())
     found: list[Problem] = []
     for error in validator.iter_errors(data):
         if _is_template(error.instance) and error.validator != "additionalProperties":
+            continue
+        if numbers_as_text and _number_as_text(error):  # `mode: 0755` where text is wanted: the text written is used
+            for sub in Draft202012Validator(error.schema, registry=_registry()).iter_errors(str(error.instance)):
+                sub.path.extendleft(reversed(error.absolute_path))
+                found.extend(_explain(sub, data, file, list(base_path), noun + owner))
             continue
         found.extend(_explain(error, data, file, list(base_path), noun + owner))
     return _unique_sorted(found)
@@ -164,7 +173,8 @@ def _args_problems(task: Mapping[str, Any], op: str, path: list[Any], file: str)
     schema = dict(REGISTRY[op].args_schema)
     if "properties" in schema and "additionalProperties" not in schema:
         schema["additionalProperties"] = False
-    return problems(args, schema, file, [*path, op], noun="argument", owner=f" of '{op}'")
+    return problems(args, schema, file, [*path, op], noun="argument", owner=f" of '{op}'",
+                    numbers_as_text=True)
 
 
 def _known(registry: Mapping[str, Any]) -> str:
@@ -173,6 +183,13 @@ def _known(registry: Mapping[str, Any]) -> str:
 
 def _is_template(value: Any) -> bool:
     return isinstance(value, str) and ("{{" in value or "{%" in value)
+
+
+def _number_as_text(error: ValidationError) -> bool:
+    """A number read from YAML where only text is declared (it is used as the text written)."""
+    wanted = error.validator_value if error.validator == "type" else None
+    wanted = {wanted} if isinstance(wanted, str) else set(wanted or ())
+    return isinstance(error.instance, SOURCE_NUMBERS) and "string" in wanted
 
 
 def _unique_sorted(found: list[Problem]) -> list[Problem]:
@@ -231,7 +248,7 @@ def _sentence(error: ValidationError, subject: str) -> str:
     if kind == "type":
         wanted = [expected] if isinstance(expected, str) else list(expected)
         names = " or ".join(_TYPE_NAMES.get(t, t) for t in wanted)
-        return f"{subject} must be {names}, not {_type_of(value)}"
+        return f"{subject} must be {names}, not {_type_of(value)}{_quoting_hint(wanted, value)}"
     if kind == "enum":
         return f"{subject} is {_short(value)}; allowed values: {', '.join(map(str, expected))}"
     if kind == "const":
@@ -254,6 +271,17 @@ def _sentence(error: ValidationError, subject: str) -> str:
     return f"{subject}: {error.message}" + (f" ({desc})" if desc else "")
 
 
+def _quoting_hint(wanted: list[str], value: Any) -> str:
+    """How to write ``value`` so YAML 1.2 reads the type wanted (moorage.yamlsrc)."""
+    if not isinstance(value, str):
+        return ""
+    if "boolean" in wanted and value.strip().lower() in {"yes", "no", "on", "off", "y", "n"}:
+        return f"; YAML 1.2 reads {value} as text: write true or false"
+    if {"integer", "number"} & set(wanted) and re.fullmatch(r"\s*[-+]?[0-9][0-9_.eE+-]*\s*", value):
+        return "; write it without quotes to make it a number"
+    return ""
+
+
 def _type_of(value: Any) -> str:
     if isinstance(value, bool):
         return f"{str(value).lower()} (a boolean)"
@@ -263,10 +291,13 @@ def _type_of(value: Any) -> str:
         return "a mapping"
     if isinstance(value, list):
         return "a list"
-    names = {str: "a string", int: "an integer", float: "a number"}
-    return f"{names.get(type(value), type(value).__name__)} ({_short(value)})"
+    kind = next((name for cls, name in _VALUE_NAMES if isinstance(value, cls)), type(value).__name__)
+    return f"{kind} ({_short(value)})"
+
+
+_VALUE_NAMES = ((str, "a string"), (int, "an integer"), (float, "a number"))
 
 
 def _short(value: Any) -> str:
-    text = repr(value)
+    text = repr(str(value)) if isinstance(value, str) else str(value)
     return text if len(text) <= 60 else text[:57] + "..."

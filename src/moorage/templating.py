@@ -1,16 +1,21 @@
-"""Jinja2 for task arguments, ``when`` expressions and template files.
+"""Jinja2 for task arguments, ``when`` expressions and template files: the rendering rule.
 
-Undefined variables are errors (StrictUndefined) that name the file:line and
-the variable.  A string that is exactly one ``{{ expression }}`` evaluates to
-the expression's native value, so ``values: "{{ app_env }}"`` passes a mapping
-through instead of its string form.
+Playbook and role text (task arguments, ``when``, template files, role defaults, play vars,
+inventory values) is a template; values from outside it (secrets, ``--set``, registered
+results, magic variables) are ``Data`` and never parsed.  Each argument is rendered once: a
+variable whose value is template text is rendered when a template uses it (once per render,
+cycles are an error naming the chain), and what rendering produces is never rendered again.
+Jinja2 runs sandboxed (``ImmutableSandboxedEnvironment``): no template reaches Python
+internals.  Undefined variables are errors (StrictUndefined) naming the file:line and the
+variable.  A string that is exactly one ``{{ expression }}`` evaluates to the expression's
+native value, so ``values: "{{ app_env }}"`` passes a mapping through instead of its text.
+Booleans render ``true``/``false``; numbers read from YAML render as written.
 """
 
 from __future__ import annotations
 
 import base64
-import contextlib
-import json
+import functools
 import re
 import shlex
 from collections.abc import Mapping
@@ -19,26 +24,53 @@ from typing import Any
 
 import jinja2
 import yaml
+from jinja2.filters import do_join
+from jinja2.runtime import Context
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
 from moorage.errors import InputError, Location
+from moorage.scalars import Data, as_text, to_json
+from moorage.template_lines import KeepBreaks
 
 _SINGLE_EXPRESSION = re.compile(r"^\{\{(?P<expr>(?:(?!\{\{|\}\}).)*)\}\}\Z", re.S)
+_RAW_IN_EXPRESSION = re.compile(r"\{%[-+]?\s*raw\s*[-+]?%\}(.*?)\{%[-+]?\s*endraw\s*[-+]?%\}", re.S)
 _UNDEFINED_NAME = re.compile(r"'([^']+)' is undefined|has no attribute '([^']+)'")
+_SCOPE = "moorage scope"  # the key holding the render's _Scope: a space, so no template can name it
+
+
+class _Context(Context):
+    """Looks variables up through the render's ``_Scope``, which renders template text once."""
+
+    def resolve_or_missing(self, key: str) -> Any:
+        scope = self.parent.get(_SCOPE)
+        if scope is not None and key not in self.vars and key in scope.variables:
+            return scope.lookup(key)
+        return super().resolve_or_missing(key)
+
+
+@jinja2.pass_eval_context
+def _join(eval_ctx: Any, value: Any, separator: str = "", attribute: Any = None) -> str:
+    """Jinja2's ``join``, booleans written true/false."""
+    items = [as_text(v) if isinstance(v, bool) else v for v in value] if attribute is None else value
+    return do_join(eval_ctx, items, separator, attribute)
 
 
 def _environment() -> jinja2.Environment:
-    env = jinja2.Environment(
+    env = ImmutableSandboxedEnvironment(
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         autoescape=False,
-        trim_blocks=True,
-        lstrip_blocks=True,
+        extensions=[KeepBreaks],  # whitespace rules: see moorage.template_lines
+        finalize=lambda value: as_text(value) if isinstance(value, bool) else value,
     )
+    env.context_class = _Context
     env.filters.update(
-        to_json=lambda v, indent=None: json.dumps(v, indent=indent, sort_keys=True),
+        to_json=lambda v, indent=None: to_json(v, indent=indent, sort_keys=True),
         to_yaml=lambda v: yaml.safe_dump(v, default_flow_style=False, sort_keys=False),
-        b64encode=lambda v: base64.b64encode(str(v).encode()).decode(),
-        quote=lambda v: shlex.quote(str(v)),
+        b64encode=lambda v: base64.b64encode(as_text(v).encode()).decode(),
+        quote=lambda v: shlex.quote(as_text(v)),
+        string=lambda v: as_text(v) if isinstance(v, bool) else str(v),
+        join=_join,
         bool=lambda v: str(v).strip().lower() in {"1", "true", "yes", "on", "y"},
         combine=lambda base, *more: {k: v for m in (base, *more) for k, v in (m or {}).items()},
     )
@@ -48,6 +80,71 @@ def _environment() -> jinja2.Environment:
 ENV = _environment()
 
 
+@functools.lru_cache(maxsize=2048)
+def _template(text: str) -> jinja2.Template:
+    return ENV.from_string(text)
+
+
+@functools.lru_cache(maxsize=2048)
+def _expression(text: str) -> Any:
+    return ENV.compile_expression(text, undefined_to_none=False)
+
+
+def is_templated(text: Any) -> bool:
+    """Whether ``text`` is template text: a string with Jinja2 markup that is not ``Data``."""
+    return isinstance(text, str) and not isinstance(text, Data) and ("{{" in text or "{%" in text)
+
+
+class _Scope:
+    """One render's variables: template-text values rendered on first use, then remembered."""
+
+    def __init__(self, variables: Mapping[str, Any], location: Location | None = None) -> None:
+        self.variables, self.location = variables, location
+        self.done: dict[str, Any] = {}
+        self.active: list[str] = []
+
+    def lookup(self, name: str) -> Any:
+        """The value of variable ``name`` with any template text in it rendered."""
+        if name in self.done:
+            return self.done[name]
+        if name in self.active:
+            chain = " -> ".join([*self.active[self.active.index(name):], name])
+            raise InputError(f"variable '{name}' is defined in terms of itself ({chain})", self.location)
+        self.active.append(name)
+        try:
+            value = self.resolve(self.variables[name], f"variable '{name}'")
+        finally:
+            self.active.pop()
+        self.done[name] = value
+        return value
+
+    def resolve(self, value: Any, what: str) -> Any:
+        """``value`` with every template string inside it rendered once (Data left as is)."""
+        if isinstance(value, str):
+            if not is_templated(value):
+                return value
+            result = self.render(value, what)
+            return Data(result) if isinstance(result, str) and not isinstance(result, Data) else result
+        if isinstance(value, Mapping):
+            return {k: self.resolve(v, f"{what} '{k}'") for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.resolve(v, what) for v in value]
+        return value
+
+    def render(self, text: str, what: str) -> Any:
+        """Render template ``text``; a lone ``{{ expression }}`` gives its native value."""
+        context = {**self.variables, _SCOPE: self}
+        try:
+            single = _SINGLE_EXPRESSION.match(text)
+            if single:
+                return _defined(_expression(single.group("expr"))(context))
+            return _template(text).render(context)
+        except InputError:
+            raise  # a variable used here failed; its own message says which
+        except Exception as exc:  # jinja2 raises many kinds; each becomes one sentence
+            raise _fail(exc, f"{what} {text!r}", self.location) from None
+
+
 def _undefined_message(exc: Exception) -> str:
     match = _UNDEFINED_NAME.search(str(exc))
     name = next((g for g in match.groups() if g), None) if match else None
@@ -55,6 +152,9 @@ def _undefined_message(exc: Exception) -> str:
 
 
 def _fail(exc: Exception, what: str, location: Location | None) -> InputError:
+    if isinstance(exc, SecurityError):
+        return InputError(f"unsafe template in {what}: {exc} (templates cannot reach Python internals)",
+                          location)
     if isinstance(exc, jinja2.UndefinedError):
         return InputError(f"{_undefined_message(exc)} in {what}", location)
     if isinstance(exc, jinja2.TemplateSyntaxError):
@@ -69,92 +169,98 @@ def _defined(value: Any) -> Any:
     return value
 
 
-def is_templated(text: str) -> bool:
-    """Whether ``text`` contains Jinja2 markup."""
-    return "{{" in text or "{%" in text
-
-
-_MAX_NESTING = 10  # a variable whose value refers to variables is rendered again, this deep
-
-
 def render_value(value: Any, variables: Mapping[str, Any], what: str = "argument",
                  location: Location | None = None) -> Any:
-    """Render every string inside ``value`` (recursively through mappings and lists; a
-    variable whose value is itself a template is rendered too)."""
-    if isinstance(value, str):
-        for _ in range(_MAX_NESTING):
-            if not isinstance(value, str):  # a lone expression gave a mapping or list: render inside
-                return render_value(value, variables, what, location)
-            if not is_templated(value):
-                return value
-            value = _render_string(value, variables, what, location)
-        raise InputError(f"{what} {value!r} still refers to variables after {_MAX_NESTING} "
-                         "renderings (a variable defined in terms of itself?)", location)
-    if isinstance(value, Mapping):
-        return {k: render_value(v, variables, f"{what} '{k}'", location) for k, v in value.items()}
-    if isinstance(value, list):
-        return [render_value(v, variables, what, location) for v in value]
-    return value
+    """``value`` with every template string inside it (mappings and lists walked) rendered once.
+
+    Raises ``InputError`` (at ``location``) for syntax errors, undefined variables, unsafe
+    attribute access and variables defined in terms of themselves.
+    """
+    return _Scope(variables, location).resolve(value, what)
 
 
-def _render_string(value: str, variables: Mapping[str, Any], what: str, location: Location | None) -> Any:
-    try:
-        single = _SINGLE_EXPRESSION.match(value)
-        if single:
-            expression = ENV.compile_expression(single.group("expr"), undefined_to_none=False)
-            return _defined(expression(**variables))
-        return ENV.from_string(value).render(**variables)
-    except Exception as exc:  # jinja2 raises many kinds; each becomes one sentence
-        raise _fail(exc, f"{what} {value!r}", location) from None
-
-
-def evaluate(expression: str, variables: Mapping[str, Any], location: Location | None = None) -> Any:
-    """Evaluate a ``when:`` expression (with or without surrounding ``{{ }}``)."""
+def _when_source(expression: str) -> str:
+    """The expression a ``when`` holds: without a surrounding ``{{ }}``, ``{% raw %}x{% endraw %}``
+    standing for ``x``."""
     expr = expression.strip()
     single = _SINGLE_EXPRESSION.match(expr)
     if single:
         expr = single.group("expr")
+    return _RAW_IN_EXPRESSION.sub(lambda m: m.group(1), expr)
+
+
+def evaluate(expression: str, variables: Mapping[str, Any], location: Location | None = None) -> Any:
+    """Evaluate a ``when:`` expression (with or without surrounding ``{{ }}``)."""
+    scope = _Scope(variables, location)
     try:
-        return _defined(ENV.compile_expression(expr, undefined_to_none=False)(**variables))
+        return _defined(_expression(_when_source(expression))({**variables, _SCOPE: scope}))
+    except InputError:
+        raise
     except Exception as exc:
         raise _fail(exc, f"when expression {expression!r}", location) from None
 
 
+def syntax_error(text: str) -> str | None:
+    """Why the argument template ``text`` can't be compiled (None when it can), exactly as a
+    run compiles it: ``check`` and ``play`` agree."""
+    single = _SINGLE_EXPRESSION.match(text)
+    return _compile_error(lambda: _expression(single.group("expr")) if single else _template(text))
+
+
+def when_syntax_error(expression: str) -> str | None:
+    """Why the ``when`` expression can't be compiled (None when it can), as ``evaluate`` does."""
+    return _compile_error(lambda: _expression(_when_source(expression)))
+
+
+def _compile_error(compile_it: Any) -> str | None:
+    try:
+        compile_it()
+    except jinja2.TemplateSyntaxError as exc:
+        return exc.message or str(exc)
+    return None
+
+
 def render_keys(variables: Mapping[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
     """The named variables rendered (a value that is a template is resolved; a missing one is "")."""
-    return {key: render_value(variables.get(key, ""), variables, f"variable '{key}'") for key in keys}
+    scope = _Scope(variables)
+    return {key: scope.lookup(key) if key in variables else "" for key in keys}
 
 
-def resolved(variables: Mapping[str, Any]) -> dict[str, Any]:
-    """The variables with every value that is itself a template rendered (as arguments are), so a
-    template file sees ``media_dir: "{{ app_dir }}/media"`` resolved; a value that can't be
-    rendered stays as it is (it fails only if the template uses it)."""
-    values = dict(variables)
-    for name, value in variables.items():
-        if isinstance(value, str) and is_templated(value):
-            with contextlib.suppress(InputError):
-                values[name] = render_value(value, variables, f"variable '{name}'")
-    return values
+def file_syntax_error(path: Path) -> tuple[int, str] | None:
+    """``(line, reason)`` when the template file can't be compiled as ``render_file`` compiles
+    it (line 0 when it can't be read), None when it can."""
+    try:
+        _template(path.read_text(encoding="utf-8"))
+    except jinja2.TemplateSyntaxError as exc:
+        return exc.lineno or 0, f"Jinja2 syntax error: {exc.message}"
+    except (OSError, UnicodeDecodeError) as exc:
+        return 0, f"cannot read template: {exc}"
+    return None
 
 
 def render_file(path: Path, variables: Mapping[str, Any]) -> str:
     """Render the template file ``path``; errors name ``path:line`` and the variable."""
-    source = path.read_text()
     try:
-        return ENV.from_string(source).render(**resolved(variables))
+        template = _template(path.read_text())
     except jinja2.TemplateSyntaxError as exc:
         raise InputError(f"template syntax error: {exc.message}", Location(str(path), exc.lineno or 0)) \
             from None
+    try:
+        return template.render({**variables, _SCOPE: _Scope(variables)})
+    except InputError as exc:  # a variable the file uses failed to render
+        raise InputError(exc.message, Location(str(path), _template_line(exc))) from None
+    except SecurityError as exc:
+        raise _fail(exc, f"template {path.name}", Location(str(path), _template_line(exc))) from None
     except Exception as exc:
-        line = _template_line(exc)
-        raise InputError(_undefined_message(exc), Location(str(path), line)) from None
+        raise InputError(_undefined_message(exc), Location(str(path), _template_line(exc))) from None
 
 
 def _template_line(exc: Exception) -> int:
-    """The line of the template where rendering failed, from the traceback jinja2 rewrites."""
-    line, tb = 0, exc.__traceback__
+    """The line of the file where rendering failed, from the traceback jinja2 rewrites (the
+    first template frame: later ones are variables the file uses)."""
+    tb = exc.__traceback__
     while tb is not None:
         if tb.tb_frame.f_code.co_filename == "<template>":
-            line = tb.tb_lineno
+            return tb.tb_lineno
         tb = tb.tb_next
-    return line
+    return 0

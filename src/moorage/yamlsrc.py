@@ -5,6 +5,12 @@ and whose sequences are ``LineList``: ordinary ``dict``/``list`` subclasses that
 also know their file, their own line and the line of every key or item.  That
 is what lets every later error say ``file:line``.
 
+Scalars are resolved as YAML 1.2's core schema does, not PyYAML's YAML 1.1: only
+``true``/``false`` (any case form the spec lists) are booleans, so ``yes``, ``NO``, ``off``
+stay text; ``null`` or nothing is null (``~`` stays the text ``~``: a home directory is a
+likelier value than a spelled-out null); dates stay text.  Numbers are ``SourceInt`` /
+``SourceFloat``, whose ``str()`` is the text written (``3.10``, ``0755``, ``0x1F``).
+
 Malformed YAML and duplicate keys in a mapping are ``InputError``s naming the
 line.  ``location_of(data, path)`` turns a JSON path (as jsonschema reports it)
 back into a ``Location``.
@@ -12,7 +18,9 @@ back into a ``Location``.
 
 from __future__ import annotations
 
+import math
 import os
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -21,6 +29,7 @@ import yaml
 
 from moorage import builtin
 from moorage.errors import InputError, Location
+from moorage.scalars import SourceFloat, SourceInt
 
 _BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _MERGE_TAG = "tag:yaml.org,2002:merge"
@@ -74,6 +83,43 @@ class _LineLoader(_BaseLoader):  # type: ignore[misc, valid-type]
     """A safe loader building ``LineDict``/``LineList`` and refusing duplicate keys."""
 
     source = "<yaml>"
+
+
+# YAML 1.2 core schema (https://yaml.org/spec/1.2.2/#1032-tag-resolution), with `~` left as text.
+_CORE = {
+    "tag:yaml.org,2002:null": (r"null|Null|NULL|", ["n", "N", ""]),
+    "tag:yaml.org,2002:bool": (r"true|True|TRUE|false|False|FALSE", list("tTfF")),
+    "tag:yaml.org,2002:int": (r"[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+", list("-+0123456789")),
+    "tag:yaml.org,2002:float": (r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+                                r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)", list("-+.0123456789")),
+    _MERGE_TAG: (r"<<", ["<"]),
+}
+_LineLoader.yaml_implicit_resolvers = {}
+for _tag, (_pattern, _first) in _CORE.items():
+    _LineLoader.add_implicit_resolver(_tag, re.compile(rf"^(?:{_pattern})$"), _first)
+
+
+def _construct_int(loader: _LineLoader, node: yaml.ScalarNode) -> SourceInt:
+    text = str(loader.construct_scalar(node))
+    body = text.lstrip("+")
+    base = 16 if body.startswith("0x") else 8 if body.startswith("0o") else 10
+    return SourceInt(int(body[2:] if base != 10 else body, base), text)
+
+
+def _construct_float(loader: _LineLoader, node: yaml.ScalarNode) -> SourceFloat:
+    text = str(loader.construct_scalar(node))
+    lowered = text.lower()
+    value = math.nan if lowered == ".nan" else float(lowered.replace(".inf", "inf"))
+    return SourceFloat(value, text)
+
+
+def _construct_bool(loader: _LineLoader, node: yaml.ScalarNode) -> bool:
+    return str(loader.construct_scalar(node)).lower() == "true"
+
+
+_LineLoader.add_constructor("tag:yaml.org,2002:int", _construct_int)
+_LineLoader.add_constructor("tag:yaml.org,2002:float", _construct_float)
+_LineLoader.add_constructor("tag:yaml.org,2002:bool", _construct_bool)
 
 
 def _line(node: yaml.Node) -> int:

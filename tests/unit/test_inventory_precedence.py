@@ -113,7 +113,7 @@ def test_defaults_cannot_redefine_magic_variables(tmp_path):
 def test_set_values_are_yaml(flag, value):
     parsed = parse_overrides([flag])
     assert list(parsed.values()) == [value]
-    assert type(next(iter(parsed.values()))) is type(value)
+    assert isinstance(next(iter(parsed.values())), type(value))
 
 
 @pytest.mark.parametrize(("flag", "message"), [

@@ -155,7 +155,7 @@ CASES = [
      ["playbooks/deploy.yml:3: task 'dir /a' notifies unknown handler 'restart ap' (did you mean "
       "'restart app'?) in play 'play on all'; handlers: restart app"]),
     ("bad when", play_with("    - dir: {path: /a}\n      when: x ==\n"),
-     ["playbooks/deploy.yml:4: [0].tasks[0].when: Jinja2 syntax error: unexpected 'end of print statement'"]),
+     ["playbooks/deploy.yml:4: [0].tasks[0].when: Jinja2 syntax error: unexpected 'end of template'"]),
     ("bad template in arg", play_with("    - dir: {path: '{{ app_dir }'}\n"),
      ["playbooks/deploy.yml:3: [0].tasks[0].dir.path: Jinja2 syntax error: unexpected '}'"]),
     ("missing template", play_with("    - template: {src: nope.j2, dest: /x}\n"),

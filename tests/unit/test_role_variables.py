@@ -81,10 +81,10 @@ def test_builtin_defaults_satisfy_the_declarations(tmp_path, monkeypatch):
                            "health gate waits for health_url."),
     ("firewall: iptables", "variable 'firewall' is 'iptables'; allowed values: nftables, ufw, none; role base: "
                            "Which firewall role hardening applies (none leaves the host's packet filter alone)."),
-    ("sshd_settings: {PermitRootLogin: no}", "variable sshd_settings.PermitRootLogin: 'PermitRootLogin' must be "
-     "a string or an integer, not false (a boolean); role hardening: sshd settings written to "
-     "/etc/ssh/sshd_config.d/00-moorage.conf, by the names `sshd -T` prints; quote yes/no (\"no\"), YAML reads "
-     "them unquoted as booleans."),
+    ("sshd_settings: {PermitRootLogin: false}", "variable sshd_settings.PermitRootLogin: 'PermitRootLogin' must "
+     "be a string or an integer, not false (a boolean); role hardening: sshd settings written to "
+     "/etc/ssh/sshd_config.d/00-moorage.conf, by the names `sshd -T` prints (yes and no are text in YAML 1.2, "
+     "no quotes needed)."),
     ("backup_databases: [{name: db}]", "variable backup_databases[0]: missing required key 'service'; role "
      "postgres_backup: The PostgreSQL compose services to back up, e.g. [{service: db}]."),
 ])

@@ -34,7 +34,8 @@ INVENTORY_CASES = [
     (inventory_with("  pc:\n    connection: sssh\n    hosts: {pc: {}}\n"),
      ["inv.yml:4: environments.pc.connection: 'connection' is 'sssh'; allowed values: ssh, local"]),
     (inventory_with("  vps:\n    hosts:\n      vps:\n        port: '22'\n"),
-     ["inv.yml:6: environments.vps.hosts.vps.port: 'port' must be an integer, not a string ('22')"]),
+     ["inv.yml:6: environments.vps.hosts.vps.port: 'port' must be an integer, not a string ('22'); "
+      "write it without quotes to make it a number"]),
     (inventory_with("  vps:\n    hosts:\n      vps: {port: 70000}\n"),
      ["inv.yml:5: environments.vps.hosts.vps.port: 'port' must be at most 65535, not 70000"]),
     (inventory_with("  vps:\n    production: maybe\n    hosts: {vps: {}}\n"),

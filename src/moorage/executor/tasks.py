@@ -9,10 +9,11 @@ from typing import Any
 
 import jsonschema
 
-from moorage import templating
+from moorage import scalars, templating
 from moorage.errors import InputError
 from moorage.operations import REGISTRY
 from moorage.operations.base import OpContext, Operation
+from moorage.scalars import as_text
 
 
 @cache
@@ -47,14 +48,32 @@ def build_operation(task: Any, variables: Mapping[str, Any], context: OpContext)
 
 def _as_declared(op_name: str, args: dict[str, Any]) -> dict[str, Any]:
     """A lone ``{{ expression }}`` yields a native value; where the argument is declared a
-    string, a number or boolean becomes its text (``"{{ result.changed }}"`` -> ``"True"``)."""
-    properties = REGISTRY[op_name].args_schema.get("properties", {})
-    return {key: str(value) if properties.get(key, {}).get("type") == "string"
-            and isinstance(value, (bool, int, float)) else value for key, value in args.items()}
+    string, a number or boolean becomes its text (``"{{ result.changed }}"`` -> ``"true"``,
+    a number written ``3.10`` -> ``"3.10"``)."""
+    return as_declared(args, REGISTRY[op_name].args_schema)
+
+
+def as_declared(value: Any, schema: Mapping[str, Any]) -> Any:
+    """``value`` with each number or boolean that ``schema`` declares a string (and not a
+    number or boolean) turned into its text, through properties, additionalProperties and
+    items."""
+    types = schema.get("type")
+    wanted = {types} if isinstance(types, str) else set(types or ())
+    if "string" in wanted and not wanted & {"number", "integer", "boolean"} \
+            and isinstance(value, bool | int | float):
+        return as_text(value)
+    if isinstance(value, Mapping):
+        properties, extra = schema.get("properties", {}), schema.get("additionalProperties")
+        return {k: as_declared(v, properties.get(k, extra if isinstance(extra, Mapping) else {}))
+                for k, v in value.items()}
+    if isinstance(value, list) and isinstance(schema.get("items"), Mapping):
+        return [as_declared(v, schema["items"]) for v in value]
+    return value
 
 
 def registered(changed: bool, *, skipped: bool = False, failed: bool = False, rc: int = 0,
                stdout: str = "", stderr: str = "", message: str = "", **data: Any) -> dict[str, Any]:
-    """The value a ``register:`` name holds after its task."""
-    return {"changed": changed, "skipped": skipped, "failed": failed, "rc": rc, "stdout": stdout,
-            "stdout_lines": stdout.splitlines(), "stderr": stderr, "msg": message, **data}
+    """The value a ``register:`` name holds after its task (data: its strings are never rendered)."""
+    return scalars.data({"changed": changed, "skipped": skipped, "failed": failed, "rc": rc,
+                         "stdout": stdout, "stdout_lines": stdout.splitlines(), "stderr": stderr,
+                         "msg": message, **data})

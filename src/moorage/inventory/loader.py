@@ -173,7 +173,8 @@ def _target(name: str, host: Mapping[str, Any], env: Mapping[str, Any], data: Ma
     key = pick("ssh_key", data.get("ssh_key"))
     user = pick("user", getpass.getuser() if connection == "local" else "root")
     return Target(name=name, connection=connection, address=host.get("address", name),
-                  port=pick("port", 22), user=user, key_file=_key_path(key, inv_dir),
+                  port=int(pick("port", 22)),  # a plain int: socket.getaddrinfo refuses subclasses
+                  user=user, key_file=_key_path(key, inv_dir),
                   known_hosts=(str(known_hosts),), become=pick("become", False))
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from moorage.connection.base import Target
 from moorage.errors import InputError, Location
 from moorage.inventory.variables import Layer, VarSource, explain, merge_layers, resolve
+from moorage.scalars import data
 from moorage.schema import suggest
 
 
@@ -40,9 +41,9 @@ class Host:
 
     @property
     def magic(self) -> dict[str, str]:
-        """The variables moorage always sets."""
-        return {"inventory_hostname": self.name, "environment_name": self.environment,
-                "project": self.project, "inventory_dir": str(self.inventory_dir.resolve())}
+        """The variables moorage always sets (data: never rendered as templates)."""
+        return data({"inventory_hostname": self.name, "environment_name": self.environment,
+                     "project": self.project, "inventory_dir": str(self.inventory_dir.resolve())})
 
     def _merged(self, defaults: Mapping[str, Any] | None):
         layers = [Layer(1, defaults)] if defaults else []

@@ -14,11 +14,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
-import yaml
-
 from moorage import secrets
 from moorage.errors import InputError, Location
-from moorage.yamlsrc import LineDict, LineList
+from moorage.scalars import Data, data, to_json
+from moorage.yamlsrc import LineDict, LineList, parse_yaml
 
 MAGIC = ("inventory_hostname", "environment_name", "project", "inventory_dir")
 LEVELS = {1: "1 defaults", 2: "2 inventory", 3: "3 environment", 4: "4 host", 5: "5 --set"}
@@ -42,8 +41,14 @@ class Layer(NamedTuple):
 
 
 def parse_overrides(flags: Sequence[str]) -> LineDict:
-    """``--set k=v`` flags as a mapping; each value is parsed as YAML (``--set replicas=3`` is a
-    number, ``--set 'extra={A: "1"}'`` a mapping: mappings and lists only in flow style)."""
+    """``--set k=v`` flags as a mapping of data (never rendered as templates).
+
+    The value is the text written, except: a YAML 1.2 number, ``true``/``false`` or ``null``
+    (a number keeps its text: ``--set app_version=1.10`` is ``1.10`` wherever it becomes text,
+    and a number where one is required); a quoted YAML string (``--set 'k="0"'``); a flow
+    mapping or list (``--set 'extra={A: "1"}'``).  So ``NO``, ``a: b``, ``a #b``, ``{{ x }}``
+    and ``  spaced  `` stay exactly as typed.  Every string is ``Data``.
+    """
     result = LineDict()
     result.file = "--set"
     for flag in flags:
@@ -60,18 +65,26 @@ def parse_overrides(flags: Sequence[str]) -> LineDict:
     return result
 
 
+_NULLS = ("null", "Null", "NULL")
+
+
 def _value(flag: str, text: str) -> Any:
-    if not text.strip():
-        return text
+    stripped = text.strip()
+    quoted, collection = stripped[:1] in ("'", '"'), stripped[:1] in ("{", "[")
+    if not stripped or (not (quoted or collection) and "#" in text):
+        return Data(text)  # YAML would drop what follows a `#` as a comment
     try:
-        value = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        problem = getattr(exc, "problem", None) or "unreadable value"
+        value = parse_yaml(text, "--set")
+    except InputError as exc:
+        if not quoted:
+            return Data(text)  # not YAML: the text as typed (`{{ x }}`, `[x`)
+        problem = exc.message.removeprefix("invalid YAML: ")
         raise InputError(f"--set {flag!r}: the value is not valid YAML ({problem}); "
                          "quote it for the shell, e.g. --set 'k=\"text\"'") from None
-    if isinstance(value, dict | list) and not text.lstrip().startswith(("{", "[")):
-        return text  # `a: b` is more likely text than a mapping; write {a: b} to mean one
-    return value
+    typed = isinstance(value, bool | int | float) or (value is None and stripped in _NULLS)
+    if (quoted and isinstance(value, str)) or (collection and isinstance(value, dict | list)) or typed:
+        return data(value)
+    return Data(text)
 
 
 def merge_layers(layers: Sequence[Layer]) -> tuple[dict[str, Any], dict[str, tuple[int, Location | None]]]:
@@ -100,7 +113,7 @@ def _resolve(value: Any, name: str, loc: Location | None, base_dir: Path) -> Any
         found, hint = secrets.resolve_secret(ref, base_dir)
         if found is None:
             raise InputError(f"secret '{ref}' for variable '{name}' is not set ({hint})", loc)
-        return found
+        return Data(found)
     if secrets.is_generated(value):
         return dict(value)
     if isinstance(value, Mapping):
@@ -122,7 +135,7 @@ def display(value: Any) -> str:
         return secrets.MASK
     if secrets.is_generated(value):
         return secrets.describe_generated(value)
-    return secrets.mask(json.dumps(_display(value), ensure_ascii=False, default=str))
+    return secrets.mask(to_json(_display(value), ensure_ascii=False, default=str))
 
 
 def _display(value: Any) -> Any:

@@ -7,6 +7,7 @@ import posixpath
 from moorage.connection.base import Connection
 from moorage.operations.base import Change, FactRequest, Facts, Operation, OpResult, TaskFailed, register
 from moorage.operations.common import q
+from moorage.scalars import as_text
 
 _SKIPPED = "@@moorage-unless-held"
 
@@ -82,7 +83,7 @@ class Command(Operation):
         return conn.run(guard).exit_code != 0
 
     def _prelude(self) -> list[str]:
-        lines = [f"export {k}={q(str(v))}" for k, v in (self.args.get("env") or {}).items()]
+        lines = [f"export {k}={q(as_text(v))}" for k, v in (self.args.get("env") or {}).items()]
         if self.args.get("chdir"):
             lines.append(f"cd {q(self.args['chdir'])} || exit 1")
         return lines

@@ -12,7 +12,7 @@ from moorage.operations.base import Change, Facts, PathFacts, PlanError, Shell, 
 PATH = {"type": "string", "minLength": 1, "pattern": "^/[^\n]*$",
         "description": "Absolute path on the host."}
 MODE = {"type": "string", "pattern": "^0?[0-7]{3,4}$",
-        "description": "Octal permissions, quoted, e.g. \"0644\" (YAML reads a bare 0644 as 420)."}
+        "description": "Octal permissions, e.g. \"0644\" (a bare 0644 is taken as written, the text 0644)."}
 OWNER = {"type": "string", "minLength": 1, "description": "User that owns it (default: unchanged)."}
 GROUP = {"type": "string", "minLength": 1, "description": "Group that owns it (default: unchanged)."}
 ATTRIBUTES = {"mode": MODE, "owner": OWNER, "group": GROUP}

@@ -6,14 +6,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import jinja2
-
+from moorage import templating
 from moorage.errors import Location
 from moorage.playbook.model import Role, Task
 from moorage.schema import CONTROL_KEYS, Problem, suggest, task_problems
 from moorage.yamlsrc import display_path, format_path, location_of
 
-_JINJA = jinja2.Environment()
 # operation -> (argument naming a local file, the folder it is looked up in)
 SOURCE_ARGS = {"template": ("src", "templates"), "file": ("src", "files")}
 
@@ -36,14 +34,12 @@ def tasks_problems(tasks: Any, path: Sequence[Any], file: str, source_dirs: Sequ
 
 
 def _syntax_problems(task: Mapping[str, Any], path: list[Any], file: str) -> list[Problem]:
-    """Jinja2 syntax errors in ``when`` and in every templated argument, at their lines."""
+    """Jinja2 syntax errors in ``when`` and in every templated argument, at their lines: compiled
+    by ``moorage.templating`` exactly as a run compiles them."""
     found = []
     when = task.get("when")
     if isinstance(when, str):
-        expr = when.strip()
-        if expr.startswith("{{") and expr.endswith("}}"):
-            expr = expr[2:-2]
-        found += _parse("{{ " + expr + " }}", task, ["when"], path, file)
+        found += _problem(templating.when_syntax_error(when), task, ["when"], path, file)
     for key, value in task.items():
         if key not in CONTROL_KEYS:
             found += _walk(value, task, [key], path, file)
@@ -51,8 +47,8 @@ def _syntax_problems(task: Mapping[str, Any], path: list[Any], file: str) -> lis
 
 
 def _walk(value: Any, task: Any, rel: list[Any], path: list[Any], file: str) -> list[Problem]:
-    if isinstance(value, str) and ("{{" in value or "{%" in value):
-        return _parse(value, task, rel, path, file)
+    if templating.is_templated(value):
+        return _problem(templating.syntax_error(value), task, rel, path, file)
     if isinstance(value, Mapping):
         return [p for k, v in value.items() for p in _walk(v, task, [*rel, k], path, file)]
     if isinstance(value, list):
@@ -60,13 +56,10 @@ def _walk(value: Any, task: Any, rel: list[Any], path: list[Any], file: str) -> 
     return []
 
 
-def _parse(text: str, task: Any, rel: list[Any], path: list[Any], file: str) -> list[Problem]:
-    try:
-        _JINJA.parse(text)
-    except jinja2.TemplateSyntaxError as exc:
-        return [Problem(location_of(task, rel, file), format_path([*path, *rel]),
-                        f"Jinja2 syntax error: {exc.message}")]
-    return []
+def _problem(error: str | None, task: Any, rel: list[Any], path: list[Any], file: str) -> list[Problem]:
+    if error is None:
+        return []
+    return [Problem(location_of(task, rel, file), format_path([*path, *rel]), f"Jinja2 syntax error: {error}")]
 
 
 def _source_problems(task: Mapping[str, Any], path: list[Any], file: str,
@@ -89,14 +82,8 @@ def _source_problems(task: Mapping[str, Any], path: list[Any], file: str,
 
 
 def _template_syntax(path: Path) -> list[Problem]:
-    try:
-        _JINJA.parse(path.read_text(encoding="utf-8"))
-    except jinja2.TemplateSyntaxError as exc:
-        where = Location(display_path(path), exc.lineno or 0)
-        return [Problem(where, "", f"Jinja2 syntax error: {exc.message}")]
-    except (OSError, UnicodeDecodeError) as exc:
-        return [Problem(Location(display_path(path)), "", f"cannot read template: {exc}")]
-    return []
+    error = templating.file_syntax_error(path)
+    return [Problem(Location(display_path(path), error[0]), "", error[1])] if error else []
 
 
 def build_tasks(tasks: Any, role: Role | None = None) -> list[Task]:
