@@ -42,7 +42,12 @@ def build_operation(task: Any, variables: Mapping[str, Any], context: OpContext)
         first = errors[0]
         where = ".".join(str(p) for p in first.absolute_path) or task.op
         raise InputError(f"{task.op} argument '{where}' after rendering: {first.message}", task.location)
-    return REGISTRY[task.op](args, context)
+    operation = REGISTRY[task.op](args, context)
+    try:
+        operation.validate()
+    except ValueError as exc:
+        raise InputError(f"{task.op}: {exc}", task.location) from None
+    return operation
 
 
 def _as_declared(op_name: str, args: dict[str, Any]) -> dict[str, Any]:

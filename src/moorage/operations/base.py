@@ -185,6 +185,11 @@ class Operation:
         self.args = dict(args)
         self.context = context
 
+    def validate(self) -> None:
+        """Refuse argument values the schema can't express: raise ``ValueError`` whose message
+        names the argument and the reason (the executor adds the task's file:line).  Runs before
+        anything else, in check mode too."""
+
     def facts_needed(self) -> FactRequest:
         """The remote paths whose facts ``plan`` reads."""
         return FactRequest()
