@@ -7,14 +7,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from test_sync import make_tree, sync
 
-from moorage.executor.tasks import build_operation
 from moorage.errors import InputError
+from moorage.executor.tasks import build_operation
 from moorage.facts import patterns
 from moorage.operations.base import OpContext
 from moorage.playbook.tasks import build_task
-
-from test_sync import make_tree, sync
 
 # What the host has that src does not: user uploads, nested and same-named directories.
 ON_HOST = {"uploads/avatar.png": b"u", "uploads/sub/deep.png": b"d", "x/keep.png": b"k", "x/del.txt": b"t",

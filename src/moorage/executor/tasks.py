@@ -11,7 +11,7 @@ import jsonschema
 
 from moorage import templating
 from moorage.errors import InputError
-from moorage.operations import REGISTRY
+from moorage.operations import REGISTRY, bounds
 from moorage.operations.base import OpContext, Operation
 
 
@@ -45,6 +45,7 @@ def build_operation(task: Any, variables: Mapping[str, Any], context: OpContext)
     operation = REGISTRY[task.op](args, context)
     try:
         operation.validate()
+        bounds.check_deletes(operation.deleted_paths(), task.args, variables, context.user, templating.evaluate)
     except ValueError as exc:
         raise InputError(f"{task.op}: {exc}", task.location) from None
     return operation

@@ -35,7 +35,7 @@ def unsupported(pattern: str) -> str | None:
         return "'***' is not supported; write 'dir/' to leave out a directory and all it holds"
     if "\\" in pattern:
         return "backslash escapes are not supported"
-    if "[[:" in pattern or "[" in pattern and "]" not in pattern[pattern.index("["):]:
+    if "[[:" in pattern or ("[" in pattern and "]" not in pattern[pattern.index("["):]):
         return "an unclosed '[' or a '[[:class:]]' is not supported"
     if "\n" in pattern or "\r" in pattern:
         return "a pattern is one line"

@@ -102,6 +102,9 @@ class Sync(Operation):
         },
     }
 
+    def deleted_paths(self) -> dict[str, str]:
+        return {"dest": self.args["dest"]} if self.args.get("delete") else {}
+
     def validate(self) -> None:
         """Exclude patterns outside the subset both transports implement alike are refused."""
         for pattern in self.args.get("exclude", []):
