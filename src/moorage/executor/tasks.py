@@ -41,7 +41,9 @@ def build_operation(task: Any, variables: Mapping[str, Any], context: OpContext)
     if errors:
         first = errors[0]
         where = ".".join(str(p) for p in first.absolute_path) or task.op
-        raise InputError(f"{task.op} argument '{where}' after rendering: {first.message}", task.location)
+        rule = f" ({first.schema['description']})" if first.validator == "pattern" and \
+            "description" in first.schema else ""
+        raise InputError(f"{task.op} argument '{where}' after rendering: {first.message}{rule}", task.location)
     operation = REGISTRY[task.op](args, context)
     try:
         operation.validate()
