@@ -16,7 +16,8 @@ def test_env_values_are_not_in_any_process_arguments(tmp_path, sshd_server, writ
     write_inventory(inventory, {"web1": sshd_server})
     token = f"tok-{secrets.token_hex(8)}"
     playbook = write_playbook(tmp_path / "book", [{"name": "uses a token", "command": {
-        "cmd": 'printf %s "$REGISTRY_TOKEN" > /tmp/token-seen; sleep 4', "env": {"REGISTRY_TOKEN": token}}}])
+        # (not last: the shell running the task stays alive beside `sleep`, its arguments on show)
+        "cmd": 'printf %s "$REGISTRY_TOKEN" > /tmp/token-seen; sleep 4; true', "env": {"REGISTRY_TOKEN": token}}}])
     run = subprocess.Popen([MOORAGE, "play", str(playbook), "--host", "web1", "--inventory", str(inventory)],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     seen, sleeping = "", False
@@ -30,7 +31,7 @@ def test_env_values_are_not_in_any_process_arguments(tmp_path, sshd_server, writ
     out, err = run.communicate(timeout=60)
     assert run.returncode == 0, out + err
     assert sleeping, "the command's processes were never seen (the listing looked at the wrong moment)"
-    assert token not in seen
+    assert token not in seen, [line for line in seen.splitlines() if "sleep" in line][:5]
     assert sshd_server.exec("cat /tmp/token-seen").stdout.decode() == token, "the command got the value"
 
 
