@@ -75,3 +75,9 @@ def test_every_recursive_delete_is_bounded(op: str, args: dict, argument: str) -
 
 def test_sync_without_delete_may_target_any_directory() -> None:
     assert build("sync", {"src": "media", "dest": "/srv"}) is not None
+
+
+def test_a_trailing_slash_written_in_the_playbook_is_no_empty_variable() -> None:
+    assert build("sync", {"src": "media", "dest": "/srv/media/", "delete": True}) is not None
+    with pytest.raises(InputError, match="it is /"):
+        build("sync", {"src": "media", "dest": "{{ d }}/", "delete": True}, {"d": ""})

@@ -87,6 +87,9 @@ def check_deletes(deleted: Mapping[str, str], raw_args: Mapping[str, Any], varia
     """Raise ``ValueError`` naming the argument, the path, why, and the template behind it, for the
     first of ``deleted`` (argument -> rendered path) a recursive delete must not touch."""
     for argument, path in deleted.items():
+        raw = raw_args.get(argument)
+        if isinstance(raw, str) and raw.endswith("/") and path.endswith("/") and path != "/":
+            path = path.rstrip("/") or "/"  # a slash written at the end is a style, not an empty variable
         reason = delete_refusal(path, user)
         if reason is not None:
             shown = posixpath.normpath(path) if path.startswith("/") else path
