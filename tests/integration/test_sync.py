@@ -216,3 +216,29 @@ def test_become_syncs_where_the_user_cannot_write_and_sets_the_owner(fresh_serve
     for transport in ("rsync", "tar"):
         owner = server.exec(f"stat -c %U:%G /srv/owned-{transport}/products/forest_path.png").stdout.strip()
         assert owner == b"www:www", transport
+
+
+# What a host holds that src does not, and the exclude patterns tried on it with `delete: true`.
+_ON_HOST = ["uploads/avatar.png", "uploads/sub/deep.png", "x/keep.png", "x/del.txt", "x/y/k.png", "k.png",
+            "top.txt", "sub/uploads/f.txt", "a/b/c.txt", "z/a/b/c.txt"]
+_PATTERNS = ["uploads/", "/uploads", "uploads/*", "*.png", "/x/*.png", "y/", "**/k.png", "x/**", "a/b", "[kd]*.png"]
+
+
+def test_excludes_keep_the_same_files_on_delete_with_rsync_and_tar(sshd_server, write_inventory, tmp_path):
+    inventory = project(tmp_path, sshd_server, write_inventory)
+    dests = {(t, i): f"/srv/excl/{t}{i}" for t in ("rsync", "tar") for i in range(len(_PATTERNS))}
+    sshd_server.exec("rm -rf /srv/excl && " + " && ".join(
+        f"mkdir -p {d}/{rel.rpartition('/')[0] or '.'} && echo x > {d}/{rel}" for d in dests.values()
+        for rel in _ON_HOST))
+    playbook = tmp_path / "excl.yml"
+    playbook.write_text("- name: excludes\n  hosts: all\n  tasks:\n" + "".join(
+        f"    - sync: {{src: media, dest: {d}, delete: true, transport: {t}, exclude: ['{_PATTERNS[i]}']}}\n"
+        for (t, i), d in dests.items()))
+    run = moorage("play", playbook, "--host", "web", "--inventory", inventory, "--json")
+    assert run.code == 0, run.stdout + run.stderr
+    assert [task["data"]["transport"] for task in run.tasks("web")] == [t for t, _ in dests]
+    for i, pattern in enumerate(_PATTERNS):
+        kept = {t: sorted(set(remote_tree(sshd_server, dests[(t, i)])) - set(local_tree(inventory.parent / "media")))
+                for t in ("rsync", "tar")}
+        assert kept["tar"] == kept["rsync"], pattern
+    assert "uploads/avatar.png" in remote_tree(sshd_server, dests[("tar", 0)])

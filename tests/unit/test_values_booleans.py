@@ -15,7 +15,7 @@ def test_an_inventory_boolean_is_the_same_text_everywhere(tmp_path, written_as, 
     assert written("template: {src: t.j2, dest: /t}", variables, tmp_path) == f"flag={text} {text} {text}\n"
     assert written('env_file: {path: /e, values: {FLAG: "{{ flag }}"}}', variables).endswith(f"FLAG={text}\n")
     command = operation('command: {cmd: "echo {{ flag }}", env: {FLAG: "{{ flag }}", LIT: true}}', variables)
-    assert command.script().splitlines()[:2] == [f"export FLAG={text}", "export LIT=true"]
+    assert command.environment().decode().splitlines() == [f"export FLAG={text}", "export LIT=true"]
     assert command.args["cmd"] == f"echo {text}"
 
 

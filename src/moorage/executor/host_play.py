@@ -244,6 +244,7 @@ class HostPlay:
         return OpContext(
             host=self.host.name,
             variables=self._variables(),
+            user=self.host.target.user,
             template_dirs=search_dirs(task, self.play.playbook_dir, "templates"),
             file_dirs=search_dirs(task, self.play.playbook_dir, "files"),
             render_file=templating.render_file,

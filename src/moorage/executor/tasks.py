@@ -11,7 +11,7 @@ import jsonschema
 
 from moorage import scalars, templating
 from moorage.errors import InputError
-from moorage.operations import REGISTRY
+from moorage.operations import REGISTRY, bounds
 from moorage.operations.base import OpContext, Operation
 from moorage.scalars import as_text
 
@@ -42,8 +42,16 @@ def build_operation(task: Any, variables: Mapping[str, Any], context: OpContext)
     if errors:
         first = errors[0]
         where = ".".join(str(p) for p in first.absolute_path) or task.op
-        raise InputError(f"{task.op} argument '{where}' after rendering: {first.message}", task.location)
-    return REGISTRY[task.op](args, context)
+        rule = f" ({first.schema['description']})" if first.validator == "pattern" and \
+            "description" in first.schema else ""
+        raise InputError(f"{task.op} argument '{where}' after rendering: {first.message}{rule}", task.location)
+    operation = REGISTRY[task.op](args, context)
+    try:
+        operation.validate()
+        bounds.check_deletes(operation.deleted_paths(), task.args, variables, context.user, templating.evaluate)
+    except ValueError as exc:
+        raise InputError(f"{task.op}: {exc}", task.location) from None
+    return operation
 
 
 def _as_declared(op_name: str, args: dict[str, Any]) -> dict[str, Any]:

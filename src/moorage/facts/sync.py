@@ -11,7 +11,6 @@ the tar transport has to send, change and delete.  All pure but the local scan.
 
 from __future__ import annotations
 
-import fnmatch
 import hashlib
 import os
 import posixpath
@@ -22,6 +21,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from moorage.facts.patterns import excluded
 
 # Names the transports use inside the destination while they work; never synced, never listed.
 STAGING_PREFIX = ".moorage-sync."
@@ -43,26 +44,6 @@ class Entry:
     target: str = ""  # symlinks
     owner: str = ""  # owner:group (remote entries)
     sha256: str = ""  # with checksum: true
-
-
-def excluded(rel: str, is_dir: bool, patterns: Iterable[str]) -> bool:
-    """rsync's exclude rules for the patterns ``sync`` documents: a pattern without ``/`` matches
-    a name at any depth (``*.tmp``), a leading ``/`` anchors it at the top (``/drafts``), a
-    trailing ``/`` matches directories only (``cache/``); ``*``/``?``/``[...]`` as in the shell."""
-    for pattern in patterns:
-        dir_only = pattern.endswith("/")
-        pattern = pattern.rstrip("/")
-        if dir_only and not is_dir:
-            continue
-        if pattern.startswith("/"):
-            if fnmatch.fnmatchcase(rel, pattern[1:]):
-                return True
-        elif "/" in pattern:
-            if fnmatch.fnmatchcase(rel, pattern) or fnmatch.fnmatchcase(rel, "*/" + pattern):
-                return True
-        elif fnmatch.fnmatchcase(posixpath.basename(rel), pattern):
-            return True
-    return False
 
 
 def _inside(root: Path, rel_link: str, target: str) -> bool:
@@ -255,13 +236,23 @@ def compare(local: dict[str, Entry], remote: dict[str, Entry], *, checksum: bool
         if owner and not _owned(have.owner, owner):
             diff.chown.append(rel)
     if delete:
-        patterns = list(exclude)
-        for rel, have in sorted(remote.items()):
-            if rel in local or any(rel.startswith(gone + "/") for gone in (*diff.delete, *diff.replace)):
-                continue  # (sorted: a removed directory comes before what it holds)
-            if not excluded(rel, have.kind == "d", patterns):
-                diff.delete.append(rel)
+        diff.delete = _deletions(local, remote, list(exclude), diff.replace)
     return diff
+
+
+def _deletions(local: dict[str, Entry], remote: dict[str, Entry], patterns: list[str],
+               replaced: list[str]) -> list[str]:
+    """What ``--delete`` removes, as rsync does: entries absent from ``local`` and not excluded;
+    a directory holding an excluded entry stays, only the rest of what it holds goes."""
+    protected = {rel for rel, have in remote.items() if excluded(rel, have.kind == "d", patterns)}
+    holding = {"/".join(rel.split("/")[:depth]) for rel in protected for depth in range(1, rel.count("/") + 1)}
+    gone: list[str] = []
+    for rel in sorted(remote):  # sorted: a removed directory comes before what it holds
+        if rel in local or rel in protected or rel in holding:
+            continue
+        if not any(rel.startswith(top + "/") for top in (*gone, *replaced)):
+            gone.append(rel)
+    return gone
 
 
 def _differs(want: Entry, have: Entry, checksum: bool) -> bool:

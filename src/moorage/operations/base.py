@@ -159,6 +159,7 @@ class OpContext:
 
     host: str
     variables: Mapping[str, Any]
+    user: str = ""  # the user moorage connects as (recursive deletes never remove its home)
     template_dirs: list[Path] = field(default_factory=list)
     file_dirs: list[Path] = field(default_factory=list)
     render_file: Callable[[Path, Mapping[str, Any]], str] = lambda path, variables: path.read_text()
@@ -184,6 +185,17 @@ class Operation:
     def __init__(self, args: Mapping[str, Any], context: OpContext) -> None:
         self.args = dict(args)
         self.context = context
+
+    def validate(self) -> None:
+        """Refuse argument values the schema can't express: raise ``ValueError`` whose message
+        names the argument and the reason (the executor adds the task's file:line).  Runs before
+        anything else, in check mode too."""
+
+    def deleted_paths(self) -> dict[str, str]:
+        """Argument name -> path of each tree this task removes with all it holds; the executor
+        refuses the task when one is ``/``, a system directory, a home, or has an empty part
+        (``moorage.operations.bounds``)."""
+        return {}
 
     def facts_needed(self) -> FactRequest:
         """The remote paths whose facts ``plan`` reads."""

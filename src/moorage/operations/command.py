@@ -18,7 +18,9 @@ class Command(Operation):
 
     ``creates``: skip when this path exists.  ``unless``: skip when this command
     succeeds (checked on the host in the same round trip).  ``chdir`` and
-    ``env`` set the working directory and extra environment.
+    ``env`` set the working directory and extra environment; ``env`` values travel on the
+    command's stdin (read into the shell before ``cmd`` runs), never in a process's arguments,
+    so a token given there is not in the host's process list.  ``cmd`` then reads an empty stdin.
     """
 
     name = "command"
@@ -36,7 +38,9 @@ class Command(Operation):
                        "description": "Skip when this command exits 0."},
             "chdir": {"type": "string", "pattern": "^/", "description": "Directory to run in."},
             "env": {"type": "object", "additionalProperties": {"type": ["string", "number", "boolean"]},
-                    "description": "Extra environment variables."},
+                    "propertyNames": {"pattern": "^[A-Za-z_][A-Za-z0-9_]*$"},
+                    "description": "Extra environment variables (names: letters, digits and _); their "
+                                   "values travel on stdin, not in the command line."},
             "check_only": {"type": "boolean", "default": False,
                            "description": "The command only checks something (e.g. validates a config): "
                                           "it runs every time, also in check mode, and never counts as a "
@@ -80,16 +84,25 @@ class Command(Operation):
         if not self.args.get("unless"):
             return True
         guard = "\n".join([*self._prelude(), f"( {self.args['unless']} ) >/dev/null 2>&1"])
-        return conn.run(guard).exit_code != 0
+        return conn.run(guard, stdin=self.environment()).exit_code != 0
+
+    def environment(self) -> bytes | None:
+        """What the command reads first on stdin: ``export NAME='value'`` lines for ``env``."""
+        env = self.args.get("env") or {}
+        if not env:
+            return None
+        return "".join(f"export {k}={q(as_text(v))}\n" for k, v in env.items()).encode()
 
     def _prelude(self) -> list[str]:
-        lines = [f"export {k}={q(as_text(v))}" for k, v in (self.args.get("env") or {}).items()]
+        # The values come in on stdin and stay in this shell's memory: ``$(cat)`` and ``eval``
+        # run no program with them as arguments (``cat`` has none), unlike ``env K=V cmd``.
+        lines = ['eval "$(cat)"'] if self.args.get("env") else []
         if self.args.get("chdir"):
             lines.append(f"cd {q(self.args['chdir'])} || exit 1")
         return lines
 
     def apply(self, change: Change, conn: Connection) -> OpResult:
-        result = conn.run(self.script(), timeout=self.args.get("timeout"))
+        result = conn.run(self.script(), stdin=self.environment(), timeout=self.args.get("timeout"))
         stdout = result.text
         if result.exit_code != 0:
             raise TaskFailed(f"command exited with status {result.exit_code}", self.args["cmd"],
@@ -100,3 +113,4 @@ class Command(Operation):
             return OpResult(changed=False, rc=0, stdout=stdout, message="check passed")
         return OpResult(changed=True, rc=0, stdout=stdout,
                         stderr=result.stderr.decode("utf-8", "replace"))
+

@@ -4,17 +4,45 @@ from __future__ import annotations
 
 from moorage.connection.base import Connection
 from moorage.operations.base import Change, Facts, Operation, OpResult, TaskFailed, register
-from moorage.operations.common import q
+from moorage.operations.names import PROJECT_NAME, SERVICE_NAME
+from moorage.operations.shell import Raw, sh
 
 _CHANGED = "@@moorage-compose-changed"
-_STATES = ("up", "restarted", "stopped", "pulled", "built", "down")
+_STATES = ("up", "restarted", "stopped", "pulled", "built", "down", "checked")
+
+# The arguments that say which project: shared with ``compose_run``.
+PROJECT_ARGS = {
+    "project_dir": {"type": "string", "pattern": "^/", "description": "Directory of the project."},
+    "files": {"type": "array", "items": {"type": "string", "minLength": 1},
+              "description": "Compose files (-f), relative to project_dir."},
+    "profiles": {"type": "array", "items": {"type": "string", "minLength": 1},
+                 "description": "Profiles to enable."},
+    "env_file": {"type": "string", "minLength": 1, "description": "The --env-file to read."},
+    "project_name": PROJECT_NAME,
+}
+
+
+def compose_tokens(args: dict) -> list[str]:
+    """``docker compose`` with the project's name, files, profiles and env file, as tokens."""
+    parts = ["docker", "compose"]
+    if args.get("project_name"):
+        parts += ["-p", args["project_name"]]
+    for file in args.get("files") or []:
+        parts += ["-f", file]
+    for profile in args.get("profiles") or []:
+        parts += ["--profile", profile]
+    if args.get("env_file"):
+        parts += ["--env-file", args["env_file"]]
+    return parts
 
 
 @register
 class Compose(Operation):
     """Bring a compose project to a state: ``up`` (``up -d --wait``: the containers'
     healthchecks are a gate), ``restarted``, ``stopped``, ``pulled``, ``built`` or
-    ``down`` (containers removed; volumes are never removed by this operation).
+    ``down`` (containers removed; volumes are never removed by this operation), or
+    ``checked``: ``docker compose config --quiet`` validates the project (it runs in check mode
+    too and never counts as a change; a broken file fails the task with compose's message).
 
     Changed only when containers were created, replaced, started or stopped, or
     images changed — compared before and after in the same round trip.  When
@@ -28,17 +56,9 @@ class Compose(Operation):
         "additionalProperties": False,
         "required": ["project_dir"],
         "properties": {
-            "project_dir": {"type": "string", "pattern": "^/", "description": "Directory of the project."},
-            "files": {"type": "array", "items": {"type": "string", "minLength": 1},
-                      "description": "Compose files (-f), relative to project_dir."},
-            "profiles": {"type": "array", "items": {"type": "string", "minLength": 1},
-                         "description": "Profiles to enable."},
-            "env_file": {"type": "string", "minLength": 1, "description": "The --env-file to read."},
-            "project_name": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]*$",
-                             "description": "Compose project name (-p)."},
+            **PROJECT_ARGS,
             "state": {"enum": list(_STATES), "default": "up", "description": "One of: " + ", ".join(_STATES)},
-            "services": {"type": "array", "items": {"type": "string", "minLength": 1},
-                         "description": "Limit to these services."},
+            "services": {"type": "array", "items": SERVICE_NAME, "description": "Limit to these services."},
             "build": {"type": "boolean", "default": False, "description": "Build images before up."},
             "pull": {"enum": ["missing", "always", "never"], "description": "Pull policy for up."},
             "wait": {"type": "boolean", "default": True, "description": "Wait for healthy containers."},
@@ -57,20 +77,11 @@ class Compose(Operation):
 
     def base_command(self) -> str:
         """``docker compose`` with the project's files, profiles, env file and name."""
-        parts = ["docker", "compose"]
-        if self.args.get("project_name"):
-            parts += ["-p", q(self.args["project_name"])]
-        for file in self.args.get("files") or []:
-            parts += ["-f", q(file)]
-        for profile in self.args.get("profiles") or []:
-            parts += ["--profile", q(profile)]
-        if self.args.get("env_file"):
-            parts += ["--env-file", q(self.args["env_file"])]
-        return " ".join(parts)
+        return sh(compose_tokens(self.args))
 
     def action(self) -> tuple[str, str]:
         """The compose subcommand, and the command whose output tells whether anything changed."""
-        services = " ".join(q(s) for s in self.args.get("services") or [])
+        services = self.args.get("services") or []
         state = self.args.get("state", "up")
         observe = "compose ps -a --format '{{.ID}} {{.State}}' | sort"  # what "changed" compares
         if state == "up":
@@ -83,13 +94,13 @@ class Compose(Operation):
                 flags += ["--pull", self.args["pull"]]
             if self.args.get("remove_orphans", True):
                 flags.append("--remove-orphans")
-            return f"up {' '.join(flags)} {services}", observe
+            return sh("up", flags, services), observe
         if state == "pulled":
-            return f"pull --quiet {services}", "compose images -q | sort"
+            return sh("pull", "--quiet", services), "compose images -q | sort"
         if state == "built":
-            return f"build {services}", "compose images -q | sort"
+            return sh("build", services), "compose images -q | sort"
         verb = {"restarted": "restart", "stopped": "stop", "down": "down"}[state]
-        return f"{verb} {services}", observe if state != "restarted" else "date +%s%N"
+        return sh(verb, services), observe if state != "restarted" else "date +%s%N"
 
     def up_to_date_check(self) -> list[str]:
         """For ``up``: exit early when the project is exactly as the last successful ``up`` left it.
@@ -101,11 +112,10 @@ class Compose(Operation):
         """
         if self.args.get("state", "up") != "up" or self.args.get("build"):
             return []
-        files = " ".join(q(f) for f in self.args.get("files") or
-                         ["compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml"])
-        env_file = q(self.args.get("env_file") or ".env")
+        files = self.args.get("files") or ["compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml"]
+        read = sh("cat", "--", files, self.args.get("env_file") or ".env", Raw("2>/dev/null"))
         return [
-            f"config=$(cat -- {files} {env_file} 2>/dev/null | sha256sum | cut -c1-64)",
+            f"config=$({read} | sha256sum | cut -c1-64)",
             f"now=$({self._containers()})",
             'if [ -n "$now" ] && [ "$(cat .moorage-up 2>/dev/null)" = "$config',
             '$now" ] && ! printf \'%s\\n\' "$now" | grep -qv \' running \\(healthy\\)\\{0,1\\}$\'; then exit 0; fi',
@@ -117,7 +127,10 @@ class Compose(Operation):
         check = self.up_to_date_check()
         if not check:
             return True
-        probe = "\n".join([f"cd {q(self.args['project_dir'])} 2>/dev/null || exit 1",
+        if self.args.get("state") == "checked":  # read-only: it runs, and never changes anything
+            self.apply(change, conn)
+            return False
+        probe = "\n".join([sh("cd", self.args["project_dir"], Raw("2>/dev/null || exit 1")),
                            f'compose() {{ {self.base_command()} "$@"; }}', *check, "exit 1"])
         return conn.run(probe).exit_code != 0
 
@@ -131,8 +144,10 @@ class Compose(Operation):
         """The project's containers with state and health; plain ``docker ps`` (faster than compose
         ps) when the project name is known."""
         if self.args.get("project_name"):
-            label = q(f"label=com.docker.compose.project={self.args['project_name']}")
-            return ("docker ps -a --no-trunc --filter " + label + " --format '{{.ID}} {{.State}} {{.Status}}' "
+            listing = sh("docker", "ps", "-a", "--no-trunc", "--filter",
+                         f"label=com.docker.compose.project={self.args['project_name']}",
+                         "--format", "{{.ID}} {{.State}} {{.Status}}")
+            return (listing + " "
                     "| sed -e 's/ Up .*(healthy)$/ healthy/' -e 's/ Up [^(]*$/ /' | sort")
         return "compose ps -a --format '{{.ID}} {{.State}} {{.Health}}' | sort"
 
@@ -140,7 +155,7 @@ class Compose(Operation):
         """One round trip: observe, act, observe again, report the difference."""
         subcommand, observe = self.action()
         return "\n".join([
-            f"cd {q(self.args['project_dir'])} || exit 1",
+            sh("cd", self.args["project_dir"], Raw("|| exit 1")),
             f'compose() {{ {self.base_command()} "$@"; }}',
             *self.up_to_date_check(),
             f"before=$({observe})",
@@ -154,6 +169,8 @@ class Compose(Operation):
         ])
 
     def apply(self, change: Change, conn: Connection) -> OpResult:
+        if self.args.get("state") == "checked":
+            return self._check_config(conn)
         result = conn.run(self.script())
         if result.exit_code != 0:
             raise TaskFailed(f"docker compose {self.args.get('state', 'up')} failed "
@@ -164,3 +181,11 @@ class Compose(Operation):
         return OpResult(changed=changed, stdout=result.text.replace(_CHANGED, "").strip(),
                         stderr=result.stderr.decode("utf-8", "replace"),
                         message="" if changed else "containers already as asked")
+
+    def _check_config(self, conn: Connection) -> OpResult:
+        command = sh("cd", self.args["project_dir"], Raw("&&"), compose_tokens(self.args), "config", "--quiet")
+        result = conn.run(command)
+        if result.exit_code != 0:
+            raise TaskFailed(f"the compose project in {self.args['project_dir']} is not valid", command,
+                             result.exit_code, result.stderr_tail())
+        return OpResult(changed=False, message="compose config is valid")

@@ -19,6 +19,7 @@ from moorage.operations.base import (
     Shell,
     register,
 )
+from moorage.operations.bounds import guarded_rm
 from moorage.operations.common import (
     ATTRIBUTES,
     PATH,
@@ -53,7 +54,9 @@ class Dir(_PathOperation):
     """Ensure a directory exists (with parents) with the given mode and owner, or is absent.
 
     ``state: absent`` removes the directory and everything in it; use it only
-    for paths that hold nothing you need.
+    for paths that hold nothing you need.  It refuses ``/``, system directories, the
+    connecting user's home, and a path with an empty part (``//``, a trailing ``/``) or ``..``,
+    naming the variable that rendered empty.
     """
 
     name = "dir"
@@ -69,12 +72,15 @@ class Dir(_PathOperation):
         },
     }
 
+    def deleted_paths(self) -> dict[str, str]:
+        return {"path": self.path} if self.args.get("state") == "absent" else {}
+
     def plan(self, facts: Facts) -> Change | None:
         current = facts[self.path]
         if self.args.get("state", "present") == "absent":
             if not current.exists:
                 return None
-            return Change(f"remove {self.path}", [Shell(f"rm -rf -- {q(self.path)}")],
+            return Change(f"remove {self.path}", [Shell(guarded_rm(self.path))],
                           after=[PathFacts(self.path)])
         if current.exists and current.kind != "dir":
             raise PlanError(f"{self.path} exists and is a {current.kind}, not a directory")

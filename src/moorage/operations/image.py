@@ -8,11 +8,14 @@ load``), for servers without a registry.
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 
 from moorage.connection.base import Connection
+from moorage.operations import names
 from moorage.operations.base import Change, Facts, Operation, OpResult, TaskFailed, register
 from moorage.operations.common import q
+from moorage.operations.shell import Raw, argv, sh
 
 _MISSING = "missing"
 
@@ -51,9 +54,22 @@ class Image(Operation):
             "project_dir": {"type": "string", "pattern": "^/",
                             "description": "Compose project directory (for build)."},
             "compose_args": {"type": "string",
-                             "description": "Extra docker compose arguments for build (-f, -p, --env-file)."},
+                             "description": "Extra docker compose arguments for build (-f, -p, --env-file), "
+                                            "split into words the way a shell would (nothing is expanded); "
+                                            "-p must be a valid compose project name."},
         },
     }
+
+    def validate(self) -> None:
+        """``compose_args`` splits into words, and a ``-p`` names a valid compose project."""
+        try:
+            words = argv(self.args.get("compose_args", ""))
+        except ValueError as exc:
+            raise ValueError(f"compose_args cannot be split into words: {exc}") from None
+        for flag, value in itertools.pairwise(words):
+            problem = names.project_problem(value) if flag in ("-p", "--project-name") else None
+            if problem:
+                raise ValueError(f"compose_args: {problem}")
 
     def plan(self, facts: Facts) -> Change | None:
         return Change(f"{self.args['source']} {', '.join(self.args['images'])}")
@@ -118,8 +134,8 @@ class Image(Operation):
         else:
             if not self.args.get("project_dir"):
                 raise TaskFailed("image source 'build' needs project_dir", "docker compose build")
-            compose_args = self.args.get("compose_args", "")
-            command = f"cd {q(self.args['project_dir'])} && docker compose {compose_args} build"
+            command = sh("cd", self.args["project_dir"], Raw("&&"), "docker", "compose",
+                         argv(self.args.get("compose_args", "")), "build")
         result = conn.run(command)
         if not result.ok:
             raise TaskFailed(f"docker {source} failed: the running release is untouched", command,

@@ -72,8 +72,15 @@ def _labels(args: dict[str, Any]) -> str:
     return ", ".join(names)
 
 
+class _Retention(Operation):
+    """Backups older than the retention are removed from ``backup_dir``: a bounded delete."""
+
+    def deleted_paths(self) -> dict[str, str]:
+        return {"backup_dir": self.args["backup_dir"]} if self.args.get("prune", True) else {}
+
+
 @register
-class PostgresBackup(Operation):
+class PostgresBackup(_Retention):
     """Back up now: ``pg_dump -Fc`` inside each database's compose service, written to
     ``backup_dir`` on the host (outside every Docker volume) as ``PREFIX-LABEL-STAMP.dump``,
     verified at once by ``pg_restore`` (table of contents, then every data block; an unverified
@@ -126,7 +133,7 @@ class PostgresBackup(Operation):
 
 
 @register
-class BackupJob(Operation):
+class BackupJob(_Retention):
     """Install the daily backup: the same script ``postgres_backup`` runs, written to ``script``
     (mode 0700), and a cron entry in ``cron_file`` running it on ``schedule`` as ``user``, its
     output appended to ``log_file``.  An empty ``schedule`` removes the cron entry.  Needs a cron

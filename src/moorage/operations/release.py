@@ -50,6 +50,10 @@ class Release(Operation):
         },
     }
 
+    def deleted_paths(self) -> dict[str, str]:
+        """Old releases are pruned from ``app_dir/releases``."""
+        return {"app_dir": f"{self.args['app_dir']}/releases"}
+
     def plan(self, facts: Facts) -> Change | None:
         if self.args.get("rollback_to"):
             return Change(f"make release {self.args['rollback_to']} current again",

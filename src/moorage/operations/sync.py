@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from moorage.connection.base import Connection
+from moorage.facts import patterns
 from moorage.facts import sync as tree
 from moorage.facts.sync import Outcome
 from moorage.operations.base import Change, Facts, Operation, OpResult, PlanError, TaskFailed, register
@@ -83,8 +84,12 @@ class Sync(Operation):
                        "description": "Remove files on the host that are absent from src (excluded ones "
                                       "are kept)."},
             "exclude": {"type": "array", "items": {"type": "string", "minLength": 1},
-                        "description": "rsync-style patterns left out: `*.tmp` (a name at any depth), "
-                                       "`/drafts` (anchored at src), `cache/` (directories only)."},
+                        "description": "rsync's patterns, left out of the transfer and kept on the host by "
+                                       "`delete` in every transport: `*.tmp` (a name at any depth), "
+                                       "`/drafts` (anchored at src), `cache/` (a directory and all it "
+                                       "holds), `a/b` (nested), `*`/`?` (within a name), `**` (across "
+                                       "directories). Rule prefixes (`+ `, `- `, `!`), `***` and "
+                                       "backslash escapes are refused."},
             "checksum": {"type": "boolean", "default": False,
                          "description": "Compare file contents instead of size and modification time."},
             "mode": {**MODE, "description": "Set every file's mode (default: the local file's)."},
@@ -96,6 +101,16 @@ class Sync(Operation):
                           "description": "auto (rsync when both ends have it, else tar), rsync, or tar."},
         },
     }
+
+    def deleted_paths(self) -> dict[str, str]:
+        return {"dest": self.args["dest"]} if self.args.get("delete") else {}
+
+    def validate(self) -> None:
+        """Exclude patterns outside the subset both transports implement alike are refused."""
+        for pattern in self.args.get("exclude", []):
+            reason = patterns.unsupported(pattern)
+            if reason:
+                raise ValueError(f"exclude pattern {pattern!r}: {reason}")
 
     # -- planning (pure: reads only the controller's source tree) --------------------
     @property

@@ -1,0 +1,57 @@
+"""The ``compose_run`` operation: a one-off command in a service of a compose project."""
+
+from __future__ import annotations
+
+from moorage.connection.base import Connection
+from moorage.operations.base import Change, Facts, Operation, OpResult, TaskFailed, register
+from moorage.operations.compose import PROJECT_ARGS, compose_tokens
+from moorage.operations.names import SERVICE_NAME
+from moorage.operations.shell import Raw, argv, sh
+
+
+@register
+class ComposeRun(Operation):
+    """Run ``command`` once in a new container of ``service`` (``docker compose run --rm -T``),
+    e.g. database migrations.  ``command`` is a list of words, or a string split into words the
+    way a shell would (quotes group, nothing is expanded or executed); each word reaches docker as
+    one argument.  Always "changed" when it ran; not run in check mode.
+    """
+
+    name = "compose_run"
+    batched = False
+    invalidates_facts = True
+    args_schema = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["project_dir", "service", "command"],
+        "properties": {
+            **PROJECT_ARGS,
+            "service": SERVICE_NAME,
+            "command": {"type": ["string", "array"], "items": {"type": "string"}, "minLength": 1, "minItems": 1,
+                        "description": "The command: a list of words, or a string split like a shell would "
+                                       "(without expanding anything)."},
+            "timeout": {"type": "number", "exclusiveMinimum": 0,
+                        "description": "Seconds before the command counts as failed (default: none)."},
+        },
+    }
+
+    def validate(self) -> None:
+        try:
+            argv(self.args["command"])
+        except ValueError as exc:
+            raise ValueError(f"command {self.args['command']!r} cannot be split into words: {exc}") from None
+
+    def command(self) -> str:
+        """The shell line sent to the host: every word quoted."""
+        return sh("cd", self.args["project_dir"], Raw("&&"), compose_tokens(self.args),
+                  "run", "--rm", "-T", self.args["service"], argv(self.args["command"]))
+
+    def plan(self, facts: Facts) -> Change | None:
+        return Change(f"run {' '.join(argv(self.args['command']))!r} in {self.args['service']}")
+
+    def apply(self, change: Change, conn: Connection) -> OpResult:
+        result = conn.run(self.command(), timeout=self.args.get("timeout"))
+        if result.exit_code != 0:
+            raise TaskFailed(f"the one-off command in {self.args['service']} exited with status {result.exit_code}",
+                             self.command(), result.exit_code, result.stderr_tail())
+        return OpResult(changed=True, stdout=result.text, stderr=result.stderr.decode("utf-8", "replace"))
