@@ -40,9 +40,12 @@ class Host:
 
     @property
     def magic(self) -> dict[str, str]:
-        """The variables moorage always sets."""
+        """The variables moorage always sets; ``project_dir`` is the project root, the inventory
+        directory's parent (where a project's compose files and media are read from)."""
+        inventory_dir = self.inventory_dir.resolve()
         return {"inventory_hostname": self.name, "environment_name": self.environment,
-                "project": self.project, "inventory_dir": str(self.inventory_dir.resolve())}
+                "project": self.project, "inventory_dir": str(inventory_dir),
+                "project_dir": str(inventory_dir.parent)}
 
     def _merged(self, defaults: Mapping[str, Any] | None):
         layers = [Layer(1, defaults)] if defaults else []

@@ -20,7 +20,7 @@ from moorage import secrets
 from moorage.errors import InputError, Location
 from moorage.yamlsrc import LineDict, LineList
 
-MAGIC = ("inventory_hostname", "environment_name", "project", "inventory_dir")
+MAGIC = ("inventory_hostname", "environment_name", "project", "inventory_dir", "project_dir")
 LEVELS = {1: "1 defaults", 2: "2 inventory", 3: "3 environment", 4: "4 host", 5: "5 --set"}
 MAGIC_LEVEL = "magic"
 

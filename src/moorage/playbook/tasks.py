@@ -35,15 +35,20 @@ def tasks_problems(tasks: Any, path: Sequence[Any], file: str, source_dirs: Sequ
     return found
 
 
+def condition_problems(item: Mapping[str, Any], path: list[Any], file: str) -> list[Problem]:
+    """A Jinja2 syntax error in the ``when`` of ``item`` (a task, or a role entry of a play)."""
+    when = item.get("when")
+    if not isinstance(when, str):
+        return []
+    expr = when.strip()
+    if expr.startswith("{{") and expr.endswith("}}"):
+        expr = expr[2:-2]
+    return _parse("{{ " + expr + " }}", item, ["when"], path, file)
+
+
 def _syntax_problems(task: Mapping[str, Any], path: list[Any], file: str) -> list[Problem]:
     """Jinja2 syntax errors in ``when`` and in every templated argument, at their lines."""
-    found = []
-    when = task.get("when")
-    if isinstance(when, str):
-        expr = when.strip()
-        if expr.startswith("{{") and expr.endswith("}}"):
-            expr = expr[2:-2]
-        found += _parse("{{ " + expr + " }}", task, ["when"], path, file)
+    found = condition_problems(task, path, file)
     for key, value in task.items():
         if key not in CONTROL_KEYS:
             found += _walk(value, task, [key], path, file)
