@@ -124,7 +124,8 @@ def _app(project: str, inventory: str, host_name: str) -> tuple[Any, dict[str, A
     if len(hosts) != 1:
         raise InputError(f"--host must name one host here, '{host_name}' selects {len(hosts)}")
     variables = hosts[0].variables(located.load_playbook("deploy").defaults())
-    keys = ("app_dir", "compose_project", "compose_file", "health_url", "health_headers", "backup_dir")
+    keys = ("app_dir", "compose_project", "compose_file", "health_url", "health_headers", "backup_dir",
+            "backup_databases")
     return hosts[0], render_keys(variables, keys)
 
 
@@ -170,7 +171,8 @@ def status(c, host="", inventory="", project="", json_=False):
             health = f"FAILING: {exc}"
     newest = catalog.newest_verified(backups)
     backup = {"newest": newest.name if newest else None, "age_seconds": round(newest.age()) if newest else None,
-              "warning": catalog.staleness(backups, BACKUP_WARN_HOURS)}
+              "warning": catalog.staleness(backups, BACKUP_WARN_HOURS,
+                                           labels=None if app["backup_databases"] else [])}  # no database: no warning
     if json_:
         print(json.dumps({"host": target.name, "current": ledger.current, "health": health, "audit": audit,
                           "backup": backup,
