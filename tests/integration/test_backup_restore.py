@@ -265,7 +265,7 @@ def test_a_failed_migration_after_the_automatic_backup_leaves_the_old_release_an
     run = cli(inventory, "deploy", "--json", "--set", "web_image=moorage-test/webapp:v2", "--set",
               "app_env_extra={MIGRATE_FAIL: '1'}", timeout=900)
     assert run.code == 1
-    tasks = {e["task"]: e for e in run.tasks("nexus") if e.get("play") == "DM application"}
+    tasks = {e["task"]: e for e in run.tasks("nexus") if e.get("play") == "Application"}
     assert tasks["verified database backup before the migrations"]["status"] == "changed"
     assert next(e for e in run.tasks("nexus", "failed"))["task"] == "migrations"
     assert current_release(server) == live and "rolled back" in outcome(run)

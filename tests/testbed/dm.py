@@ -1,8 +1,9 @@
 """The DM project pointed at a test server: what the deploy tests and the demo both deploy.
 
-``prepare_project`` lays out a project directory like the repository (playbooks/, roles/,
-examples/ linked to the repository's) with a copy of ``inventory/`` whose ``nexus``
-environment is the given test server, reached on 127.0.0.1, with the test images.
+``prepare_project`` lays out a project directory like the repository (examples/ linked to the
+repository's: the compose files and media DM's inventory names relative to the project root;
+playbooks and roles are built in) with a copy of ``inventory/`` whose ``nexus`` environment is
+the given test server, reached on 127.0.0.1, with the test images.
 """
 
 from __future__ import annotations
@@ -29,10 +30,9 @@ def prepare_project(server: TestServer, images: Mapping[str, str], dest: Path, k
     shipped by moorage (``image_source: ship``), the proxy's must already be on the server.
     """
     dest.mkdir(parents=True, exist_ok=True)
-    for part in ("playbooks", "examples"):  # DM's own deploy.yml; roles are built in
-        link = dest / part
-        if not link.exists():
-            link.symlink_to(ROOT / part)
+    link = dest / "examples"
+    if not link.exists():
+        link.symlink_to(ROOT / "examples")
     inventory = dest / "inventory"
     shutil.rmtree(inventory, ignore_errors=True)
     shutil.copytree(ROOT / "inventory", inventory)

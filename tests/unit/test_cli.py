@@ -31,8 +31,10 @@ def line_of(path: Path, text: str) -> int:
 
 @pytest.fixture
 def dm_copy(tmp_path: Path) -> Path:
-    """A copy of the shipped inventory in an empty project (no playbooks, no roles)."""
+    """A copy of the shipped inventory in an otherwise empty project (no playbooks, no roles), with
+    the compose files it names (the production preflight reads them)."""
     shutil.copytree(REPO / "inventory", tmp_path / "inventory")
+    (tmp_path / "examples").symlink_to(REPO / "examples")
     return tmp_path
 
 

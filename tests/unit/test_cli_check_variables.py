@@ -34,12 +34,12 @@ def test_check_host_names_each_wrong_value_and_warns_about_the_typo(tmp_path):
     assert result.returncode == 2
     assert result.stdout.splitlines() == [
         "ok   inventory/hosts.yml (1 environment, 1 host)",
-        "ok   variables of staging (9 variables)",
+        "ok   variables of staging (10 variables)",
         "ok   built-in playbooks: backup, deploy, onboard, proxy, restore, rollback, sync-media",
         "ok   built-in roles: base, compose_app, docker_engine, hardening, media, nginx_static, postgres_backup, "
         "traefik",
         "FAIL role variables of staging (3 problems)",
-        "ok   .env values of staging (0 values)",
+        "ok   .env values of staging (2 values)",
     ]
     assert result.stderr.splitlines() == [
         "warning: inventory/hosts.yml:9: variable 'migrate_comand' is not used by any role or playbook (did you "

@@ -66,19 +66,19 @@ def test_builtin_defaults_satisfy_the_declarations(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize(("setting", "message"), [
-    ("app_dir: 42", "variable 'app_dir' must be a string, not an integer (42); role compose_app: Absolute path "
-                    "of the app on the server."),
-    ("app_dir: srv/shop", "variable 'app_dir' is 'srv/shop', which is not valid: expected ^/; role compose_app: "
-                          "Absolute path of the app on the server."),
-    ("app_dir: ''", "variable 'app_dir' must not be empty; role compose_app: Absolute path of the app on the "
-                    "server."),
+    ("app_dir: 42", "variable 'app_dir' must be a string, not an integer (42); role postgres_backup: Absolute "
+                    "path of the app on the server (releases/, config/, current, backups/ live in it)."),
+    ("app_dir: srv/shop", "variable 'app_dir' is 'srv/shop', which is not valid: expected ^/; role postgres_backup: "
+                          "Absolute path of the app on the server (releases/, config/, current, backups/ live in it)."),
+    ("app_dir: ''", "variable 'app_dir' must not be empty; role postgres_backup: Absolute path of the app on "
+                    "the server (releases/, config/, current, backups/ live in it)."),
     ("releases_keep: lots", "variable 'releases_keep' must be an integer, not a string ('lots'); role "
                             "compose_app: How many releases to keep on the server (at least 2, the live one and "
                             "the one a rollback returns to)."),
     ("releases_keep: 0", "variable 'releases_keep' must be at least 2, not 0; role compose_app: How many releases "
                          "to keep on the server (at least 2, the live one and the one a rollback returns to)."),
-    ("health_timeout: -1", "variable 'health_timeout' must be more than 0, not -1; role compose_app: Seconds the "
-                           "health gate waits for health_url."),
+    ("health_timeout: -1", "variable 'health_timeout' must be more than 0, not -1; role postgres_backup: Seconds "
+                           "the health gate waits for a 200."),
     ("firewall: iptables", "variable 'firewall' is 'iptables'; allowed values: nftables, ufw, none; role base: "
                            "Which firewall role hardening applies (none leaves the host's packet filter alone)."),
     ("sshd_settings: {PermitRootLogin: false}", "variable sshd_settings.PermitRootLogin: 'PermitRootLogin' must "
@@ -86,7 +86,8 @@ def test_builtin_defaults_satisfy_the_declarations(tmp_path, monkeypatch):
      "/etc/ssh/sshd_config.d/00-moorage.conf, by the names `sshd -T` prints (yes and no are text in YAML 1.2, "
      "no quotes needed)."),
     ("backup_databases: [{name: db}]", "variable backup_databases[0]: missing required key 'service'; role "
-     "postgres_backup: The PostgreSQL compose services to back up, e.g. [{service: db}]."),
+     "postgres_backup: The PostgreSQL compose services to back up (pg_dump -Fc, verified by pg_restore), e.g. "
+     "[{service: db}] or [{service: db, database: shop, label: shop}]; [] (the default) backs up no database."),
 ])
 def test_a_wrong_value_names_where_it_was_set(tmp_path, monkeypatch, setting, message):
     proj = project(tmp_path, monkeypatch, setting)
@@ -126,7 +127,8 @@ def test_a_required_variable_that_is_not_set(tmp_path, monkeypatch):
     report = run_check(proj, "staging")
     assert role_problems(report) == [
         f"inventory/hosts.yml:{line_of(hosts, 'staging: {address')}: host 'staging': variable 'app_dir' is not "
-        "set; role compose_app: Absolute path of the app on the server."]
+        "set; role postgres_backup: Absolute path of the app on the server (releases/, config/, current, "
+        "backups/ live in it)."]
 
 
 def test_a_projects_own_role_declares_and_is_checked(tmp_path, monkeypatch):

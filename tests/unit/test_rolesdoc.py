@@ -18,7 +18,7 @@ def test_reference_lists_each_role_with_its_variables_and_defaults():
     text = reference()
     assert "## `compose_app`" in text and "## `traefik`" in text
     assert ("| `app_dir` | non-empty string, matching `^/` | **required** | Absolute path of the app on the "
-            "server. |") in text
+            "server (releases/, config/, current, backups/ live in it). |") in text
     assert "| `tls` | one of: `none`, `letsencrypt`, `selfsigned` | `\"none\"` |" in text
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from moorage import builtin
-from moorage.deploy.preflight import CHECKS, failures
+from moorage.deploy.preflight import preflight
 from moorage.errors import InputError
 from moorage.inventory import Host, Inventory, load_inventory
 from moorage.operations.env_file import env_refusal, is_generated
@@ -124,10 +124,13 @@ def _check_preflight(report: CheckReport, project: Project) -> None:
     """The production preflight for the production hosts checked."""
     for selected in [h for h in report.hosts if h.production]:
         def attempt(h: Host = selected) -> str:
-            problems = failures(h.variables(project.load_playbook("deploy").defaults()), project.root)
+            results = preflight(h.variables(project.load_playbook("deploy").defaults()), project.root)
+            problems = [f"{r.name}: {r.reason}" for r in results if r.status == "failed"]
             if problems:
                 raise InputError(f"production preflight of {h.name} fails: " + "; ".join(problems), h.location)
-            return f"{len(CHECKS)} checks passed"
+            disabled = [r.name for r in results if r.status == "disabled"]
+            return (f"{_count(len(results) - len(disabled), 'check')} passed"
+                    + (f", disabled: {', '.join(disabled)}" if disabled else ""))
         report.record(f"preflight of {selected.name} (production)", attempt)
 
 

@@ -62,7 +62,10 @@ def backup(c, host="", inventory="", project="", json_=False, set_=None, check=F
                                            "step failed (above)" if made else
                                            "backup failed (above); older backups are kept"))
             continue
-        message = f"verified backups in {data.backup_dir}: {', '.join(made)}" if made else "check mode: nothing made"
+        message = (f"verified backups in {data.backup_dir}: {', '.join(made)}" if made
+                   else "check mode: nothing made" if check
+                   else "nothing to back up: backup_databases and backup_media are empty"
+                   if not data.databases and not data.media else "nothing made")
         if fetch_ and made:
             message += "; " + _fetch(data, made, Path(fetch_dir or Path("backups") / name))
         outcomes.append(recipe.Outcome(name, True, message))

@@ -124,7 +124,8 @@ def _app(project: str, inventory: str, host_name: str) -> tuple[Any, dict[str, A
     if len(hosts) != 1:
         raise InputError(f"--host must name one host here, '{host_name}' selects {len(hosts)}")
     variables = hosts[0].variables(located.load_playbook("deploy").defaults())
-    keys = ("app_dir", "compose_project", "compose_file", "health_url", "health_headers", "backup_dir")
+    keys = ("app_dir", "compose_project", "compose_file", "health_url", "health_headers", "backup_dir",
+            "backup_databases")
     return hosts[0], render_keys(variables, keys)
 
 
@@ -160,15 +161,18 @@ def status(c, host="", inventory="", project="", json_=False):
         services = [line.split("|") for line in listing.text.splitlines() if "|" in line]
         audit = server.read_audit(conn, app["app_dir"], 5)
         backups = catalog.parse_listing(conn.run(catalog.list_command(app["backup_dir"] or "/nonexistent")).text)
-    probe = WaitHttp({"url": app["health_url"], "headers": app["health_headers"] or {}, "retries": 1,
-                      "timeout": 5}, OpContext(target.name, {}))
-    try:
-        health = probe.apply(probe.plan(Facts()), conn).message  # an HTTP probe from here: no connection used
-    except TaskFailed as exc:
-        health = f"FAILING: {exc}"
+    health = "none (health_url is empty: the containers' healthchecks are the gate)"
+    if app["health_url"]:
+        probe = WaitHttp({"url": app["health_url"], "headers": app["health_headers"] or {}, "retries": 1,
+                          "timeout": 5}, OpContext(target.name, {}))
+        try:
+            health = probe.apply(probe.plan(Facts()), conn).message  # an HTTP probe from here: no connection used
+        except TaskFailed as exc:
+            health = f"FAILING: {exc}"
     newest = catalog.newest_verified(backups)
     backup = {"newest": newest.name if newest else None, "age_seconds": round(newest.age()) if newest else None,
-              "warning": catalog.staleness(backups, BACKUP_WARN_HOURS)}
+              "warning": catalog.staleness(backups, BACKUP_WARN_HOURS,
+                                           labels=None if app["backup_databases"] else [])}  # no database: no warning
     if json_:
         print(json.dumps({"host": target.name, "current": ledger.current, "health": health, "audit": audit,
                           "backup": backup,
@@ -181,7 +185,7 @@ def status(c, host="", inventory="", project="", json_=False):
     for row in services:
         table.add_row(*row)
     console.print(table)
-    console.print(f"health gate {app['health_url']}: {health}")
+    console.print(" ".join(filter(None, ["health gate", app["health_url"]])) + f": {health}")
     if backup["warning"]:
         console.print(f"[yellow]warning[/]: {backup['warning']}; back up with `invoke backup --host {target.name}`")
     elif newest:

@@ -38,7 +38,7 @@ class GuardRefused(InputError):
 class Destruction:
     """What is about to be destroyed, where, and whether the user asked for it by name."""
 
-    what: str  # "replace the live database dm_db with dm-nexus-db-20260102T023000Z.dump"
+    what: str  # "replace the live database shop with shop-staging-db-20260102T023000Z.dump"
     host: str
     environment: str
     labels: Sequence[str]  # the databases (backup labels) whose data goes

@@ -1,6 +1,6 @@
 """Backup file names: ``PREFIX-LABEL-STAMP.EXT``, sortable by time, readable by a person.
 
-``PREFIX`` is ``project-environment`` (``dm-nexus``), ``LABEL`` names what was saved (the compose
+``PREFIX`` is ``project-environment`` (``shop-staging``), ``LABEL`` names what was saved (the compose
 service of a database, ``db``; or ``media``), ``STAMP`` is the UTC time to the second
 (``20260102T023000Z``), ``EXT`` is ``dump`` (``pg_dump -Fc``) or ``tar.gz`` (a media directory).
 """
@@ -65,7 +65,7 @@ def parse(name: str) -> BackupName | None:
 
 
 def label_of(name: str, prefix_: str) -> str | None:
-    """The label of a backup of this prefix (``dm-nexus-db-...dump`` -> ``db``), or None."""
+    """The label of a backup of this prefix (``shop-staging-db-...dump`` -> ``db``), or None."""
     parsed = parse(name)
     if parsed is None or not parsed.stem.startswith(prefix_ + "-"):
         return None

@@ -67,7 +67,7 @@ def deploy(request: Request, report: Report) -> list[Outcome]:
         problems = failures(host.variables(playbook.defaults()), project.root) if host.production else []
         if problems and not request.force:
             raise InputError(f"preflight failed for production host {host.name}: " + "; ".join(problems)
-                             + ". Fix them, or deploy with --force (written to the audit log)")
+                             + ". Fix them, or deploy with --force (written to the audit log)", host.location)
     if request.options.check:
         result = Runner(inventory, request.options, report).run(playbook, hosts)
         return [Outcome(h.name, h.name not in result.failed_hosts,

@@ -17,7 +17,7 @@ from moorage.connection.base import Connection
 from moorage.errors import HostError, MoorageError
 from moorage.executor import batch
 from moorage.executor.options import RunOptions
-from moorage.executor.tasks import build_operation, registered, search_dirs, should_run
+from moorage.executor.tasks import build_operation, registered, search_dirs, should_run, skipped_roles
 from moorage.facts import files as file_facts
 from moorage.operations import REGISTRY
 from moorage.operations.base import Change, FactRequest, Facts, OpContext, PlanError, TaskFailed
@@ -48,7 +48,11 @@ class HostPlay:
     # -- the play --------------------------------------------------------------
     def run(self) -> bool:
         """Run every selected task, then the notified handlers; True when nothing failed."""
-        selected = [t for t in self.play.all_tasks() if self.options.selects(_tags(t))]
+        skipped = self._skipped_roles()
+        if skipped is None:
+            return False
+        selected = [t for t in self.play.all_tasks() if self.options.selects(_tags(t))
+                    and (t.role is None or t.role.name not in skipped)]
         for index, task in enumerate(selected):
             if not self._run_task(task, selected[index + 1:]):
                 break
@@ -56,6 +60,21 @@ class HostPlay:
             self._flush()
         self._run_handlers()  # also after a failure: a notified handler is never lost
         return not self.failed
+
+    def _skipped_roles(self) -> set[str] | None:
+        """The roles whose ``when`` in the play is false on this host, each reported once as
+        skipped (their tasks then don't run, so their handlers are never notified); None when a
+        condition can't be evaluated (the host failed)."""
+        try:
+            skipped = skipped_roles(self.play, self.variables)
+        except MoorageError as exc:
+            self.failed = True
+            self._emit(task="role conditions", status="failed", message=str(exc))
+            return None
+        for name in skipped:
+            self._emit(task=f"role {name}", status="skipped",
+                       summary=f"condition is false: {self.play.role_when[name][0]}")
+        return set(skipped)
 
     def _run_handlers(self) -> None:
         done: set[str] = set()

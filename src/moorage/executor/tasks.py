@@ -35,6 +35,15 @@ def should_run(task: Any, variables: Mapping[str, Any]) -> bool:
     return bool(templating.evaluate(task.when, variables, task.location))
 
 
+def skipped_roles(play: Any, variables: Mapping[str, Any]) -> list[str]:
+    """The roles of ``play`` whose ``when`` in its roles list is false for these variables.
+
+    Raises ``InputError`` (naming the condition's file:line) when one can't be evaluated.
+    """
+    return [name for name, (when, location) in play.role_when.items()
+            if not templating.evaluate(when, variables, location)]
+
+
 def build_operation(task: Any, variables: Mapping[str, Any], context: OpContext) -> Operation:
     """Render the task's arguments and check them against its operation's schema."""
     args = _as_declared(task.op, templating.render_value(task.args, variables, "argument", task.location))

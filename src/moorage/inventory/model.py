@@ -41,9 +41,12 @@ class Host:
 
     @property
     def magic(self) -> dict[str, str]:
-        """The variables moorage always sets (data: never rendered as templates)."""
+        """The variables moorage always sets (data: never rendered as templates); ``project_dir`` is
+        the project root, the inventory directory's parent (where compose files and media are read)."""
+        inventory_dir = self.inventory_dir.resolve()
         return data({"inventory_hostname": self.name, "environment_name": self.environment,
-                     "project": self.project, "inventory_dir": str(self.inventory_dir.resolve())})
+                     "project": self.project, "inventory_dir": str(inventory_dir),
+                     "project_dir": str(inventory_dir.parent)})
 
     def _merged(self, defaults: Mapping[str, Any] | None):
         layers = [Layer(1, defaults)] if defaults else []

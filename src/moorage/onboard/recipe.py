@@ -33,6 +33,7 @@ from moorage.deploy import server
 from moorage.deploy.recipe import Outcome
 from moorage.errors import HostError, InputError
 from moorage.executor import Runner, RunOptions
+from moorage.executor.tasks import skipped_roles
 from moorage.inventory import load_inventory
 from moorage.onboard import hostkey
 from moorage.operations import sshd
@@ -249,6 +250,9 @@ def deploy_dirs(inventory: Any, host: Any, playbook: Any, project: Project) -> l
             if host.name not in _targeted(inventory, play.hosts):
                 continue
             variables = host.variables(play.defaults())
+            skipped = skipped_roles(play, variables)  # e.g. no shared proxy: no traefik_dir
+            if skipped:
+                variables = host.variables(play.defaults(skipped))
             for var in names:
                 if var in variables:
                     value = str(render_value(variables[var], variables, f"variable '{var}'"))

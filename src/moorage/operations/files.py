@@ -104,7 +104,8 @@ class Dir(_PathOperation):
 class File(_PathOperation):
     """Ensure a file has exactly the given content (inline ``content`` or a local ``src``).
 
-    ``src`` is looked up in the role's ``files/`` then the playbook's ``files/``.
+    A relative ``src`` is looked up in ``base`` when given (e.g. the project root), else in the
+    role's ``files/`` then the playbook's ``files/``; an absolute one is read as it is.
     """
 
     name = "file"
@@ -117,7 +118,11 @@ class File(_PathOperation):
             "path": PATH,
             "content": {"type": "string", "description": "The file's content."},
             "src": {"type": "string", "minLength": 1,
-                    "description": "A file in the role's or playbook's files/ to copy."},
+                    "description": "A file on the controller to copy: absolute, or relative to base, "
+                                   "else to the role's or playbook's files/."},
+            "base": {"type": "string", "pattern": "^/",
+                     "description": "The controller directory a relative src is read from "
+                                    "(e.g. \"{{ project_dir }}\"), instead of files/."},
             **ATTRIBUTES,
         },
     }
@@ -125,7 +130,8 @@ class File(_PathOperation):
     def data(self) -> bytes:
         if "content" in self.args:
             return str(self.args["content"]).encode()
-        return find_source(self.args["src"], self.context.file_dirs, "files").read_bytes()
+        dirs = [Path(self.args["base"])] if self.args.get("base") else self.context.file_dirs
+        return find_source(self.args["src"], dirs, "files").read_bytes()
 
     def plan(self, facts: Facts) -> Change | None:
         return plan_write(self.path, self.data(), facts, self.mode, self.args.get("owner"),

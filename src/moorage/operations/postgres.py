@@ -25,13 +25,13 @@ from moorage.operations.common import PATH, plan_write, q
 
 NAME = {"type": "string", "pattern": f"^{SAFE}$"}
 DATABASES = {
-    "type": "array", "minItems": 1,
+    "type": "array",
     "items": {"type": "object", "additionalProperties": False, "required": ["service"], "properties": {
         "service": {**NAME, "description": "The compose service running PostgreSQL."},
         "database": {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_$-]*$",
                      "description": "Database to dump (default: the service's POSTGRES_DB)."},
         "label": {**NAME, "description": "Name in the backup files (default: the service)."}}},
-    "description": "Databases to back up: [{service, database, label}], e.g. [{service: db}].",
+    "description": "Databases to back up: [{service, database, label}], e.g. [{service: db}]; [] for none.",
 }
 MEDIA = {
     "type": "array",

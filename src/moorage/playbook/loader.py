@@ -11,7 +11,7 @@ from moorage import builtin
 from moorage.errors import InputError, Location
 from moorage.playbook.declarations import declaration_problems
 from moorage.playbook.model import Play, Playbook, Role
-from moorage.playbook.tasks import build_tasks, notify_problems, tasks_problems
+from moorage.playbook.tasks import build_tasks, condition_problems, notify_problems, tasks_problems
 from moorage.schema import Problem, error_problems, problems, raise_problems, suggest
 from moorage.yamlsrc import LineDict, display_path, format_path, load_yaml, location_of
 
@@ -115,12 +115,20 @@ def _play_problems(play: Mapping[str, Any], index: int, file: str, playbook_dir:
     found: list[Problem] = []
     for key in ("tasks", "handlers"):
         found += tasks_problems(play.get(key), [index, key], file, [playbook_dir])
-    names = play.get("roles")
-    for pos, name in enumerate(names if isinstance(names, list) else []):
+    entries = play.get("roles")
+    for pos, entry in enumerate(entries if isinstance(entries, list) else []):
+        name = _role_name(entry)
+        if isinstance(entry, Mapping):
+            found += condition_problems(entry, [index, "roles", pos], file)
         if isinstance(name, str) and name not in roles:
-            where = (location_of(names, [pos], file), format_path([index, "roles", pos]))
+            where = (location_of(entries, [pos], file), format_path([index, "roles", pos]))
             found += _load_named_role(name, roles_paths, playbook_dir, roles, where)
     return found
+
+
+def _role_name(entry: Any) -> Any:
+    """The role a roles-list entry names: ``NAME`` or ``{role: NAME, when: EXPR}``."""
+    return entry.get("role") if isinstance(entry, Mapping) else entry
 
 
 def _load_named_role(name: str, roles_paths: list[Path], playbook_dir: Path,
@@ -140,11 +148,18 @@ def _build_play(play: Mapping[str, Any], where: Location, playbook_dir: Path,
                 roles: Mapping[str, Role | None]) -> Play:
     hosts = play["hosts"]
     hosts = [h.strip() for h in hosts.split(",") if h.strip()] if isinstance(hosts, str) else list(hosts)
-    play_roles = [roles[name] for name in play.get("roles") or []]
+    entries = play.get("roles") or []
+    play_roles = [roles[_role_name(entry)] for entry in entries]
+    role_when = {entry["role"]: (_condition(entry["when"]), location_of(entry, ["when"]))
+                 for entry in entries if isinstance(entry, Mapping)}
     return Play(
         name=play.get("name") or f"play on {', '.join(hosts)}", hosts=hosts,
         serial=play.get("serial"), max_fail_percentage=play.get("max_fail_percentage"),
         become=play.get("become"), vars=play.get("vars") or LineDict(),
         roles=[r for r in play_roles if r is not None],
         tasks=build_tasks(play.get("tasks")), handlers=build_tasks(play.get("handlers")),
-        location=where, playbook_dir=playbook_dir)
+        location=where, playbook_dir=playbook_dir, role_when=role_when)
+
+
+def _condition(when: str | bool) -> str:
+    return str(when).lower() if isinstance(when, bool) else when

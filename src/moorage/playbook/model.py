@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,10 +55,14 @@ class Play:
     handlers: list[Task] = field(default_factory=list)
     location: Location = field(default_factory=lambda: Location(""))
     playbook_dir: Path = field(default_factory=Path)
+    # role name -> its ``when`` in the play's roles list (``{role: NAME, when: EXPR}``) and where
+    # it is written; the executor evaluates it once per host when the play starts.
+    role_when: dict[str, tuple[str, Location]] = field(default_factory=dict)
 
-    def defaults(self) -> LineDict:
-        """Level 1 variables: the roles' defaults in order, then the play's ``vars``."""
-        return merge_sourced(*(role.defaults for role in self.roles), self.vars)
+    def defaults(self, skipped: Collection[str] = ()) -> LineDict:
+        """Level 1 variables: the roles' defaults in order (but those of the ``skipped`` roles),
+        then the play's ``vars``."""
+        return merge_sourced(*(role.defaults for role in self.roles if role.name not in skipped), self.vars)
 
     def all_tasks(self) -> list[Task]:
         """The roles' tasks then the play's own, in run order."""

@@ -33,13 +33,18 @@ def tasks_problems(tasks: Any, path: Sequence[Any], file: str, source_dirs: Sequ
     return found
 
 
+def condition_problems(item: Mapping[str, Any], path: list[Any], file: str) -> list[Problem]:
+    """A Jinja2 syntax error in the ``when`` of ``item`` (a task, or a role entry of a play)."""
+    when = item.get("when")
+    if not isinstance(when, str):
+        return []
+    return _problem(templating.when_syntax_error(when), item, ["when"], path, file)
+
+
 def _syntax_problems(task: Mapping[str, Any], path: list[Any], file: str) -> list[Problem]:
     """Jinja2 syntax errors in ``when`` and in every templated argument, at their lines: compiled
     by ``moorage.templating`` exactly as a run compiles them."""
-    found = []
-    when = task.get("when")
-    if isinstance(when, str):
-        found += _problem(templating.when_syntax_error(when), task, ["when"], path, file)
+    found = condition_problems(task, path, file)
     for key, value in task.items():
         if key not in CONTROL_KEYS:
             found += _walk(value, task, [key], path, file)
@@ -68,8 +73,8 @@ def _source_problems(task: Mapping[str, Any], path: list[Any], file: str,
     for op, (arg, folder) in SOURCE_ARGS.items():
         args = task.get(op)
         src = args.get(arg) if isinstance(args, Mapping) else None
-        if not isinstance(src, str) or "{{" in src or "{%" in src:
-            continue
+        if not isinstance(src, str) or "{{" in src or "{%" in src or "base" in args:
+            continue  # known only at run time (a template, or a file read from its base)
         dirs = [d / folder for d in source_dirs]
         found = next((d / src for d in dirs if (d / src).is_file()), None)
         if found is None:

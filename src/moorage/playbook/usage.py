@@ -24,7 +24,7 @@ from moorage.templating import ENV, is_templated
 # Read by the engine itself (Python, not a template): the production preflight's settings.
 ENGINE_READS = ("preflight",)
 INVENTORY_LEVELS = (2, 3, 4)
-# Stricter than for keys: an inventory of many similar names (db_port, django_port) would otherwise
+# Stricter than for keys: an inventory of many similar names (db_port, web_port) would otherwise
 # get a "did you mean" for every variable that is merely unused.
 SUGGEST_CUTOFF = 0.8  # inventory vars, environment vars, host vars (and their files)
 
