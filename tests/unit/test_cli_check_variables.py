@@ -44,13 +44,13 @@ def test_check_host_names_each_wrong_value_and_warns_about_the_typo(tmp_path):
     assert result.stderr.splitlines() == [
         "warning: inventory/hosts.yml:9: variable 'migrate_comand' is not used by any role or playbook (did you "
         "mean 'migrate_command'?)",
-        "error: inventory/hosts.yml:5: variable 'app_dir' must be a string, not an integer (42); role compose_app: "
-        "Absolute path of the app on the server.",
+        "error: inventory/hosts.yml:5: variable 'app_dir' must be a string, not an integer (42); role "
+        "postgres_backup: Absolute path of the app on the server (releases/, config/, current, backups/ live in it).",
         "inventory/hosts.yml:7: variable 'releases_keep' must be an integer, not a string ('lots'); role "
         "compose_app: How many releases to keep on the server (at least 2, the live one and the one a rollback "
         "returns to).",
-        "inventory/hosts.yml:8: variable 'health_timeout' must be more than 0, not -1; role compose_app: Seconds "
-        "the health gate waits for health_url.",
+        "inventory/hosts.yml:8: variable 'health_timeout' must be more than 0, not -1; role postgres_backup: "
+        "Seconds the health gate waits for a 200.",
     ]
 
 
