@@ -20,7 +20,7 @@ from moorage.executor.options import RunOptions
 from moorage.executor.tasks import build_operation, registered, search_dirs, should_run
 from moorage.facts import files as file_facts
 from moorage.operations import REGISTRY
-from moorage.operations.base import Change, FactRequest, Facts, OpContext, PlanError, TaskFailed
+from moorage.operations.base import Change, FactRequest, Facts, NotYet, OpContext, PlanError, TaskFailed
 from moorage.report import Report
 
 
@@ -101,21 +101,11 @@ class HostPlay:
 
     def _apply_now(self, task: Any, op: Any, change: Change, become: bool) -> bool:
         if self.options.check:
-            try:
-                status = "skipped" if op.probe else \
-                    "changed" if op.would_change(change, _RunAs(self.conn, become)) else "ok"
-            except MoorageError as exc:
-                return self._fail(task, str(exc), unreachable=isinstance(exc, HostError))
-            self._record(task, status, change=change if status == "changed" else None,
-                         register=registered(status == "changed", **change.data), data=change.data)
-            return True
+            return self._check_now(task, op, change, become)
         try:
             result = op.apply(change, _RunAs(self.conn, become))
         except TaskFailed as exc:
-            self._register(task, registered(False, failed=True, rc=exc.exit_code or 1, stderr=exc.stderr,
-                                            message=str(exc)))
-            return self._fail(task, str(exc), command=exc.command, exit_code=exc.exit_code,
-                              stderr=exc.stderr)
+            return self._task_failed(task, exc)
         except MoorageError as exc:
             return self._fail(task, str(exc), unreachable=isinstance(exc, HostError))
         if op.invalidates_facts:
@@ -127,6 +117,27 @@ class HostPlay:
                                          stderr=result.stderr, message=result.message, **result.data),
                      data=result.data)
         return True
+
+    def _check_now(self, task: Any, op: Any, change: Change, become: bool) -> bool:
+        """Check mode for a non-batched task: ask the host read-only whether it would change."""
+        try:
+            status = "skipped" if op.probe else \
+                "changed" if op.would_change(change, _RunAs(self.conn, become)) else "ok"
+        except NotYet as exc:
+            self._record(task, "skipped", summary=str(exc), register=registered(False, skipped=True))
+            return True
+        except TaskFailed as exc:
+            return self._task_failed(task, exc)
+        except (MoorageError, PlanError) as exc:
+            return self._fail(task, str(exc), unreachable=isinstance(exc, HostError))
+        self._record(task, status, change=change if status == "changed" else None,
+                     register=registered(status == "changed", **change.data), data=change.data)
+        return True
+
+    def _task_failed(self, task: Any, exc: TaskFailed) -> bool:
+        self._register(task, registered(False, failed=True, rc=exc.exit_code or 1, stderr=exc.stderr,
+                                        message=str(exc)))
+        return self._fail(task, str(exc), command=exc.command, exit_code=exc.exit_code, stderr=exc.stderr)
 
     # -- facts and batches ---------------------------------------------------------
     def _ensure_facts(self, request: FactRequest, upcoming: list[Any], become: bool) -> None:
