@@ -23,7 +23,7 @@ DECISIONS = [
     ("another key pinned: changed, even when trusted", {OTHER.get_name(): OTHER}, None, True, "refuse",
      ["CHANGED", OTHER.fingerprint, SERVER.fingerprint, "man-in-the-middle"]),
     ("unknown, inventory fingerprint matches", {}, SERVER.fingerprint, False, "pin", ["matches the inventory"]),
-    ("unknown, inventory fingerprint differs, even when trusted", {}, OTHER.fingerprint, True, "refuse",
+    ("unknown, inventory fingerprint differs, even when trusted", {}, OTHER.fingerprint, True, "mismatch",
      ["does not match", OTHER.fingerprint]),
     ("unknown and trusted", {}, None, True, "pin", ["--trust-host-key", WHERE]),
     ("unknown, not trusted: shows the fingerprint to verify", {}, None, False, "refuse",

@@ -7,9 +7,17 @@ from __future__ import annotations
 
 from invoke import Collection
 
-from moorage.cli import data_tasks, deploy_tasks, inventory_tasks, media_tasks, onboard_tasks, run_tasks
+from moorage.cli import (
+    data_tasks,
+    deploy_tasks,
+    inventory_tasks,
+    media_tasks,
+    onboard_tasks,
+    run_tasks,
+    trust_tasks,
+)
 
-TASK_MODULES = (inventory_tasks, run_tasks, deploy_tasks, media_tasks, data_tasks, onboard_tasks)
+TASK_MODULES = (inventory_tasks, run_tasks, deploy_tasks, media_tasks, data_tasks, onboard_tasks, trust_tasks)
 
 
 def build_collection() -> Collection:

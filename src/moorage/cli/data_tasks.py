@@ -18,6 +18,7 @@ from moorage.deploy import recipe
 from moorage.errors import HostError, InputError
 from moorage.executor import Runner, RunOptions
 from moorage.playbook import load_playbook
+from moorage.progname import command
 from moorage.run import make_report
 
 
@@ -46,7 +47,8 @@ def backup(c, host="", inventory=DEFAULT_INVENTORY, json_=False, set_=None, chec
     if list_ or verify:
         return (_verify if verify else _list)(settings.one(hosts, host), file, json_)
     if file:
-        raise InputError("--file goes with --verify (to back up, leave it out; to restore, see `invoke restore`)")
+        raise InputError("--file goes with --verify (to back up, leave it out; to restore, see "
+                         f"`{command('restore')}`)")
     report = make_report(json_, False, verbose)
     result = Runner(loaded, RunOptions(check=check), report).run(load_playbook(playbooks / "backup.yml"),
                                                                  [s.host for s in hosts])
@@ -96,7 +98,7 @@ def _list(data: settings.DataSettings, file: str, json_: bool) -> None:
     console = _console()
     console.print(table if backups else f"{data.host.name}: no backup in {data.backup_dir}")
     if warning:
-        console.print(f"[yellow]warning[/]: {warning}; back up with `invoke backup --host {data.host.name}`")
+        console.print(f"[yellow]warning[/]: {warning}; back up with `{command('backup', '--host', data.host.name)}`")
 
 
 def _verify(data: settings.DataSettings, file: str, json_: bool) -> None:
@@ -124,7 +126,8 @@ def _verify(data: settings.DataSettings, file: str, json_: bool) -> None:
 
 @task(auto_shortflags=False, iterable=["set_"], help={
     "host": HOST_HELP, "inventory": INVENTORY_HELP, "json_": JSON_HELP, "set_": SET_HELP, **LOCK_HELP,
-    "file": "Backup to restore (see `invoke backup --list`); default: the newest verified one of each database.",
+    "file": f"Backup to restore (see `{command('backup', '--list')}`); default: the newest verified one of each "
+            "database.",
     "backup": "Same as --file.",
     "into": "Restore into this scratch database instead (created, marked as moorage's); the live one is untouched.",
     "yes": "Confirm without the typed confirmation (scripts); otherwise type the environment's name.",

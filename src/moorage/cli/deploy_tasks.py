@@ -22,6 +22,7 @@ from moorage.deploy import recipe, server
 from moorage.errors import InputError
 from moorage.inventory import load_inventory
 from moorage.playbook import load_playbook
+from moorage.progname import command
 from moorage.run import make_report
 from moorage.templating import render_keys
 
@@ -174,7 +175,8 @@ def status(c, host="", inventory=DEFAULT_INVENTORY, json_=False):
     console.print(table)
     console.print(f"health gate {app['health_url']}: {health}")
     if backup["warning"]:
-        console.print(f"[yellow]warning[/]: {backup['warning']}; back up with `invoke backup --host {target.name}`")
+        console.print(f"[yellow]warning[/]: {backup['warning']}; back up with "
+                      f"`{command('backup', '--host', target.name)}`")
     elif newest:
         console.print(f"backups: newest verified {newest.name}, {catalog.human_age(newest.age())} old")
     for line in audit:

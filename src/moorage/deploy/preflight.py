@@ -1,7 +1,7 @@
 """The production checklist of seed 000, checked before any change to a production host.
 
 Each check reads the host's resolved variables (and the project's files on the controller)
-and returns the reason it fails, or None.  ``invoke check --host vps`` runs them too.
+and returns the reason it fails, or None.  ``check --host vps`` runs them too.
 """
 
 from __future__ import annotations

@@ -82,7 +82,7 @@ class HostPlay:
             self._ensure_facts(op.facts_needed(), upcoming, become)
             change = op.plan(self.facts)
         except (MoorageError, PlanError) as exc:
-            return self._fail(task, str(exc), unreachable=isinstance(exc, HostError))
+            return self._fail(task, _said(exc), unreachable=isinstance(exc, HostError))
         if change is None:
             self._record(task, "ok", register=registered(False))
             return True
@@ -107,7 +107,7 @@ class HostPlay:
         except TaskFailed as exc:
             return self._task_failed(task, exc)
         except MoorageError as exc:
-            return self._fail(task, str(exc), unreachable=isinstance(exc, HostError))
+            return self._fail(task, exc.detail, unreachable=isinstance(exc, HostError))
         if op.invalidates_facts:
             self.facts.forget()
         changed = result.changed and not op.probe
@@ -129,7 +129,7 @@ class HostPlay:
         except TaskFailed as exc:
             return self._task_failed(task, exc)
         except (MoorageError, PlanError) as exc:
-            return self._fail(task, str(exc), unreachable=isinstance(exc, HostError))
+            return self._fail(task, _said(exc), unreachable=isinstance(exc, HostError))
         self._record(task, status, change=change if status == "changed" else None,
                      register=registered(status == "changed", **change.data), data=change.data)
         return True
@@ -286,6 +286,11 @@ class _RunAs:
 
     def close(self) -> None:
         self._conn.close()
+
+
+def _said(exc: Exception) -> str:
+    """An error's sentence beside the host's name (a HostError's without its own host prefix)."""
+    return exc.detail if isinstance(exc, MoorageError) else str(exc)
 
 
 def _tags(task: Any) -> set[str]:
