@@ -33,6 +33,10 @@ BACKUP_WARN_HOURS = 24  # status warns when the newest verified database backup 
 def _finish(outcomes: list[recipe.Outcome], report: Any) -> None:
     """One ``outcome`` event per host after the recap; failures also on stderr; exit 1 if any."""
     failed = [o for o in outcomes if not o.ok]
+    for outcome in failed:  # every failed host shows failed>=1, whichever recipe step stopped it
+        recap = report.recap_for(outcome.host)
+        if not recap.failed:
+            recap.count("failed")
     report.recap()
     for outcome in outcomes:
         report.emit("outcome", host=outcome.host, status="ok" if outcome.ok else "failed",

@@ -75,8 +75,11 @@ class HostPlay:
         variables = self._variables()
         try:
             if not should_run(task, variables):
-                self._record(task, "skipped", summary="condition is false", register=registered(
-                    False, skipped=True))
+                if task.validation:  # the refused case doesn't hold: a passed check, not a skipped task
+                    self._record(task, "ok", summary="check passed", register=registered(False))
+                else:
+                    self._record(task, "skipped", summary="condition is false", register=registered(
+                        False, skipped=True))
                 return True
             op = build_operation(task, variables, self._context(task))
             self._ensure_facts(op.facts_needed(), upcoming, become)
