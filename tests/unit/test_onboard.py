@@ -40,6 +40,20 @@ def test_first_contact_verdict(pinned, expected, trust, verdict, words):
         assert word in decision.message
 
 
+def test_the_trust_commands_wording():
+    """`trust` names its own ways to vouch and where the expected fingerprint came from."""
+    vouching = hostkey.Vouching(reason="--yes", how="run `moorage trust --host web1 --fingerprint SHA256:...`")
+    assert "trusted (--yes)" in hostkey.decide(SERVER, {}, None, True, WHERE, vouching).message
+    refused = hostkey.decide(SERVER, {}, None, False, WHERE, vouching)
+    assert refused.refused and "then run `moorage trust --host web1 --fingerprint" in refused.message
+    assert "--trust-host-key" not in refused.message
+    mismatch = hostkey.decide(SERVER, {}, OTHER.fingerprint, True, WHERE, vouching, "--fingerprint's")
+    assert mismatch.verdict == "mismatch" and f"does not match --fingerprint's fingerprint {OTHER.fingerprint}" \
+        in mismatch.message
+    padded = hostkey.decide(SERVER, {}, SERVER.fingerprint + "=", False, WHERE)  # as some tools print it
+    assert padded.verdict == "pin"
+
+
 @pytest.mark.parametrize(("port", "name"), [(22, "203.0.113.7"), (2222, "[203.0.113.7]:2222")])
 def test_pinned_key_is_found_again_under_openssh_naming(tmp_path, port, name):
     known_hosts = tmp_path / "known_hosts"
