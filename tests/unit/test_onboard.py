@@ -18,7 +18,7 @@ WHERE = "inventory/known_hosts"
 
 # (case, pinned keys, inventory fingerprint, --trust-host-key, verdict, words of the message)
 DECISIONS = [
-    ("pinned already", {SERVER.get_name(): SERVER}, None, False, "known", ["is the one pinned"]),
+    ("pinned already", {SERVER.get_name(): SERVER}, None, False, "known", ["is already pinned", "nothing to do"]),
     ("pinned already, trust changes nothing", {SERVER.get_name(): SERVER}, None, True, "known", ["pinned"]),
     ("another key pinned: changed, even when trusted", {OTHER.get_name(): OTHER}, None, True, "refuse",
      ["CHANGED", OTHER.fingerprint, SERVER.fingerprint, "man-in-the-middle"]),

@@ -35,14 +35,13 @@ class Decision:
     """What first contact concluded: ``known``, ``pin`` (new, vouched for), ``refuse`` (changed, or
     nobody vouched) or ``mismatch`` (not the expected fingerprint)."""
 
-    @property
-    def refused(self) -> bool:
-        return self.verdict in ("refuse", "mismatch")
-
-
     verdict: str
     key: paramiko.PKey
     message: str
+
+    @property
+    def refused(self) -> bool:
+        return self.verdict in ("refuse", "mismatch")
 
     @property
     def described(self) -> str:
@@ -84,7 +83,7 @@ def decide(key: paramiko.PKey, pinned: dict[str, paramiko.PKey], expected: str |
     """The verdict for ``key`` (what the server offered) — pure, so every case is tested without a server."""
     shown = f"{key.get_name()} {key.fingerprint}"
     if key.get_name() in pinned and pinned[key.get_name()] == key:
-        return Decision("known", key, f"host key {shown} is the one pinned in {where}; nothing to do")
+        return Decision("known", key, f"host key {shown} is already pinned in {where}; nothing to do")
     if pinned:
         old = ", ".join(f"{k.get_name()} {k.fingerprint}" for k in pinned.values())
         return Decision("refuse", key, f"host key CHANGED: the server offers {shown} but {where} pins {old}; "
