@@ -35,6 +35,11 @@ class MoorageError(Exception):
     def __str__(self) -> str:
         return f"{self.location}: {self.message}" if self.location else self.message
 
+    @property
+    def detail(self) -> str:
+        """The sentence for a place that already names the host (a task event, a host's outcome)."""
+        return str(self)
+
 
 class InputError(MoorageError):
     """Bad input: an invalid inventory, playbook, role, template or flag (exit 2)."""
@@ -50,3 +55,9 @@ class HostError(MoorageError):
     def __init__(self, host: str, message: str) -> None:
         super().__init__(f"{host}: {message}")
         self.host = host
+        self._detail = message
+
+    @property
+    def detail(self) -> str:
+        """The sentence without the host (shown beside it already): the host is named once."""
+        return self._detail

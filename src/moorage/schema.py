@@ -33,7 +33,7 @@ from moorage.yamlsrc import format_path, location_of
 
 SCHEMA_DIR = builtin.SCHEMAS
 MAX_SHOWN = 25
-CONTROL_KEYS = ("name", "when", "notify", "tags", "register", "become")
+CONTROL_KEYS = ("name", "when", "notify", "tags", "register", "become", "validation")
 _TYPE_NAMES = {"object": "a mapping", "array": "a list", "string": "a string", "integer": "an integer",
                "number": "a number", "boolean": "true or false", "null": "empty"}
 

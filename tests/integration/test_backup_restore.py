@@ -126,7 +126,7 @@ def test_the_first_deploy_has_nothing_to_back_up_and_status_says_there_is_no_bac
     status = json.loads(cli(inventory, "status", "--json").stdout)
     assert status["backup"]["warning"] == "no verified database backup on this host"
     human = cli(inventory, "status")
-    assert "warning: no verified database backup on this host; back up with `invoke backup --host nexus`" \
+    assert "warning: no verified database backup on this host; back up with `moorage backup --host nexus`" \
         in human.stdout
 
 
@@ -307,7 +307,7 @@ def test_a_stopped_stack_is_not_restored_into_and_the_message_says_how_to_start_
         run = cli(inventory, "restore", "--yes")
         assert run.code == 1
         assert ("the database service db of compose project dm is not running, so nothing can be restored into "
-                "it; start the stack with `invoke deploy --host nexus` (or on the server: cd /srv/dm/current && "
+                "it; start the stack with `moorage deploy --host nexus` (or on the server: cd /srv/dm/current && "
                 "docker compose -p dm -f docker-compose.nexus.yml up -d --wait db)") in run.stderr
         failed = cli(inventory, "backup")
         assert failed.code == 1 and "service db of compose project dm is not running" in failed.stdout
@@ -342,7 +342,7 @@ def test_destroy_data_is_refused_without_a_fresh_backup_and_then_gives_an_exact_
     refused = cli(inventory, "restore", "--destroy-data", "--yes")
     assert refused.code == 2
     assert "the newest verified backup of db is 3.0 days old" in refused.stderr
-    assert "more than 24 h. Back up first (invoke backup --host nexus), then ask again; nothing was changed" \
+    assert "more than 24 h. Back up first (moorage backup --host nexus), then ask again; nothing was changed" \
         in refused.stderr
     assert products(server) == before
 

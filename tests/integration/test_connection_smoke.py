@@ -82,7 +82,7 @@ def test_unknown_host_key_is_refused(sshd_server: TestServer, tmp_path: Path) ->
         conn.run("true")
     message = str(err.value)
     assert _fingerprint(sshd_server.known_hosts_file) in message
-    assert "--trust-host-key" in message
+    assert f"moorage trust --host {sshd_server.target().name}" in message
     assert conn.stats.commands == 0
 
 

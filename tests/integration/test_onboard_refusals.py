@@ -73,7 +73,9 @@ def test_a_key_the_server_refuses_is_named_and_nothing_changes(plain, tmp_path):
     run = onboard(inventory_for(tmp_path / "project", plain, ssh_key=str(other)))
     assert run.code == 1
     message = outcome(run)
-    assert "refused key authentication" in message and str(other) in message and "--user" in message
+    assert f"the key {other} was refused both as the deploy user deploy and as root" in message
+    assert "--user" in message and "authorized_keys" in message
+    assert run.recap("box")["failed"] == 1  # the refused login is a failed step, not only an exit status
     assert untouched(plain)
 
 

@@ -152,5 +152,6 @@ def test_unknown_host_key_is_refused(tmp_path, sshd_server, write_inventory):
     playbook = write_playbook(tmp_path, [{"dir": {"path": "/tmp/never"}}])
     run = moorage("play", playbook, "--host", "web1", "--inventory", inventory)
     assert run.code == 1
-    assert "is not in known_hosts" in run.stdout and "--trust-host-key" in run.stdout
+    assert "is not in known_hosts" in run.stdout and "`moorage trust --host web1`" in run.stdout
+    assert "web1: web1:" not in run.stdout and "failed=1" in run.stdout  # host named once; counted
     assert sshd_server.exec("test -e /tmp/never").returncode != 0

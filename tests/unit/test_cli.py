@@ -13,7 +13,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 TASKS = ["backup", "check", "deploy", "init", "inventory", "logs", "onboard", "play", "playbooks", "releases",
-         "restore", "roles", "rollback", "status", "sync-media"]
+         "restore", "roles", "rollback", "status", "sync-media", "trust"]
 BUILTIN_PLAYBOOKS = "backup, deploy, onboard, proxy, restore, rollback, sync-media"
 BUILTIN_ROLES = "base, compose_app, docker_engine, hardening, media, nginx_static, postgres_backup, traefik"
 
@@ -38,7 +38,7 @@ def dm_copy(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def test_list_shows_the_twelve_tasks_with_help():
+def test_list_shows_every_task_with_help():
     result = invoke("--list")
     assert result.returncode == 0, result.stderr
     listed = [line.split()[0] for line in result.stdout.splitlines() if line.startswith("  ") and
@@ -198,3 +198,49 @@ def test_inventory_json(dm_copy):
 def test_bad_input_is_one_sentence_and_exit_2(dm_copy, args, message):
     result = invoke(*args, cwd=dm_copy)
     assert (result.returncode, result.stderr.strip()) == (2, message)
+
+
+def moorage_program(*args: str) -> subprocess.CompletedProcess:
+    """Run the ``moorage`` console script's program, as a user would."""
+    return subprocess.run([sys.executable, "-m", "moorage.cli.program", *args], capture_output=True, text=True,
+                          timeout=60)
+
+
+def test_moorage_help_shows_moorages_options_not_invokes():
+    result = moorage_program("--help")
+    assert result.returncode == 0, result.stderr
+    for kept in ("--help", "--version", "--list", "--complete"):
+        assert kept in result.stdout
+    for dropped in ("--prompt-for-sudo-password", "--dry", "--pty", "--echo", "--warn-only", "--hide",
+                    "--command-timeout", "--write-pyc", "--config", "--debug", "--search-root", "--collection"):
+        assert dropped not in result.stdout
+    refused = moorage_program("--dry", "check")
+    assert refused.returncode != 0 and "--dry" in refused.stderr
+
+
+def test_messages_name_the_program_the_user_ran(monkeypatch):
+    from moorage import progname
+
+    monkeypatch.setattr(progname, "_name", None)
+    for argv0, name in (("/usr/bin/invoke", "invoke"), ("/venv/bin/inv", "invoke"),
+                        ("/usr/lib/python3/site-packages/invoke/__main__.py", "invoke"),
+                        ("/venv/bin/moorage", "moorage")):
+        monkeypatch.setattr(sys, "argv", [argv0, "deploy"])
+        assert progname.command("backup", "--host", "vps") == f"{name} backup --host vps"
+    progname.set_name("moorage")
+    monkeypatch.setattr(sys, "argv", ["/usr/bin/invoke"])
+    assert progname.name() == "moorage"
+
+
+def test_a_refusal_under_invoke_names_invoke(tmp_path):
+    """Run through `python -m invoke`, a message that gives a command gives it as `invoke ...`."""
+    inventory = tmp_path / "inventory"
+    inventory.mkdir()
+    for part in ("playbooks", "roles"):
+        (tmp_path / part).symlink_to(REPO / part)
+    (inventory / "hosts.yml").write_text(
+        "project: p\nvars: {app_dir: /srv/p}\nenvironments:\n  box:\n    user: deploy\n"
+        "    hosts:\n      box: {address: 127.0.0.1, port: 1}\n")
+    result = invoke("backup", "--host", "box", "--inventory", str(inventory), "--file", "x.dump")
+    assert result.returncode == 2
+    assert "see `invoke restore`" in result.stderr

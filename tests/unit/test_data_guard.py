@@ -74,7 +74,7 @@ def test_a_verified_backup_newer_than_the_limit_is_required(backups, message):
         return
     with pytest.raises(guard.GuardRefused, match=message) as refused:
         guard.authorize(request(), backups, max_age_hours=24, yes=False, ask=ask, now=NOW)
-    assert "invoke backup --host nexus" in str(refused.value) and "nothing was changed" in str(refused.value)
+    assert "moorage backup --host nexus" in str(refused.value) and "nothing was changed" in str(refused.value)
     assert refused.value.exit_code == 2
     assert prompts == [], "asked for a confirmation of a request that is refused anyway"
 

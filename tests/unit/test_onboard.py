@@ -18,12 +18,12 @@ WHERE = "inventory/known_hosts"
 
 # (case, pinned keys, inventory fingerprint, --trust-host-key, verdict, words of the message)
 DECISIONS = [
-    ("pinned already", {SERVER.get_name(): SERVER}, None, False, "known", ["is the one pinned"]),
+    ("pinned already", {SERVER.get_name(): SERVER}, None, False, "known", ["is already pinned", "nothing to do"]),
     ("pinned already, trust changes nothing", {SERVER.get_name(): SERVER}, None, True, "known", ["pinned"]),
     ("another key pinned: changed, even when trusted", {OTHER.get_name(): OTHER}, None, True, "refuse",
      ["CHANGED", OTHER.fingerprint, SERVER.fingerprint, "man-in-the-middle"]),
     ("unknown, inventory fingerprint matches", {}, SERVER.fingerprint, False, "pin", ["matches the inventory"]),
-    ("unknown, inventory fingerprint differs, even when trusted", {}, OTHER.fingerprint, True, "refuse",
+    ("unknown, inventory fingerprint differs, even when trusted", {}, OTHER.fingerprint, True, "mismatch",
      ["does not match", OTHER.fingerprint]),
     ("unknown and trusted", {}, None, True, "pin", ["--trust-host-key", WHERE]),
     ("unknown, not trusted: shows the fingerprint to verify", {}, None, False, "refuse",
@@ -38,6 +38,20 @@ def test_first_contact_verdict(pinned, expected, trust, verdict, words):
     assert decision.verdict == verdict
     for word in words:
         assert word in decision.message
+
+
+def test_the_trust_commands_wording():
+    """`trust` names its own ways to vouch and where the expected fingerprint came from."""
+    vouching = hostkey.Vouching(reason="--yes", how="run `moorage trust --host web1 --fingerprint SHA256:...`")
+    assert "trusted (--yes)" in hostkey.decide(SERVER, {}, None, True, WHERE, vouching).message
+    refused = hostkey.decide(SERVER, {}, None, False, WHERE, vouching)
+    assert refused.refused and "then run `moorage trust --host web1 --fingerprint" in refused.message
+    assert "--trust-host-key" not in refused.message
+    mismatch = hostkey.decide(SERVER, {}, OTHER.fingerprint, True, WHERE, vouching, "--fingerprint's")
+    assert mismatch.verdict == "mismatch" and f"does not match --fingerprint's fingerprint {OTHER.fingerprint}" \
+        in mismatch.message
+    padded = hostkey.decide(SERVER, {}, SERVER.fingerprint + "=", False, WHERE)  # as some tools print it
+    assert padded.verdict == "pin"
 
 
 @pytest.mark.parametrize(("port", "name"), [(22, "203.0.113.7"), (2222, "[203.0.113.7]:2222")])

@@ -15,9 +15,11 @@ from moorage.cli import (
     media_tasks,
     onboard_tasks,
     run_tasks,
+    trust_tasks,
 )
 
-TASK_MODULES = (init_tasks, inventory_tasks, run_tasks, deploy_tasks, media_tasks, data_tasks, onboard_tasks)
+TASK_MODULES = (init_tasks, inventory_tasks, run_tasks, deploy_tasks, media_tasks, data_tasks, onboard_tasks,
+                trust_tasks)
 
 
 def build_collection() -> Collection:

@@ -25,6 +25,7 @@ from moorage.data import restore as data_restore
 from moorage.deploy import recipe
 from moorage.errors import HostError, InputError
 from moorage.executor import Runner, RunOptions
+from moorage.progname import command
 from moorage.run import make_report
 
 
@@ -49,7 +50,8 @@ def backup(c, host="", inventory="", project="", json_=False, set_=None, check=F
     if list_ or verify:
         return (_verify if verify else _list)(settings.one(hosts, host), file, json_)
     if file:
-        raise InputError("--file goes with --verify (to back up, leave it out; to restore, see `invoke restore`)")
+        raise InputError("--file goes with --verify (to back up, leave it out; to restore, see "
+                         f"`{command('restore')}`)")
     report = make_report(json_, False, verbose)
     result = Runner(loaded, RunOptions(check=check), report).run(located.load_playbook("backup"),
                                                                  [s.host for s in hosts])
@@ -102,7 +104,7 @@ def _list(data: settings.DataSettings, file: str, json_: bool) -> None:
     console = _console()
     console.print(table if backups else f"{data.host.name}: no backup in {data.backup_dir}")
     if warning:
-        console.print(f"[yellow]warning[/]: {warning}; back up with `invoke backup --host {data.host.name}`")
+        console.print(f"[yellow]warning[/]: {warning}; back up with `{command('backup', '--host', data.host.name)}`")
 
 
 def _verify(data: settings.DataSettings, file: str, json_: bool) -> None:
@@ -131,7 +133,8 @@ def _verify(data: settings.DataSettings, file: str, json_: bool) -> None:
 @task(auto_shortflags=False, iterable=["set_"], help={
     "host": HOST_HELP, "inventory": INVENTORY_HELP, "project": PROJECT_HELP, "json_": JSON_HELP, "set_": SET_HELP,
     **LOCK_HELP,
-    "file": "Backup to restore (see `invoke backup --list`); default: the newest verified one of each database.",
+    "file": f"Backup to restore (see `{command('backup', '--list')}`); default: the newest verified one of each "
+            "database.",
     "backup": "Same as --file.",
     "into": "Restore into this scratch database instead (created, marked as moorage's); the live one is untouched.",
     "yes": "Confirm without the typed confirmation (scripts); otherwise type the environment's name.",

@@ -29,6 +29,7 @@ from moorage.data import catalog
 from moorage.deploy import recipe, server
 from moorage.errors import InputError
 from moorage.inventory import load_inventory
+from moorage.progname import command
 from moorage.run import make_report
 from moorage.templating import render_keys
 
@@ -40,6 +41,10 @@ BACKUP_WARN_HOURS = 24  # status warns when the newest verified database backup 
 def _finish(outcomes: list[recipe.Outcome], report: Any) -> None:
     """One ``outcome`` event per host after the recap; failures also on stderr; exit 1 if any."""
     failed = [o for o in outcomes if not o.ok]
+    for outcome in failed:  # every failed host shows failed>=1, whichever recipe step stopped it
+        recap = report.recap_for(outcome.host)
+        if not recap.failed:
+            recap.count("failed")
     report.recap()
     for outcome in outcomes:
         report.emit("outcome", host=outcome.host, status="ok" if outcome.ok else "failed",
@@ -187,7 +192,8 @@ def status(c, host="", inventory="", project="", json_=False):
     console.print(table)
     console.print(" ".join(filter(None, ["health gate", app["health_url"]])) + f": {health}")
     if backup["warning"]:
-        console.print(f"[yellow]warning[/]: {backup['warning']}; back up with `invoke backup --host {target.name}`")
+        console.print(f"[yellow]warning[/]: {backup['warning']}; back up with "
+                      f"`{command('backup', '--host', target.name)}`")
     elif newest:
         console.print(f"backups: newest verified {newest.name}, {catalog.human_age(newest.age())} old")
     for line in audit:

@@ -26,6 +26,7 @@ import paramiko
 
 from moorage.connection.base import CommandResult, ConnectionStats, Target, wrap_become
 from moorage.errors import HostError
+from moorage.progname import command
 
 
 class UnknownHostKey(paramiko.SSHException):
@@ -74,6 +75,13 @@ def fetch_host_key(target: Target, key_types: tuple[str, ...] = ()) -> paramiko.
         transport.close()
 
 
+def missing_key(target: Target) -> str:
+    """The sentence for an inventory ``ssh_key`` naming a private key file that isn't there."""
+    return (f"the private key {target.key_file} (the inventory's ssh_key) does not exist: "
+            "fix the path (relative paths are from the inventory directory) or create the key "
+            "(ssh-keygen -t ed25519 -f PATH)")
+
+
 class SSHConnection:
     """A connection to one host over SSH, opened on first use and reused."""
 
@@ -95,6 +103,9 @@ class SSHConnection:
         connect_kwargs: dict = {"sock": sock, "banner_timeout": t.connect_timeout,
                                 "auth_timeout": t.connect_timeout}
         if t.key_file:
+            if not os.path.isfile(os.path.expanduser(t.key_file)):
+                sock.close()
+                raise HostError(t.name, missing_key(t))
             connect_kwargs.update(key_filename=os.path.expanduser(t.key_file),
                                   look_for_keys=False, allow_agent=False)
         conn = fabric.Connection(t.address, user=t.user, port=t.port,
@@ -112,8 +123,8 @@ class SSHConnection:
             raise HostError(
                 t.name,
                 f"host key of {exc.hostname} ({exc.key.get_name()} {exc.fingerprint}) is not in "
-                f"known_hosts ({', '.join(t.known_hosts) or 'none configured'}); verify it and run "
-                f"`invoke onboard --host {t.name} --trust-host-key` to pin it",
+                f"known_hosts ({', '.join(t.known_hosts) or 'none configured'}); verify it and pin it with "
+                f"`{command('trust', '--host', t.name)}`",
             ) from None
         except paramiko.BadHostKeyException as exc:
             sock.close()

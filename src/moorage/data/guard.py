@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 from moorage.data import catalog
 from moorage.errors import InputError
+from moorage.progname import command
 
 Ask = Callable[[str], "str | None"]  # shows a prompt, returns the typed line, or None without a terminal
 
@@ -69,7 +70,7 @@ def authorize(request: Destruction, backups: Iterable[catalog.Backup], *, max_ag
     stale = catalog.staleness(list(backups), max_age_hours, now, request.labels)
     if stale:
         raise GuardRefused(f"refusing to {request.what} on {where}: {stale}. Back up first "
-                           f"(invoke backup --host {request.host}), then ask again; nothing was changed")
+                           f"({command('backup', '--host', request.host)}), then ask again; nothing was changed")
     if not yes:
         prompt = (f"This will {request.what} on {where}.\n"
                   f"Type the environment name ({request.environment}) to confirm: ")
@@ -90,7 +91,7 @@ def require_permit(token: str, what: str) -> None:
     """Raise ``GuardRefused`` unless ``token`` came from ``authorize`` in this process."""
     if not token or token not in _PERMITS:
         raise GuardRefused(f"refusing to {what}: no permit from the data guard (destructive steps run "
-                           "only through invoke restore / rollback --restore-db, after their checks and "
+                           f"only through {command('restore')} / rollback --restore-db, after their checks and "
                            "confirmation)")
 
 

@@ -27,6 +27,7 @@ from moorage.executor import Runner, RunOptions
 from moorage.inventory import load_inventory
 from moorage.operations.base import Facts, OpContext, TaskFailed
 from moorage.operations.postgres import PostgresBackup
+from moorage.progname import command
 from moorage.project import Project
 from moorage.report import Report
 
@@ -71,7 +72,7 @@ def choose(backups: list[catalog.Backup], names: Sequence[str], settings: DataSe
                   for label in settings.labels]
         if not all(chosen):
             raise InputError(f"no verified database backup in {where} to restore; make one with "
-                             f"`invoke backup --host {settings.host.name}` (available: {available})")
+                             f"`{command('backup', '--host', settings.host.name)}` (available: {available})")
         return [b for b in chosen if b is not None]
     picked = []
     for name in names:
@@ -82,7 +83,7 @@ def choose(backups: list[catalog.Backup], names: Sequence[str], settings: DataSe
             raise InputError(f"{name} is a media tarball: restore it on the server with "
                              f"`tar -xzf {settings.backup_dir}/{name} -C MEDIA_DIR`; restore takes database dumps")
         if match.state != catalog.VERIFIED:
-            raise InputError(f"{name} is {match.state}, not verified: check it with `invoke backup --host "
+            raise InputError(f"{name} is {match.state}, not verified: check it with `{command('backup')} --host "
                              f"{settings.host.name} --verify --file {name}`, or choose another: {available}")
         picked.append(match)
     return picked
@@ -95,7 +96,7 @@ def require_running(conn: Connection, settings: DataSettings, services: Sequence
             files = f" -f {compose_file}" if compose_file else ""
             raise HostError(settings.host.name, f"the database service {service} of compose project "
                             f"{settings.project_name} is not running, so nothing can be restored into it; start "
-                            f"the stack with `invoke deploy --host {settings.host.name}` (or on the server: cd "
+                            f"the stack with `{command('deploy', '--host', settings.host.name)}` (or on the server: cd "
                             f"{settings.app_dir}/current && docker compose -p {settings.project_name}{files} "
                             f"up -d --wait {service}), then restore again; nothing was changed")
 
@@ -225,8 +226,8 @@ def for_release(conn: Connection, inventory: str | Path, overrides: Sequence[str
     if not names:
         raise InputError(f"{host.name}: no backup is recorded as the data of release {release_id} (a deploy records "
                          "one before running the migrations of the release that follows it); restore one by name "
-                         f"with `invoke restore --host {host.name} --file NAME` (`invoke backup --host {host.name} "
-                         "--list` shows them)")
+                         f"with `{command('restore', '--host', host.name)} --file NAME` "
+                         f"(`{command('backup', '--host', host.name, '--list')}` shows them)")
     chosen = choose(list_backups(conn, settings), names, settings)
     return prepare(conn, settings, chosen, report, destroy=destroy, yes=yes, ask=ask,
                    compose_file=compose_file_of(settings), after=f"roll back to release {release_id} and ")
@@ -234,7 +235,7 @@ def for_release(conn: Connection, inventory: str | Path, overrides: Sequence[str
 
 @dataclass
 class RestoreRequest:
-    """What ``invoke restore`` was asked."""
+    """What ``restore`` was asked."""
 
     inventory: str
     target: str

@@ -76,7 +76,7 @@ dump_db() {  # SERVICE DATABASE LABEL (DATABASE empty: the service's POSTGRES_DB
   cid=$(running "$1")
   if [ -z "$cid" ]; then
     fail "$3: service $1 of compose project $project is not running, so it cannot be dumped;" \
-      "start the stack (invoke deploy) and back up again"
+      "start the stack (deploy) and back up again"
     return
   fi
   db=$(docker exec -e MOORAGE_DB="$2" "$cid" \
@@ -280,7 +280,7 @@ restore_one() {  # NAME SERVICE [DATABASE] (default: the service's POSTGRES_DB)
   [ -f "$f" ] || { fail "no backup $1 in $dir"; return; }
   cid=$(running "$2")
   if [ -z "$cid" ]; then
-    fail "service $2 of compose project $project is not running: start the stack first (invoke deploy)"
+    fail "service $2 of compose project $project is not running: start the stack first (deploy)"
     return
   fi
   live=$(docker exec -e MOORAGE_DB="${3:-}" "$cid" \

@@ -92,8 +92,8 @@ def _deploy_host(request: Request, report: Report, inventory: Any, playbook: Any
             server.audit(conn, app_dir, "deploy", release_id, "failed", forced=forced, detail=outcome.message)
             return outcome
     except HostError as exc:
-        report.emit("task", host=host.name, task="deploy lock", status="failed", message=str(exc))
-        return Outcome(host.name, False, str(exc))
+        report.emit("task", host=host.name, task="deploy lock", status="failed", message=exc.detail)
+        return Outcome(host.name, False, exc.detail)
 
 
 def _recover(request: Request, report: Report, conn: Connection, host: Any, ledger: server.Ledger,
@@ -154,6 +154,6 @@ def rollback(request: Request, tag: str, report: Report, restore_db: bool = Fals
                              previous=ledger.current, restore_db="yes" if data else "")
                 outcomes.append(Outcome(host.name, ok, message))
         except HostError as exc:
-            report.emit("task", host=host.name, task="rollback", status="failed", message=str(exc))
-            outcomes.append(Outcome(host.name, False, str(exc)))
+            report.emit("task", host=host.name, task="rollback", status="failed", message=exc.detail)
+            outcomes.append(Outcome(host.name, False, exc.detail))
     return outcomes

@@ -20,7 +20,7 @@ from moorage.executor.options import RunOptions
 from moorage.executor.tasks import build_operation, registered, search_dirs, should_run, skipped_roles
 from moorage.facts import files as file_facts
 from moorage.operations import REGISTRY
-from moorage.operations.base import Change, FactRequest, Facts, OpContext, PlanError, TaskFailed
+from moorage.operations.base import Change, FactRequest, Facts, NotYet, OpContext, PlanError, TaskFailed
 from moorage.report import Report
 
 
@@ -94,14 +94,17 @@ class HostPlay:
         variables = self._variables()
         try:
             if not should_run(task, variables):
-                self._record(task, "skipped", summary="condition is false", register=registered(
-                    False, skipped=True))
+                if task.validation:  # the refused case doesn't hold: a passed check, not a skipped task
+                    self._record(task, "ok", summary="check passed", register=registered(False))
+                else:
+                    self._record(task, "skipped", summary="condition is false", register=registered(
+                        False, skipped=True))
                 return True
             op = build_operation(task, variables, self._context(task))
             self._ensure_facts(op.facts_needed(), upcoming, become)
             change = op.plan(self.facts)
         except (MoorageError, PlanError) as exc:
-            return self._fail(task, str(exc), unreachable=isinstance(exc, HostError))
+            return self._fail(task, _said(exc), unreachable=isinstance(exc, HostError))
         if change is None:
             self._record(task, "ok", register=registered(False))
             return True
@@ -120,23 +123,13 @@ class HostPlay:
 
     def _apply_now(self, task: Any, op: Any, change: Change, become: bool) -> bool:
         if self.options.check:
-            try:
-                status = "skipped" if op.probe else \
-                    "changed" if op.would_change(change, _RunAs(self.conn, become)) else "ok"
-            except MoorageError as exc:
-                return self._fail(task, str(exc), unreachable=isinstance(exc, HostError))
-            self._record(task, status, change=change if status == "changed" else None,
-                         register=registered(status == "changed", **change.data), data=change.data)
-            return True
+            return self._check_now(task, op, change, become)
         try:
             result = op.apply(change, _RunAs(self.conn, become))
         except TaskFailed as exc:
-            self._register(task, registered(False, failed=True, rc=exc.exit_code or 1, stderr=exc.stderr,
-                                            message=str(exc)))
-            return self._fail(task, str(exc), command=exc.command, exit_code=exc.exit_code,
-                              stderr=exc.stderr)
+            return self._task_failed(task, exc)
         except MoorageError as exc:
-            return self._fail(task, str(exc), unreachable=isinstance(exc, HostError))
+            return self._fail(task, exc.detail, unreachable=isinstance(exc, HostError))
         if op.invalidates_facts:
             self.facts.forget()
         changed = result.changed and not op.probe
@@ -146,6 +139,27 @@ class HostPlay:
                                          stderr=result.stderr, message=result.message, **result.data),
                      data=result.data)
         return True
+
+    def _check_now(self, task: Any, op: Any, change: Change, become: bool) -> bool:
+        """Check mode for a non-batched task: ask the host read-only whether it would change."""
+        try:
+            status = "skipped" if op.probe else \
+                "changed" if op.would_change(change, _RunAs(self.conn, become)) else "ok"
+        except NotYet as exc:
+            self._record(task, "skipped", summary=str(exc), register=registered(False, skipped=True))
+            return True
+        except TaskFailed as exc:
+            return self._task_failed(task, exc)
+        except (MoorageError, PlanError) as exc:
+            return self._fail(task, _said(exc), unreachable=isinstance(exc, HostError))
+        self._record(task, status, change=change if status == "changed" else None,
+                     register=registered(status == "changed", **change.data), data=change.data)
+        return True
+
+    def _task_failed(self, task: Any, exc: TaskFailed) -> bool:
+        self._register(task, registered(False, failed=True, rc=exc.exit_code or 1, stderr=exc.stderr,
+                                        message=str(exc)))
+        return self._fail(task, str(exc), command=exc.command, exit_code=exc.exit_code, stderr=exc.stderr)
 
     # -- facts and batches ---------------------------------------------------------
     def _ensure_facts(self, request: FactRequest, upcoming: list[Any], become: bool) -> None:
@@ -295,6 +309,11 @@ class _RunAs:
 
     def close(self) -> None:
         self._conn.close()
+
+
+def _said(exc: Exception) -> str:
+    """An error's sentence beside the host's name (a HostError's without its own host prefix)."""
+    return exc.detail if isinstance(exc, MoorageError) else str(exc)
 
 
 def _tags(task: Any) -> set[str]:

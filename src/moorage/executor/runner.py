@@ -109,7 +109,7 @@ class Runner:
         except MoorageError as exc:
             self.report.recap_for(host.name).unreachable = isinstance(exc, HostError)
             self.report.emit("task", host=host.name, play=play.name, task="connect", status="failed",
-                             message=str(exc))
+                             message=exc.detail)
             ok = False
         if not ok:
             self.result.failed_hosts.add(host.name)

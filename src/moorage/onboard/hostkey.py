@@ -6,15 +6,20 @@ and decides:
 
 - the known_hosts file already has this key for the host: go on;
 - it has another key for the host: refuse (the key changed: reinstalled, or someone in between);
-- it has none: pin it when it matches the inventory's ``fingerprint:``, or when the operator
-  passed ``--trust-host-key``; otherwise refuse, showing the fingerprint to verify.
+- it has none: pin it when it matches the expected fingerprint (the inventory's ``fingerprint:``
+  or ``trust --fingerprint``), or when the operator vouches for it (``onboard --trust-host-key``,
+  ``trust --yes`` or a "yes" typed at the terminal); otherwise refuse, showing the fingerprint.
 
-Afterwards every SSH connection checks the pinned key (connection/ssh.py).
+``moorage trust`` and ``moorage onboard`` both go through ``establish``.  Afterwards every SSH
+connection checks the pinned key (connection/ssh.py).  The file is OpenSSH's known_hosts format,
+one key a line: ``[address]:port keytype base64`` (``address keytype base64`` on port 22), as
+``ssh-keyscan`` and Paramiko write it.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,11 +32,16 @@ from moorage.errors import InputError
 
 @dataclass(frozen=True)
 class Decision:
-    """What first contact concluded: ``known``, ``pin`` (new, vouched for) or ``refuse``."""
+    """What first contact concluded: ``known``, ``pin`` (new, vouched for), ``refuse`` (changed, or
+    nobody vouched) or ``mismatch`` (not the expected fingerprint)."""
 
     verdict: str
     key: paramiko.PKey
     message: str
+
+    @property
+    def refused(self) -> bool:
+        return self.verdict in ("refuse", "mismatch")
 
     @property
     def described(self) -> str:
@@ -56,35 +66,61 @@ def pinned_keys(known_hosts: Path, address: str, port: int) -> dict[str, paramik
     return dict(found) if found else {}
 
 
+@dataclass(frozen=True)
+class Vouching:
+    """How the operator vouches for an unknown key in this command: the words the pin message
+    gives as the reason (``--trust-host-key``), and how to do it, for a refusal."""
+
+    reason: str = "--trust-host-key"
+    how: str = "rerun with --trust-host-key"
+
+
+ONBOARD = Vouching()
+
+
 def decide(key: paramiko.PKey, pinned: dict[str, paramiko.PKey], expected: str | None, trust: bool,
-           where: str) -> Decision:
+           where: str, vouching: Vouching = ONBOARD, expected_from: str = "the inventory's") -> Decision:
     """The verdict for ``key`` (what the server offered) — pure, so every case is tested without a server."""
     shown = f"{key.get_name()} {key.fingerprint}"
     if key.get_name() in pinned and pinned[key.get_name()] == key:
-        return Decision("known", key, f"host key {shown} is the one pinned in {where}")
+        return Decision("known", key, f"host key {shown} is already pinned in {where}; nothing to do")
     if pinned:
         old = ", ".join(f"{k.get_name()} {k.fingerprint}" for k in pinned.values())
         return Decision("refuse", key, f"host key CHANGED: the server offers {shown} but {where} pins {old}; "
                         "refusing to connect (possible man-in-the-middle). If the server was reinstalled, "
                         f"verify the new key and remove the old line from {where}")
     if expected:
-        if expected == key.fingerprint:
-            return Decision("pin", key, f"host key {shown} matches the inventory's fingerprint; pinned in {where}")
-        return Decision("refuse", key, f"host key {shown} does not match the inventory's fingerprint {expected}; "
-                        "refusing to connect (possible man-in-the-middle)")
+        if expected.rstrip("=") == key.fingerprint:
+            return Decision("pin", key, f"host key {shown} matches {expected_from} fingerprint; pinned in {where}")
+        return Decision("mismatch", key, f"host key {shown} does not match {expected_from} fingerprint {expected}; "
+                        "refusing to connect (possible man-in-the-middle); nothing was pinned")
     if trust:
-        return Decision("pin", key, f"host key {shown} trusted (--trust-host-key); pinned in {where}")
+        return Decision("pin", key, f"host key {shown} trusted ({vouching.reason}); pinned in {where}")
     return Decision("refuse", key, f"first contact: the server's host key is {shown}, not pinned yet. Compare "
                     "it with the server's own (on its console: ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub), "
-                    f"then rerun with --trust-host-key, or give the host `fingerprint: {key.fingerprint}` in the "
-                    "inventory")
+                    f"then {vouching.how}, or give the host `fingerprint: {key.fingerprint}` in the inventory")
 
 
-def first_contact(target: Target, known_hosts: Path, expected: str | None, trust: bool) -> Decision:
-    """Read the server's host key (asking first for a type already pinned) and decide."""
+def establish(target: Target, known_hosts: Path, expected: str | None, vouch: Callable[[Decision], bool],
+              vouching: Vouching = ONBOARD, expected_from: str = "the inventory's") -> Decision:
+    """First contact: read the server's host key without logging in (asking first for a type
+    already pinned, so the two can be compared), decide, and pin it when the verdict is ``pin``.
+
+    ``vouch(decision)`` is asked only for a key nothing pins or expects (the refusal's message
+    shows its fingerprint): True pins it.  Returns the final ``Decision``; its ``verdict`` is
+    ``known``, ``pin`` (written to ``known_hosts``), ``refuse`` or ``mismatch`` (not the expected
+    fingerprint).  Raises ``HostError`` when no SSH server answers, ``InputError`` for a broken
+    known_hosts file.
+    """
     pinned = pinned_keys(known_hosts, target.address, target.port)
     key = fetch_host_key(target, tuple(pinned))
-    return decide(key, pinned, expected, trust, str(known_hosts))
+    where = str(known_hosts)
+    decision = decide(key, pinned, expected, False, where, vouching, expected_from)
+    if decision.verdict == "refuse" and not pinned and vouch(decision):
+        decision = decide(key, pinned, expected, True, where, vouching, expected_from)
+    if decision.verdict == "pin":
+        pin(known_hosts, target.address, target.port, key)
+    return decision
 
 
 def pin(known_hosts: Path, address: str, port: int, key: paramiko.PKey) -> None:

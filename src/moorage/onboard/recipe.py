@@ -28,7 +28,7 @@ from typing import Any
 import paramiko
 
 from moorage.connection.base import Connection, Target
-from moorage.connection.ssh import SSHConnection
+from moorage.connection.ssh import SSHConnection, missing_key
 from moorage.deploy import server
 from moorage.deploy.recipe import Outcome
 from moorage.errors import HostError, InputError
@@ -91,12 +91,11 @@ def _onboard_host(request: Request, report: Report, inventory: Any, playbook: An
     steps = _Steps(report, host.name)
     opened: list[Connection] = []
     try:
-        decision = hostkey.first_contact(host.target, inventory.known_hosts, host.fingerprint, request.trust_host_key)
-        if decision.verdict == "refuse":
+        decision = hostkey.establish(host.target, inventory.known_hosts, host.fingerprint,
+                                     lambda _: request.trust_host_key)
+        if decision.refused:
             steps.failed("host key", decision.message)
             raise Stopped(decision.message)
-        if decision.verdict == "pin":
-            hostkey.pin(inventory.known_hosts, host.target.address, host.target.port, decision.key)
         steps.done("host key", decision.message, changed=decision.verdict == "pin")
 
         first = _first_login(host, request.first_user, steps)
@@ -123,8 +122,9 @@ def _onboard_host(request: Request, report: Report, inventory: Any, playbook: An
                        f"{steps.changed_count()} change(s)")
     except (Stopped, HostError) as exc:
         if isinstance(exc, HostError):
-            steps.failed("connect", str(exc))
-        return Outcome(host.name, False, f"{exc}. {steps.changed_summary()}")
+            steps.failed("connect", exc.detail)
+        said = exc.detail if isinstance(exc, HostError) else str(exc)
+        return Outcome(host.name, False, f"{said}. {steps.changed_summary()}")
     finally:
         for conn in opened:
             conn.close()
@@ -132,14 +132,16 @@ def _onboard_host(request: Request, report: Report, inventory: Any, playbook: An
 
 # -- logging in ---------------------------------------------------------------------------------
 def _first_login(host: Any, first_user: str, steps: _Steps) -> Connection:
-    """The deploy user when it already logs in with sudo, else ``first_user``."""
+    """The deploy user when it already logs in with sudo, else ``first_user``.  A refusal is a
+    failed step (it counts in the recap) saying which logins were tried and what to fix."""
     deploy = SSHConnection(replace(host.target, become=False))
+    deploy_refused = ""
     try:
         if deploy.run("sudo -n true").ok:
             steps.done("log in", f"as {host.target.user} (onboarded before), with sudo")
             return deploy
-    except HostError:
-        pass
+    except HostError as exc:
+        deploy_refused = exc.detail
     deploy.close()
     first = SSHConnection(replace(host.target, user=first_user, become=False))
     try:
@@ -149,13 +151,29 @@ def _first_login(host: Any, first_user: str, steps: _Steps) -> Connection:
         first.run("true")
     except HostError as exc:
         first.close()
-        raise Stopped(f"{exc}: onboarding first logs in as {first_user} (--user) with the inventory's ssh_key; "
-                      "authorize that key for it (e.g. ssh-copy-id) or pass --user") from None
-    except Stopped:
+        message = _refused_logins(host.target, first_user, exc.detail, deploy_refused)
+        steps.failed("log in", message)
+        raise Stopped(message) from None
+    except Stopped as exc:
         first.close()
+        steps.failed("log in", str(exc))
         raise
     steps.done("log in", f"as {first_user} (first contact)")
     return first
+
+
+def _refused_logins(target: Target, first_user: str, first_refused: str, deploy_refused: str) -> str:
+    """Why neither login worked, and what to do: an onboarded server (root login off) needs the
+    deploy user's key fixed, a new one the first user's."""
+    key = target.key_file or "from ssh-agent/~/.ssh"
+    if "refused key authentication" in deploy_refused:
+        return (f"the key {key} was refused both as the deploy user {target.user} and as {first_user}. If this "
+                f"server was onboarded before, root login is off and {target.user} is the way in: authorize the "
+                f"key's public half in ~{target.user}/.ssh/authorized_keys (from the server's console), or set "
+                f"the host's ssh_key: to the key {target.user} has. If it is a new server, authorize the key for "
+                f"{first_user} (e.g. ssh-copy-id) or pass --user")
+    return (f"{first_refused}: onboarding first logs in as {first_user} (--user) with the inventory's ssh_key; "
+            "authorize that key for it (e.g. ssh-copy-id) or pass --user")
 
 
 def _prove_login(host: Any, steps: _Steps, what: str, consequence: str) -> Connection:
@@ -172,7 +190,7 @@ def _prove_login(host: Any, steps: _Steps, what: str, consequence: str) -> Conne
     except (HostError, Stopped) as exc:
         if conn is not None:
             conn.close()
-        message = (f"{what} failed: {exc}" if isinstance(exc, HostError) else str(exc)) + (
+        message = (f"{what} failed: {exc.detail}" if isinstance(exc, HostError) else str(exc)) + (
             f"; {consequence}" if consequence else "")
         steps.failed(what, message)
         raise Stopped(message) from None
@@ -228,6 +246,8 @@ def operator_public_key(target: Target) -> str:
     """The public half of the key the inventory logs in with: its .pub, else derived from the key."""
     if not target.key_file:
         return ""
+    if not Path(target.key_file).is_file():
+        raise InputError(f"{target.name}: {missing_key(target)}")
     public = Path(f"{target.key_file}.pub")
     if public.is_file():
         return public.read_text().strip().splitlines()[0]

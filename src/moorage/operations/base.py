@@ -130,6 +130,12 @@ class PlanError(Exception):
     """The desired state can't be reached from what the host has (the task fails)."""
 
 
+class NotYet(Exception):
+    """Check mode: the task can't be asked yet because it acts on what earlier tasks would
+    write first (a check run in a directory the plan creates).  The message says when it would
+    run; the executor reports the task as skipped with it, never as a failure."""
+
+
 class TaskFailed(Exception):
     """A task's apply failed on the host: carries the command, exit code and stderr tail."""
 
@@ -209,7 +215,8 @@ class Operation:
         """Check mode, non-batched operations: whether ``apply`` would change anything.
 
         May ask the host with a read-only command (a ``command``'s ``unless``);
-        by default it assumes the change happens.
+        by default it assumes the change happens.  Raises ``NotYet`` when the question can only
+        be asked after earlier changes, ``TaskFailed`` when the read-only check itself fails.
         """
         return True
 

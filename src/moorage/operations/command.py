@@ -5,7 +5,7 @@ from __future__ import annotations
 import posixpath
 
 from moorage.connection.base import Connection
-from moorage.operations.base import Change, FactRequest, Facts, Operation, OpResult, TaskFailed, register
+from moorage.operations.base import Change, FactRequest, Facts, NotYet, Operation, OpResult, TaskFailed, register
 from moorage.operations.common import q
 from moorage.scalars import as_text
 
@@ -77,8 +77,13 @@ class Command(Operation):
 
     def would_change(self, change: Change, conn: Connection) -> bool:
         """Check mode: the ``unless`` guard is a read-only test, so ask the host; a
-        ``check_only`` command is itself read-only, so it runs."""
+        ``check_only`` command is itself read-only, so it runs — unless earlier tasks of the plan
+        would create or change its ``chdir`` (the staged files it checks): run now, it would check
+        what is there today, or fail in a directory that doesn't exist yet (``NotYet``)."""
         if self.args.get("check_only"):
+            chdir = (self.args.get("chdir") or "").rstrip("/")
+            if chdir and any(_related(p, chdir) for p in self.context.changed_paths):
+                raise NotYet(f"would run in {chdir} once the changes above are made there")
             self.apply(change, conn)
             return False
         if not self.args.get("unless"):
@@ -114,3 +119,7 @@ class Command(Operation):
         return OpResult(changed=True, rc=0, stdout=stdout,
                         stderr=result.stderr.decode("utf-8", "replace"))
 
+
+def _related(path: str, directory: str) -> bool:
+    """``path`` is ``directory`` or inside it."""
+    return path == directory or path.startswith(directory + "/")

@@ -164,7 +164,7 @@ class BackupJob(_Retention):
     def cron_entry(self) -> str:
         """The cron.d file's content."""
         return (f"# moorage: backups of {self.args['project_name']} ({self.args['prefix']}); written by "
-                "invoke backup, do not edit\nSHELL=/bin/sh\nPATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:"
+                "moorage backup, do not edit\nSHELL=/bin/sh\nPATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:"
                 f"/usr/bin:/sbin:/bin\n{self.args.get('schedule', '30 2 * * *')} {self.args.get('user', 'root')} "
                 f"{q(self.args['script'])} scheduled >> {q(self.args['log_file'])} 2>&1\n")
 
@@ -200,7 +200,7 @@ class PostgresRestore(Operation):
     - ``recreate``: into a fresh database that then replaces the live one (an exact copy).
 
     Restoring into the live database needs ``permit``, which only the data guard gives
-    (``invoke restore`` / ``rollback --restore-db``, after their checks and confirmation).
+    (``restore`` / ``rollback --restore-db``, after their checks and confirmation).
     Registers ``restored`` and ``leftovers``.
     """
 

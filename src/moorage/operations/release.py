@@ -63,15 +63,21 @@ class Release(Operation):
 
     def would_change(self, change: Change, conn: Connection) -> bool:
         """Check mode: a release is recorded when an earlier task changes the staged config, or
-        when the staged config and images on the host differ from the current release (read-only)."""
+        when the staged config and images on the host differ from the current release (read-only).
+        The registered value is predicted like the real run's: ``created``, and ``previous`` (the
+        release ``current`` points at now), so tasks guarded by them (a backup before migrations)
+        show in the plan as they will run."""
         if self.args.get("rollback_to"):
             return True
         config = self.args.get("config_dir") or f"{self.args['app_dir']}/config"
         staged = any(path.startswith(config.rstrip("/") + "/") for path in self.context.changed_paths)
-        if not staged:
-            probe = conn.run(self._hash_script() + '\n[ "$(cat current/.content-hash 2>/dev/null)" = "$hash" ]')
-            staged = probe.exit_code != 0
-        change.data["created"] = staged
+        current = f"readlink {q(self.args['app_dir'] + '/current')} 2>/dev/null | sed 's|^releases/||' || true"
+        compare = "" if staged else \
+            "\n" + self._hash_script() + '\n[ "$(cat current/.content-hash 2>/dev/null)" = "$hash" ]'
+        probe = conn.run(current + compare)
+        staged = staged or probe.exit_code != 0
+        previous = probe.text.splitlines()[0].strip() if probe.text.strip() else ""
+        change.data.update(created=staged, previous=previous if staged else "")
         return staged
 
     def _hash_script(self) -> str:

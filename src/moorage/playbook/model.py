@@ -23,6 +23,7 @@ class Task:
     tags: list[str] = field(default_factory=list)
     register: str | None = None
     become: bool | None = None
+    validation: bool = False  # a check: `when` false means the check passed (ok), not skipped
     location: Location = field(default_factory=lambda: Location(""))
     role: Role | None = field(default=None, repr=False)
 

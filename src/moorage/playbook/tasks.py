@@ -105,7 +105,7 @@ def build_task(item: Mapping[str, Any], role: Role | None = None) -> Task:
         name=item.get("name") or _default_name(op, args), op=op, args=args,
         when=str(when).lower() if isinstance(when, bool) else when,
         notify=_names(item.get("notify")), tags=_names(item.get("tags")),
-        register=item.get("register"), become=item.get("become"),
+        register=item.get("register"), become=item.get("become"), validation=bool(item.get("validation")),
         location=location_of(item, []), role=role)
 
 
