@@ -27,7 +27,7 @@ def make_tree(root: Path, files: dict[str, bytes], mtime: int = 1_700_000_000) -
 
 def sync(src: Path, dest: Path, check: bool = False, events: list | None = None, **args) -> tuple[Change, object]:
     """Plan and apply (or check) a sync through the local connection, as the executor does."""
-    context = OpContext("pc", {}, check_mode=check,
+    context = OpContext("pc", {},
                         progress=lambda summary, data: events.append(data) if events is not None else None)
     op = Sync({"src": str(src), "dest": str(dest), **args}, context)
     change = op.plan(Facts())
@@ -157,7 +157,7 @@ def test_probe_runs_here_and_reads_back(tmp_path: Path) -> None:
     out = subprocess.run(["sh", "-c", tree.probe_command(str(dest), True, checksum=True)],
                          capture_output=True, check=True).stdout
     probe = tree.parse_probe(out)
-    assert probe.rsync and probe.dest == "dir" and probe.writable
+    assert probe.dest == "dir" and probe.writable
     assert set(probe.manifest) == {"a b.txt", "sub", "sub/x", "new\nline", "link"}
     entry = probe.manifest["a b.txt"]
     assert (entry.kind, entry.size, entry.mtime) == ("f", 5, 1_700_000_000)

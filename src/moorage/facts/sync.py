@@ -2,11 +2,11 @@
 
 ``scan_local(root, exclude)`` walks the controller's source directory (refusing
 symlinks that leave it); ``probe_command(dest, manifest=...)`` is the one remote
-command that says whether the host has rsync, what ``dest`` is, whether it is
-writable and — for the tar transport — lists every entry under it (type, size,
-mtime, mode, owner, link target, optionally sha256; GNU find, NUL-separated, so
-any file name survives); ``parse_probe`` reads it back; ``compare`` says what
-the tar transport has to send, change and delete.  All pure but the local scan.
+command that says what ``dest`` is, whether it is writable and — for the tar
+transport — lists every entry under it (type, size, mtime, mode, owner, link
+target, optionally sha256; GNU find, NUL-separated, so any file name survives);
+``parse_probe`` reads it back; ``compare`` says what the tar transport has to
+send, change and delete.  All pure but the local scan.
 """
 
 from __future__ import annotations
@@ -119,7 +119,7 @@ def _sha256(path: Path) -> str:
 
 
 def probe_command(dest: str, manifest: bool = True, checksum: bool = False) -> str:
-    """One remote command: rsync present?  ``dest`` a dir, absent, something else?  writable?
+    """One remote command: ``dest`` a dir, absent, something else?  writable?
     With ``manifest``, also every entry under ``dest`` (for the tar transport)."""
     d = shlex.quote(dest)
     listing = (
@@ -131,7 +131,6 @@ def probe_command(dest: str, manifest: bool = True, checksum: bool = False) -> s
                     f"'{RSYNC_PARTIAL_DIR}' \\) -prune -o -type f -print0 | xargs -0 -r sha256sum -z --")
     return (
         f"D={d}\n"
-        'R=$(command -v rsync) && echo @@rsync\n'
         'if [ -d "$D" ]; then echo @@dir; elif [ -e "$D" ] || [ -L "$D" ]; then echo @@other; fi\n'
         'p="$D"; while [ ! -e "$p" ]; do p=$(dirname -- "$p"); done\n'
         '[ -w "$p" ] && echo @@writable; echo "@@base $p"\n'
@@ -165,7 +164,6 @@ def guard_command(dest: str, dry_run: bool) -> str:
 class Probe:
     """What ``probe_command`` found on the host."""
 
-    rsync: bool = False
     dest: str = "absent"  # dir | absent | other
     writable: bool = False
     base: str = ""  # the nearest existing ancestor (dest itself when it exists)
@@ -177,9 +175,7 @@ def parse_probe(output: bytes) -> Probe:
     head, marker, tail = output.partition(b"@@manifest\0")
     probe = Probe()
     for line in head.decode("utf-8", "replace").splitlines():
-        if line == "@@rsync":
-            probe.rsync = True
-        elif line in ("@@dir", "@@other"):
+        if line in ("@@dir", "@@other"):
             probe.dest = line[2:]
         elif line == "@@writable":
             probe.writable = True
