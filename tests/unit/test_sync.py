@@ -154,7 +154,7 @@ def test_probe_runs_here_and_reads_back(tmp_path: Path) -> None:
     dest = make_tree(tmp_path / "d", {"a b.txt": b"12345", "sub/x": b"", "new\nline": b"nl"})
     (dest / "link").symlink_to("sub/x")
     (dest / f"{tree.STAGING_PREFIX}old").mkdir()  # an interrupted tar run's staging: not listed
-    out = subprocess.run(["sh", "-c", tree.probe_command(str(dest), True, checksum=True)],
+    out = subprocess.run(["sh", "-c", tree.probe_command(str(dest), checksum=True)],
                          capture_output=True, check=True).stdout
     probe = tree.parse_probe(out)
     assert probe.dest == "dir" and probe.writable
@@ -163,7 +163,7 @@ def test_probe_runs_here_and_reads_back(tmp_path: Path) -> None:
     assert (entry.kind, entry.size, entry.mtime) == ("f", 5, 1_700_000_000)
     assert entry.sha256 == "5994471abb01112afcc18159f6cc74b4f511b99806da59b3caf5a9c173cacfc5"
     assert probe.manifest["link"].target == "sub/x"
-    missing = tree.parse_probe(subprocess.run(["sh", "-c", tree.probe_command(str(dest / "no" / "pe"), False)],
+    missing = tree.parse_probe(subprocess.run(["sh", "-c", tree.probe_command(str(dest / "no" / "pe"))],
                                               capture_output=True, check=True).stdout)
     assert (missing.dest, missing.base, missing.manifest) == ("absent", str(dest), None)
 

@@ -1,7 +1,7 @@
 """Directory-tree facts for ``sync``: the local tree, the remote manifest, their difference.
 
 ``scan_local(root, exclude)`` walks the controller's source directory (refusing
-symlinks that leave it); ``probe_command(dest, manifest=...)`` is the one remote
+symlinks that leave it); ``probe_command(dest)`` is the one remote
 command that says what ``dest`` is, whether it is writable and — for the tar
 transport — lists every entry under it (type, size, mtime, mode, owner, link
 target, optionally sha256; GNU find, NUL-separated, so any file name survives);
@@ -118,9 +118,9 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def probe_command(dest: str, manifest: bool = True, checksum: bool = False) -> str:
+def probe_command(dest: str, checksum: bool = False) -> str:
     """One remote command: ``dest`` a dir, absent, something else?  writable?
-    With ``manifest``, also every entry under ``dest`` (for the tar transport)."""
+    And every entry under ``dest`` (the manifest the tar transport compares with)."""
     d = shlex.quote(dest)
     listing = (
         f"cd {d} && printf '@@manifest\\0' && find . -mindepth 1 \\( -name '{STAGING_PREFIX}*' -o -name "
@@ -134,7 +134,7 @@ def probe_command(dest: str, manifest: bool = True, checksum: bool = False) -> s
         'if [ -d "$D" ]; then echo @@dir; elif [ -e "$D" ] || [ -L "$D" ]; then echo @@other; fi\n'
         'p="$D"; while [ ! -e "$p" ]; do p=$(dirname -- "$p"); done\n'
         '[ -w "$p" ] && echo @@writable; echo "@@base $p"\n'
-        f'if {"true" if manifest else "false"} && [ -d "$D" ]; then {listing}; fi\n'
+        f'if [ -d "$D" ]; then {listing}; fi\n'
         "exit 0"
     )
 
@@ -167,7 +167,7 @@ class Probe:
     dest: str = "absent"  # dir | absent | other
     writable: bool = False
     base: str = ""  # the nearest existing ancestor (dest itself when it exists)
-    manifest: dict[str, Entry] | None = None  # None when not asked for
+    manifest: dict[str, Entry] | None = None  # None when dest is not a directory
 
 
 def parse_probe(output: bytes) -> Probe:

@@ -219,7 +219,7 @@ class Sync(Operation):
     def _tar_sync(self, conn: Connection, dry_run: bool) -> Outcome:
         """One command lists ``dest``; the difference travels as one tar stream."""
         checksum = bool(self.args.get("checksum"))
-        result = conn.run(tree.probe_command(self.dest, True, checksum))
+        result = conn.run(tree.probe_command(self.dest, checksum))
         if not result.ok:
             raise TaskFailed(f"cannot list {self.context.host}:{self.dest}", "sync manifest", result.exit_code,
                              result.stderr_tail())
