@@ -12,7 +12,7 @@ import pytest
 
 from moorage.connection import LocalConnection, Target
 from moorage.facts import sync as tree
-from moorage.operations.base import Change, Facts, OpContext, PlanError
+from moorage.operations.base import Change, Facts, OpContext, PlanError, TaskFailed
 from moorage.operations.sync import Sync
 
 
@@ -107,6 +107,36 @@ def test_checksum_finds_a_change_that_keeps_size_and_mtime(tmp_path: Path) -> No
         make_tree(dest, {"products/a.png": b"Z" * 1000})
         assert sync(src, dest, transport=transport, checksum=True)[1].data["files"] == 1
         assert (dest / "products" / "a.png").read_bytes() == b"A" * 1000
+
+
+@pytest.mark.parametrize("transport", ["rsync", "tar"])
+def test_a_dest_that_is_a_file_is_refused_and_left_alone(tmp_path: Path, transport: str) -> None:
+    src, dest = make_tree(tmp_path / "src", MEDIA), tmp_path / "dest"
+    dest.write_text("keep me")
+    with pytest.raises(TaskFailed, match=rf"pc:{dest} exists and is not a directory"):
+        sync(src, dest, transport=transport)
+    assert dest.read_text() == "keep me"
+
+
+def test_rsync_on_the_local_connection_runs_on_one_channel_behind_the_host_checks(tmp_path: Path) -> None:
+    """The same path as over SSH: one command (the channel), the checks first, then rsync's server."""
+    src, dest = make_tree(tmp_path / "src", MEDIA), tmp_path / "new" / "media"
+    channels: list[str] = []
+
+    class Recording(LocalConnection):
+        def open_channel(self, command: str, become: bool | None = None):
+            channels.append(command)
+            return super().open_channel(command, become)
+
+    op = Sync({"src": str(src), "dest": str(dest), "transport": "rsync"}, OpContext("pc", {}))
+    conn = Recording(Target("pc", connection="local"))
+    change = op.plan(Facts())
+    assert op.would_change(change, conn) and change.data["files"] == 4  # dest absent: everything
+    assert not dest.exists(), "check mode created nothing"
+    assert op.apply(change, conn).changed and listing(dest) == MEDIA
+    assert conn.stats.commands == 2 and len(channels) == 2, "one channel per sync, nothing before it"
+    assert all(c.startswith(tree.guard_command(str(dest), dry_run)) and "exec rsync --server" in c
+               for c, dry_run in zip(channels, (True, False), strict=True))
 
 
 def test_a_symlink_leaving_the_source_is_refused_naming_it(tmp_path: Path) -> None:
