@@ -188,8 +188,11 @@ class Tunnel(threading.Thread):
                 data = self.sock.recv(65536)
                 up += data
                 local_open = bool(data)
-            while up and chan.send_ready():
-                del up[:chan.send(bytes(up[:65536]))]
+            try:
+                while up and chan.send_ready():
+                    del up[:chan.send(bytes(up[:65536]))]
+            except OSError:  # the host command ended (e.g. its checks refused): nothing reads this any more,
+                up.clear()  # and its exit status, read below, is what the user must see
             if not local_open and not up and not eof_sent:
                 chan.shutdown_write()
                 eof_sent = True
