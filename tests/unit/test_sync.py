@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from moorage.connection import LocalConnection, Target
+from moorage.connection.local import LocalChannel
 from moorage.facts import sync as tree
 from moorage.operations.base import Change, Facts, OpContext, PlanError, TaskFailed
 from moorage.operations.sync import Sync
@@ -137,6 +138,29 @@ def test_rsync_on_the_local_connection_runs_on_one_channel_behind_the_host_check
     assert conn.stats.commands == 2 and len(channels) == 2, "one channel per sync, nothing before it"
     assert all(c.startswith(tree.guard_command(str(dest), dry_run)) and "exec rsync --server" in c
                for c, dry_run in zip(channels, (True, False), strict=True))
+
+
+def test_a_refusal_still_reaches_the_user_when_the_channel_closes_under_rsync(tmp_path: Path) -> None:
+    """An SSH channel whose command has ended raises on send (paramiko's "Socket is closed") while
+    rsync may still be sending its greeting: the host's exit status must still be read."""
+
+    class ClosesLikeParamiko(LocalChannel):
+        def send_ready(self) -> bool:
+            return True
+
+        def send(self, data: bytes) -> int:
+            self.status_event.wait(5)  # the checks have exited: the channel is gone
+            raise OSError("Socket is closed")
+
+    class Connection(LocalConnection):
+        def open_channel(self, command: str, become: bool | None = None) -> LocalChannel:
+            return ClosesLikeParamiko(["sh", "-c", command])
+
+    src, dest = make_tree(tmp_path / "src", MEDIA), tmp_path / "dest"
+    dest.write_text("keep me")
+    op = Sync({"src": str(src), "dest": str(dest), "transport": "rsync"}, OpContext("pc", {}))
+    with pytest.raises(TaskFailed, match="exists and is not a directory"):
+        op.apply(op.plan(Facts()), Connection(Target("pc", connection="local")))
 
 
 def test_a_symlink_leaving_the_source_is_refused_naming_it(tmp_path: Path) -> None:
