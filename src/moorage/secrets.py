@@ -37,12 +37,6 @@ def register_secret(value: str) -> None:
             _ordered[:] = sorted(_secrets, key=len, reverse=True)
 
 
-def is_secret(value: object) -> bool:
-    """True when ``value`` is exactly a registered secret."""
-    with _lock:
-        return isinstance(value, str) and value in _secrets
-
-
 def mask(text: str) -> str:
     """``text`` with every registered secret value replaced by ``********``."""
     with _lock:

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from moorage.connection import LocalConnection, Target
+from moorage.connection.local import LocalChannel
 from moorage.facts import sync as tree
-from moorage.operations.base import Change, Facts, OpContext, PlanError
+from moorage.operations.base import Change, Facts, OpContext, PlanError, TaskFailed
 from moorage.operations.sync import Sync
 
 
@@ -27,7 +28,7 @@ def make_tree(root: Path, files: dict[str, bytes], mtime: int = 1_700_000_000) -
 
 def sync(src: Path, dest: Path, check: bool = False, events: list | None = None, **args) -> tuple[Change, object]:
     """Plan and apply (or check) a sync through the local connection, as the executor does."""
-    context = OpContext("pc", {}, check_mode=check,
+    context = OpContext("pc", {},
                         progress=lambda summary, data: events.append(data) if events is not None else None)
     op = Sync({"src": str(src), "dest": str(dest), **args}, context)
     change = op.plan(Facts())
@@ -109,6 +110,59 @@ def test_checksum_finds_a_change_that_keeps_size_and_mtime(tmp_path: Path) -> No
         assert (dest / "products" / "a.png").read_bytes() == b"A" * 1000
 
 
+@pytest.mark.parametrize("transport", ["rsync", "tar"])
+def test_a_dest_that_is_a_file_is_refused_and_left_alone(tmp_path: Path, transport: str) -> None:
+    src, dest = make_tree(tmp_path / "src", MEDIA), tmp_path / "dest"
+    dest.write_text("keep me")
+    with pytest.raises(TaskFailed, match=rf"pc:{dest} exists and is not a directory"):
+        sync(src, dest, transport=transport)
+    assert dest.read_text() == "keep me"
+
+
+def test_rsync_on_the_local_connection_runs_on_one_channel_behind_the_host_checks(tmp_path: Path) -> None:
+    """The same path as over SSH: one command (the channel), the checks first, then rsync's server."""
+    src, dest = make_tree(tmp_path / "src", MEDIA), tmp_path / "new" / "media"
+    channels: list[str] = []
+
+    class Recording(LocalConnection):
+        def open_channel(self, command: str, become: bool | None = None):
+            channels.append(command)
+            return super().open_channel(command, become)
+
+    op = Sync({"src": str(src), "dest": str(dest), "transport": "rsync"}, OpContext("pc", {}))
+    conn = Recording(Target("pc", connection="local"))
+    change = op.plan(Facts())
+    assert op.would_change(change, conn) and change.data["files"] == 4  # dest absent: everything
+    assert not dest.exists(), "check mode created nothing"
+    assert op.apply(change, conn).changed and listing(dest) == MEDIA
+    assert conn.stats.commands == 2 and len(channels) == 2, "one channel per sync, nothing before it"
+    assert all(c.startswith(tree.guard_command(str(dest), dry_run)) and "exec rsync --server" in c
+               for c, dry_run in zip(channels, (True, False), strict=True))
+
+
+def test_a_refusal_still_reaches_the_user_when_the_channel_closes_under_rsync(tmp_path: Path) -> None:
+    """An SSH channel whose command has ended raises on send (paramiko's "Socket is closed") while
+    rsync may still be sending its greeting: the host's exit status must still be read."""
+
+    class ClosesLikeParamiko(LocalChannel):
+        def send_ready(self) -> bool:
+            return True
+
+        def send(self, data: bytes) -> int:
+            self.status_event.wait(5)  # the checks have exited: the channel is gone
+            raise OSError("Socket is closed")
+
+    class Connection(LocalConnection):
+        def open_channel(self, command: str, become: bool | None = None) -> LocalChannel:
+            return ClosesLikeParamiko(["sh", "-c", command])
+
+    src, dest = make_tree(tmp_path / "src", MEDIA), tmp_path / "dest"
+    dest.write_text("keep me")
+    op = Sync({"src": str(src), "dest": str(dest), "transport": "rsync"}, OpContext("pc", {}))
+    with pytest.raises(TaskFailed, match="exists and is not a directory"):
+        op.apply(op.plan(Facts()), Connection(Target("pc", connection="local")))
+
+
 def test_a_symlink_leaving_the_source_is_refused_naming_it(tmp_path: Path) -> None:
     src = make_tree(tmp_path / "src", MEDIA)
     (src / "products" / "passwd").symlink_to("../../../etc/passwd")
@@ -154,16 +208,16 @@ def test_probe_runs_here_and_reads_back(tmp_path: Path) -> None:
     dest = make_tree(tmp_path / "d", {"a b.txt": b"12345", "sub/x": b"", "new\nline": b"nl"})
     (dest / "link").symlink_to("sub/x")
     (dest / f"{tree.STAGING_PREFIX}old").mkdir()  # an interrupted tar run's staging: not listed
-    out = subprocess.run(["sh", "-c", tree.probe_command(str(dest), True, checksum=True)],
+    out = subprocess.run(["sh", "-c", tree.probe_command(str(dest), checksum=True)],
                          capture_output=True, check=True).stdout
     probe = tree.parse_probe(out)
-    assert probe.rsync and probe.dest == "dir" and probe.writable
+    assert probe.dest == "dir" and probe.writable
     assert set(probe.manifest) == {"a b.txt", "sub", "sub/x", "new\nline", "link"}
     entry = probe.manifest["a b.txt"]
     assert (entry.kind, entry.size, entry.mtime) == ("f", 5, 1_700_000_000)
     assert entry.sha256 == "5994471abb01112afcc18159f6cc74b4f511b99806da59b3caf5a9c173cacfc5"
     assert probe.manifest["link"].target == "sub/x"
-    missing = tree.parse_probe(subprocess.run(["sh", "-c", tree.probe_command(str(dest / "no" / "pe"), False)],
+    missing = tree.parse_probe(subprocess.run(["sh", "-c", tree.probe_command(str(dest / "no" / "pe"))],
                                               capture_output=True, check=True).stdout)
     assert (missing.dest, missing.base, missing.manifest) == ("absent", str(dest), None)
 

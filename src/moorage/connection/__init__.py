@@ -1,15 +1,17 @@
 """Connections to hosts: one per host for the whole run.
 
-``connect(target)`` returns an object with the ``Connection`` interface:
-``run(command, stdin=None)`` runs one shell command and returns a
-``CommandResult``; ``close()`` ends it.  Every remote action of the engine —
-fact gathering, batched file changes, commands — goes through ``run``, so
-``stats`` counts exactly the round trips a run made.
+``connect(target)`` returns an object with the ``Connection`` interface
+(``base.py``): ``run(command, stdin=None)`` runs one shell command and returns a
+``CommandResult``; ``open_channel(command)`` starts one and hands over its
+streams as a ``Channel`` (``sync`` relays rsync's protocol over it);
+``close()`` ends the connection.  Every remote action of the engine — fact
+gathering, batched file changes, commands, transfers — goes through these two,
+so ``stats`` counts exactly the round trips a run made.
 """
 
 from __future__ import annotations
 
-from moorage.connection.base import CommandResult, Connection, ConnectionStats, Target
+from moorage.connection.base import Channel, CommandResult, Connection, ConnectionStats, Target
 from moorage.connection.local import LocalConnection
 from moorage.connection.ssh import SSHConnection
 
@@ -22,6 +24,7 @@ def connect(target: Target) -> Connection:
 
 
 __all__ = [
+    "Channel",
     "CommandResult",
     "Connection",
     "ConnectionStats",

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import shlex
-from dataclasses import dataclass, field
+import threading
+from dataclasses import dataclass
 from typing import BinaryIO, Protocol
 
 
@@ -57,11 +58,49 @@ class ConnectionStats:
     connections: int = 0
     commands: int = 0
     bytes_sent: int = 0
-    commands_run: list[str] = field(default_factory=list)
+
+
+class Channel(Protocol):
+    """A command started on a host whose streams the caller speaks over (``sync`` relays
+    rsync's protocol): the subset of ``paramiko.Channel`` the engine uses, with its meaning.
+
+    ``fileno()`` is readable (for ``select``) while output, stderr or the end of output is
+    waiting; ``send_ready()`` says ``send`` will not block; ``send`` returns the bytes taken
+    (maybe fewer than given).  ``eof_received``: the command closed its output (both streams);
+    ``closed``: the channel is gone.  ``status_event`` is set once ``exit_status`` is known.
+    """
+
+    eof_received: bool
+    closed: bool
+    exit_status: int
+    status_event: threading.Event
+
+    def fileno(self) -> int: ...
+
+    def send_ready(self) -> bool: ...
+
+    def send(self, data: bytes) -> int: ...
+
+    def shutdown_write(self) -> None:
+        """Close the command's stdin (it reads end of file)."""
+        ...
+
+    def recv_ready(self) -> bool: ...
+
+    def recv(self, nbytes: int) -> bytes: ...
+
+    def recv_stderr_ready(self) -> bool: ...
+
+    def recv_stderr(self, nbytes: int) -> bytes: ...
+
+    def close(self) -> None:
+        """End the channel (a command still running is stopped)."""
+        ...
 
 
 class Connection(Protocol):
-    """One open channel of control to one host."""
+    """One open line of control to one host: every remote action of the engine goes through
+    ``run`` or ``open_channel``, so ``stats`` counts every round trip."""
 
     target: Target
     stats: ConnectionStats
@@ -72,6 +111,11 @@ class Connection(Protocol):
     ) -> CommandResult:
         """Run ``command`` with ``sh`` on the host (as root via sudo when ``become``,
         which defaults to the target's setting)."""
+        ...
+
+    def open_channel(self, command: str, become: bool | None = None) -> Channel:
+        """Start ``command`` like ``run`` (counted as one command) and hand over its streams;
+        the caller closes the channel."""
         ...
 
     def close(self) -> None:

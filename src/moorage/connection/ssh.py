@@ -24,7 +24,7 @@ from typing import BinaryIO
 import fabric
 import paramiko
 
-from moorage.connection.base import CommandResult, ConnectionStats, Target, wrap_become
+from moorage.connection.base import Channel, CommandResult, ConnectionStats, Target, wrap_become
 from moorage.errors import HostError
 from moorage.progname import command
 
@@ -155,7 +155,6 @@ class SSHConnection:
         except (paramiko.SSHException, EOFError, OSError) as exc:
             raise HostError(self.target.name, f"connection lost: {exc}") from None
         self.stats.commands += 1
-        self.stats.commands_run.append(command)
         try:
             chan.exec_command(wrap_become(command, self.target, become))
             return self._collect(chan, command, _chunks(stdin), timeout)
@@ -164,7 +163,7 @@ class SSHConnection:
         finally:
             chan.close()
 
-    def open_channel(self, command: str, become: bool | None = None) -> paramiko.Channel:
+    def open_channel(self, command: str, become: bool | None = None) -> Channel:
         """Start ``command`` on a new exec channel of this connection and hand the channel over:
         the caller speaks a protocol over it (``sync`` runs rsync's) and closes it.  Counted
         like ``run``."""
@@ -175,7 +174,6 @@ class SSHConnection:
         except (paramiko.SSHException, EOFError, OSError) as exc:
             raise HostError(self.target.name, f"connection lost: {exc}") from None
         self.stats.commands += 1
-        self.stats.commands_run.append(command)
         return chan
 
     def _collect(self, chan: paramiko.Channel, command: str, stdin: Iterator[bytes],

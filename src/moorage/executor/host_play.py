@@ -10,10 +10,10 @@ end.  A command may change anything, so facts are gathered again after it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO
 
 from moorage import secrets, templating
-from moorage.connection.base import Connection
+from moorage.connection.base import Channel, CommandResult, Connection
 from moorage.errors import HostError, MoorageError
 from moorage.executor import batch
 from moorage.executor.options import RunOptions
@@ -284,7 +284,6 @@ class HostPlay:
             mask=secrets.mask,
             register_secret=secrets.register_secret,
             diff=self.options.diff,
-            check_mode=self.options.check,
             changed_paths=frozenset(self.changed_paths),
             progress=lambda summary, data: self.report.emit("step", host=self.host.name, summary=summary,
                                                             data=data),
@@ -298,13 +297,13 @@ class _RunAs:
         self._conn, self._become = conn, become
         self.target, self.stats = conn.target, conn.stats
 
-    def run(self, command: str, stdin: bytes | None = None, timeout: float | None = None,
-            become: bool | None = None) -> Any:
+    def run(self, command: str, stdin: bytes | BinaryIO | None = None, timeout: float | None = None,
+            become: bool | None = None) -> CommandResult:
         return self._conn.run(command, stdin, timeout, self._become if become is None else become)
 
-    def open_channel(self, command: str, become: bool | None = None) -> Any:
-        """An exec channel of the same connection (SSH only), for operations that speak a
-        protocol over it (``sync`` runs rsync's)."""
+    def open_channel(self, command: str, become: bool | None = None) -> Channel:
+        """A channel of the same connection, for operations that speak a protocol over it
+        (``sync`` runs rsync's)."""
         return self._conn.open_channel(command, self._become if become is None else become)
 
     def close(self) -> None:

@@ -1,12 +1,12 @@
 """Directory-tree facts for ``sync``: the local tree, the remote manifest, their difference.
 
 ``scan_local(root, exclude)`` walks the controller's source directory (refusing
-symlinks that leave it); ``probe_command(dest, manifest=...)`` is the one remote
-command that says whether the host has rsync, what ``dest`` is, whether it is
-writable and — for the tar transport — lists every entry under it (type, size,
-mtime, mode, owner, link target, optionally sha256; GNU find, NUL-separated, so
-any file name survives); ``parse_probe`` reads it back; ``compare`` says what
-the tar transport has to send, change and delete.  All pure but the local scan.
+symlinks that leave it); ``probe_command(dest)`` is the one remote
+command that says what ``dest`` is, whether it is writable and — for the tar
+transport — lists every entry under it (type, size, mtime, mode, owner, link
+target, optionally sha256; GNU find, NUL-separated, so any file name survives);
+``parse_probe`` reads it back; ``compare`` says what the tar transport has to
+send, change and delete.  All pure but the local scan.
 """
 
 from __future__ import annotations
@@ -99,9 +99,9 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def probe_command(dest: str, manifest: bool = True, checksum: bool = False) -> str:
-    """One remote command: rsync present?  ``dest`` a dir, absent, something else?  writable?
-    With ``manifest``, also every entry under ``dest`` (for the tar transport)."""
+def probe_command(dest: str, checksum: bool = False) -> str:
+    """One remote command: ``dest`` a dir, absent, something else?  writable?
+    And every entry under ``dest`` (the manifest the tar transport compares with)."""
     d = shlex.quote(dest)
     listing = (
         f"cd {d} && printf '@@manifest\\0' && find . -mindepth 1 \\( -name '{STAGING_PREFIX}*' -o -name "
@@ -112,11 +112,10 @@ def probe_command(dest: str, manifest: bool = True, checksum: bool = False) -> s
                     f"'{RSYNC_PARTIAL_DIR}' \\) -prune -o -type f -print0 | xargs -0 -r sha256sum -z --")
     return (
         f"D={d}\n"
-        'R=$(command -v rsync) && echo @@rsync\n'
         'if [ -d "$D" ]; then echo @@dir; elif [ -e "$D" ] || [ -L "$D" ]; then echo @@other; fi\n'
         'p="$D"; while [ ! -e "$p" ]; do p=$(dirname -- "$p"); done\n'
         '[ -w "$p" ] && echo @@writable; echo "@@base $p"\n'
-        f'if {"true" if manifest else "false"} && [ -d "$D" ]; then {listing}; fi\n'
+        f'if [ -d "$D" ]; then {listing}; fi\n'
         "exit 0"
     )
 
@@ -146,11 +145,10 @@ def guard_command(dest: str, dry_run: bool) -> str:
 class Probe:
     """What ``probe_command`` found on the host."""
 
-    rsync: bool = False
     dest: str = "absent"  # dir | absent | other
     writable: bool = False
     base: str = ""  # the nearest existing ancestor (dest itself when it exists)
-    manifest: dict[str, Entry] | None = None  # None when not asked for
+    manifest: dict[str, Entry] | None = None  # None when dest is not a directory
 
 
 def parse_probe(output: bytes) -> Probe:
@@ -158,9 +156,7 @@ def parse_probe(output: bytes) -> Probe:
     head, marker, tail = output.partition(b"@@manifest\0")
     probe = Probe()
     for line in head.decode("utf-8", "replace").splitlines():
-        if line == "@@rsync":
-            probe.rsync = True
-        elif line in ("@@dir", "@@other"):
+        if line in ("@@dir", "@@other"):
             probe.dest = line[2:]
         elif line == "@@writable":
             probe.writable = True

@@ -172,7 +172,6 @@ class OpContext:
     mask: Callable[[str], str] = lambda text: text  # hides registered secrets in diffs
     register_secret: Callable[[str], None] = lambda value: None
     diff: bool = False  # fetch old contents so changes carry a diff
-    check_mode: bool = False
     changed_paths: frozenset[str] = frozenset()  # paths earlier tasks of the play changed (or would)
     # A long step's progress: ``progress(summary, {"phase": "start"|"advance"|"end", "total", "done"})``
     # becomes a ``step`` event (a progress bar in the human view).

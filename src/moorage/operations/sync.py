@@ -3,7 +3,7 @@
 One probe command per host says which transport to use (and checks ``dest``):
 
 - **rsync** when the controller and the host both have it, its stream carried on
-  an exec channel of the host's existing SSH connection (``sync_transport``).
+  a channel of the host's existing connection (``sync_transport``).
   rsync writes each file under a temporary name and, with ``--delay-updates``,
   renames them all into place at the end.
 - **tar** otherwise: the probe also lists the destination (the manifest), the
@@ -164,7 +164,7 @@ class Sync(Operation):
         else the manifest and a tar stream."""
         transport = self.args.get("transport", "auto")
         if transport != "tar" and shutil.which("rsync"):
-            outcome = self._rsync(conn, dry_run, conn.target.connection != "local" and hasattr(conn, "open_channel"))
+            outcome = self._rsync(conn, dry_run)
             if outcome is not None:
                 return outcome
             if transport == "rsync":
@@ -204,21 +204,13 @@ class Sync(Operation):
             opts.append(f"--chown={self.args['owner']}")
         return opts
 
-    def _rsync(self, conn: Connection, dry_run: bool, ssh: bool) -> Outcome | None:
-        """Run the local rsync (over SSH: its stream on a channel of ``conn``, behind the host's
-        checks); None when the host has no rsync."""
+    def _rsync(self, conn: Connection, dry_run: bool) -> Outcome | None:
+        """Run the local rsync with its stream on a channel of ``conn``, behind the host's
+        checks; None when the host has no rsync."""
         argv = ["rsync", *self._rsync_options(dry_run)]
         guard = tree.guard_command(self.dest, dry_run)
         meter = Meter(self.context.progress, f"sync {self._files()} files -> {self.dest}", self._total())
-        if ssh:
-            code, out, err, status = run_rsync(argv, f"{self.source()}/", f"{self.dest}/", conn, guard + "exec ",
-                                               meter)
-        else:  # the checks first, then rsync on this machine
-            checked = conn.run(guard + "exit 0")
-            status, err = checked.exit_code, checked.stderr.decode("utf-8", "replace")
-            code, out = status, ""
-            if status == 0:
-                code, out, err, _ = run_rsync(argv, f"{self.source()}/", f"{self.dest}/", None, "", meter)
+        code, out, err, status = run_rsync(argv, f"{self.source()}/", f"{self.dest}/", conn, guard + "exec ", meter)
         self._refuse(status, err, conn.target.user)
         if status == tree.NO_RSYNC:
             return None
@@ -242,7 +234,7 @@ class Sync(Operation):
     def _tar_sync(self, conn: Connection, dry_run: bool) -> Outcome:
         """One command lists ``dest``; the difference travels as one tar stream."""
         checksum = bool(self.args.get("checksum"))
-        result = conn.run(tree.probe_command(self.dest, True, checksum))
+        result = conn.run(tree.probe_command(self.dest, checksum))
         if not result.ok:
             raise TaskFailed(f"cannot list {self.context.host}:{self.dest}", "sync manifest", result.exit_code,
                              result.stderr_tail())

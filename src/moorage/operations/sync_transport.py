@@ -1,14 +1,15 @@
-"""How ``sync`` moves bytes: rsync tunnelled through the host's SSH connection, or one tar stream.
+"""How ``sync`` moves bytes: rsync tunnelled through the host's connection, or one tar stream.
 
 **rsync over the same connection.**  rsync runs its "remote shell" as a child
 process and speaks its protocol on that child's stdin/stdout.  Here the remote
 shell is ``_RSH``, a few lines of Python (``python -I -S -c``: no site, no
 moorage import, ~20 ms) that writes rsync's argv back to this process over an
-inherited socket and then relays bytes.  This process opens an exec channel on
-the host's existing Paramiko transport with that command (``rsync --server
-...``) and relays the socket to the channel (``Tunnel``).  No second SSH
-connection, no second authentication, the same host-key check — and
-``conn.stats`` counts it like any command.
+inherited socket and then relays bytes.  This process opens a channel on the
+host's connection (``Connection.open_channel``: an exec channel on the existing
+Paramiko transport over SSH, a local process with ``connection: local``) with
+that command (``rsync --server ...``) and relays the socket to the channel
+(``Tunnel``).  No second SSH connection, no second authentication, the same
+host-key check — and ``conn.stats`` counts it like any command.
 
 **tar.**  ``TarStream`` writes the tar (a script, NUL-separated path lists, the
 files) from a thread into a pipe that ``conn.run`` streams to ``TAR_RUN`` on the
@@ -32,9 +33,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import paramiko
-
-from moorage.connection.base import Connection
+from moorage.connection.base import Channel, Connection
 from moorage.facts.sync import STAGING_PREFIX, TreeDiff
 from moorage.operations.common import q
 
@@ -99,15 +98,12 @@ class Meter:
             self.shown = False
 
 
-def run_rsync(argv: list[str], src: str, dest: str, conn: Connection | None, prefix: str,
+def run_rsync(argv: list[str], src: str, dest: str, conn: Connection, prefix: str,
               meter: Meter) -> tuple[int, str, str, int]:
-    """Run ``rsync ARGV SRC DEST`` to the end: locally (``conn`` None) or with its stream on an
-    exec channel of ``conn``, where ``prefix`` (checks, ``exec``) comes before the remote
-    ``rsync --server``.  Returns rsync's exit status, its stdout, stderr (both ends'), and the
-    remote command's exit status (-1 when local or unknown)."""
-    if conn is None:
-        with subprocess.Popen([*argv, src, dest], stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
-            return (*_follow(proc, None, meter), -1)
+    """Run ``rsync ARGV SRC DEST`` to the end with its stream on a channel of ``conn``, where
+    ``prefix`` (checks, ``exec``) comes before the host's ``rsync --server``.  Returns rsync's
+    exit status, its stdout, stderr (both ends'), and the host command's exit status (-1 when
+    unknown)."""
     ours, theirs = socket.socketpair()
     env = {**os.environ, "MOORAGE_RSH": _RSH, "MOORAGE_RSH_FD": str(theirs.fileno())}
     tunnel = Tunnel(conn, ours, prefix)
@@ -123,7 +119,7 @@ def run_rsync(argv: list[str], src: str, dest: str, conn: Connection | None, pre
         tunnel.stop()
 
 
-def _follow(proc: subprocess.Popen, tunnel: Tunnel | None, meter: Meter) -> tuple[int, str, str]:
+def _follow(proc: subprocess.Popen, tunnel: Tunnel, meter: Meter) -> tuple[int, str, str]:
     """Read rsync's output to its end; its ``--info=progress2`` percentages drive ``meter``."""
     errors: list[bytes] = []
     reader = threading.Thread(target=lambda: errors.append(proc.stderr.read()), daemon=True)
@@ -137,17 +133,16 @@ def _follow(proc: subprocess.Popen, tunnel: Tunnel | None, meter: Meter) -> tupl
     code = proc.wait()
     meter.finish()
     reader.join(timeout=30)
-    if tunnel is not None:
-        tunnel.join(timeout=30)
-        if tunnel.error is not None:
-            raise tunnel.error
-    stderr = b"".join(errors).decode("utf-8", "replace") + (tunnel.stderr if tunnel else "")
+    tunnel.join(timeout=30)
+    if tunnel.error is not None:
+        raise tunnel.error
+    stderr = b"".join(errors).decode("utf-8", "replace") + tunnel.stderr
     return code, out.decode("utf-8", "replace"), stderr.strip()
 
 
 class Tunnel(threading.Thread):
-    """Carries rsync's stream between the helper's socket and an exec channel of the host's
-    SSH connection, running the remote command the helper names."""
+    """Carries rsync's stream between the helper's socket and a channel of the host's
+    connection, running the host command the helper names."""
 
     def __init__(self, conn: Connection, sock: socket.socket, prefix: str) -> None:
         super().__init__(daemon=True)
@@ -166,7 +161,7 @@ class Tunnel(threading.Thread):
             line, _, rest = header.partition(b"\n")
             # rsync quotes its arguments for a shell that joins them with spaces, as ssh does.
             command = self.prefix + " ".join(line.decode().split("\0")[1:])
-            chan = self.conn.open_channel(command)  # type: ignore[attr-defined]
+            chan = self.conn.open_channel(command)
         except Exception as exc:  # reported by the operation once rsync has exited
             self.error = exc
             self.sock.close()
@@ -177,10 +172,10 @@ class Tunnel(threading.Thread):
             chan.close()
             self.sock.close()
 
-    def _pump(self, chan: paramiko.Channel, to_chan: bytes) -> None:
+    def _pump(self, chan: Channel, to_chan: bytes) -> None:
         """Relay both ways with buffers: never block sending one way while the other is full."""
         up, down, err = bytearray(to_chan), bytearray(), bytearray()
-        local_open, remote_open = True, True
+        local_open, remote_open, eof_sent = True, True, False
         self.sock.setblocking(False)
         while (remote_open or down) and not self._halt.is_set():
             readers = [r for r, on in ((self.sock, local_open and len(up) < _BUFFER),
@@ -193,10 +188,14 @@ class Tunnel(threading.Thread):
                 data = self.sock.recv(65536)
                 up += data
                 local_open = bool(data)
-            while up and chan.send_ready():
-                del up[:chan.send(bytes(up[:65536]))]
-            if not local_open and not up and not chan.eof_sent:
+            try:
+                while up and chan.send_ready():
+                    del up[:chan.send(bytes(up[:65536]))]
+            except OSError:  # the host command ended (e.g. its checks refused): nothing reads this any more,
+                up.clear()  # and its exit status, read below, is what the user must see
+            if not local_open and not up and not eof_sent:
                 chan.shutdown_write()
+                eof_sent = True
             ended = chan.eof_received or chan.closed  # read before the buffers: data precedes EOF
             while chan.recv_stderr_ready():
                 err += chan.recv_stderr(65536)
