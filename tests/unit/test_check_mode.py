@@ -25,7 +25,7 @@ class Answers:
 
 
 def command(changed_paths: set[str], **args) -> Command:
-    context = OpContext("web1", {}, check_mode=True, changed_paths=frozenset(changed_paths))
+    context = OpContext("web1", {}, changed_paths=frozenset(changed_paths))
     return Command({"cmd": "docker compose config --quiet", "check_only": True, **args}, context)
 
 
@@ -48,7 +48,7 @@ def test_a_check_elsewhere_runs_now_and_its_failure_is_a_task_failure(changed):
 
 
 def release(changed_paths: set[str]) -> Release:
-    context = OpContext("web1", {}, check_mode=True, changed_paths=frozenset(changed_paths))
+    context = OpContext("web1", {}, changed_paths=frozenset(changed_paths))
     return Release({"app_dir": "/srv/app", "id": "20270101T000000Z", "images": ["web:1"]}, context)
 
 

@@ -53,7 +53,7 @@ def test_a_variable_equal_to_slash_is_refused_in_check_mode_too() -> None:
     variables = {"target": "/"}
     task = build_task({"dir": {"path": "{{ target }}", "state": "absent"}})
     with pytest.raises(InputError) as caught:
-        build_operation(task, variables, OpContext("web", variables, user="deploy", check_mode=True))
+        build_operation(task, variables, OpContext("web", variables, user="deploy"))
     assert "it is /" in str(caught.value) and "target is '/'" in str(caught.value)
 
 
