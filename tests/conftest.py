@@ -138,3 +138,19 @@ def fresh_servers(testbed: Testbed) -> Iterator[Callable[..., dict[str, TestServ
 def _write_inventory_fixture() -> Callable[..., Path]:
     """The ``write_inventory(dir, servers, environments=None, extra_vars=None) -> Path`` helper."""
     return write_inventory
+
+
+@pytest.fixture(scope="session")
+def installed_moorage(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The ``moorage`` console script of a fresh venv holding only the wheel built from this
+    checkout and its dependencies: moorage as a user installs it (``pip install moorage``)."""
+    where = tmp_path_factory.mktemp("wheel")
+    repo = TESTS_DIR.parent
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(where), str(repo)],
+                   check=True, capture_output=True, timeout=600)
+    (wheel,) = where.glob("moorage-*.whl")
+    venv = where / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+    subprocess.run([str(venv / "bin/pip"), "install", "-q", str(wheel)], check=True, capture_output=True,
+                   timeout=900)
+    return venv / "bin" / "moorage"

@@ -88,6 +88,8 @@ def proxy(testbed, docker_server, tmp_path_factory):
 
     write_inventory(inventory, {"nexus": server}, project="dm", extra_vars={
         "domain": DOMAIN,
+        "proxy": "traefik",                   # the proxy playbook runs its roles for such hosts
+        "media_served_by": "nginx-static",
         "tls": "none",
         "media_dir": MEDIA_DIR,
         "traefik_dir": TRAEFIK_DIR,

@@ -6,27 +6,10 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
-import pytest
-
 REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="session")
-def installed_moorage(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The ``moorage`` console script of a fresh venv holding only the built wheel and its deps."""
-    where = tmp_path_factory.mktemp("wheel")
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(where), str(REPO)],
-                   check=True, capture_output=True, timeout=600)
-    (wheel,) = where.glob("moorage-*.whl")
-    venv = where / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
-    subprocess.run([str(venv / "bin/pip"), "install", "-q", str(wheel)], check=True, capture_output=True,
-                   timeout=900)
-    return venv / "bin" / "moorage"
 
 
 def run(exe: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -166,3 +166,14 @@ def test_a_bad_variables_file_is_reported_at_its_line(tmp_path, monkeypatch, tex
     assert [str(p) for p in found] == [message]
     with pytest.raises(InputError):
         load_role(tmp_path / "roles/r")
+
+
+def test_the_variables_of_a_role_the_host_skips_are_not_checked(tmp_path, monkeypatch):
+    """nginx_static runs only with proxy: traefik (a condition in the deploy playbook's roles): a
+    domain with a port, fine for the app's health URL, is wrong only where nginx-static serves it."""
+    proj = project(tmp_path, monkeypatch, "domain: '127.0.0.1:8000'")
+    assert role_problems(run_check(proj, "staging")) == []
+    proxied = project(tmp_path, monkeypatch, "domain: '127.0.0.1:8000'\nproxy: traefik\nmedia_served_by: nginx-static")
+    (problem,) = role_problems(run_check(proxied, "staging"))
+    assert "variable 'domain' is '127.0.0.1:8000', which is not valid" in problem
+    assert "role nginx_static" in problem or "role traefik" in problem

@@ -22,7 +22,7 @@ from moorage.errors import InputError, Location
 from moorage.playbook.model import Play, Role
 from moorage.playbook.usage import names_in
 from moorage.schema import Problem, problems
-from moorage.templating import is_templated, render_value
+from moorage.templating import evaluate, is_templated, render_value
 from moorage.yamlsrc import location_of
 
 _ANNOTATIONS = ("description",)
@@ -70,10 +70,11 @@ def value_problems(host: Any, plays: Sequence[Play]) -> tuple[list[Problem], int
     wrong: dict[str, tuple[Any, Problem]] = {}  # the first problem of each variable, and its raw value
     checked: set[tuple[str, str]] = set()
     for play in plays:
-        defaults = play.defaults()
+        skipped = _skipped_roles(play, host.variables(play.defaults()))
+        defaults = play.defaults(skipped)
         variables = host.variables(defaults)
         raw, origin = host.unresolved(defaults)
-        for role in play.roles:
+        for role in [r for r in play.roles if r.name not in skipped]:
             for name, declaration in role.variables.items():
                 checked.add((role.name, name))
                 if name not in wrong:
@@ -82,6 +83,19 @@ def value_problems(host: Any, plays: Sequence[Play]) -> tuple[list[Problem], int
                         wrong[name] = (raw.get(name), problem)
     kept = [problem for name, (value, problem) in wrong.items() if not _refers_to(value, set(wrong) - {name})]
     return kept, len(checked)
+
+
+def _skipped_roles(play: Play, variables: Mapping[str, Any]) -> set[str]:
+    """The roles the host will skip (``{role: R, when: ...}`` false): their variables don't apply.
+    A condition that can't be evaluated here keeps its role (the run reports the condition)."""
+    skipped = set()
+    for name, (when, location) in play.role_when.items():
+        try:
+            if not evaluate(when, variables, location):
+                skipped.add(name)
+        except InputError:
+            pass
+    return skipped
 
 
 def _check_one(name: str, declaration: Mapping[str, Any], role: Role, variables: Mapping[str, Any],
