@@ -25,7 +25,13 @@ from .helpers import Run, request
 
 @pytest.fixture(scope="module")
 def server(testbed):
-    return testbed.start("dockerhost", name="tutorial")
+    """The user's staging server: Docker with compose v2, OpenSSH, and cron (as a Debian server has;
+    the daily backup job needs it)."""
+    server = testbed.start("dockerhost", name="tutorial")
+    cron = server.exec("apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "
+                       "--no-install-recommends cron", timeout=600)
+    assert cron.returncode == 0, f"installing cron on the test server failed: {cron.stderr[-2000:]!r}"
+    return server
 
 
 def moorage(exe: Path, *args: str, cwd: Path, timeout: float = 900) -> Run:

@@ -96,3 +96,8 @@ def check_deletes(deleted: Mapping[str, str], raw_args: Mapping[str, Any], varia
             raise ValueError(f"refusing to delete {path!r} (argument '{argument}') and all it holds: {reason}"
                              + (f", resolves to {shown!r}" if shown != path else "")
                              + blame(raw_args.get(argument), variables, evaluate))
+
+
+def within(path: str, directory: str) -> bool:
+    """``path`` is ``directory`` or inside it (both absolute, no trailing ``/``)."""
+    return path == directory or path.startswith(directory + "/")

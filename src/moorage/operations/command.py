@@ -6,6 +6,7 @@ import posixpath
 
 from moorage.connection.base import Connection
 from moorage.operations.base import Change, FactRequest, Facts, NotYet, Operation, OpResult, TaskFailed, register
+from moorage.operations.bounds import within
 from moorage.operations.common import q
 from moorage.scalars import as_text
 
@@ -82,7 +83,7 @@ class Command(Operation):
         what is there today, or fail in a directory that doesn't exist yet (``NotYet``)."""
         if self.args.get("check_only"):
             chdir = (self.args.get("chdir") or "").rstrip("/")
-            if chdir and any(_related(p, chdir) for p in self.context.changed_paths):
+            if chdir and any(within(p, chdir) for p in self.context.changed_paths):
                 raise NotYet(f"would run in {chdir} once the changes above are made there")
             self.apply(change, conn)
             return False
@@ -119,7 +120,3 @@ class Command(Operation):
         return OpResult(changed=True, rc=0, stdout=stdout,
                         stderr=result.stderr.decode("utf-8", "replace"))
 
-
-def _related(path: str, directory: str) -> bool:
-    """``path`` is ``directory`` or inside it."""
-    return path == directory or path.startswith(directory + "/")

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from moorage.connection.base import Connection
-from moorage.operations.base import Change, Facts, Operation, OpResult, TaskFailed, register
+from moorage.operations.base import Change, Facts, NotYet, Operation, OpResult, TaskFailed, register
+from moorage.operations.bounds import within
 from moorage.operations.names import PROJECT_NAME, SERVICE_NAME
 from moorage.operations.shell import Raw, sh
 
@@ -123,13 +124,19 @@ class Compose(Operation):
 
     def would_change(self, change: Change, conn: Connection) -> bool:
         """Check mode: ``up`` is a no-op when the project is as the last successful ``up`` left it
-        (the same read-only test ``apply`` starts with); other states are assumed to change."""
+        (the same read-only test ``apply`` starts with); ``checked`` is read-only, so it runs —
+        unless earlier tasks of the plan write into ``project_dir`` (``NotYet``: it would check
+        yesterday's files, or fail in a directory that doesn't exist yet); other states are
+        assumed to change."""
+        if self.args.get("state") == "checked":
+            directory = self.args["project_dir"].rstrip("/")
+            if any(within(p, directory) for p in self.context.changed_paths):
+                raise NotYet(f"would run in {directory} once the changes above are made there")
+            self.apply(change, conn)
+            return False
         check = self.up_to_date_check()
         if not check:
             return True
-        if self.args.get("state") == "checked":  # read-only: it runs, and never changes anything
-            self.apply(change, conn)
-            return False
         probe = "\n".join([sh("cd", self.args["project_dir"], Raw("2>/dev/null || exit 1")),
                            f'compose() {{ {self.base_command()} "$@"; }}', *check, "exit 1"])
         return conn.run(probe).exit_code != 0
