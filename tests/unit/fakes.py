@@ -24,9 +24,10 @@ import threading
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from moorage.connection.base import Channel, CommandResult, ConnectionStats, Target
+from moorage.connection.base import Channel, CommandResult, ConnectionStats
 from moorage.executor.batch import RUN_BATCH
 from moorage.report import Report
+from moorage.target import Target
 
 _STAT_KINDS = {"file": "regular file", "dir": "directory", "link": "symbolic link"}
 

@@ -7,25 +7,7 @@ import threading
 from dataclasses import dataclass
 from typing import BinaryIO, Protocol
 
-
-@dataclass(frozen=True)
-class Target:
-    """How to reach one host, as resolved from the inventory."""
-
-    name: str
-    connection: str = "ssh"  # "ssh" or "local"
-    address: str = "127.0.0.1"
-    port: int = 22
-    user: str = "root"
-    key_file: str | None = None
-    known_hosts: tuple[str, ...] = ()
-    become: bool = False
-    connect_timeout: float = 10.0
-
-    @property
-    def endpoint(self) -> str:
-        """``user@address:port`` for messages."""
-        return f"{self.user}@{self.address}:{self.port}"
+from moorage.target import Target
 
 
 @dataclass

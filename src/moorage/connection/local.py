@@ -10,7 +10,8 @@ import subprocess
 import threading
 from typing import IO, BinaryIO
 
-from moorage.connection.base import CommandResult, ConnectionStats, Target, wrap_become
+from moorage.connection.base import CommandResult, ConnectionStats, wrap_become
+from moorage.target import Target
 
 
 class LocalConnection:

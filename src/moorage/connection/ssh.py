@@ -24,9 +24,10 @@ from typing import BinaryIO
 import fabric
 import paramiko
 
-from moorage.connection.base import Channel, CommandResult, ConnectionStats, Target, wrap_become
+from moorage.connection.base import Channel, CommandResult, ConnectionStats, wrap_become
 from moorage.errors import HostError
 from moorage.progname import command
+from moorage.target import Target
 
 
 class UnknownHostKey(paramiko.SSHException):

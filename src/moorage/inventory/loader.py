@@ -8,11 +8,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from moorage.connection.base import Target
 from moorage.errors import InputError, Location
 from moorage.inventory.model import Environment, Host, Inventory
 from moorage.inventory.variables import MAGIC, Layer, parse_overrides
 from moorage.schema import Problem, problems, raise_problems, suggest
+from moorage.target import Target
 from moorage.yamlsrc import LineDict, display_path, format_path, load_yaml
 
 YAML_SUFFIXES = (".yml", ".yaml")

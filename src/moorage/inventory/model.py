@@ -7,11 +7,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from moorage.connection.base import Target
 from moorage.errors import InputError, Location
 from moorage.inventory.variables import Layer, VarSource, explain, merge_layers, resolve
 from moorage.scalars import data
 from moorage.schema import suggest
+from moorage.target import Target
 
 
 @dataclass

@@ -27,7 +27,7 @@ from typing import Any
 
 import paramiko
 
-from moorage.connection.base import Connection, Target
+from moorage.connection.base import Connection
 from moorage.connection.ssh import SSHConnection, missing_key
 from moorage.deploy import server
 from moorage.deploy.recipe import Outcome
@@ -39,6 +39,7 @@ from moorage.onboard import hostkey
 from moorage.operations import sshd
 from moorage.project import Project, locate
 from moorage.report import Report
+from moorage.target import Target
 from moorage.templating import render_value
 
 STEP = "onboard"  # the play name of the recipe's own steps in the report
