@@ -19,8 +19,9 @@ from moorage.executor import batch
 from moorage.executor.options import RunOptions
 from moorage.executor.tasks import build_operation, registered, search_dirs, should_run, skipped_roles
 from moorage.facts import files as file_facts
+from moorage.facts.paths import FactRequest, Facts
 from moorage.operations import REGISTRY
-from moorage.operations.base import Change, FactRequest, Facts, NotYet, OpContext, PlanError, TaskFailed
+from moorage.operations.base import Change, NotYet, OpContext, PlanError, TaskFailed
 from moorage.report import Report
 
 

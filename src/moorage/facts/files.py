@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import shlex
 
-from moorage.operations.base import FactRequest, PathFacts
+from moorage.facts.paths import FactRequest, PathFacts
 
 _KINDS = {"regular file": "file", "regular empty file": "file", "directory": "dir",
           "symbolic link": "link"}
