@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from moorage.data import catalog, naming
+from moorage.operations.backups import catalog, naming
 
 NOW = 1_800_000_000.0
 

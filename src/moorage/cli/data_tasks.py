@@ -20,11 +20,12 @@ from moorage.cli.common import (
 )
 from moorage.cli.deploy_tasks import LOCK_HELP, _console, _finish
 from moorage.connection import connect
-from moorage.data import catalog, fetch, settings
+from moorage.data import fetch, settings
 from moorage.data import restore as data_restore
 from moorage.deploy import recipe
 from moorage.errors import HostError, InputError
 from moorage.executor import Runner, RunOptions
+from moorage.operations.backups import catalog
 from moorage.progname import command
 from moorage.run import make_report
 

@@ -15,9 +15,9 @@ from invoke import task
 from invoke.exceptions import Exit
 
 from moorage.cli.common import HOST_HELP, INVENTORY_HELP, PROJECT_HELP, inventory_from_flags, reports_errors
-from moorage.data.guard import Ask, terminal_ask
 from moorage.errors import HostError, InputError
 from moorage.onboard import hostkey
+from moorage.operations.backups.guard import Ask, terminal_ask
 from moorage.progname import command
 
 FINGERPRINT = re.compile(r"^SHA256:[A-Za-z0-9+/]{43}=?$")  # as `ssh-keygen -lf` prints it

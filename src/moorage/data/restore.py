@@ -18,13 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from moorage.connection.base import Connection
-from moorage.data import catalog, guard, scripts
 from moorage.data.settings import DataSettings, one
 from moorage.data.settings import load as settings_load
 from moorage.deploy import server
 from moorage.errors import HostError, InputError
 from moorage.executor import Runner, RunOptions
 from moorage.inventory import load_inventory
+from moorage.operations.backups import catalog, guard, scripts
 from moorage.operations.base import Facts, OpContext, TaskFailed
 from moorage.operations.postgres import PostgresBackup
 from moorage.progname import command

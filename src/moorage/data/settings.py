@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from moorage.data import scripts
 from moorage.errors import InputError
 from moorage.inventory import Inventory, load_inventory
+from moorage.operations.backups import scripts
 from moorage.project import Project
 from moorage.templating import render_keys
 

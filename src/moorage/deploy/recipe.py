@@ -12,13 +12,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from moorage.connection import Connection
-from moorage.data import guard
 from moorage.data import restore as data_restore
 from moorage.deploy import server
 from moorage.deploy.preflight import failures
 from moorage.errors import HostError, InputError
 from moorage.executor import Runner, RunOptions
 from moorage.inventory import load_inventory
+from moorage.operations.backups import guard
 from moorage.project import Project, locate
 from moorage.report import Report
 from moorage.templating import render_keys

@@ -8,8 +8,8 @@ import posixpath
 from typing import Any
 
 from moorage.connection.base import Connection
-from moorage.data import guard, scripts
-from moorage.data.naming import SAFE
+from moorage.operations.backups import guard, scripts
+from moorage.operations.backups.naming import SAFE
 from moorage.operations.base import (
     Change,
     FactRequest,

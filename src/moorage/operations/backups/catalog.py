@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from moorage.data import naming
+from moorage.operations.backups import naming
 
 VERIFIED = "verified"
 
