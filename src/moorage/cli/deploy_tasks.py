@@ -25,9 +25,10 @@ from moorage.cli.common import (
 )
 from moorage.cli.run_tasks import run_options
 from moorage.connection import Connection, connect
-from moorage.deploy import recipe, server
+from moorage.deploy import recipe
 from moorage.errors import InputError
 from moorage.inventory import load_inventory
+from moorage.operations import server_state as server
 from moorage.operations.backups import catalog
 from moorage.progname import command
 from moorage.run import make_report

@@ -20,10 +20,10 @@ from typing import Any
 from moorage.connection.base import Connection
 from moorage.data.settings import DataSettings, one
 from moorage.data.settings import load as settings_load
-from moorage.deploy import server
 from moorage.errors import HostError, InputError
 from moorage.executor import Runner, RunOptions
 from moorage.inventory import load_inventory
+from moorage.operations import server_state as server
 from moorage.operations.backups import catalog, guard, scripts
 from moorage.operations.base import Facts, OpContext, TaskFailed
 from moorage.operations.postgres import PostgresBackup
@@ -253,7 +253,7 @@ def restore(request: RestoreRequest, project: Project, report: Report,
     _, hosts = settings_load(request.inventory, request.target, request.overrides, project)
     settings = one(hosts, request.target)
     host = settings.host
-    with server.locked(host, settings.app_dir, "restore", request.break_lock) as conn:
+    with server.locked(host.target, settings.app_dir, "restore", request.break_lock) as conn:
         chosen = choose(list_backups(conn, settings), request.files, settings)
         prepared = prepare(conn, settings, chosen, report, into=request.into, destroy=request.destroy,
                            yes=request.yes, ask=ask, compose_file=compose_file_of(settings))

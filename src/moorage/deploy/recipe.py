@@ -13,11 +13,11 @@ from typing import Any
 
 from moorage.connection import Connection
 from moorage.data import restore as data_restore
-from moorage.deploy import server
 from moorage.deploy.preflight import failures
 from moorage.errors import HostError, InputError
 from moorage.executor import Runner, RunOptions
 from moorage.inventory import load_inventory
+from moorage.operations import server_state as server
 from moorage.operations.backups import guard
 from moorage.project import Project, locate
 from moorage.report import Report
@@ -81,7 +81,7 @@ def _deploy_host(request: Request, report: Report, inventory: Any, playbook: Any
     app_dir = _app_dir(host, playbook.defaults())
     forced = "yes" if request.force and host.production else ""
     try:
-        with server.locked(host, app_dir, "deploy", request.break_lock) as conn:
+        with server.locked(host.target, app_dir, "deploy", request.break_lock) as conn:
             result = Runner(inventory, request.options, report, {host.name: conn}).run(playbook, [host])
             ledger = server.read_ledger(conn, app_dir)
             if not result.failed_hosts:
@@ -133,7 +133,7 @@ def rollback(request: Request, tag: str, report: Report, restore_db: bool = Fals
     for host in inventory.select(request.target):
         app_dir = _app_dir(host, playbook.defaults())
         try:
-            with server.locked(host, app_dir, "rollback", request.break_lock) as conn:
+            with server.locked(host.target, app_dir, "rollback", request.break_lock) as conn:
                 ledger = server.read_ledger(conn, app_dir)
                 chosen = ledger.find(tag)
                 if chosen is None:
