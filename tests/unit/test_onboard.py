@@ -8,8 +8,9 @@ import subprocess
 import paramiko
 import pytest
 
+from moorage.connection import hostkey
 from moorage.errors import InputError
-from moorage.onboard import hostkey, recipe
+from moorage.onboard import recipe
 from moorage.target import Target
 
 SERVER = paramiko.ECDSAKey.generate()

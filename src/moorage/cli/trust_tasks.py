@@ -1,7 +1,7 @@
 """``trust``: pin a server's SSH host key in the inventory's known_hosts, and nothing else.
 
 For servers that are already set up (no onboarding wanted): the key is read before any login,
-exactly as onboarding's first contact reads it (``onboard.hostkey.establish``), and pinned after a
+exactly as onboarding's first contact reads it (``connection.hostkey.establish``), and pinned after a
 "yes" typed at the terminal, with ``--yes``, or when it matches ``--fingerprint`` (or the host's
 ``fingerprint:`` in the inventory).
 """
@@ -15,8 +15,8 @@ from invoke import task
 from invoke.exceptions import Exit
 
 from moorage.cli.common import HOST_HELP, INVENTORY_HELP, PROJECT_HELP, inventory_from_flags, reports_errors
+from moorage.connection import hostkey
 from moorage.errors import HostError, InputError
-from moorage.onboard import hostkey
 from moorage.operations.backups.guard import Ask, terminal_ask
 from moorage.progname import command
 

@@ -27,6 +27,7 @@ from typing import Any
 
 import paramiko
 
+from moorage.connection import hostkey
 from moorage.connection.base import Connection
 from moorage.connection.ssh import SSHConnection, missing_key
 from moorage.deploy.recipe import Outcome
@@ -34,7 +35,6 @@ from moorage.errors import HostError, InputError
 from moorage.executor import Runner, RunOptions
 from moorage.executor.tasks import skipped_roles
 from moorage.inventory import load_inventory
-from moorage.onboard import hostkey
 from moorage.operations import server_state as server
 from moorage.operations import sshd
 from moorage.project import Project, locate
