@@ -10,7 +10,7 @@ import pytest
 
 from moorage.connection import hostkey
 from moorage.errors import InputError
-from moorage.onboard import recipe
+from moorage.recipes import onboard as recipe
 from moorage.target import Target
 
 SERVER = paramiko.ECDSAKey.generate()

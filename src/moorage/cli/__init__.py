@@ -12,14 +12,12 @@ from moorage.cli import (
     deploy_tasks,
     init_tasks,
     inventory_tasks,
-    media_tasks,
     onboard_tasks,
     run_tasks,
     trust_tasks,
 )
 
-TASK_MODULES = (init_tasks, inventory_tasks, run_tasks, deploy_tasks, media_tasks, data_tasks, onboard_tasks,
-                trust_tasks)
+TASK_MODULES = (init_tasks, inventory_tasks, run_tasks, deploy_tasks, data_tasks, onboard_tasks, trust_tasks)
 
 
 def build_collection() -> Collection:

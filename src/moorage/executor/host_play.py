@@ -17,6 +17,7 @@ from moorage.connection.base import Channel, CommandResult, Connection
 from moorage.errors import HostError, MoorageError
 from moorage.executor import batch
 from moorage.executor.options import RunOptions
+from moorage.executor.results import TaskRecord
 from moorage.executor.tasks import build_operation, registered, search_dirs, should_run, skipped_roles
 from moorage.facts import files as file_facts
 from moorage.facts.paths import FactRequest, Facts
@@ -45,6 +46,7 @@ class HostPlay:
         self.pending_become: bool | None = None
         self.notified: list[str] = []
         self.failed = False
+        self.records: list[TaskRecord] = []  # every task's result, in order, for the run's result
 
     # -- the play --------------------------------------------------------------
     def run(self) -> bool:
@@ -240,6 +242,8 @@ class HostPlay:
             self._emit(**fields)
 
     def _emit(self, **fields: Any) -> None:
+        self.records.append(TaskRecord(fields["task"], fields["status"], fields.get("message"),
+                                       dict(fields.get("data") or {})))
         self.report.emit("task", host=self.host.name, play=self.play.name, **fields)
 
     def _fail(self, task: Any, message: str, unreachable: bool = False, **data: Any) -> bool:

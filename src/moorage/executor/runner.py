@@ -9,32 +9,14 @@ from __future__ import annotations
 
 import math
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from typing import Any
 
 from moorage.connection import Connection, connect
 from moorage.errors import HostError, MoorageError
 from moorage.executor.host_play import HostPlay
 from moorage.executor.options import RunOptions
+from moorage.executor.results import RunResult, TaskRecord
 from moorage.report import Report
-
-
-@dataclass
-class RunResult:
-    """What a run did: failed hosts, the exit status, and round trips per host."""
-
-    failed_hosts: set[str] = field(default_factory=set)
-    commands: dict[str, int] = field(default_factory=dict)
-    connections: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def exit_code(self) -> int:
-        return 1 if self.failed_hosts else 0
-
-    def round_trips(self) -> dict[str, dict[str, int]]:
-        """Per host: SSH connections opened and commands run."""
-        return {host: {"connections": self.connections[host], "commands": self.commands[host]}
-                for host in self.commands}
 
 
 def batches(hosts: list[Any], serial: int | str | None) -> list[list[Any]]:
@@ -105,11 +87,16 @@ class Runner:
             conn = self.connections.get(host.name)
             if conn is None:
                 conn = self.connections[host.name] = connect(host.target)
-            ok = HostPlay(play, host, conn, self.options, self.report).run()
+            host_play = HostPlay(play, host, conn, self.options, self.report)
+            try:
+                ok = host_play.run()
+            finally:
+                self.result.tasks.setdefault(host.name, []).extend(host_play.records)
         except MoorageError as exc:
             self.report.recap_for(host.name).unreachable = isinstance(exc, HostError)
             self.report.emit("task", host=host.name, play=play.name, task="connect", status="failed",
                              message=exc.detail)
+            self.result.tasks.setdefault(host.name, []).append(TaskRecord("connect", "failed", exc.detail))
             ok = False
         if not ok:
             self.result.failed_hosts.add(host.name)

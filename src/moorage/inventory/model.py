@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,6 +80,23 @@ class Inventory:
     hosts: dict[str, Host]
     known_hosts: Path
     files: list[Path] = field(default_factory=list)
+
+    def with_variables(self, values: Mapping[str, Any], *, under_set: bool = False) -> Inventory:
+        """A copy whose hosts also have ``values`` at level 5 (a recipe's own variables:
+        ``release_id``, ``rollback_to``...), as data, never rendered.  They win over ``--set``,
+        unless ``under_set``: then a ``--set`` of the same name wins."""
+        if not values:
+            return self
+        layer = Layer(5, data(dict(values)))
+
+        def layered(host: Host) -> list[Layer]:
+            if not under_set:
+                return [*host.layers, layer]
+            below = [item for item in host.layers if item.level < 5]
+            return [*below, layer, *host.layers[len(below):]]
+
+        hosts = {name: dataclasses.replace(host, layers=layered(host)) for name, host in self.hosts.items()}
+        return dataclasses.replace(self, hosts=hosts)
 
     def known_names(self) -> list[str]:
         """Environment and host names, in inventory order, without repeats."""

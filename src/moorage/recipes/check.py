@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import functools
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from moorage import builtin
-from moorage.deploy.preflight import preflight
+from moorage import builtin, secrets
 from moorage.errors import InputError
 from moorage.inventory import Host, Inventory, load_inventory
 from moorage.operations.env_file import env_refusal, is_generated
@@ -16,6 +16,7 @@ from moorage.playbook import Play, Playbook, read_role
 from moorage.playbook.declarations import value_problems
 from moorage.playbook.usage import unused_warnings, used_names
 from moorage.project import Project
+from moorage.recipes.preflight import preflight
 from moorage.schema import Problem, error_problems, raise_problems
 from moorage.templating import render_value
 from moorage.yamlsrc import display_path
@@ -46,6 +47,19 @@ class CheckReport:
     def raise_if_problems(self) -> None:
         """One ``InputError`` with every problem (each naming file:line)."""
         raise_problems(list(dict.fromkeys(self.problems)))
+
+
+def check(project: Project, host: str = "") -> int:
+    """``check``: print one line per file checked and the warnings (stderr), then ``all valid``;
+    raises one ``InputError`` naming every problem's file:line (exit status 2)."""
+    report = run_check(project, host)
+    for line in report.lines:
+        print(line)
+    for warning in report.warnings:
+        print(f"warning: {secrets.mask(warning)}", file=sys.stderr)
+    report.raise_if_problems()
+    print("all valid")
+    return 0
 
 
 def run_check(project: Project, host: str = "") -> CheckReport:
