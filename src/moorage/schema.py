@@ -5,9 +5,9 @@ Every problem becomes one sentence with its place: ``file:line: json.path: messa
 string ('22')", "'connection' is 'sssh'; allowed values: ssh, local").  ``validate``
 raises ONE ``InputError`` listing them all (the first ``MAX_SHOWN``).
 
-A task's operation is checked here too (``task_problems``): the static schema only
-knows the control keys (name, when, notify, tags, register, become); the operation
-key and its arguments are checked against ``moorage.operations.REGISTRY``.
+The static schema of a task only knows the control keys (``CONTROL_KEYS``: name, when,
+notify, tags, register, become, validation); ``playbook/task_checks.py`` checks the operation
+key and its arguments against ``moorage.operations.REGISTRY`` with ``problems``.
 Values that are Jinja2 templates (``"{{ ... }}"``) are not type-checked: they are
 only known after rendering.
 """
@@ -130,57 +130,6 @@ def error_problems(error: InputError) -> list[Problem]:
     return list(found) if found else [Problem(error.location or Location(""), "", error.message)]
 
 
-def task_problems(task: Any, path: Sequence[Any], file: str = "") -> list[Problem]:
-    """What is wrong with a task's operation: unknown, missing, doubled, or bad arguments."""
-    from moorage.operations import REGISTRY
-
-    if not isinstance(task, Mapping):
-        return []  # the static schema already said it must be a mapping
-    ops = [key for key in task if key not in CONTROL_KEYS]
-    found = [_unknown_op(task, key, list(path), file) for key in ops if key not in REGISTRY]
-    known = [key for key in ops if key in REGISTRY]
-    if not ops:
-        found.append(Problem(location_of(task, [], file), format_path(path),
-                             f"a task needs exactly one operation; known operations: {_known(REGISTRY)}"))
-    elif len(known) > 1:
-        names = ", ".join(f"'{k}'" for k in known)
-        found.append(Problem(location_of(task, [known[1]], file), format_path(path),
-                             f"a task runs exactly one operation, this one has {len(known)} ({names}); "
-                             "split it into separate tasks"))
-    elif known:
-        found.extend(_args_problems(task, known[0], list(path), file))
-    return found
-
-
-def _unknown_op(task: Mapping[str, Any], key: str, path: list[Any], file: str) -> Problem:
-    from moorage.operations import REGISTRY
-
-    hint = suggest(key, [*REGISTRY, *CONTROL_KEYS])
-    tail = "" if hint else f"; known operations: {_known(REGISTRY)}"
-    return Problem(location_of(task, [key], file), format_path([*path, key]),
-                   f"unknown operation '{key}'{hint}{tail}")
-
-
-def _args_problems(task: Mapping[str, Any], op: str, path: list[Any], file: str) -> list[Problem]:
-    from moorage.operations import REGISTRY
-
-    args = task[op]
-    if args is None:
-        args = {}
-    if not isinstance(args, Mapping):
-        return [Problem(location_of(task, [op], file), format_path([*path, op]),
-                        f"'{op}' takes a mapping of arguments, not {_type_of(args)}")]
-    schema = dict(REGISTRY[op].args_schema)
-    if "properties" in schema and "additionalProperties" not in schema:
-        schema["additionalProperties"] = False
-    return problems(args, schema, file, [*path, op], noun="argument", owner=f" of '{op}'",
-                    numbers_as_text=True)
-
-
-def _known(registry: Mapping[str, Any]) -> str:
-    return ", ".join(sorted(registry)) or "(none registered)"
-
-
 def _is_template(value: Any) -> bool:
     return isinstance(value, str) and ("{{" in value or "{%" in value)
 
@@ -248,7 +197,7 @@ def _sentence(error: ValidationError, subject: str) -> str:
     if kind == "type":
         wanted = [expected] if isinstance(expected, str) else list(expected)
         names = " or ".join(_TYPE_NAMES.get(t, t) for t in wanted)
-        return f"{subject} must be {names}, not {_type_of(value)}{_quoting_hint(wanted, value)}"
+        return f"{subject} must be {names}, not {type_of(value)}{_quoting_hint(wanted, value)}"
     if kind == "enum":
         return f"{subject} is {_short(value)}; allowed values: {', '.join(map(str, expected))}"
     if kind == "const":
@@ -282,7 +231,7 @@ def _quoting_hint(wanted: list[str], value: Any) -> str:
     return ""
 
 
-def _type_of(value: Any) -> str:
+def type_of(value: Any) -> str:
     if isinstance(value, bool):
         return f"{str(value).lower()} (a boolean)"
     if value is None:

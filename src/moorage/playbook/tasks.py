@@ -9,7 +9,8 @@ from typing import Any
 from moorage import templating
 from moorage.errors import Location
 from moorage.playbook.model import Role, Task
-from moorage.schema import CONTROL_KEYS, Problem, suggest, task_problems
+from moorage.playbook.task_checks import task_problems
+from moorage.schema import CONTROL_KEYS, Problem, suggest
 from moorage.yamlsrc import display_path, format_path, location_of
 
 # operation -> (argument naming a local file, the folder it is looked up in)
