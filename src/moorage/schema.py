@@ -72,9 +72,10 @@ def load_schema(name: str) -> dict[str, Any]:
     """The schema ``schemas/<name>.schema.json`` (``name`` may include the suffix)."""
     file = name if name.endswith(".schema.json") else f"{name}.schema.json"
     try:
-        return json.loads((SCHEMA_DIR / file).read_text())
+        schema: dict[str, Any] = json.loads((SCHEMA_DIR / file).read_text())
     except FileNotFoundError:
         raise ValueError(f"no schema named {name!r} in {SCHEMA_DIR}") from None
+    return schema
 
 
 def problems(data: Any, schema: str | Mapping[str, Any], file: str = "",
@@ -134,9 +135,19 @@ def _is_template(value: Any) -> bool:
     return isinstance(value, str) and ("{{" in value or "{%" in value)
 
 
+def _schema_of(error: ValidationError) -> Mapping[str, Any]:
+    """The (sub)schema that refused the value; ``{}`` for a boolean schema."""
+    return error.schema if isinstance(error.schema, Mapping) else {}
+
+
+def _expected(error: ValidationError) -> Any:
+    """The refusing keyword's value in the schema (``"string"`` for ``type: string``)."""
+    return error.validator_value
+
+
 def _number_as_text(error: ValidationError) -> bool:
     """A number read from YAML where only text is declared (it is used as the text written)."""
-    wanted = error.validator_value if error.validator == "type" else None
+    wanted = _expected(error) if error.validator == "type" else None
     wanted = {wanted} if isinstance(wanted, str) else set(wanted or ())
     return isinstance(error.instance, SOURCE_NUMBERS) and "string" in wanted
 
@@ -152,7 +163,7 @@ def _explain(error: ValidationError, root: Any, file: str, base: list[Any], what
         return _unknown_keys(error, root, file, base, path, what)
     if "propertyNames" in error.relative_schema_path:
         key = error.instance
-        desc = error.schema.get("description", "")
+        desc = _schema_of(error).get("description", "")
         return [Problem(location_of(root, [*path, key], file), format_path([*base, *path, key]),
                         f"name '{key}' is not valid: {desc}" if desc else error.message)]
     if error.validator == "required":
@@ -166,10 +177,11 @@ def _explain(error: ValidationError, root: Any, file: str, base: list[Any], what
 
 def _unknown_keys(error: ValidationError, root: Any, file: str, base: list[Any],
                   path: list[Any], what: str) -> list[Problem]:
-    allowed = list(error.schema.get("properties", {}))
-    patterns = list(error.schema.get("patternProperties", {}))
+    allowed = list(_schema_of(error).get("properties", {}))
+    patterns = list(_schema_of(error).get("patternProperties", {}))
     found = []
-    for key in error.instance:
+    instance: Any = error.instance
+    for key in instance:
         if key in allowed or any(re.search(p, str(key)) for p in patterns):
             continue
         hint = suggest(key, allowed)
@@ -192,8 +204,8 @@ def _subject(path: list[Any]) -> str:
 
 
 def _sentence(error: ValidationError, subject: str) -> str:
-    kind, expected, value = error.validator, error.validator_value, error.instance
-    desc = error.schema.get("description", "")
+    kind, expected, value = error.validator, _expected(error), error.instance
+    desc = _schema_of(error).get("description", "")
     if kind == "type":
         wanted = [expected] if isinstance(expected, str) else list(expected)
         names = " or ".join(_TYPE_NAMES.get(t, t) for t in wanted)

@@ -22,9 +22,8 @@ import shlex
 import tarfile
 import threading
 from dataclasses import dataclass, field
-from typing import BinaryIO
 
-from moorage.connection.base import Channel, CommandResult, ConnectionStats
+from moorage.connection.base import ByteStream, Channel, CommandResult, ConnectionStats
 from moorage.executor.batch import RUN_BATCH
 from moorage.report import Report
 from moorage.target import Target
@@ -107,7 +106,7 @@ class FakeConnection:
         return self
 
     # -- the Connection interface ------------------------------------------------------
-    def run(self, command: str, stdin: bytes | BinaryIO | None = None, timeout: float | None = None,
+    def run(self, command: str, stdin: bytes | ByteStream | None = None, timeout: float | None = None,
             become: bool | None = None) -> CommandResult:
         data = stdin if isinstance(stdin, bytes | bytearray) else stdin.read() if stdin else b""
         call = Call(command, bytes(data), become)

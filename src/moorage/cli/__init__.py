@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from invoke import Collection
+from invoke.collection import Collection
 
 from moorage.cli import (
     data_tasks,

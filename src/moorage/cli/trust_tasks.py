@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-from invoke import Context, task
+from invoke.context import Context
+from invoke.tasks import task
 
 from moorage.cli.flags import HOST_HELP, INVENTORY_HELP, PROJECT_HELP, exit_with, reports_errors, request, required_host
 from moorage.errors import InputError

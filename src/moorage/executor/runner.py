@@ -9,17 +9,21 @@ from __future__ import annotations
 
 import math
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TypeVar
 
 from moorage.connection import Connection, connect
 from moorage.errors import HostError, MoorageError
 from moorage.executor.host_play import HostPlay
 from moorage.executor.options import RunOptions
 from moorage.executor.results import RunResult, TaskRecord
+from moorage.inventory import Host, Inventory
+from moorage.playbook import Play, Playbook
 from moorage.report import Report
 
+H = TypeVar("H")
 
-def batches(hosts: list[Any], serial: int | str | None) -> list[list[Any]]:
+
+def batches(hosts: list[H], serial: int | str | None) -> list[list[H]]:
     """Split hosts into rolling batches: ``serial`` is a count, a ``"N%"`` share, or None (all)."""
     if not serial or not hosts:
         return [hosts] if hosts else []
@@ -33,7 +37,7 @@ def batches(hosts: list[Any], serial: int | str | None) -> list[list[Any]]:
 class Runner:
     """Runs a loaded playbook against hosts selected from an inventory."""
 
-    def __init__(self, inventory: Any, options: RunOptions, report: Report,
+    def __init__(self, inventory: Inventory, options: RunOptions, report: Report,
                  connections: dict[str, Connection] | None = None) -> None:
         """``connections`` already open (e.g. holding a deploy lock) are used and left open."""
         self.inventory, self.options, self.report = inventory, options, report
@@ -41,7 +45,7 @@ class Runner:
         self._borrowed = set(self.connections)
         self.result = RunResult()
 
-    def run(self, playbook: Any, limit: list[Any]) -> RunResult:
+    def run(self, playbook: Playbook, limit: list[Host]) -> RunResult:
         """Run every play of ``playbook`` on the hosts of ``limit`` that it targets."""
         try:
             for play in playbook.plays:
@@ -57,7 +61,7 @@ class Runner:
                     conn.close()
         return self.result
 
-    def _run_play(self, play: Any, hosts: list[Any]) -> bool:
+    def _run_play(self, play: Play, hosts: list[Host]) -> bool:
         self.report.emit("play", play=play.name, data={"hosts": [h.name for h in hosts]})
         total = len(hosts)
         failed_in_play: set[str] = set()
@@ -70,7 +74,7 @@ class Runner:
                 return False
         return True
 
-    def _should_stop(self, play: Any, failed: set[str], group: list[Any], total: int) -> bool:
+    def _should_stop(self, play: Play, failed: set[str], group: list[Host], total: int) -> bool:
         limit = play.max_fail_percentage
         if limit is not None and total and 100 * len(failed) / total > limit:
             self.report.emit("warning", message=f"play '{play.name}': {len(failed)} of {total} hosts "
@@ -82,7 +86,7 @@ class Runner:
             return True
         return False
 
-    def _run_host(self, play: Any, host: Any) -> bool:
+    def _run_host(self, play: Play, host: Host) -> bool:
         try:
             conn = self.connections.get(host.name)
             if conn is None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import shlex
+from typing import Any
 
 from moorage.facts.paths import FactRequest, PathFacts
 
@@ -48,7 +49,7 @@ def parse(output: str, request: FactRequest) -> dict[str, PathFacts]:
             current = sections.setdefault(line[2:], [])
         else:
             current.append(line)
-    found: dict[str, dict] = {}
+    found: dict[str, dict[str, Any]] = {}
     for line in sections.get("stat", []):
         kind, mode, owner, group, path = line.split("|", 4)
         found[path] = {"kind": _KINDS.get(kind, "other"), "mode": mode.zfill(4),

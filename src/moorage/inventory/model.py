@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from moorage.errors import InputError, Location
-from moorage.inventory.variables import Layer, VarSource, explain, merge_layers, resolve
+from moorage.inventory.variables import Layer, Origin, VarSource, explain, merge_layers, resolve
 from moorage.scalars import data
 from moorage.schema import suggest
 from moorage.target import Target
@@ -45,11 +45,12 @@ class Host:
         """The variables moorage always sets (data: never rendered as templates); ``project_dir`` is
         the project root, the inventory directory's parent (where compose files and media are read)."""
         inventory_dir = self.inventory_dir.resolve()
-        return data({"inventory_hostname": self.name, "environment_name": self.environment,
+        magic: dict[str, str] = data({"inventory_hostname": self.name, "environment_name": self.environment,
                      "project": self.project, "inventory_dir": str(inventory_dir),
                      "project_dir": str(inventory_dir.parent)})
+        return magic
 
-    def _merged(self, defaults: Mapping[str, Any] | None):
+    def _merged(self, defaults: Mapping[str, Any] | None) -> tuple[dict[str, Any], dict[str, Origin]]:
         layers = [Layer(1, defaults)] if defaults else []
         return merge_layers([*layers, *self.layers])
 
@@ -58,7 +59,7 @@ class Host:
         values, origin = self._merged(defaults)
         return {**resolve(values, origin, self.inventory_dir), **self.magic}
 
-    def unresolved(self, defaults: Mapping[str, Any] | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+    def unresolved(self, defaults: Mapping[str, Any] | None = None) -> tuple[dict[str, Any], dict[str, Origin]]:
         """``(values, origin)``: the merged values as written (secrets still references, templates
         unrendered) and each one's ``(level, Location | None)``: where it was set."""
         return self._merged(defaults)

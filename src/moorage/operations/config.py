@@ -63,7 +63,7 @@ class ConfigFile(Operation):
 
     @property
     def path(self) -> str:
-        return self.args["path"]
+        return str(self.args["path"])
 
     def facts_needed(self) -> FactRequest:
         return FactRequest({self.path}, {self.path} if self.context.diff else set())

@@ -68,7 +68,7 @@ class EnvFile(Operation):
 
     @property
     def path(self) -> str:
-        return self.args["path"]
+        return str(self.args["path"])
 
     def facts_needed(self) -> FactRequest:
         return FactRequest({self.path}, {self.path})  # the current values: generated secrets are kept

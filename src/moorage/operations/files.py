@@ -38,7 +38,7 @@ class _PathOperation(Operation):
 
     @property
     def path(self) -> str:
-        return self.args[self.path_arg]
+        return str(self.args[self.path_arg])
 
     @property
     def mode(self) -> str | None:

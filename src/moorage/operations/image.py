@@ -118,6 +118,7 @@ class Image(Operation):
             return False
         with subprocess.Popen(["docker", "save", *needed], stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE) as saver:
+            assert saver.stdout is not None and saver.stderr is not None  # both are pipes
             result = conn.run("docker load", stdin=saver.stdout)
             saver.wait()
             if saver.returncode != 0:

@@ -24,7 +24,7 @@ from moorage.operations.base import (
 from moorage.operations.common import PATH, plan_write, q
 
 NAME = {"type": "string", "pattern": f"^{SAFE}$"}
-DATABASES = {
+DATABASES: dict[str, Any] = {
     "type": "array",
     "items": {"type": "object", "additionalProperties": False, "required": ["service"], "properties": {
         "service": {**NAME, "description": "The compose service running PostgreSQL."},

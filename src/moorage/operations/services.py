@@ -47,7 +47,7 @@ class Service(ScriptedOperation):
 
     @property
     def service(self) -> str:
-        return self.args["name"]
+        return str(self.args["name"])
 
     @property
     def pidfile(self) -> str:

@@ -89,7 +89,7 @@ class SshdConfig(Operation):
 
     @property
     def path(self) -> str:
-        return self.args.get("path", DROP_IN)
+        return str(self.args.get("path", DROP_IN))
 
     def facts_needed(self) -> FactRequest:
         return FactRequest({self.path}, {self.path} if self.context.diff else set())

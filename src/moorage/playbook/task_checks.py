@@ -7,7 +7,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from moorage.operations import REGISTRY
-from moorage.schema import CONTROL_KEYS, Problem, format_path, location_of, problems, suggest, type_of
+from moorage.schema import CONTROL_KEYS, Problem, problems, suggest, type_of
+from moorage.yamlsrc import format_path, location_of
 
 
 def task_problems(task: Any, path: Sequence[Any], file: str = "") -> list[Problem]:

@@ -74,7 +74,7 @@ def _source_problems(task: Mapping[str, Any], path: list[Any], file: str,
     for op, (arg, folder) in SOURCE_ARGS.items():
         args = task.get(op)
         src = args.get(arg) if isinstance(args, Mapping) else None
-        if not isinstance(src, str) or "{{" in src or "{%" in src or "base" in args:
+        if not isinstance(src, str) or "{{" in src or "{%" in src or (isinstance(args, Mapping) and "base" in args):
             continue  # known only at run time (a template, or a file read from its base)
         dirs = [d / folder for d in source_dirs]
         found = next((d / src for d in dirs if (d / src).is_file()), None)

@@ -108,7 +108,7 @@ def _check_env_values(report: CheckReport, inventory: Inventory) -> None:
     for selected in report.hosts:
         plays = [play for playbook in report.playbooks.values() for play in playbook.plays
                  if selected.name in _play_hosts(inventory, play)]
-        report.record(f".env values of {selected.name}", lambda h=selected, ps=plays: _env_values(h, ps))
+        report.record(f".env values of {selected.name}", functools.partial(_env_values, selected, plays))
 
 
 def _env_values(host: Host, plays: list[Play]) -> str:
@@ -163,13 +163,16 @@ def _check_inventory(report: CheckReport, path: Path, host: str) -> Inventory | 
         report.lines.append(f"ok   {display_path(extra)}")
     if host:
         for selected in _select(report, loaded[0], host):
-            if report.record(f"variables of {selected.name}",
-                             lambda h=selected: _count(len(h.variables()), "variable")):
+            if report.record(f"variables of {selected.name}", functools.partial(_variable_count, selected)):
                 report.hosts.append(selected)
     return loaded[0]
 
 
-def _select(report: CheckReport, inventory: Inventory, host: str) -> list:
+def _variable_count(host: Host) -> str:
+    return _count(len(host.variables()), "variable")
+
+
+def _select(report: CheckReport, inventory: Inventory, host: str) -> list[Host]:
     try:
         return inventory.select(host)
     except InputError as exc:

@@ -99,8 +99,10 @@ def _health(app: App, conn: Connection) -> str:
         return "none (health_url is empty: the containers' healthchecks are the gate)"
     probe = WaitHttp({"url": app.health_url, "headers": app.health_headers, "retries": 1, "timeout": 5},
                      OpContext(app.host.name, {}))
+    change = probe.plan(Facts())
+    assert change is not None, "wait_http always plans its request"
     try:
-        return probe.apply(probe.plan(Facts()), conn).message
+        return probe.apply(change, conn).message
     except TaskFailed as exc:
         return f"FAILING: {exc}"
 

@@ -133,8 +133,10 @@ def safety_backup(conn: Connection, settings: DataSettings, labels: Sequence[str
     op = PostgresBackup(settings.backup_args(databases=databases, reason="pre-restore", prune=False),
                         OpContext(settings.host.name, {}))
     task = "safety backup of the live data before the restore"
+    change = op.plan(Facts())
+    assert change is not None, "postgres_backup always plans a backup"
     try:
-        result = op.apply(op.plan(Facts()), conn)
+        result = op.apply(change, conn)
     except TaskFailed as exc:
         report.emit("task", host=settings.host.name, task=task, status="failed" if required else "skipped",
                     message=str(exc))

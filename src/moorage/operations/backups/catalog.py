@@ -102,7 +102,8 @@ def staleness(backups: Iterable[Backup], max_age_hours: float, now: float | None
               labels: Iterable[str] | None = None) -> str | None:
     """A warning when some database has no verified backup newer than ``max_age_hours``, else None."""
     backups = list(backups)
-    wanted = list(labels) if labels is not None else sorted({b.label for b in backups if b.kind == "db"}) or [None]
+    wanted: list[str | None] = [*labels] if labels is not None else [
+        *sorted({b.label for b in backups if b.kind == "db"})] or [None]
     problems = []
     for label in wanted:
         newest = newest_verified(backups, label)
