@@ -20,7 +20,7 @@ from moorage.operations.base import (
     register,
 )
 from moorage.operations.bounds import guarded_rm
-from moorage.operations.common import (
+from moorage.operations.file_writes import (
     ATTRIBUTES,
     PATH,
     attribute_changes,

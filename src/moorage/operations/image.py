@@ -14,7 +14,7 @@ import subprocess
 from moorage.connection.base import Connection
 from moorage.operations import names
 from moorage.operations.base import Change, Facts, Operation, OpResult, TaskFailed, register
-from moorage.operations.common import q
+from moorage.operations.file_writes import q
 from moorage.operations.shell import Raw, argv, sh
 
 _MISSING = "missing"

@@ -1,6 +1,6 @@
 """PostgreSQL data operations: ``postgres_backup`` (now), ``backup_job`` (daily, cron) and
-``postgres_restore``.  The shell they run is built in ``moorage.data.scripts``; the restore of a
-live database needs a permit from ``moorage.data.guard``."""
+``postgres_restore``.  The shell they run is built in ``moorage.operations.backups.scripts``; the restore of a
+live database needs a permit from ``moorage.operations.backups.guard``."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from moorage.operations.base import (
     TaskFailed,
     register,
 )
-from moorage.operations.common import PATH, plan_write, q
+from moorage.operations.file_writes import PATH, plan_write, q
 
 NAME = {"type": "string", "pattern": f"^{SAFE}$"}
 DATABASES: dict[str, Any] = {

@@ -8,7 +8,7 @@ background with ``without_init``, and the task says it will not come back after 
 from __future__ import annotations
 
 from moorage.operations.base import register
-from moorage.operations.common import q
+from moorage.operations.file_writes import q
 from moorage.operations.scripted import DID, ScriptedOperation
 
 

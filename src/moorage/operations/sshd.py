@@ -13,8 +13,8 @@ import posixpath
 from typing import Any
 
 from moorage.operations.base import Change, FactRequest, Facts, Operation, register
-from moorage.operations.common import plan_write, q
 from moorage.operations.config import candidate_path, through_candidate
+from moorage.operations.file_writes import plan_write, q
 from moorage.operations.scripted import PATH_PRELUDE
 
 DROP_IN = "/etc/ssh/sshd_config.d/00-moorage.conf"  # 00-: read before the distribution's (e.g. cloud-init's 50-)

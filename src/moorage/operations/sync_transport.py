@@ -35,7 +35,7 @@ from typing import Any, cast
 
 from moorage.connection.base import Channel, Connection
 from moorage.facts.sync import STAGING_PREFIX, TreeDiff
-from moorage.operations.common import q
+from moorage.operations.file_writes import q
 
 # rsync's remote shell: sends rsync's argv back over the inherited socket, then relays bytes
 # both ways with buffers, so neither direction waits on the other (rsync expects ssh's

@@ -16,7 +16,7 @@ from moorage.operations.base import (
     Upload,
     register,
 )
-from moorage.operations.common import attribute_changes, content_diff, q, sha256
+from moorage.operations.file_writes import attribute_changes, content_diff, q, sha256
 from moorage.operations.scripted import DID, ScriptedOperation, each
 
 NAME = {"type": "string", "pattern": "^[a-z_][a-z0-9_-]*[$]?$", "maxLength": 32,

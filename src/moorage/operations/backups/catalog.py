@@ -4,7 +4,7 @@ Each backup file ``NAME`` has a sidecar ``NAME.json`` written when it passed ver
 sha256, service, database, why it was taken).  A file without one was never verified and does
 not count; one whose size differs from the record, or that a later verification found unreadable
 (``"state": "corrupt"``), does not count either.  Ages come from the file's mtime, like the
-``find -mtime`` retention of seed 001.
+``find -mtime`` retention in the backup script (so both agree on a backup's age).
 """
 
 from __future__ import annotations
