@@ -109,7 +109,7 @@ def locked(target: Target, app_dir: str, action: str, break_lock: bool) -> Itera
 
 
 # -- audit --------------------------------------------------------------------------
-def audit(conn: Connection, app_dir: str, action: str, release: str, result: str, **extra: Any) -> None:
+def audit(conn: Connection, app_dir: str, action: str, release: str, result: str, **extra: object) -> None:
     """Append one line to the server's audit log: when, who, what, which release, result."""
     fields = " ".join(f"{k}={json.dumps(str(v)) if ' ' in str(v) else v}" for k, v in extra.items()
                       if v not in (None, ""))

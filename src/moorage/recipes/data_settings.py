@@ -45,7 +45,7 @@ class DataSettings:
                 return str(entry["service"])
         return str(self.databases[0]["service"])
 
-    def backup_args(self, **extra: Any) -> dict[str, Any]:
+    def backup_args(self, **extra: object) -> dict[str, Any]:
         """The arguments of a ``postgres_backup`` of the databases (no media)."""
         return {"backup_dir": self.backup_dir, "project_name": self.project_name, "prefix": self.prefix,
                 "databases": self.databases, "keep_days": self.keep_days, "keep_count": self.keep_count, **extra}
