@@ -27,7 +27,7 @@ def project(tmp_path: Path, server, write_inventory, name: str = "web", **fields
     root = tmp_path / "project"
     root.mkdir()
     shutil.copytree(ROOT / "examples/dm/media", root / "media")
-    write_inventory(root / "inventory", {name: server}, extra_vars={"app_dir": "/srv/app"},
+    write_inventory(root / "inventory", {name: server}, extra_vars={"app_dir": "/srv/app", "media_src": "media"},
                     host_fields={name: fields} if fields else None)
     return root / "inventory"
 
