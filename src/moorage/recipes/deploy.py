@@ -27,7 +27,7 @@ def deploy(request: Request, report: Report, *, force: bool = False, break_lock:
     release_id = server.new_release_id()
     revision = request.project.revision()
     base = request.inventory()
-    # The recipe's variables; a --set of the same name still wins (as it always has).
+    # The recipe's variables; a --set of the same name wins (a user may pin release_id).
     inventory = base.with_variables({"release_id": release_id, "deploy_revision": revision,
                                      "deploy_by": server.operator()}, under_set=True)
     hosts = inventory.select(request.target)
