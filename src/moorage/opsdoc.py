@@ -8,11 +8,12 @@ keeps the committed file equal to this output.
 from __future__ import annotations
 
 import inspect
+from typing import Any
 
 from moorage.operations import REGISTRY
 
 
-def _type(spec: dict) -> str:
+def _type(spec: dict[str, Any]) -> str:
     if "enum" in spec:
         return " | ".join(str(v) for v in spec["enum"])
     kind = spec.get("type", "any")

@@ -29,7 +29,7 @@ def describe_type(spec: Mapping[str, Any]) -> str:
         return "one of: " + ", ".join(f"`{v}`" for v in spec["enum"])
     kinds = spec.get("type", "any")
     kinds = kinds if isinstance(kinds, list) else [kinds]
-    text = " or ".join(_TYPES.get(k, k) for k in kinds)
+    text = " or ".join(_TYPES.get(str(k), str(k)) for k in kinds)
     items = spec.get("items")
     if "array" in kinds and isinstance(items, Mapping) and "type" in items:
         text = text.replace("list", f"list of {_TYPES.get(items['type'], items['type'])}s")

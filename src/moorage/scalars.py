@@ -37,7 +37,7 @@ class SourceInt(int):
     def __str__(self) -> str:
         return self.text
 
-    def __getnewargs__(self) -> tuple[int, str]:
+    def __getnewargs__(self) -> tuple[int, str]:  # type: ignore[override]  # pickling keeps the text
         return int(self), self.text
 
 
@@ -54,7 +54,7 @@ class SourceFloat(float):
     def __str__(self) -> str:
         return self.text
 
-    def __getnewargs__(self) -> tuple[float, str]:
+    def __getnewargs__(self) -> tuple[float, str]:  # type: ignore[override]  # pickling keeps the text
         return float(self), self.text
 
 

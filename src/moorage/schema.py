@@ -5,9 +5,9 @@ Every problem becomes one sentence with its place: ``file:line: json.path: messa
 string ('22')", "'connection' is 'sssh'; allowed values: ssh, local").  ``validate``
 raises ONE ``InputError`` listing them all (the first ``MAX_SHOWN``).
 
-A task's operation is checked here too (``task_problems``): the static schema only
-knows the control keys (name, when, notify, tags, register, become); the operation
-key and its arguments are checked against ``moorage.operations.REGISTRY``.
+The static schema of a task only knows the control keys (``CONTROL_KEYS``: name, when,
+notify, tags, register, become, validation); ``playbook/task_checks.py`` checks the operation
+key and its arguments against ``moorage.operations.REGISTRY`` with ``problems``.
 Values that are Jinja2 templates (``"{{ ... }}"``) are not type-checked: they are
 only known after rendering.
 """
@@ -72,9 +72,10 @@ def load_schema(name: str) -> dict[str, Any]:
     """The schema ``schemas/<name>.schema.json`` (``name`` may include the suffix)."""
     file = name if name.endswith(".schema.json") else f"{name}.schema.json"
     try:
-        return json.loads((SCHEMA_DIR / file).read_text())
+        schema: dict[str, Any] = json.loads((SCHEMA_DIR / file).read_text())
     except FileNotFoundError:
         raise ValueError(f"no schema named {name!r} in {SCHEMA_DIR}") from None
+    return schema
 
 
 def problems(data: Any, schema: str | Mapping[str, Any], file: str = "",
@@ -130,64 +131,23 @@ def error_problems(error: InputError) -> list[Problem]:
     return list(found) if found else [Problem(error.location or Location(""), "", error.message)]
 
 
-def task_problems(task: Any, path: Sequence[Any], file: str = "") -> list[Problem]:
-    """What is wrong with a task's operation: unknown, missing, doubled, or bad arguments."""
-    from moorage.operations import REGISTRY
-
-    if not isinstance(task, Mapping):
-        return []  # the static schema already said it must be a mapping
-    ops = [key for key in task if key not in CONTROL_KEYS]
-    found = [_unknown_op(task, key, list(path), file) for key in ops if key not in REGISTRY]
-    known = [key for key in ops if key in REGISTRY]
-    if not ops:
-        found.append(Problem(location_of(task, [], file), format_path(path),
-                             f"a task needs exactly one operation; known operations: {_known(REGISTRY)}"))
-    elif len(known) > 1:
-        names = ", ".join(f"'{k}'" for k in known)
-        found.append(Problem(location_of(task, [known[1]], file), format_path(path),
-                             f"a task runs exactly one operation, this one has {len(known)} ({names}); "
-                             "split it into separate tasks"))
-    elif known:
-        found.extend(_args_problems(task, known[0], list(path), file))
-    return found
-
-
-def _unknown_op(task: Mapping[str, Any], key: str, path: list[Any], file: str) -> Problem:
-    from moorage.operations import REGISTRY
-
-    hint = suggest(key, [*REGISTRY, *CONTROL_KEYS])
-    tail = "" if hint else f"; known operations: {_known(REGISTRY)}"
-    return Problem(location_of(task, [key], file), format_path([*path, key]),
-                   f"unknown operation '{key}'{hint}{tail}")
-
-
-def _args_problems(task: Mapping[str, Any], op: str, path: list[Any], file: str) -> list[Problem]:
-    from moorage.operations import REGISTRY
-
-    args = task[op]
-    if args is None:
-        args = {}
-    if not isinstance(args, Mapping):
-        return [Problem(location_of(task, [op], file), format_path([*path, op]),
-                        f"'{op}' takes a mapping of arguments, not {_type_of(args)}")]
-    schema = dict(REGISTRY[op].args_schema)
-    if "properties" in schema and "additionalProperties" not in schema:
-        schema["additionalProperties"] = False
-    return problems(args, schema, file, [*path, op], noun="argument", owner=f" of '{op}'",
-                    numbers_as_text=True)
-
-
-def _known(registry: Mapping[str, Any]) -> str:
-    return ", ".join(sorted(registry)) or "(none registered)"
-
-
 def _is_template(value: Any) -> bool:
     return isinstance(value, str) and ("{{" in value or "{%" in value)
 
 
+def _schema_of(error: ValidationError) -> Mapping[str, Any]:
+    """The (sub)schema that refused the value; ``{}`` for a boolean schema."""
+    return error.schema if isinstance(error.schema, Mapping) else {}
+
+
+def _expected(error: ValidationError) -> Any:
+    """The refusing keyword's value in the schema (``"string"`` for ``type: string``)."""
+    return error.validator_value
+
+
 def _number_as_text(error: ValidationError) -> bool:
     """A number read from YAML where only text is declared (it is used as the text written)."""
-    wanted = error.validator_value if error.validator == "type" else None
+    wanted = _expected(error) if error.validator == "type" else None
     wanted = {wanted} if isinstance(wanted, str) else set(wanted or ())
     return isinstance(error.instance, SOURCE_NUMBERS) and "string" in wanted
 
@@ -203,7 +163,7 @@ def _explain(error: ValidationError, root: Any, file: str, base: list[Any], what
         return _unknown_keys(error, root, file, base, path, what)
     if "propertyNames" in error.relative_schema_path:
         key = error.instance
-        desc = error.schema.get("description", "")
+        desc = _schema_of(error).get("description", "")
         return [Problem(location_of(root, [*path, key], file), format_path([*base, *path, key]),
                         f"name '{key}' is not valid: {desc}" if desc else error.message)]
     if error.validator == "required":
@@ -217,10 +177,11 @@ def _explain(error: ValidationError, root: Any, file: str, base: list[Any], what
 
 def _unknown_keys(error: ValidationError, root: Any, file: str, base: list[Any],
                   path: list[Any], what: str) -> list[Problem]:
-    allowed = list(error.schema.get("properties", {}))
-    patterns = list(error.schema.get("patternProperties", {}))
+    allowed = list(_schema_of(error).get("properties", {}))
+    patterns = list(_schema_of(error).get("patternProperties", {}))
     found = []
-    for key in error.instance:
+    instance: Any = error.instance
+    for key in instance:
         if key in allowed or any(re.search(p, str(key)) for p in patterns):
             continue
         hint = suggest(key, allowed)
@@ -243,12 +204,12 @@ def _subject(path: list[Any]) -> str:
 
 
 def _sentence(error: ValidationError, subject: str) -> str:
-    kind, expected, value = error.validator, error.validator_value, error.instance
-    desc = error.schema.get("description", "")
+    kind, expected, value = error.validator, _expected(error), error.instance
+    desc = _schema_of(error).get("description", "")
     if kind == "type":
         wanted = [expected] if isinstance(expected, str) else list(expected)
         names = " or ".join(_TYPE_NAMES.get(t, t) for t in wanted)
-        return f"{subject} must be {names}, not {_type_of(value)}{_quoting_hint(wanted, value)}"
+        return f"{subject} must be {names}, not {type_of(value)}{_quoting_hint(wanted, value)}"
     if kind == "enum":
         return f"{subject} is {_short(value)}; allowed values: {', '.join(map(str, expected))}"
     if kind == "const":
@@ -282,7 +243,7 @@ def _quoting_hint(wanted: list[str], value: Any) -> str:
     return ""
 
 
-def _type_of(value: Any) -> str:
+def type_of(value: Any) -> str:
     if isinstance(value, bool):
         return f"{str(value).lower()} (a boolean)"
     if value is None:

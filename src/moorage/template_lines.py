@@ -28,7 +28,8 @@ _RAW_EDGE = re.compile(r"\{%[-+]?\s*(end)?raw\s*[-+]?%\}")
 
 def keep_breaks(source: str) -> str:
     """``source`` with each tag-only line folded into its tags (see the module docstring)."""
-    out, in_raw = [], False
+    out: list[str] = []
+    in_raw = False
     lines = source.splitlines(keepends=True)
     for number, line in enumerate(lines, 1):
         body = line.rstrip("\r\n")
@@ -37,7 +38,7 @@ def keep_breaks(source: str) -> str:
         match = _TAG_ONLY.fullmatch(body)
         foldable = match is not None and body != line and (
             not (edges or was_raw) or _RAW_EDGE.fullmatch(match["tags"]) is not None)
-        if not foldable:  # text on the line, raw content, or the last line without a break
+        if match is None or not foldable:  # text on the line, raw content, or the last line without a break
             out.append(line)
             continue
         # the file's last break is simply dropped: an error at its end then names the tag's line

@@ -24,9 +24,10 @@ from typing import Any
 
 import jinja2
 import yaml
+from jinja2.exceptions import SecurityError
 from jinja2.filters import do_join
 from jinja2.runtime import Context
-from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from moorage.errors import InputError, Location
 from moorage.scalars import Data, as_text, to_json
@@ -52,7 +53,8 @@ class _Context(Context):
 def _join(eval_ctx: Any, value: Any, separator: str = "", attribute: Any = None) -> str:
     """Jinja2's ``join``, booleans written true/false."""
     items = [as_text(v) if isinstance(v, bool) else v for v in value] if attribute is None else value
-    return do_join(eval_ctx, items, separator, attribute)
+    joined: str = do_join(eval_ctx, items, separator, attribute)
+    return joined
 
 
 def _environment() -> jinja2.Environment:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 import os
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +35,7 @@ _BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
-class LineDict(dict):
+class LineDict(dict[Any, Any]):
     """A mapping that knows its file, its line and the line of each key."""
 
     file: str = ""
@@ -51,7 +51,7 @@ class LineDict(dict):
         return Location(self.key_files.get(key, self.file), self.key_lines.get(key, self.line))
 
 
-class LineList(list):
+class LineList(list[Any]):
     """A sequence that knows its file, its line and the line of each item."""
 
     file: str = ""
@@ -139,7 +139,7 @@ def _check_duplicates(loader: _LineLoader, node: yaml.MappingNode) -> None:
         seen[ident] = _line(key_node)
 
 
-def _construct_map(loader: _LineLoader, node: yaml.MappingNode):
+def _construct_map(loader: _LineLoader, node: yaml.MappingNode) -> Iterator[LineDict]:
     data = LineDict()
     data.file, data.line = loader.source, _line(node)
     yield data
@@ -156,7 +156,7 @@ def _construct_map(loader: _LineLoader, node: yaml.MappingNode):
         data.key_lines[key] = _line(key_node)
 
 
-def _construct_seq(loader: _LineLoader, node: yaml.SequenceNode):
+def _construct_seq(loader: _LineLoader, node: yaml.SequenceNode) -> Iterator[LineList]:
     data = LineList()
     data.file, data.line = loader.source, _line(node)
     yield data

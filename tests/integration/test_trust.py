@@ -11,8 +11,9 @@ import subprocess
 
 import pytest
 
-from moorage.cli import trust_tasks
-from moorage.inventory import load_inventory
+from moorage.project import locate
+from moorage.recipes import trust as trust_recipe
+from moorage.recipes.play import Request
 
 from .helpers import MOORAGE, moorage, write_playbook
 
@@ -95,9 +96,8 @@ def test_the_inventorys_fingerprint_or_yes_pin_without_asking(tmp_path, sshd_ser
 def test_a_yes_typed_at_the_terminal_pins_the_key(project, sshd_server, answer, pinned, capsys):
     """The terminal is the only part stood in for: the key is read from the real server."""
     prompts: list[str] = []
-    inventory = load_inventory(project)
-    code = trust_tasks._trust_host(inventory, inventory.hosts["web1"], "", False,
-                                   lambda prompt: prompts.append(prompt) or answer)
+    code = trust_recipe.trust(Request(locate(inventory=str(project)), "web1"),
+                              ask=lambda prompt: prompts.append(prompt) or answer)
     assert fingerprint(sshd_server) in prompts[0] and "Type yes" in prompts[0]
     assert code == (0 if pinned else 1)
     assert (project / "known_hosts").exists() == pinned

@@ -22,11 +22,12 @@ import shlex
 import tarfile
 import threading
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import Any
 
-from moorage.connection.base import Channel, CommandResult, ConnectionStats, Target
+from moorage.connection.base import ByteStream, Channel, CommandResult, ConnectionStats
 from moorage.executor.batch import RUN_BATCH
-from moorage.report import Report
+from moorage.report import Event, Report
+from moorage.target import Target
 
 _STAT_KINDS = {"file": "regular file", "dir": "directory", "link": "symbolic link"}
 
@@ -106,7 +107,7 @@ class FakeConnection:
         return self
 
     # -- the Connection interface ------------------------------------------------------
-    def run(self, command: str, stdin: bytes | BinaryIO | None = None, timeout: float | None = None,
+    def run(self, command: str, stdin: bytes | ByteStream | None = None, timeout: float | None = None,
             become: bool | None = None) -> CommandResult:
         data = stdin if isinstance(stdin, bytes | bytearray) else stdin.read() if stdin else b""
         call = Call(command, bytes(data), become)
@@ -161,7 +162,7 @@ class FakeConnection:
 
 
 class Silent:
-    """A renderer that shows nothing: tests read ``Report.events``."""
+    """A renderer that shows nothing: tests read ``RecordingReport.events``."""
 
     def render(self, event: object) -> None:
         pass
@@ -170,5 +171,18 @@ class Silent:
         pass
 
 
-def quiet_report() -> Report:
-    return Report(Silent())
+class RecordingReport(Report):
+    """A report that keeps every event it emitted (masked), for tests to read."""
+
+    def __init__(self) -> None:
+        super().__init__(Silent())
+        self.events: list[Event] = []
+
+    def emit(self, kind: str, **fields: Any) -> Event:
+        event = super().emit(kind, **fields)
+        self.events.append(event)
+        return event
+
+
+def quiet_report() -> RecordingReport:
+    return RecordingReport()

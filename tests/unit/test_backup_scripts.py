@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from moorage.data import scripts
+from moorage.operations.backups import scripts
 from moorage.operations.base import Facts, OpContext, PathFacts, PlanError
 from moorage.operations.postgres import BackupJob
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from moorage.data import catalog, naming
+from moorage.operations.backups import catalog, naming
 
 NOW = 1_800_000_000.0
 
@@ -19,14 +19,13 @@ def listing(*entries: tuple[str, int, float, dict | None]) -> str:
 
 
 def test_names_carry_project_environment_label_and_utc_stamp():
-    name = naming.file_name(naming.prefix("dm", "nexus"), "db", "20270115T080000Z")
-    assert name == "dm-nexus-db-20270115T080000Z.dump"
-    assert naming.file_name("dm-vps", "media", "20270115T080000Z", "media") == "dm-vps-media-20270115T080000Z.tar.gz"
+    name = "dm-nexus-db-20270115T080000Z.dump"
     parsed = naming.parse(name)
-    assert parsed is not None and parsed.kind == "db" and parsed.stamp == "20270115T080000Z"
-    assert naming.label_of(name, "dm-nexus") == "db"
-    assert naming.label_of("todo-prod-postgres-user-20270115T080000Z.dump", "todo-prod") == "postgres-user"
-    assert naming.stamp_of(naming.stamp_time("20270115T080000Z")) == "20270115T080000Z"
+    assert parsed is not None and (parsed.stem, parsed.kind, parsed.stamp) == ("dm-nexus-db", "db",
+                                                                             "20270115T080000Z")
+    media = naming.parse("dm-vps-media-20270115T080000Z.tar.gz")
+    assert media is not None and media.kind == "media"
+    assert naming.stamp_time("20270115T080000Z") == media.created == 1800000000.0  # 2027-01-15 08:00 UTC
     for other in ("backup.log", "dm-nexus-db-2027.dump", ".dm-nexus-db-20270115T080000Z.dump.partial",
                   "dm-nexus-db-20270115T080000Z.dump.json"):
         assert naming.parse(other) is None

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from moorage.data import guard
-from moorage.data.catalog import Backup
+from moorage.operations.backups import guard
+from moorage.operations.backups.catalog import Backup
 from moorage.operations.base import Facts, OpContext
 from moorage.operations.postgres import PostgresRestore
 
@@ -147,7 +147,7 @@ def test_destructive_commands_live_only_in_the_restore_script():
         for number, text in enumerate(path.read_text().splitlines(), 1):
             if DESTRUCTIVE.search(text.split("#", 1)[0]):
                 hits.append((str(path.relative_to(REPO)), number))
-    assert {file for file, _ in hits} == {"src/moorage/data/scripts.py"}, hits
+    assert {file for file, _ in hits} == {"src/moorage/operations/backups/scripts.py"}, hits
 
 
 def test_the_restore_script_runs_only_after_the_permit_is_checked():

@@ -56,7 +56,7 @@ CASES = [
 
 @pytest.mark.parametrize(("files", "flags", "value", "level", "source"), CASES)
 def test_each_level_overrides_the_one_below(tmp_path, files, flags, value, level, source):
-    inv = load_inventory(write(tmp_path, files), flags)
+    inv = load_inventory(write(tmp_path, files), parse_overrides(flags))
     host = inv.hosts["vps"]
     assert host.variables(DEFAULTS)["x"] == value
     row = next(r for r in host.explain(DEFAULTS) if r.name == "x")

@@ -8,9 +8,10 @@ import subprocess
 import paramiko
 import pytest
 
-from moorage.connection.base import Target
+from moorage.connection import hostkey
 from moorage.errors import InputError
-from moorage.onboard import hostkey, recipe
+from moorage.recipes import onboard as recipe
+from moorage.target import Target
 
 SERVER = paramiko.ECDSAKey.generate()
 OTHER = paramiko.ECDSAKey.generate()

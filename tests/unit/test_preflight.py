@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 
-from moorage.deploy.preflight import CHECKS, failures, preflight
+from moorage.recipes.preflight import CHECKS, failures, preflight
 
 DOMAIN = "shop.example.org"
 SECRET = "k3Y-9aQ!zW2xE7rT5yU1iO0pL4sD6fG8hJ3kZ9xC2vB7nM5qA1wS8eR6tY4uI0oP"

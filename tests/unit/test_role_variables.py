@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from moorage import builtin
-from moorage.cli.checks import run_check
 from moorage.errors import InputError
 from moorage.playbook import find_roles, load_role, read_role
 from moorage.project import Project
+from moorage.recipes.check import run_check
 
 # A project of another app: one staging host, the built-in playbooks and roles.
 HOSTS = """\

@@ -87,5 +87,5 @@ def _check(task_yaml: str, full: bool = False) -> list[str]:
 
 def test_a_port_written_in_the_inventory_is_a_plain_int(tmp_path):
     (tmp_path / "hosts.yml").write_text("project: dm\nenvironments:\n  vps:\n    hosts:\n      vps: {port: 2222}\n")
-    port = load_inventory(tmp_path, []).hosts["vps"].target.port
+    port = load_inventory(tmp_path).hosts["vps"].target.port
     assert type(port) is int and port == 2222  # socket.getaddrinfo refuses int subclasses

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from moorage.cli.checks import run_check
 from moorage.playbook.usage import expression_names, names_in
 from moorage.project import Project
+from moorage.recipes.check import run_check
 
 
 @pytest.mark.parametrize(("value", "names"), [

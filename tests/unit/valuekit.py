@@ -8,7 +8,7 @@ from typing import Any
 
 from moorage import secrets, templating
 from moorage.executor.tasks import build_operation, registered, should_run
-from moorage.inventory import Host, load_inventory
+from moorage.inventory import Host, load_inventory, parse_overrides
 from moorage.operations.base import Facts, OpContext, PathFacts, Upload
 from moorage.playbook.tasks import build_task
 from moorage.yamlsrc import parse_yaml
@@ -22,7 +22,7 @@ def host(tmp_path: Path, variables: str, flags: tuple[str, ...] = (), files: dic
     for name, text in (files or {}).items():
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text(text)
-    return load_inventory(tmp_path, list(flags)).hosts["vps"]
+    return load_inventory(tmp_path, parse_overrides(list(flags))).hosts["vps"]
 
 
 def task(text: str) -> Any:

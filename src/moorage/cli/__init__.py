@@ -5,21 +5,19 @@
 
 from __future__ import annotations
 
-from invoke import Collection
+from invoke.collection import Collection
 
 from moorage.cli import (
     data_tasks,
     deploy_tasks,
     init_tasks,
     inventory_tasks,
-    media_tasks,
     onboard_tasks,
     run_tasks,
     trust_tasks,
 )
 
-TASK_MODULES = (init_tasks, inventory_tasks, run_tasks, deploy_tasks, media_tasks, data_tasks, onboard_tasks,
-                trust_tasks)
+TASK_MODULES = (init_tasks, inventory_tasks, run_tasks, deploy_tasks, data_tasks, onboard_tasks, trust_tasks)
 
 
 def build_collection() -> Collection:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from invoke import task
+from invoke.context import Context
+from invoke.tasks import task
 
-from moorage.cli.common import reports_errors
+from moorage.cli.flags import reports_errors
 from moorage.scaffold import DEFAULT_ENVIRONMENTS, init_project
 from moorage.scaffold.compose import COMPOSE_NAMES
 from moorage.scaffold.envvars import PLACEHOLDER
@@ -19,7 +20,7 @@ from moorage.yamlsrc import display_path
     "name": "The project name (default: the compose file's name:, else the directory's name).",
 })
 @reports_errors
-def init(c, from_="", env=None, dir_=".", name=""):
+def init(c: Context, from_: str = "", env: list[str] | None = None, dir_: str = ".", name: str = "") -> None:
     """Write inventory/ for an existing compose app: environments, images, databases, .env, preflight."""
     scaffold, written = init_project(dir_, from_, env or [], name)
     for path in written:

@@ -1,22 +1,23 @@
-"""``onboard``: a bare Debian/Ubuntu server becomes a safe deploy target (moorage.onboard.recipe)."""
+"""``onboard``: a bare Debian/Ubuntu server becomes a safe deploy target (moorage.recipes.onboard)."""
 
 from __future__ import annotations
 
-from invoke import task
+from invoke.context import Context
+from invoke.tasks import task
 
-from moorage.cli.common import (
+from moorage.cli.flags import (
     HOST_HELP,
     INVENTORY_HELP,
     JSON_HELP,
     PROJECT_HELP,
     SET_HELP,
-    project_from_flags,
+    exit_with,
     reports_errors,
+    request,
+    required_host,
 )
-from moorage.cli.deploy_tasks import _finish
-from moorage.errors import InputError
-from moorage.onboard import recipe
-from moorage.run import make_report
+from moorage.recipes import onboard as recipe
+from moorage.report import make_report
 
 
 @task(auto_shortflags=False, iterable=["set_"], help={
@@ -28,18 +29,14 @@ from moorage.run import make_report
     "verbose": "Show a summary line for unchanged tasks too.",
 })
 @reports_errors
-def onboard(c, host="", inventory="", project="", trust_host_key=False, user="root", json_=False, set_=None,
-            verbose=False):
+def onboard(c: Context, host: str = "", inventory: str = "", project: str = "", trust_host_key: bool = False,
+            user: str = "root", json_: bool = False, set_: list[str] | None = None, verbose: bool = False) -> None:
     """Turn a bare Debian/Ubuntu server into a deploy target: user, key, Docker, dirs, firewall, sshd.
 
     The deploy user is the inventory's user for the host; it gets the inventory's ssh_key (public
     half), passwordless sudo and the docker group.  sshd is hardened (no passwords, no root) only
     after a second login as that user worked.  Running it again changes nothing.
     """
-    if not host:
-        raise InputError("--host is required: the host (or environment) to onboard")
-    located = project_from_flags(project, inventory)
-    request = recipe.Request(str(located.inventory), host, trust_host_key=trust_host_key, first_user=user,
-                             overrides=list(set_ or []), project=located)
-    report = make_report(json_, False, verbose)
-    _finish(recipe.onboard(request, report), report)
+    asked = request(required_host(host, "the host (or environment) to onboard"), project, inventory, set_)
+    exit_with(recipe.onboard(asked, make_report(json_, False, verbose), trust_host_key=trust_host_key,
+                             first_user=user))

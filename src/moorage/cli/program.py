@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from invoke import Program
+from invoke.program import Program
 
 import moorage
 from moorage import progname

@@ -1,26 +1,13 @@
-"""Tasks that run playbooks: ``play`` (any playbook)."""
+"""Tasks that run playbooks: ``play`` (any playbook) and ``sync-media``."""
 
 from __future__ import annotations
 
-from invoke import task
-from invoke.exceptions import Exit
+from invoke.context import Context
+from invoke.tasks import task
 
-from moorage.cli.common import RUN_HELP, project_from_flags, reports_errors
-from moorage.errors import InputError
-from moorage.executor import RunOptions
-from moorage.run import make_report, run_playbook
-
-
-def _split(flag: str) -> frozenset[str]:
-    return frozenset(t.strip() for t in flag.split(",") if t.strip())
-
-
-def run_options(check: bool, diff: bool, tags: str, skip_tags: str, forks: int) -> RunOptions:
-    """The run's options from CLI flags (validated)."""
-    if int(forks or 0) < 0:
-        raise InputError(f"--forks must be a positive number of hosts, got {forks}")
-    return RunOptions(check=check, diff=diff, tags=_split(tags), skip_tags=_split(skip_tags),
-                      forks=int(forks) if forks else None)
+from moorage.cli.flags import RUN_HELP, exit_with, reports_errors, request, required_host, run_options
+from moorage.recipes import play as recipe
+from moorage.report import make_report
 
 
 @task(auto_shortflags=False, iterable=["set_"], help={
@@ -31,13 +18,24 @@ def run_options(check: bool, diff: bool, tags: str, skip_tags: str, forks: int) 
     "verbose": "Show a summary line for unchanged tasks too.",
 })
 @reports_errors
-def play(c, playbook, host="", inventory="", project="", check=False, diff=False, tags="",
-         skip_tags="", set_=None, forks=0, json_=False, verbose=False):
+def play(c: Context, playbook: str, host: str = "", inventory: str = "", project: str = "", check: bool = False,
+         diff: bool = False, tags: str = "", skip_tags: str = "", set_: list[str] | None = None, forks: int = 0,
+         json_: bool = False, verbose: bool = False) -> None:
     """Run any playbook on a host or environment; ends with one recap line per host."""
-    if not host:
-        raise InputError("--host is required: a host name, an environment name, or all")
-    options = run_options(check, diff, tags, skip_tags, forks)
-    report = make_report(json_, diff, verbose)
-    result = run_playbook(playbook, host, project_from_flags(project, inventory), list(set_ or []), options, report)
-    if result.exit_code:
-        raise Exit(code=result.exit_code)
+    asked = request(required_host(host), project, inventory, set_, run_options(check, diff, tags, skip_tags, forks))
+    exit_with(recipe.play(asked, playbook, make_report(json_, diff, verbose)))
+
+
+@task(auto_shortflags=False, iterable=["set_"], help={
+    **{k: RUN_HELP[k] for k in ("host", "inventory", "project", "check", "set_", "json_")},
+    "delete": "Also remove server files absent locally (with --check: list them, remove nothing).",
+    "diff": "With --check: list every file that would be sent or removed.",
+    "verbose": "Also say so when the media are already in sync.",
+})
+@reports_errors
+def sync_media(c: Context, host: str = "", inventory: str = "", project: str = "", check: bool = False,
+               delete: bool = False, diff: bool = False, set_: list[str] | None = None, json_: bool = False,
+               verbose: bool = False) -> None:
+    """Push media/ to a host, sending only the files that changed (rsync over the SSH connection)."""
+    asked = request(required_host(host), project, inventory, set_, run_options(check, diff))
+    exit_with(recipe.sync_media(asked, delete, make_report(json_, diff, verbose)))

@@ -11,9 +11,10 @@ so ``stats`` counts exactly the round trips a run made.
 
 from __future__ import annotations
 
-from moorage.connection.base import Channel, CommandResult, Connection, ConnectionStats, Target
+from moorage.connection.base import Channel, CommandResult, Connection, ConnectionStats
 from moorage.connection.local import LocalConnection
 from moorage.connection.ssh import SSHConnection
+from moorage.target import Target
 
 
 def connect(target: Target) -> Connection:

@@ -5,27 +5,9 @@ from __future__ import annotations
 import shlex
 import threading
 from dataclasses import dataclass
-from typing import BinaryIO, Protocol
+from typing import Protocol
 
-
-@dataclass(frozen=True)
-class Target:
-    """How to reach one host, as resolved from the inventory."""
-
-    name: str
-    connection: str = "ssh"  # "ssh" or "local"
-    address: str = "127.0.0.1"
-    port: int = 22
-    user: str = "root"
-    key_file: str | None = None
-    known_hosts: tuple[str, ...] = ()
-    become: bool = False
-    connect_timeout: float = 10.0
-
-    @property
-    def endpoint(self) -> str:
-        """``user@address:port`` for messages."""
-        return f"{self.user}@{self.address}:{self.port}"
+from moorage.target import Target
 
 
 @dataclass
@@ -60,6 +42,15 @@ class ConnectionStats:
     bytes_sent: int = 0
 
 
+class ByteStream(Protocol):
+    """A byte stream a command's stdin is read from to its end: a file, a pipe, a generated tar
+    stream.  ``read`` returns ``b""`` at the end; ``fileno`` lets a local command read it directly."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+    def fileno(self) -> int: ...
+
+
 class Channel(Protocol):
     """A command started on a host whose streams the caller speaks over (``sync`` relays
     rsync's protocol): the subset of ``paramiko.Channel`` the engine uses, with its meaning.
@@ -70,16 +61,23 @@ class Channel(Protocol):
     ``closed``: the channel is gone.  ``status_event`` is set once ``exit_status`` is known.
     """
 
-    eof_received: bool
-    closed: bool
-    exit_status: int
-    status_event: threading.Event
+    @property
+    def eof_received(self) -> int: ...  # a truth value (paramiko keeps an int)
+
+    @property
+    def closed(self) -> bool: ...
+
+    @property
+    def exit_status(self) -> int: ...
+
+    @property
+    def status_event(self) -> threading.Event: ...
 
     def fileno(self) -> int: ...
 
     def send_ready(self) -> bool: ...
 
-    def send(self, data: bytes) -> int: ...
+    def send(self, data: bytes, /) -> int: ...
 
     def shutdown_write(self) -> None:
         """Close the command's stdin (it reads end of file)."""
@@ -87,11 +85,11 @@ class Channel(Protocol):
 
     def recv_ready(self) -> bool: ...
 
-    def recv(self, nbytes: int) -> bytes: ...
+    def recv(self, nbytes: int, /) -> bytes: ...
 
     def recv_stderr_ready(self) -> bool: ...
 
-    def recv_stderr(self, nbytes: int) -> bytes: ...
+    def recv_stderr(self, nbytes: int, /) -> bytes: ...
 
     def close(self) -> None:
         """End the channel (a command still running is stopped)."""
@@ -106,7 +104,7 @@ class Connection(Protocol):
     stats: ConnectionStats
 
     def run(
-        self, command: str, stdin: bytes | BinaryIO | None = None, timeout: float | None = None,
+        self, command: str, stdin: bytes | ByteStream | None = None, timeout: float | None = None,
         become: bool | None = None,
     ) -> CommandResult:
         """Run ``command`` with ``sh`` on the host (as root via sudo when ``become``,

@@ -8,9 +8,10 @@ import select
 import signal
 import subprocess
 import threading
-from typing import IO, BinaryIO
+from typing import IO
 
-from moorage.connection.base import CommandResult, ConnectionStats, Target, wrap_become
+from moorage.connection.base import ByteStream, CommandResult, ConnectionStats, wrap_become
+from moorage.target import Target
 
 
 class LocalConnection:
@@ -21,14 +22,14 @@ class LocalConnection:
         self.stats = ConnectionStats(connections=1)
 
     def run(
-        self, command: str, stdin: bytes | BinaryIO | None = None, timeout: float | None = None,
+        self, command: str, stdin: bytes | ByteStream | None = None, timeout: float | None = None,
         become: bool | None = None,
     ) -> CommandResult:
         """Run ``command`` locally and collect its output."""
         self.stats.commands += 1
         argv = ["sh", "-c", wrap_become(command, self.target, become)]
         if stdin is not None and not isinstance(stdin, bytes | bytearray):
-            proc = subprocess.run(argv, stdin=stdin, capture_output=True, timeout=timeout, check=False)
+            proc = subprocess.run(argv, stdin=stdin.fileno(), capture_output=True, timeout=timeout, check=False)
         else:
             self.stats.bytes_sent += len(stdin or b"")
             proc = subprocess.run(argv, input=stdin or b"", capture_output=True, timeout=timeout,

@@ -19,14 +19,15 @@ import select
 import socket
 import time
 from collections.abc import Iterator
-from typing import BinaryIO
+from typing import Any
 
 import fabric
 import paramiko
 
-from moorage.connection.base import Channel, CommandResult, ConnectionStats, Target, wrap_become
+from moorage.connection.base import ByteStream, Channel, CommandResult, ConnectionStats, wrap_become
 from moorage.errors import HostError
 from moorage.progname import command
+from moorage.target import Target
 
 
 class UnknownHostKey(paramiko.SSHException):
@@ -43,7 +44,7 @@ class UnknownHostKey(paramiko.SSHException):
 
 
 class _RefuseUnknown(paramiko.MissingHostKeyPolicy):
-    def missing_host_key(self, client, hostname, key):
+    def missing_host_key(self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey) -> None:
         raise UnknownHostKey(hostname, key)
 
 
@@ -93,14 +94,15 @@ class SSHConnection:
     # -- opening -----------------------------------------------------------
     def _open(self) -> paramiko.Transport:
         if self._fabric is not None and self._fabric.transport is not None:
-            return self._fabric.transport
+            opened: paramiko.Transport = self._fabric.transport
+            return opened
         t = self.target
         try:
             sock = socket.create_connection((t.address, t.port), timeout=t.connect_timeout)
         except OSError as exc:
             raise HostError(t.name, f"cannot reach {t.address}:{t.port}: {exc.strerror or exc}") from None
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        connect_kwargs: dict = {"sock": sock, "banner_timeout": t.connect_timeout,
+        connect_kwargs: dict[str, Any] = {"sock": sock, "banner_timeout": t.connect_timeout,
                                 "auth_timeout": t.connect_timeout}
         if t.key_file:
             if not os.path.isfile(os.path.expanduser(t.key_file)):
@@ -140,11 +142,12 @@ class SSHConnection:
             raise HostError(t.name, f"SSH to {t.endpoint} failed: {exc}") from None
         self._fabric = conn
         self.stats.connections += 1
-        return conn.transport
+        transport: paramiko.Transport = conn.transport
+        return transport
 
     # -- running -----------------------------------------------------------
     def run(
-        self, command: str, stdin: bytes | BinaryIO | None = None, timeout: float | None = None,
+        self, command: str, stdin: bytes | ByteStream | None = None, timeout: float | None = None,
         become: bool | None = None,
     ) -> CommandResult:
         """Run ``command`` on one exec channel, streaming ``stdin`` (bytes or a binary stream) in;
@@ -192,7 +195,7 @@ class SSHConnection:
                     chan.shutdown_write()
                     writing = False
             if writing and chan.send_ready():
-                sent = chan.send(chunk[:262144])
+                sent = chan.send(bytes(chunk[:262144]))
                 self.stats.bytes_sent += sent
                 chunk = chunk[sent:]
                 continue
@@ -216,7 +219,7 @@ class SSHConnection:
             self._fabric = None
 
 
-def _chunks(stdin: bytes | BinaryIO | None) -> Iterator[bytes]:
+def _chunks(stdin: bytes | ByteStream | None) -> Iterator[bytes]:
     """What to send on the channel's stdin, in chunks: nothing, a bytes object, or a stream."""
     if stdin is None:
         return

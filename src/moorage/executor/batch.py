@@ -16,7 +16,7 @@ import tarfile
 from dataclasses import dataclass
 
 from moorage.operations.base import Shell, Step, Upload
-from moorage.operations.common import owner_spec, q
+from moorage.operations.file_writes import owner_spec, q
 
 RUN_BATCH = (
     'T=$(mktemp -d "${TMPDIR:-/tmp}/moorage.XXXXXX") || exit 97\n'

@@ -10,30 +10,34 @@ end.  A command may change anything, so facts are gathered again after it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import Any
 
 from moorage import secrets, templating
-from moorage.connection.base import Channel, CommandResult, Connection
+from moorage.connection.base import ByteStream, Channel, CommandResult, Connection
 from moorage.errors import HostError, MoorageError
 from moorage.executor import batch
 from moorage.executor.options import RunOptions
+from moorage.executor.results import TaskRecord
 from moorage.executor.tasks import build_operation, registered, search_dirs, should_run, skipped_roles
 from moorage.facts import files as file_facts
+from moorage.facts.paths import FactRequest, Facts
+from moorage.inventory import Host
 from moorage.operations import REGISTRY
-from moorage.operations.base import Change, FactRequest, Facts, NotYet, OpContext, PlanError, TaskFailed
+from moorage.operations.base import Change, NotYet, OpContext, Operation, PlanError, TaskFailed
+from moorage.playbook import Play, Task
 from moorage.report import Report
 
 
 @dataclass
 class _Pending:
-    task: Any
+    task: Task
     change: Change
 
 
 class HostPlay:
     """Runs one play's tasks, then its notified handlers, on one host."""
 
-    def __init__(self, play: Any, host: Any, conn: Connection, options: RunOptions, report: Report) -> None:
+    def __init__(self, play: Play, host: Host, conn: Connection, options: RunOptions, report: Report) -> None:
         self.play, self.host, self.conn = play, host, conn
         self.options, self.report = options, report
         self.variables = host.variables(play.defaults())
@@ -44,6 +48,7 @@ class HostPlay:
         self.pending_become: bool | None = None
         self.notified: list[str] = []
         self.failed = False
+        self.records: list[TaskRecord] = []  # every task's result, in order, for the run's result
 
     # -- the play --------------------------------------------------------------
     def run(self) -> bool:
@@ -86,7 +91,7 @@ class HostPlay:
         self._flush()
 
     # -- one task ----------------------------------------------------------------
-    def _run_task(self, task: Any, upcoming: list[Any]) -> bool:
+    def _run_task(self, task: Task, upcoming: list[Task]) -> bool:
         op_class = REGISTRY[task.op]
         become = self._become(task)
         if self.queue and (not op_class.batched or become != self.pending_become) and not self._flush():
@@ -121,7 +126,7 @@ class HostPlay:
             return True
         return self._apply_now(task, op, change, become)
 
-    def _apply_now(self, task: Any, op: Any, change: Change, become: bool) -> bool:
+    def _apply_now(self, task: Task, op: Operation, change: Change, become: bool) -> bool:
         if self.options.check:
             return self._check_now(task, op, change, become)
         try:
@@ -140,7 +145,7 @@ class HostPlay:
                      data=result.data)
         return True
 
-    def _check_now(self, task: Any, op: Any, change: Change, become: bool) -> bool:
+    def _check_now(self, task: Task, op: Operation, change: Change, become: bool) -> bool:
         """Check mode for a non-batched task: ask the host read-only whether it would change."""
         try:
             status = "skipped" if op.probe else \
@@ -156,13 +161,13 @@ class HostPlay:
                      register=registered(status == "changed", **change.data), data=change.data)
         return True
 
-    def _task_failed(self, task: Any, exc: TaskFailed) -> bool:
+    def _task_failed(self, task: Task, exc: TaskFailed) -> bool:
         self._register(task, registered(False, failed=True, rc=exc.exit_code or 1, stderr=exc.stderr,
                                         message=str(exc)))
         return self._fail(task, str(exc), command=exc.command, exit_code=exc.exit_code, stderr=exc.stderr)
 
     # -- facts and batches ---------------------------------------------------------
-    def _ensure_facts(self, request: FactRequest, upcoming: list[Any], become: bool) -> None:
+    def _ensure_facts(self, request: FactRequest, upcoming: list[Task], become: bool) -> None:
         missing = self.facts.missing(request)
         if not missing.paths:
             return
@@ -185,7 +190,8 @@ class HostPlay:
         """Send the pending changes in one round trip; report every queued result in order."""
         queue, self.queue = self.queue, []
         pending = [item for item in queue if isinstance(item, _Pending)]
-        done, failure = len(pending), None
+        done = len(pending)
+        failure: HostError | CommandResult | None = None
         if pending:
             payload = batch.build([p.change.steps for p in pending])
             long_step = payload.size > 1_000_000
@@ -214,21 +220,22 @@ class HostPlay:
             position += 1
         return True
 
-    def _batch_failed(self, item: _Pending, failure: Any) -> bool:
+    def _batch_failed(self, item: _Pending, failure: HostError | CommandResult | None) -> bool:
         if isinstance(failure, HostError):
             return self._fail(item.task, str(failure), unreachable=True)
+        assert failure is not None, "a batch that stopped short has a failure"
         self._register(item.task, registered(False, failed=True, rc=failure.exit_code))
         return self._fail(item.task, f"{item.change.summary} failed", command=item.change.summary,
                           exit_code=failure.exit_code, stderr=failure.stderr_tail())
 
     # -- results -------------------------------------------------------------------
-    def _record(self, task: Any, status: str, summary: str | None = None, change: Change | None = None,
+    def _record(self, task: Task, status: str, summary: str | None = None, change: Change | None = None,
                 register: dict[str, Any] | None = None, data: dict[str, Any] | None = None) -> None:
         if register is not None:
             self._register(task, register)
         if status == "changed":
             self.notified.extend(n for n in task.notify if n not in self.notified)
-        fields = {"task": self._display_name(task), "status": status,
+        fields: dict[str, Any] = {"task": self._display_name(task), "status": status,
                   "summary": summary or (change.summary if change else None),
                   "diff": change.diff if change is not None and self.options.diff else None}
         if data:  # an operation's counts (e.g. what a sync sent) reach --json with its result
@@ -239,9 +246,11 @@ class HostPlay:
             self._emit(**fields)
 
     def _emit(self, **fields: Any) -> None:
+        self.records.append(TaskRecord(fields["task"], fields["status"], fields.get("message"),
+                                       dict(fields.get("data") or {})))
         self.report.emit("task", host=self.host.name, play=self.play.name, **fields)
 
-    def _fail(self, task: Any, message: str, unreachable: bool = False, **data: Any) -> bool:
+    def _fail(self, task: Task, message: str, unreachable: bool = False, **data: Any) -> bool:
         self.failed = True
         self.queue = []
         if unreachable:
@@ -250,12 +259,12 @@ class HostPlay:
                    data={k: v for k, v in data.items() if v not in (None, "")})
         return False
 
-    def _register(self, task: Any, value: dict[str, Any]) -> None:
+    def _register(self, task: Task, value: dict[str, Any]) -> None:
         if task.register:
             self.registered[task.register] = value
 
     # -- context -------------------------------------------------------------------
-    def _display_name(self, task: Any) -> str:
+    def _display_name(self, task: Task) -> str:
         """The task's name with its variables filled in (the raw name when they can't be)."""
         if not templating.is_templated(task.name):
             return task.name
@@ -267,13 +276,17 @@ class HostPlay:
     def _variables(self) -> dict[str, Any]:
         return {**self.variables, **self.registered}
 
-    def _become(self, task: Any) -> bool:
+    def _become(self, task: Task) -> bool:
         for choice in (task.become, self.play.become):
             if choice is not None:
                 return bool(choice)
         return self.host.target.become
 
-    def _context(self, task: Any) -> OpContext:
+    def _progress(self, summary: str, data: dict[str, Any]) -> None:
+        """A long step's progress (bytes sent...), for the human view's bar."""
+        self.report.emit("step", host=self.host.name, summary=summary, data=data)
+
+    def _context(self, task: Task) -> OpContext:
         return OpContext(
             host=self.host.name,
             variables=self._variables(),
@@ -285,8 +298,7 @@ class HostPlay:
             register_secret=secrets.register_secret,
             diff=self.options.diff,
             changed_paths=frozenset(self.changed_paths),
-            progress=lambda summary, data: self.report.emit("step", host=self.host.name, summary=summary,
-                                                            data=data),
+            progress=self._progress,
         )
 
 
@@ -297,7 +309,7 @@ class _RunAs:
         self._conn, self._become = conn, become
         self.target, self.stats = conn.target, conn.stats
 
-    def run(self, command: str, stdin: bytes | BinaryIO | None = None, timeout: float | None = None,
+    def run(self, command: str, stdin: bytes | ByteStream | None = None, timeout: float | None = None,
             become: bool | None = None) -> CommandResult:
         return self._conn.run(command, stdin, timeout, self._become if become is None else become)
 
@@ -315,5 +327,5 @@ def _said(exc: Exception) -> str:
     return exc.detail if isinstance(exc, MoorageError) else str(exc)
 
 
-def _tags(task: Any) -> set[str]:
+def _tags(task: Task) -> set[str]:
     return set(task.tags) | ({task.role.name} if task.role is not None else set())

@@ -9,35 +9,21 @@ from __future__ import annotations
 
 import math
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from typing import Any
+from typing import TypeVar
 
 from moorage.connection import Connection, connect
 from moorage.errors import HostError, MoorageError
 from moorage.executor.host_play import HostPlay
 from moorage.executor.options import RunOptions
+from moorage.executor.results import RunResult, TaskRecord
+from moorage.inventory import Host, Inventory
+from moorage.playbook import Play, Playbook
 from moorage.report import Report
 
-
-@dataclass
-class RunResult:
-    """What a run did: failed hosts, the exit status, and round trips per host."""
-
-    failed_hosts: set[str] = field(default_factory=set)
-    commands: dict[str, int] = field(default_factory=dict)
-    connections: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def exit_code(self) -> int:
-        return 1 if self.failed_hosts else 0
-
-    def round_trips(self) -> dict[str, dict[str, int]]:
-        """Per host: SSH connections opened and commands run."""
-        return {host: {"connections": self.connections[host], "commands": self.commands[host]}
-                for host in self.commands}
+H = TypeVar("H")
 
 
-def batches(hosts: list[Any], serial: int | str | None) -> list[list[Any]]:
+def batches(hosts: list[H], serial: int | str | None) -> list[list[H]]:
     """Split hosts into rolling batches: ``serial`` is a count, a ``"N%"`` share, or None (all)."""
     if not serial or not hosts:
         return [hosts] if hosts else []
@@ -51,7 +37,7 @@ def batches(hosts: list[Any], serial: int | str | None) -> list[list[Any]]:
 class Runner:
     """Runs a loaded playbook against hosts selected from an inventory."""
 
-    def __init__(self, inventory: Any, options: RunOptions, report: Report,
+    def __init__(self, inventory: Inventory, options: RunOptions, report: Report,
                  connections: dict[str, Connection] | None = None) -> None:
         """``connections`` already open (e.g. holding a deploy lock) are used and left open."""
         self.inventory, self.options, self.report = inventory, options, report
@@ -59,7 +45,7 @@ class Runner:
         self._borrowed = set(self.connections)
         self.result = RunResult()
 
-    def run(self, playbook: Any, limit: list[Any]) -> RunResult:
+    def run(self, playbook: Playbook, limit: list[Host]) -> RunResult:
         """Run every play of ``playbook`` on the hosts of ``limit`` that it targets."""
         try:
             for play in playbook.plays:
@@ -75,7 +61,7 @@ class Runner:
                     conn.close()
         return self.result
 
-    def _run_play(self, play: Any, hosts: list[Any]) -> bool:
+    def _run_play(self, play: Play, hosts: list[Host]) -> bool:
         self.report.emit("play", play=play.name, data={"hosts": [h.name for h in hosts]})
         total = len(hosts)
         failed_in_play: set[str] = set()
@@ -88,7 +74,7 @@ class Runner:
                 return False
         return True
 
-    def _should_stop(self, play: Any, failed: set[str], group: list[Any], total: int) -> bool:
+    def _should_stop(self, play: Play, failed: set[str], group: list[Host], total: int) -> bool:
         limit = play.max_fail_percentage
         if limit is not None and total and 100 * len(failed) / total > limit:
             self.report.emit("warning", message=f"play '{play.name}': {len(failed)} of {total} hosts "
@@ -100,16 +86,21 @@ class Runner:
             return True
         return False
 
-    def _run_host(self, play: Any, host: Any) -> bool:
+    def _run_host(self, play: Play, host: Host) -> bool:
         try:
             conn = self.connections.get(host.name)
             if conn is None:
                 conn = self.connections[host.name] = connect(host.target)
-            ok = HostPlay(play, host, conn, self.options, self.report).run()
+            host_play = HostPlay(play, host, conn, self.options, self.report)
+            try:
+                ok = host_play.run()
+            finally:
+                self.result.tasks.setdefault(host.name, []).extend(host_play.records)
         except MoorageError as exc:
             self.report.recap_for(host.name).unreachable = isinstance(exc, HostError)
             self.report.emit("task", host=host.name, play=play.name, task="connect", status="failed",
                              message=exc.detail)
+            self.result.tasks.setdefault(host.name, []).append(TaskRecord("connect", "failed", exc.detail))
             ok = False
         if not ok:
             self.result.failed_hosts.add(host.name)

@@ -13,6 +13,7 @@ from moorage import scalars, templating
 from moorage.errors import InputError
 from moorage.operations import REGISTRY, bounds
 from moorage.operations.base import OpContext, Operation
+from moorage.playbook import Play, Task
 from moorage.scalars import as_text
 
 
@@ -22,20 +23,20 @@ def _validator(op_name: str) -> jsonschema.protocols.Validator:
     return jsonschema.Draft202012Validator(schema)
 
 
-def search_dirs(task: Any, playbook_dir: Path, kind: str) -> list[Path]:
+def search_dirs(task: Task, playbook_dir: Path, kind: str) -> list[Path]:
     """Where a task's ``templates/`` or ``files/`` are looked up: its role's, then the playbook's."""
     dirs = [task.role.path / kind] if task.role is not None else []
     return [*dirs, playbook_dir / kind]
 
 
-def should_run(task: Any, variables: Mapping[str, Any]) -> bool:
+def should_run(task: Task, variables: Mapping[str, Any]) -> bool:
     """Evaluate the task's ``when`` (true when there is none)."""
     if not task.when:
         return True
     return bool(templating.evaluate(task.when, variables, task.location))
 
 
-def skipped_roles(play: Any, variables: Mapping[str, Any]) -> list[str]:
+def skipped_roles(play: Play, variables: Mapping[str, Any]) -> list[str]:
     """The roles of ``play`` whose ``when`` in its roles list is false for these variables.
 
     Raises ``InputError`` (naming the condition's file:line) when one can't be evaluated.
@@ -44,15 +45,16 @@ def skipped_roles(play: Any, variables: Mapping[str, Any]) -> list[str]:
             if not templating.evaluate(when, variables, location)]
 
 
-def build_operation(task: Any, variables: Mapping[str, Any], context: OpContext) -> Operation:
+def build_operation(task: Task, variables: Mapping[str, Any], context: OpContext) -> Operation:
     """Render the task's arguments and check them against its operation's schema."""
     args = _as_declared(task.op, templating.render_value(task.args, variables, "argument", task.location))
     errors = sorted(_validator(task.op).iter_errors(args), key=lambda e: list(e.absolute_path))
     if errors:
         first = errors[0]
         where = ".".join(str(p) for p in first.absolute_path) or task.op
-        rule = f" ({first.schema['description']})" if first.validator == "pattern" and \
-            "description" in first.schema else ""
+        described = first.schema if isinstance(first.schema, Mapping) else {}
+        rule = f" ({described['description']})" if first.validator == "pattern" and \
+            "description" in described else ""
         raise InputError(f"{task.op} argument '{where}' after rendering: {first.message}{rule}", task.location)
     operation = REGISTRY[task.op](args, context)
     try:
@@ -67,7 +69,8 @@ def _as_declared(op_name: str, args: dict[str, Any]) -> dict[str, Any]:
     """A lone ``{{ expression }}`` yields a native value; where the argument is declared a
     string, a number or boolean becomes its text (``"{{ result.changed }}"`` -> ``"true"``,
     a number written ``3.10`` -> ``"3.10"``)."""
-    return as_declared(args, REGISTRY[op_name].args_schema)
+    declared: dict[str, Any] = as_declared(args, REGISTRY[op_name].args_schema)
+    return declared
 
 
 def as_declared(value: Any, schema: Mapping[str, Any]) -> Any:
@@ -91,6 +94,7 @@ def as_declared(value: Any, schema: Mapping[str, Any]) -> Any:
 def registered(changed: bool, *, skipped: bool = False, failed: bool = False, rc: int = 0,
                stdout: str = "", stderr: str = "", message: str = "", **data: Any) -> dict[str, Any]:
     """The value a ``register:`` name holds after its task (data: its strings are never rendered)."""
-    return scalars.data({"changed": changed, "skipped": skipped, "failed": failed, "rc": rc,
+    value: dict[str, Any] = scalars.data({"changed": changed, "skipped": skipped, "failed": failed, "rc": rc,
                          "stdout": stdout, "stdout_lines": stdout.splitlines(), "stderr": stderr,
                          "msg": message, **data})
+    return value

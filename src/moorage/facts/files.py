@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import base64
 import shlex
+from typing import Any
 
-from moorage.operations.base import FactRequest, PathFacts
+from moorage.facts.paths import FactRequest, PathFacts
 
 _KINDS = {"regular file": "file", "regular empty file": "file", "directory": "dir",
           "symbolic link": "link"}
@@ -48,7 +49,7 @@ def parse(output: str, request: FactRequest) -> dict[str, PathFacts]:
             current = sections.setdefault(line[2:], [])
         else:
             current.append(line)
-    found: dict[str, dict] = {}
+    found: dict[str, dict[str, Any]] = {}
     for line in sections.get("stat", []):
         kind, mode, owner, group, path = line.split("|", 4)
         found[path] = {"kind": _KINDS.get(kind, "other"), "mode": mode.zfill(4),

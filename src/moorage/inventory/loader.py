@@ -4,24 +4,26 @@ from __future__ import annotations
 
 import getpass
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from moorage.connection.base import Target
 from moorage.errors import InputError, Location
 from moorage.inventory.model import Environment, Host, Inventory
-from moorage.inventory.variables import MAGIC, Layer, parse_overrides
+from moorage.inventory.variables import MAGIC, Layer
+from moorage.scalars import data as as_data
 from moorage.schema import Problem, problems, raise_problems, suggest
+from moorage.target import Target
 from moorage.yamlsrc import LineDict, display_path, format_path, load_yaml
 
 YAML_SUFFIXES = (".yml", ".yaml")
 
 
-def load_inventory(path: str | os.PathLike[str] = "inventory", overrides: Sequence[str] = ()) -> Inventory:
+def load_inventory(path: str | os.PathLike[str] = "inventory", overrides: Mapping[str, Any] | None = None) -> Inventory:
     """Load, validate and assemble the inventory at ``path`` (a directory or its hosts.yml).
 
-    ``overrides`` are ``--set k=v`` flags (level 5).  Every problem in hosts.yml,
+    ``overrides`` are the level-5 variables: ``--set k=v`` flags as ``parse_overrides`` reads them
+    (a ``LineDict`` that names ``--set`` as their origin), or a recipe's own values (data).  Every problem in hosts.yml,
     group_vars/ and host_vars/ is reported at once, as one ``InputError``.
     """
     inv_dir, hosts_file = _locate(Path(path))
@@ -36,9 +38,17 @@ def load_inventory(path: str | os.PathLike[str] = "inventory", overrides: Sequen
     if not found:
         found += _name_problems(data) + _magic_problems([data, *group_vars.values(), *host_vars.values()])
     raise_problems(found)
-    inventory = _build(data, inv_dir, hosts_file, group_vars, host_vars, parse_overrides(overrides))
+    inventory = _build(data, inv_dir, hosts_file, group_vars, host_vars, _level5(overrides or {}))
     inventory.files += [Path(getattr(d, "file", "")) for d in [*group_vars.values(), *host_vars.values()]]
     return inventory
+
+
+def _level5(overrides: Mapping[str, Any]) -> LineDict:
+    if isinstance(overrides, LineDict):
+        return overrides
+    values = LineDict(as_data(dict(overrides)))
+    values.file = "--set"
+    return values
 
 
 def _locate(path: Path) -> tuple[Path, Path]:

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from moorage.connection.base import Target
 from moorage.errors import InputError, Location
-from moorage.inventory.variables import Layer, VarSource, explain, merge_layers, resolve
+from moorage.inventory.variables import Layer, Origin, VarSource, explain, merge_layers, resolve
 from moorage.scalars import data
 from moorage.schema import suggest
+from moorage.target import Target
 
 
 @dataclass
@@ -44,11 +45,12 @@ class Host:
         """The variables moorage always sets (data: never rendered as templates); ``project_dir`` is
         the project root, the inventory directory's parent (where compose files and media are read)."""
         inventory_dir = self.inventory_dir.resolve()
-        return data({"inventory_hostname": self.name, "environment_name": self.environment,
+        magic: dict[str, str] = data({"inventory_hostname": self.name, "environment_name": self.environment,
                      "project": self.project, "inventory_dir": str(inventory_dir),
                      "project_dir": str(inventory_dir.parent)})
+        return magic
 
-    def _merged(self, defaults: Mapping[str, Any] | None):
+    def _merged(self, defaults: Mapping[str, Any] | None) -> tuple[dict[str, Any], dict[str, Origin]]:
         layers = [Layer(1, defaults)] if defaults else []
         return merge_layers([*layers, *self.layers])
 
@@ -57,7 +59,7 @@ class Host:
         values, origin = self._merged(defaults)
         return {**resolve(values, origin, self.inventory_dir), **self.magic}
 
-    def unresolved(self, defaults: Mapping[str, Any] | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+    def unresolved(self, defaults: Mapping[str, Any] | None = None) -> tuple[dict[str, Any], dict[str, Origin]]:
         """``(values, origin)``: the merged values as written (secrets still references, templates
         unrendered) and each one's ``(level, Location | None)``: where it was set."""
         return self._merged(defaults)
@@ -79,6 +81,23 @@ class Inventory:
     hosts: dict[str, Host]
     known_hosts: Path
     files: list[Path] = field(default_factory=list)
+
+    def with_variables(self, values: Mapping[str, Any], *, under_set: bool = False) -> Inventory:
+        """A copy whose hosts also have ``values`` at level 5 (a recipe's own variables:
+        ``release_id``, ``rollback_to``...), as data, never rendered.  They win over ``--set``,
+        unless ``under_set``: then a ``--set`` of the same name wins."""
+        if not values:
+            return self
+        layer = Layer(5, data(dict(values)))
+
+        def layered(host: Host) -> list[Layer]:
+            if not under_set:
+                return [*host.layers, layer]
+            below = [item for item in host.layers if item.level < 5]
+            return [*below, layer, *host.layers[len(below):]]
+
+        hosts = {name: dataclasses.replace(host, layers=layered(host)) for name, host in self.hosts.items()}
+        return dataclasses.replace(self, hosts=hosts)
 
     def known_names(self) -> list[str]:
         """Environment and host names, in inventory order, without repeats."""

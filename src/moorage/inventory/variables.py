@@ -24,6 +24,9 @@ LEVELS = {1: "1 defaults", 2: "2 inventory", 3: "3 environment", 4: "4 host", 5:
 MAGIC_LEVEL = "magic"
 
 
+Origin = tuple[int, "Location | None"]  # a value's level and where it was written (None: no file)
+
+
 class VarSource(NamedTuple):
     """Where a variable's value came from: masked display value, level and ``file:line``."""
 
@@ -87,10 +90,10 @@ def _value(flag: str, text: str) -> Any:
     return Data(text)
 
 
-def merge_layers(layers: Sequence[Layer]) -> tuple[dict[str, Any], dict[str, tuple[int, Location | None]]]:
+def merge_layers(layers: Sequence[Layer]) -> tuple[dict[str, Any], dict[str, Origin]]:
     """Merge per top-level key: ``(values, {name: (level, location)})``."""
     values: dict[str, Any] = {}
-    origin: dict[str, tuple[int, Location | None]] = {}
+    origin: dict[str, Origin] = {}
     for layer in layers:
         for name, value in layer.values.items():
             loc = layer.values.location(name) if isinstance(layer.values, LineDict) else None
@@ -101,7 +104,7 @@ def merge_layers(layers: Sequence[Layer]) -> tuple[dict[str, Any], dict[str, tup
     return values, origin
 
 
-def resolve(values: Mapping[str, Any], origin: Mapping[str, tuple[int, Location | None]],
+def resolve(values: Mapping[str, Any], origin: Mapping[str, Origin],
             base_dir: Path) -> dict[str, Any]:
     """Every value with its secrets read (and registered with the masker), as plain data."""
     return {name: _resolve(value, name, origin[name][1], base_dir) for name, value in values.items()}
@@ -150,7 +153,7 @@ def _display(value: Any) -> Any:
     return value
 
 
-def explain(values: Mapping[str, Any], origin: Mapping[str, tuple[int, Location | None]],
+def explain(values: Mapping[str, Any], origin: Mapping[str, Origin],
             magic: Mapping[str, str]) -> list[VarSource]:
     """One ``VarSource`` per variable, in name order, magic variables included."""
     rows = []

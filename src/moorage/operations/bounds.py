@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from moorage.errors import MoorageError
-from moorage.operations.common import q
+from moorage.operations.file_writes import q
 
 # Top-level directories of a Linux system (FHS 3.0, plus what distributions add) and the
 # second-level ones that hold a system's programs and state.

@@ -7,7 +7,7 @@ import posixpath
 from moorage.connection.base import Connection
 from moorage.operations.base import Change, FactRequest, Facts, NotYet, Operation, OpResult, TaskFailed, register
 from moorage.operations.bounds import within
-from moorage.operations.common import q
+from moorage.operations.file_writes import q
 from moorage.scalars import as_text
 
 _SKIPPED = "@@moorage-unless-held"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from moorage.connection.base import Connection
 from moorage.operations.base import Change, Facts, NotYet, Operation, OpResult, TaskFailed, register
 from moorage.operations.bounds import within
@@ -23,7 +25,7 @@ PROJECT_ARGS = {
 }
 
 
-def compose_tokens(args: dict) -> list[str]:
+def compose_tokens(args: dict[str, Any]) -> list[str]:
     """``docker compose`` with the project's name, files, profiles and env file, as tokens."""
     parts = ["docker", "compose"]
     if args.get("project_name"):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import posixpath
 
 from moorage.operations.base import Change, FactRequest, Facts, Operation, Shell, Upload, register
-from moorage.operations.common import ATTRIBUTES, PATH, normalize_mode, plan_write, q
+from moorage.operations.file_writes import ATTRIBUTES, PATH, normalize_mode, plan_write, q
 from moorage.operations.files import find_source
 
 
@@ -63,7 +63,7 @@ class ConfigFile(Operation):
 
     @property
     def path(self) -> str:
-        return self.args["path"]
+        return str(self.args["path"])
 
     def facts_needed(self) -> FactRequest:
         return FactRequest({self.path}, {self.path} if self.context.diff else set())

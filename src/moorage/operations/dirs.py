@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from moorage.operations.base import Change, FactRequest, Facts, Operation, register
-from moorage.operations.common import ATTRIBUTES, PATH
+from moorage.operations.file_writes import ATTRIBUTES, PATH
 from moorage.operations.files import Dir
 
 

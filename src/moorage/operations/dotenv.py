@@ -135,7 +135,8 @@ class _Parser:
             value, _, rest = src.partition("\n")
             self.line += 1
             return _dollars(value.split(" #", 1)[0].rstrip()), rest
-        quote, chars, escaped = src[0], [], False
+        quote, escaped = src[0], False
+        chars: list[str] = []
         for index in range(1, len(src)):
             char = src[index]
             if char == "\n":

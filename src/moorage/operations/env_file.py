@@ -9,8 +9,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from moorage.operations.base import Change, FactRequest, Facts, Operation, PlanError, register
-from moorage.operations.common import GROUP, MODE, OWNER, PATH, content_diff, normalize_mode, plan_write
 from moorage.operations.dotenv import EnvSyntaxError, env_refusal, parse_env, quote_env
+from moorage.operations.file_writes import GROUP, MODE, OWNER, PATH, content_diff, normalize_mode, plan_write
 from moorage.secrets import MASK
 
 _SECRET_NAME = re.compile(r"SECRET|PASSWORD|PASSWD|TOKEN|PRIVATE|API_KEY|_KEY$", re.I)
@@ -68,7 +68,7 @@ class EnvFile(Operation):
 
     @property
     def path(self) -> str:
-        return self.args["path"]
+        return str(self.args["path"])
 
     def facts_needed(self) -> FactRequest:
         return FactRequest({self.path}, {self.path})  # the current values: generated secrets are kept

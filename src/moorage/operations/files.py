@@ -20,7 +20,7 @@ from moorage.operations.base import (
     register,
 )
 from moorage.operations.bounds import guarded_rm
-from moorage.operations.common import (
+from moorage.operations.file_writes import (
     ATTRIBUTES,
     PATH,
     attribute_changes,
@@ -38,7 +38,7 @@ class _PathOperation(Operation):
 
     @property
     def path(self) -> str:
-        return self.args[self.path_arg]
+        return str(self.args[self.path_arg])
 
     @property
     def mode(self) -> str | None:

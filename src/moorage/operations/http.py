@@ -7,6 +7,8 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
+from email.message import Message as HTTPMessage
+from typing import IO
 
 from moorage.connection.base import Connection
 from moorage.operations.base import Change, Facts, Operation, OpResult, TaskFailed, register
@@ -122,5 +124,6 @@ class Answer:
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
     """Report a redirect as the answer instead of following it."""
 
-    def redirect_request(self, req, fp, code, msg, headers, newurl):
+    def redirect_request(self, req: urllib.request.Request, fp: IO[bytes], code: int, msg: str,
+                         headers: HTTPMessage, newurl: str) -> None:
         return None

@@ -14,7 +14,7 @@ import subprocess
 from moorage.connection.base import Connection
 from moorage.operations import names
 from moorage.operations.base import Change, Facts, Operation, OpResult, TaskFailed, register
-from moorage.operations.common import q
+from moorage.operations.file_writes import q
 from moorage.operations.shell import Raw, argv, sh
 
 _MISSING = "missing"
@@ -118,6 +118,7 @@ class Image(Operation):
             return False
         with subprocess.Popen(["docker", "save", *needed], stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE) as saver:
+            assert saver.stdout is not None and saver.stderr is not None  # both are pipes
             result = conn.run("docker load", stdin=saver.stdout)
             saver.wait()
             if saver.returncode != 0:

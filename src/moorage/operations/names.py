@@ -27,11 +27,3 @@ def project_problem(name: str) -> str | None:
         return None
     return (f"{name!r} is not a valid compose project name: docker compose allows lowercase letters, "
             "digits, '-' and '_', starting with a letter or digit")
-
-
-def service_problem(name: str) -> str | None:
-    """Why ``name`` is no compose service name, or None."""
-    if SERVICE.fullmatch(name):
-        return None
-    return (f"{name!r} is not a valid compose service name: letters, digits, '_', '.' and '-', "
-            "starting with a letter or digit")

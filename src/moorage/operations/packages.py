@@ -45,7 +45,7 @@ class Apt(ScriptedOperation):
 
     @property
     def present(self) -> bool:
-        return self.args.get("state", "present") == "present"
+        return bool(self.args.get("state", "present") == "present")
 
     def summary(self) -> str:
         verb = "install" if self.present else "remove"

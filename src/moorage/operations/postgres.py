@@ -1,6 +1,6 @@
 """PostgreSQL data operations: ``postgres_backup`` (now), ``backup_job`` (daily, cron) and
-``postgres_restore``.  The shell they run is built in ``moorage.data.scripts``; the restore of a
-live database needs a permit from ``moorage.data.guard``."""
+``postgres_restore``.  The shell they run is built in ``moorage.operations.backups.scripts``; the restore of a
+live database needs a permit from ``moorage.operations.backups.guard``."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import posixpath
 from typing import Any
 
 from moorage.connection.base import Connection
-from moorage.data import guard, scripts
-from moorage.data.naming import SAFE
+from moorage.operations.backups import guard, scripts
+from moorage.operations.backups.naming import SAFE
 from moorage.operations.base import (
     Change,
     FactRequest,
@@ -21,10 +21,10 @@ from moorage.operations.base import (
     TaskFailed,
     register,
 )
-from moorage.operations.common import PATH, plan_write, q
+from moorage.operations.file_writes import PATH, plan_write, q
 
 NAME = {"type": "string", "pattern": f"^{SAFE}$"}
-DATABASES = {
+DATABASES: dict[str, Any] = {
     "type": "array",
     "items": {"type": "object", "additionalProperties": False, "required": ["service"], "properties": {
         "service": {**NAME, "description": "The compose service running PostgreSQL."},

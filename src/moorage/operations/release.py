@@ -13,7 +13,7 @@ import json
 
 from moorage.connection.base import Connection
 from moorage.operations.base import Change, Facts, Operation, OpResult, TaskFailed, register
-from moorage.operations.common import q
+from moorage.operations.file_writes import q
 
 _MARK = "@@release "
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from moorage.connection.base import CommandResult, Connection
 from moorage.operations.base import Change, Facts, Operation, OpResult, Shell, TaskFailed
-from moorage.operations.common import q
+from moorage.operations.file_writes import q
 
 _HELD = "@@moorage-held"
 DID = "@@did "

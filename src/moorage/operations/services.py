@@ -8,7 +8,7 @@ background with ``without_init``, and the task says it will not come back after 
 from __future__ import annotations
 
 from moorage.operations.base import register
-from moorage.operations.common import q
+from moorage.operations.file_writes import q
 from moorage.operations.scripted import DID, ScriptedOperation
 
 
@@ -47,7 +47,7 @@ class Service(ScriptedOperation):
 
     @property
     def service(self) -> str:
-        return self.args["name"]
+        return str(self.args["name"])
 
     @property
     def pidfile(self) -> str:

@@ -13,8 +13,8 @@ import posixpath
 from typing import Any
 
 from moorage.operations.base import Change, FactRequest, Facts, Operation, register
-from moorage.operations.common import plan_write, q
 from moorage.operations.config import candidate_path, through_candidate
+from moorage.operations.file_writes import plan_write, q
 from moorage.operations.scripted import PATH_PRELUDE
 
 DROP_IN = "/etc/ssh/sshd_config.d/00-moorage.conf"  # 00-: read before the distribution's (e.g. cloud-init's 50-)
@@ -89,7 +89,7 @@ class SshdConfig(Operation):
 
     @property
     def path(self) -> str:
-        return self.args.get("path", DROP_IN)
+        return str(self.args.get("path", DROP_IN))
 
     def facts_needed(self) -> FactRequest:
         return FactRequest({self.path}, {self.path} if self.context.diff else set())

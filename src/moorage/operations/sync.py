@@ -23,7 +23,7 @@ from moorage.facts import patterns
 from moorage.facts import sync as tree
 from moorage.facts.sync import Outcome
 from moorage.operations.base import Change, Facts, Operation, OpResult, PlanError, TaskFailed, register
-from moorage.operations.common import MODE, normalize_mode, q
+from moorage.operations.file_writes import MODE, normalize_mode, q
 from moorage.operations.sync_transport import TAR_RUN, Meter, TarStream, run_rsync
 
 _FULL = ("No space left on device", "Disk quota exceeded")

@@ -31,11 +31,11 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from moorage.connection.base import Channel, Connection
 from moorage.facts.sync import STAGING_PREFIX, TreeDiff
-from moorage.operations.common import q
+from moorage.operations.file_writes import q
 
 # rsync's remote shell: sends rsync's argv back over the inherited socket, then relays bytes
 # both ways with buffers, so neither direction waits on the other (rsync expects ssh's
@@ -119,13 +119,15 @@ def run_rsync(argv: list[str], src: str, dest: str, conn: Connection, prefix: st
         tunnel.stop()
 
 
-def _follow(proc: subprocess.Popen, tunnel: Tunnel, meter: Meter) -> tuple[int, str, str]:
+def _follow(proc: subprocess.Popen[bytes], tunnel: Tunnel, meter: Meter) -> tuple[int, str, str]:
     """Read rsync's output to its end; its ``--info=progress2`` percentages drive ``meter``."""
     errors: list[bytes] = []
-    reader = threading.Thread(target=lambda: errors.append(proc.stderr.read()), daemon=True)
+    assert proc.stdout is not None and proc.stderr is not None  # both are pipes (see _rsync)
+    err_pipe, out_pipe = proc.stderr, cast(io.BufferedReader, proc.stdout)  # Popen's pipes are buffered readers
+    reader = threading.Thread(target=lambda: errors.append(err_pipe.read()), daemon=True)
     reader.start()
     out = bytearray()
-    for chunk in iter(lambda: proc.stdout.read1(65536), b""):
+    for chunk in iter(lambda: out_pipe.read1(65536), b""):
         out += chunk
         percent = [m for piece in re.split(rb"[\r\n]", chunk) if (m := _PROGRESS.match(piece))]
         if percent:
@@ -147,7 +149,8 @@ class Tunnel(threading.Thread):
     def __init__(self, conn: Connection, sock: socket.socket, prefix: str) -> None:
         super().__init__(daemon=True)
         self.conn, self.sock, self.prefix = conn, sock, prefix
-        self.stderr, self.error, self.status = "", None, -1
+        self.stderr, self.status = "", -1
+        self.error: Exception | None = None
         self._halt = threading.Event()
 
     def run(self) -> None:

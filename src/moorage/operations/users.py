@@ -16,7 +16,7 @@ from moorage.operations.base import (
     Upload,
     register,
 )
-from moorage.operations.common import attribute_changes, content_diff, q, sha256
+from moorage.operations.file_writes import attribute_changes, content_diff, q, sha256
 from moorage.operations.scripted import DID, ScriptedOperation, each
 
 NAME = {"type": "string", "pattern": "^[a-z_][a-z0-9_-]*[$]?$", "maxLength": 32,
@@ -131,7 +131,9 @@ class AuthorizedKey(Operation):
         ssh_dir, keys_file = self._paths()
         if facts[self.home].kind != "dir":
             raise PlanError(f"the home directory {self.home} of {user} does not exist; create the user first")
-        steps, described, after = [], [], []
+        steps: list[Upload | Shell] = []
+        described: list[str] = []
+        after: list[PathFacts] = []
         current_dir = facts[ssh_dir]
         if not current_dir.exists:
             steps.append(Shell(f"mkdir -- {q(ssh_dir)}\nchmod 0700 {q(ssh_dir)}\nchown {q(f'{user}:{group}')} "

@@ -19,6 +19,7 @@ from jsonschema.exceptions import SchemaError
 
 from moorage import secrets
 from moorage.errors import InputError, Location
+from moorage.inventory import Host
 from moorage.playbook.model import Play, Role
 from moorage.playbook.usage import names_in
 from moorage.schema import Problem, problems
@@ -58,9 +59,9 @@ def _at(path: Sequence[Any]) -> str:
     return f" (at {'.'.join(map(str, path))})" if path else ""
 
 
-def value_problems(host: Any, plays: Sequence[Play]) -> tuple[list[Problem], int]:
-    """Every declared variable of the roles of ``plays`` checked for ``host`` (a
-    ``moorage.inventory.Host``): ``(problems, number of declarations checked)``.
+def value_problems(host: Host, plays: Sequence[Play]) -> tuple[list[Problem], int]:
+    """Every declared variable of the roles of ``plays`` checked for ``host``:
+    ``(problems, number of declarations checked)``.
 
     A value is rendered as the run renders it (``host.variables(play.defaults())``); one that
     can't be rendered yet (it refers to a registered result or another runtime-only variable)

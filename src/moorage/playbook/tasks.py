@@ -9,7 +9,8 @@ from typing import Any
 from moorage import templating
 from moorage.errors import Location
 from moorage.playbook.model import Role, Task
-from moorage.schema import CONTROL_KEYS, Problem, suggest, task_problems
+from moorage.playbook.task_checks import task_problems
+from moorage.schema import CONTROL_KEYS, Problem, suggest
 from moorage.yamlsrc import display_path, format_path, location_of
 
 # operation -> (argument naming a local file, the folder it is looked up in)
@@ -73,7 +74,7 @@ def _source_problems(task: Mapping[str, Any], path: list[Any], file: str,
     for op, (arg, folder) in SOURCE_ARGS.items():
         args = task.get(op)
         src = args.get(arg) if isinstance(args, Mapping) else None
-        if not isinstance(src, str) or "{{" in src or "{%" in src or "base" in args:
+        if not isinstance(src, str) or "{{" in src or "{%" in src or (isinstance(args, Mapping) and "base" in args):
             continue  # known only at run time (a template, or a file read from its base)
         dirs = [d / folder for d in source_dirs]
         found = next((d / src for d in dirs if (d / src).is_file()), None)

@@ -17,6 +17,7 @@ import jinja2
 from jinja2 import meta
 
 from moorage.errors import Location
+from moorage.inventory import Host
 from moorage.playbook.model import Play, Task
 from moorage.schema import suggest
 from moorage.templating import ENV, is_templated
@@ -87,9 +88,9 @@ def _file_names(file: Path) -> set[str]:
         return set()
 
 
-def unused_warnings(host: Any, used: set[str]) -> list[str]:
+def unused_warnings(host: Host, used: set[str]) -> list[str]:
     """``file:line: variable 'x' is not used by any role or playbook (did you mean 'y'?)`` for
-    each inventory variable of ``host`` (a ``moorage.inventory.Host``) that ``used`` lacks and no
+    each inventory variable of ``host`` that ``used`` lacks and no
     other inventory variable refers to, at every place it is set."""
     layers = [layer for layer in host.layers if layer.level in INVENTORY_LEVELS]
     known = used | _engine_indirect(host.unresolved()[0])

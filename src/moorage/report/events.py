@@ -82,16 +82,14 @@ class Report:
         self.renderer = renderer
         self.mask = mask
         self.recaps: dict[str, Recap] = {}
-        self.events: list[Event] = []
         self._lock = threading.Lock()
 
     def emit(self, kind: str, **fields: Any) -> Event:
-        """Record and render one event (secrets masked)."""
+        """Render one event (secrets masked), counting task results in the host's recap."""
         event = Event(kind, **{k: _mask_value(v, self.mask) for k, v in fields.items()})
         with self._lock:
             if kind == "task" and event.host and event.status in STATUSES:
                 self.recaps.setdefault(event.host, Recap()).count(event.status)
-            self.events.append(event)
             self.renderer.render(event)
         return event
 

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, DownloadColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    SpinnerColumn,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from moorage.report.events import STATUSES, Event, Recap
 
@@ -21,7 +29,7 @@ class HumanRenderer:
         self.verbose = verbose
         self._last_header: tuple[str | None, str | None] | None = None
         self._progress: Progress | None = None
-        self._bars: dict[tuple[str | None, str | None], int] = {}
+        self._bars: dict[tuple[str | None, str | None], TaskID] = {}
         self._recap_width = 0
 
     def render(self, event: Event) -> None:

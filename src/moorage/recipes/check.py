@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import functools
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from moorage import builtin
-from moorage.deploy.preflight import preflight
+from moorage import builtin, secrets
 from moorage.errors import InputError
 from moorage.inventory import Host, Inventory, load_inventory
 from moorage.operations.env_file import env_refusal, is_generated
@@ -16,6 +16,7 @@ from moorage.playbook import Play, Playbook, read_role
 from moorage.playbook.declarations import value_problems
 from moorage.playbook.usage import unused_warnings, used_names
 from moorage.project import Project
+from moorage.recipes.preflight import preflight
 from moorage.schema import Problem, error_problems, raise_problems
 from moorage.templating import render_value
 from moorage.yamlsrc import display_path
@@ -46,6 +47,19 @@ class CheckReport:
     def raise_if_problems(self) -> None:
         """One ``InputError`` with every problem (each naming file:line)."""
         raise_problems(list(dict.fromkeys(self.problems)))
+
+
+def check(project: Project, host: str = "") -> int:
+    """``check``: print one line per file checked and the warnings (stderr), then ``all valid``;
+    raises one ``InputError`` naming every problem's file:line (exit status 2)."""
+    report = run_check(project, host)
+    for line in report.lines:
+        print(line)
+    for warning in report.warnings:
+        print(f"warning: {secrets.mask(warning)}", file=sys.stderr)
+    report.raise_if_problems()
+    print("all valid")
+    return 0
 
 
 def run_check(project: Project, host: str = "") -> CheckReport:
@@ -94,7 +108,7 @@ def _check_env_values(report: CheckReport, inventory: Inventory) -> None:
     for selected in report.hosts:
         plays = [play for playbook in report.playbooks.values() for play in playbook.plays
                  if selected.name in _play_hosts(inventory, play)]
-        report.record(f".env values of {selected.name}", lambda h=selected, ps=plays: _env_values(h, ps))
+        report.record(f".env values of {selected.name}", functools.partial(_env_values, selected, plays))
 
 
 def _env_values(host: Host, plays: list[Play]) -> str:
@@ -149,13 +163,16 @@ def _check_inventory(report: CheckReport, path: Path, host: str) -> Inventory | 
         report.lines.append(f"ok   {display_path(extra)}")
     if host:
         for selected in _select(report, loaded[0], host):
-            if report.record(f"variables of {selected.name}",
-                             lambda h=selected: _count(len(h.variables()), "variable")):
+            if report.record(f"variables of {selected.name}", functools.partial(_variable_count, selected)):
                 report.hosts.append(selected)
     return loaded[0]
 
 
-def _select(report: CheckReport, inventory: Inventory, host: str) -> list:
+def _variable_count(host: Host) -> str:
+    return _count(len(host.variables()), "variable")
+
+
+def _select(report: CheckReport, inventory: Inventory, host: str) -> list[Host]:
     try:
         return inventory.select(host)
     except InputError as exc:

@@ -4,7 +4,7 @@ Each backup file ``NAME`` has a sidecar ``NAME.json`` written when it passed ver
 sha256, service, database, why it was taken).  A file without one was never verified and does
 not count; one whose size differs from the record, or that a later verification found unreadable
 (``"state": "corrupt"``), does not count either.  Ages come from the file's mtime, like the
-``find -mtime`` retention of seed 001.
+``find -mtime`` retention in the backup script (so both agree on a backup's age).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from moorage.data import naming
+from moorage.operations.backups import naming
 
 VERIFIED = "verified"
 
@@ -102,7 +102,8 @@ def staleness(backups: Iterable[Backup], max_age_hours: float, now: float | None
               labels: Iterable[str] | None = None) -> str | None:
     """A warning when some database has no verified backup newer than ``max_age_hours``, else None."""
     backups = list(backups)
-    wanted = list(labels) if labels is not None else sorted({b.label for b in backups if b.kind == "db"}) or [None]
+    wanted: list[str | None] = [*labels] if labels is not None else [
+        *sorted({b.label for b in backups if b.kind == "db"})] or [None]
     problems = []
     for label in wanted:
         newest = newest_verified(backups, label)

@@ -11,8 +11,8 @@ import shlex
 from pathlib import Path
 
 from moorage.connection.base import Connection
-from moorage.data.catalog import Backup
 from moorage.errors import HostError
+from moorage.operations.backups.catalog import Backup
 
 
 def fetch(conn: Connection, backup_dir: str, backup: Backup, dest: Path) -> Path:

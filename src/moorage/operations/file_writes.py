@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import shlex
+from collections.abc import Callable
 from typing import Any
 
 from moorage.operations.base import Change, Facts, PathFacts, PlanError, Shell, Upload
@@ -54,7 +55,7 @@ def attribute_changes(current: PathFacts, mode: str | None, owner: str | None,
     return commands, described
 
 
-def content_diff(path: str, old: bytes | None, new: bytes, mask: Any = None) -> str:
+def content_diff(path: str, old: bytes | None, new: bytes, mask: Callable[[str], str] | None = None) -> str:
     """A unified diff of a file's content (``mask`` hides secrets in each line)."""
     def lines(data: bytes | None) -> list[str]:
         if data is None:
@@ -68,7 +69,8 @@ def content_diff(path: str, old: bytes | None, new: bytes, mask: Any = None) -> 
 
 
 def plan_write(path: str, data: bytes, facts: Facts, mode: str | None, owner: str | None,
-               group: str | None, default_mode: str = "0644", mask: Any = None) -> Change | None:
+               group: str | None, default_mode: str = "0644",
+               mask: Callable[[str], str] | None = None) -> Change | None:
     """The change that makes ``path`` hold ``data`` with the given attributes, or None."""
     current = facts[path]
     if current.kind in ("dir", "other"):

@@ -11,25 +11,35 @@ rollback --restore-db: the same checks for the backup recorded with the release,
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
 from moorage.connection.base import Connection
-from moorage.data import catalog, guard, scripts
-from moorage.data.settings import DataSettings, one
-from moorage.data.settings import load as settings_load
-from moorage.deploy import server
 from moorage.errors import HostError, InputError
 from moorage.executor import Runner, RunOptions
-from moorage.inventory import load_inventory
+from moorage.inventory import Host, Inventory
+from moorage.operations import server_state as server
+from moorage.operations.backups import catalog, guard, scripts
 from moorage.operations.base import Facts, OpContext, TaskFailed
 from moorage.operations.postgres import PostgresBackup
 from moorage.progname import command
 from moorage.project import Project
+from moorage.recipes.data_settings import DataSettings, of_hosts, one
+from moorage.recipes.data_settings import load as settings_load
+from moorage.recipes.outcome import Outcome, finish
+from moorage.recipes.play import Request
 from moorage.report import Report
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """How a restore inside ``rollback`` was asked for: ``wanted`` (``--restore-db``), confirmed
+    with ``yes`` (else ``ask`` shows the prompt), ``destroy`` (drop and recreate the database)."""
+
+    wanted: bool = False
+    yes: bool = False
+    destroy: bool = False
+    ask: guard.Ask = guard.terminal_ask
 
 
 @dataclass
@@ -123,8 +133,10 @@ def safety_backup(conn: Connection, settings: DataSettings, labels: Sequence[str
     op = PostgresBackup(settings.backup_args(databases=databases, reason="pre-restore", prune=False),
                         OpContext(settings.host.name, {}))
     task = "safety backup of the live data before the restore"
+    change = op.plan(Facts())
+    assert change is not None, "postgres_backup always plans a backup"
     try:
-        result = op.apply(op.plan(Facts()), conn)
+        result = op.apply(change, conn)
     except TaskFailed as exc:
         report.emit("task", host=settings.host.name, task=task, status="failed" if required else "skipped",
                     message=str(exc))
@@ -163,21 +175,18 @@ def prepare(conn: Connection, settings: DataSettings, chosen: list[catalog.Backu
     return Prepared(settings, chosen, recreate=destroy, permit=permit.token, safety=safety)
 
 
-def run(prepared: Prepared, conn: Connection, inventory: str | Path, overrides: Sequence[str], project: Project,
-        report: Report) -> bool:
+def run(prepared: Prepared, conn: Connection, inventory: Inventory, project: Project, report: Report) -> bool:
     """Run playbooks/restore.yml for a prepared restore on its host's open connection."""
     settings = prepared.settings
     items = [{"file": b.name, "service": b.service or settings.service_of(b.label),
               **({"database": b.meta["database"]} if b.meta.get("database") else {})} for b in prepared.backups]
-    extra = [f"restore_backups={json.dumps(items)}", f"restore_into={json.dumps(prepared.into)}",
-             f"restore_recreate={'true' if prepared.recreate else 'false'}",
-             f"restore_permit={json.dumps(prepared.permit)}"]
-    loaded = load_inventory(inventory, [*overrides, *extra])
-    playbook = project.load_playbook("restore")
-    result = Runner(loaded, RunOptions(), report, {settings.host.name: conn}).run(
-        playbook, loaded.select(settings.host.name))
-    prepared.leftovers = [t for e in report.events if e.kind == "task" and e.host == settings.host.name
-                          for t in e.data.get("leftovers", [])]
+    restoring = inventory.with_variables({"restore_backups": items, "restore_into": prepared.into,
+                                          "restore_recreate": prepared.recreate,
+                                          "restore_permit": prepared.permit})
+    name = settings.host.name
+    result = Runner(restoring, RunOptions(), report, {name: conn}).run(project.load_playbook("restore"),
+                                                                       restoring.select(name))
+    prepared.leftovers = [str(table) for table in result.collected(name, "leftovers")]
     return not result.failed_hosts
 
 
@@ -210,18 +219,15 @@ def outcome_message(prepared: Prepared, ok: bool) -> str:
 
 def compose_file_of(settings: DataSettings) -> str:
     """The host's compose file name, for the how-to-start hint (empty when not set)."""
-    variables: dict[str, Any] = settings.host.variables()
-    value = variables.get("compose_file", "")
+    value = settings.host.variables().get("compose_file", "")
     return value if isinstance(value, str) else ""
 
 
-def for_release(conn: Connection, inventory: str | Path, overrides: Sequence[str], project: Project, report: Report,
-                host: Any, ledger: server.Ledger, release_id: str, *, yes: bool, ask: guard.Ask,
-                destroy: bool = False) -> Prepared:
+def for_release(conn: Connection, inventory: Inventory, project: Project, report: Report, host: Host,
+                ledger: server.Ledger, release_id: str, confirm: Confirmation) -> Prepared:
     """``rollback --restore-db``: the checks of a restore of the backup recorded as ``release_id``'s data,
     done before the rollback starts (so a refusal changes nothing)."""
-    _, hosts = settings_load(inventory, host.name, overrides, project)
-    settings = hosts[0]
+    settings = of_hosts([inventory.hosts[host.name]], project.load_playbook("backup"))[0]
     names = release_backups(ledger, release_id)
     if not names:
         raise InputError(f"{host.name}: no backup is recorded as the data of release {release_id} (a deploy records "
@@ -229,34 +235,23 @@ def for_release(conn: Connection, inventory: str | Path, overrides: Sequence[str
                          f"with `{command('restore', '--host', host.name)} --file NAME` "
                          f"(`{command('backup', '--host', host.name, '--list')}` shows them)")
     chosen = choose(list_backups(conn, settings), names, settings)
-    return prepare(conn, settings, chosen, report, destroy=destroy, yes=yes, ask=ask,
+    return prepare(conn, settings, chosen, report, destroy=confirm.destroy, yes=confirm.yes, ask=confirm.ask,
                    compose_file=compose_file_of(settings), after=f"roll back to release {release_id} and ")
 
 
-@dataclass
-class RestoreRequest:
-    """What ``restore`` was asked."""
+def restore(request: Request, report: Report, *, files: Sequence[str] = (), into: str = "", destroy: bool = False,
+            yes: bool = False, break_lock: bool = False, ask: guard.Ask = guard.terminal_ask) -> int:
+    """The restore recipe on one host (see the module docstring); returns the exit status.
 
-    inventory: str
-    target: str
-    overrides: list[str] = field(default_factory=list)
-    files: list[str] = field(default_factory=list)
-    into: str = ""
-    destroy: bool = False
-    yes: bool = False
-    break_lock: bool = False
-
-
-def restore(request: RestoreRequest, project: Project, report: Report,
-            ask: guard.Ask = guard.terminal_ask) -> tuple[str, bool, str]:
-    """The restore recipe on one host: ``(host, ok, message)``; see the module docstring."""
-    _, hosts = settings_load(request.inventory, request.target, request.overrides, project)
-    settings = one(hosts, request.target)
-    host = settings.host
-    with server.locked(host, settings.app_dir, "restore", request.break_lock) as conn:
-        chosen = choose(list_backups(conn, settings), request.files, settings)
-        prepared = prepare(conn, settings, chosen, report, into=request.into, destroy=request.destroy,
-                           yes=request.yes, ask=ask, compose_file=compose_file_of(settings))
-        ok = run(prepared, conn, request.inventory, request.overrides, project, report)
+    ``files``: the backups to restore (default: the newest verified one of each database);
+    ``into``: a scratch database instead of the live one; ``destroy``: drop and recreate it.
+    """
+    inventory = request.inventory()
+    settings = one(settings_load(inventory, request.target, request.project), request.target)
+    with server.locked(settings.host.target, settings.app_dir, "restore", break_lock) as conn:
+        chosen = choose(list_backups(conn, settings), files, settings)
+        prepared = prepare(conn, settings, chosen, report, into=into, destroy=destroy, yes=yes, ask=ask,
+                           compose_file=compose_file_of(settings))
+        ok = run(prepared, conn, inventory, request.project, report)
         audit(conn, prepared, ok, server.read_ledger(conn, settings.app_dir).current)
-    return host.name, ok, outcome_message(prepared, ok)
+    return finish([Outcome(settings.host.name, ok, outcome_message(prepared, ok))], report)

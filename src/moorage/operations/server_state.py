@@ -1,4 +1,6 @@
-"""What the deploy recipes keep on the server beside the app: lock, audit log, release ledger.
+"""What moorage keeps on the server beside the app: the deploy lock, the audit log, the release ledger.
+
+The recipes (deploy, rollback, restore, onboard, status) use them over a connection they hold.
 
 Layout under ``app_dir``: ``.moorage/lock/`` (a directory: ``mkdir`` is atomic), its ``holder``
 file, ``.moorage/audit.log`` (one line per deploy, rollback, restore), ``releases/<id>/release.json``
@@ -21,6 +23,7 @@ from typing import Any
 from moorage.connection import connect
 from moorage.connection.base import Connection
 from moorage.errors import HostError
+from moorage.target import Target
 
 STATE = ".moorage"
 
@@ -90,9 +93,9 @@ def release_lock(conn: Connection, app_dir: str) -> None:
 
 
 @contextmanager
-def locked(host: Any, app_dir: str, action: str, break_lock: bool) -> Iterator[Connection]:
-    """A connection to ``host`` holding the deploy lock (deploy, rollback, restore) until the block ends."""
-    conn = connect(host.target)
+def locked(target: Target, app_dir: str, action: str, break_lock: bool) -> Iterator[Connection]:
+    """A connection to ``target`` holding the deploy lock (deploy, rollback, restore) until the block ends."""
+    conn = connect(target)
     try:
         broken = acquire_lock(conn, app_dir, action, break_lock)
         if broken:
@@ -106,7 +109,7 @@ def locked(host: Any, app_dir: str, action: str, break_lock: bool) -> Iterator[C
 
 
 # -- audit --------------------------------------------------------------------------
-def audit(conn: Connection, app_dir: str, action: str, release: str, result: str, **extra: Any) -> None:
+def audit(conn: Connection, app_dir: str, action: str, release: str, result: str, **extra: object) -> None:
     """Append one line to the server's audit log: when, who, what, which release, result."""
     fields = " ".join(f"{k}={json.dumps(str(v)) if ' ' in str(v) else v}" for k, v in extra.items()
                       if v not in (None, ""))

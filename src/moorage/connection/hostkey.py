@@ -25,9 +25,9 @@ from pathlib import Path
 
 import paramiko
 
-from moorage.connection.base import Target
 from moorage.connection.ssh import fetch_host_key
 from moorage.errors import InputError
+from moorage.target import Target
 
 
 @dataclass(frozen=True)

@@ -22,8 +22,8 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from moorage.data import catalog
 from moorage.errors import InputError
+from moorage.operations.backups import catalog
 from moorage.progname import command
 
 Ask = Callable[[str], "str | None"]  # shows a prompt, returns the typed line, or None without a terminal

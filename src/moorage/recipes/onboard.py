@@ -17,28 +17,30 @@ Nothing half-done goes unreported: a failure names the step, and the outcome lis
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import posixpath
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import paramiko
 
-from moorage.connection.base import Connection, Target
+from moorage.connection import hostkey
+from moorage.connection.base import Connection
 from moorage.connection.ssh import SSHConnection, missing_key
-from moorage.deploy import server
-from moorage.deploy.recipe import Outcome
 from moorage.errors import HostError, InputError
-from moorage.executor import Runner, RunOptions
+from moorage.executor import Runner, RunOptions, TaskRecord
 from moorage.executor.tasks import skipped_roles
-from moorage.inventory import load_inventory
-from moorage.onboard import hostkey
+from moorage.inventory import Host, Inventory
+from moorage.operations import server_state as server
 from moorage.operations import sshd
-from moorage.project import Project, locate
+from moorage.playbook import Playbook
+from moorage.project import Project
+from moorage.recipes.outcome import Outcome, finish
+from moorage.recipes.play import Request
 from moorage.report import Report
+from moorage.target import Target
 from moorage.templating import render_value
 
 STEP = "onboard"  # the play name of the recipe's own steps in the report
@@ -48,28 +50,18 @@ USING_DIRS = ("deploy", "backup")
 LOGIN_ATTEMPTS, LOGIN_PAUSE = 6, 0.5  # a new login is retried for ~3 s (sshd re-executes itself on reload)
 
 
-@dataclass
-class Request:
-    """What the user asked for on the command line."""
-
-    inventory: str
-    target: str
-    trust_host_key: bool = False
-    first_user: str = "root"
-    overrides: list[str] = field(default_factory=list)
-    project: Project | None = None  # default: the project of ``inventory``
-
-
 class Stopped(Exception):
     """A step failed: its sentence becomes the outcome (the report already has the step)."""
 
 
-def onboard(request: Request, report: Report) -> list[Outcome]:
-    """Onboard every host of the target, one after another; see the module docstring."""
+def onboard(request: Request, report: Report, *, trust_host_key: bool = False, first_user: str = "root") -> int:
+    """Onboard every host of the target, one after another (see the module docstring); returns the
+    exit status.  ``trust_host_key`` pins a new host key at first contact; ``first_user`` logs in
+    before the deploy user exists."""
     # A refused login (expected: the deploy user is tried first) makes Paramiko's transport thread
     # log a socket error on stderr as it hangs up; the step's own sentence says what happened.
     logging.getLogger("paramiko.transport").setLevel(logging.CRITICAL)
-    inventory = load_inventory(request.inventory, request.overrides)
+    inventory = request.inventory()
     hosts = inventory.select(request.target)
     for host in hosts:
         if host.target.connection != "ssh":
@@ -79,37 +71,36 @@ def onboard(request: Request, report: Report) -> list[Outcome]:
             raise InputError(f"the inventory reaches {host.name} as root: onboarding creates a deploy user and "
                              "turns root login off, so give the host (or its environment) user: deploy",
                              host.location)
-    project = request.project or locate(inventory=request.inventory)
-    playbook = project.load_playbook("onboard")
+    playbook = request.project.load_playbook("onboard")
     # Input errors (an undefined variable, an unreadable key) come out before any server is touched.
-    settings = {host.name: _settings(inventory, host, playbook, project) for host in hosts}
-    return [_onboard_host(request, report, inventory, playbook, host, settings[host.name]) for host in hosts]
+    settings = {host.name: _settings(inventory, host, playbook, request.project) for host in hosts}
+    return finish([_onboard_host(report, inventory.with_variables(settings[host.name]), playbook, host,
+                                 trust_host_key, first_user) for host in hosts], report)
 
 
-def _onboard_host(request: Request, report: Report, inventory: Any, playbook: Any, host: Any,
-                  settings: list[str]) -> Outcome:
+def _onboard_host(report: Report, onboarding: Inventory, playbook: Playbook, host: Host, trust_host_key: bool,
+                  first_user: str) -> Outcome:
     steps = _Steps(report, host.name)
     opened: list[Connection] = []
     try:
-        decision = hostkey.establish(host.target, inventory.known_hosts, host.fingerprint,
-                                     lambda _: request.trust_host_key)
+        decision = hostkey.establish(host.target, onboarding.known_hosts, host.fingerprint,
+                                     lambda _: trust_host_key)
         if decision.refused:
             steps.failed("host key", decision.message)
             raise Stopped(decision.message)
         steps.done("host key", decision.message, changed=decision.verdict == "pin")
 
-        first = _first_login(host, request.first_user, steps)
+        first = _first_login(host, first_user, steps)
         opened.append(first)
-        onboarding = load_inventory(request.inventory, [*request.overrides, *settings])
         target = [onboarding.hosts[host.name]]
-        if not _run(onboarding, playbook, target, first, RunOptions(skip_tags=HARDENING), report):
+        if not steps.ran(onboarding, playbook, target, first, RunOptions(skip_tags=HARDENING)):
             untouched = "; sshd and the firewall were not touched" if steps.changed_count() else ""
             raise Stopped(f"{steps.last_failure()}{untouched}")
 
         deploy = _prove_login(host, steps, "second connection as the deploy user (key, sudo, docker)",
                               "hardening was not started: sshd and the firewall are as they were")
         opened.append(deploy)
-        hardened = _run(onboarding, playbook, target, deploy, RunOptions(tags=HARDENING), report)
+        hardened = steps.ran(onboarding, playbook, target, deploy, RunOptions(tags=HARDENING))
         try:
             opened.append(_prove_login(host, steps, "new login as the deploy user after hardening", ""))
         except Stopped as exc:
@@ -131,7 +122,7 @@ def _onboard_host(request: Request, report: Report, inventory: Any, playbook: An
 
 
 # -- logging in ---------------------------------------------------------------------------------
-def _first_login(host: Any, first_user: str, steps: _Steps) -> Connection:
+def _first_login(host: Host, first_user: str, steps: _Steps) -> Connection:
     """The deploy user when it already logs in with sudo, else ``first_user``.  A refusal is a
     failed step (it counts in the recap) saying which logins were tried and what to fix."""
     deploy = SSHConnection(replace(host.target, become=False))
@@ -176,7 +167,7 @@ def _refused_logins(target: Target, first_user: str, first_refused: str, deploy_
             "authorize that key for it (e.g. ssh-copy-id) or pass --user")
 
 
-def _prove_login(host: Any, steps: _Steps, what: str, consequence: str) -> Connection:
+def _prove_login(host: Host, steps: _Steps, what: str, consequence: str) -> Connection:
     """A new connection as the deploy user that logs in with its key, sudoes and runs docker."""
     conn = None
     try:
@@ -198,7 +189,7 @@ def _prove_login(host: Any, steps: _Steps, what: str, consequence: str) -> Conne
     return conn
 
 
-def _new_login(host: Any) -> Connection:
+def _new_login(host: Host) -> Connection:
     """Log in as the deploy user, trying a few times: right after a reload sshd re-executes
     itself, and a connection may find nobody listening for a moment."""
     for attempt in range(1, LOGIN_ATTEMPTS + 1):
@@ -214,7 +205,7 @@ def _new_login(host: Any) -> Connection:
     raise AssertionError("LOGIN_ATTEMPTS must be at least 1")
 
 
-def _undo_hardening(conn: Connection, host: Any, steps: _Steps) -> str:
+def _undo_hardening(conn: Connection, host: Host, steps: _Steps) -> str:
     """Put sshd's previous configuration back and drop the firewall, through the open session."""
     firewall = str(host.variables().get("firewall", "nftables"))
     undo = [sshd.restore_script(), "nft delete table inet moorage 2>/dev/null || true"]
@@ -229,17 +220,10 @@ def _undo_hardening(conn: Connection, host: Any, steps: _Steps) -> str:
 
 
 # -- the playbook ---------------------------------------------------------------------------------
-def _run(inventory: Any, playbook: Any, hosts: list[Any], conn: Connection, options: RunOptions,
-         report: Report) -> bool:
-    result = Runner(inventory, options, report, {hosts[0].name: conn}).run(playbook, hosts)
-    return not result.failed_hosts
-
-
-def _settings(inventory: Any, host: Any, playbook: Any, project: Project) -> list[str]:
-    """The recipe's variables for the onboard play (level 5, as ``--set`` would give them)."""
-    values = {"deploy_user": host.target.user, "operator_public_key": operator_public_key(host.target),
-              "deploy_dirs": deploy_dirs(inventory, host, playbook, project)}
-    return [f"{name}={json.dumps(value)}" for name, value in values.items()]
+def _settings(inventory: Inventory, host: Host, playbook: Playbook, project: Project) -> dict[str, Any]:
+    """The recipe's variables for the onboard play (level 5, over ``--set``)."""
+    return {"deploy_user": host.target.user, "operator_public_key": operator_public_key(host.target),
+            "deploy_dirs": deploy_dirs(inventory, host, playbook, project)}
 
 
 def operator_public_key(target: Target) -> str:
@@ -259,7 +243,7 @@ def operator_public_key(target: Target) -> str:
     return f"{key.get_name()} {key.get_base64()} moorage-operator"
 
 
-def deploy_dirs(inventory: Any, host: Any, playbook: Any, project: Project) -> list[str]:
+def deploy_dirs(inventory: Inventory, host: Host, playbook: Playbook, project: Project) -> list[str]:
     """The directories the deploy roles use for ``host``: the variables named in
     ``deploy_dir_variables`` as the plays of deploy.yml/backup.yml that target it resolve them,
     with their parents inside the deploy user's home (so the user owns the whole way down)."""
@@ -281,7 +265,7 @@ def deploy_dirs(inventory: Any, host: Any, playbook: Any, project: Project) -> l
     return _with_home_parents(list(dict.fromkeys(found)), f"/home/{host.target.user}")
 
 
-def _targeted(inventory: Any, patterns: list[str]) -> set[str]:
+def _targeted(inventory: Inventory, patterns: list[str]) -> set[str]:
     """The hosts a play targets in this inventory (names it doesn't know are no hosts of it)."""
     names: set[str] = set()
     for pattern in patterns:
@@ -301,7 +285,7 @@ def _with_home_parents(paths: list[str], home: str) -> list[str]:
     return list(dict.fromkeys(result))
 
 
-def _audit(conn: Connection, host: Any) -> None:
+def _audit(conn: Connection, host: Host) -> None:
     """One line in the app's audit log (when onboarding made its directory), as the deploy user."""
     variables = host.variables()
     if "app_dir" in variables:
@@ -312,30 +296,40 @@ def _audit(conn: Connection, host: Any) -> None:
 
 # -- the recipe's own steps in the report ---------------------------------------------------------
 class _Steps:
-    """Emits the recipe's steps as task events (they count in the recap) and sums up what changed."""
+    """Emits the recipe's steps as task events (they count in the recap), runs the play's phases,
+    and keeps every task's result on the host to sum up what changed and what failed."""
 
     def __init__(self, report: Report, host: str) -> None:
         self.report, self.host = report, host
+        self.records: list[TaskRecord] = []
 
     def done(self, task: str, summary: str, changed: bool = False) -> None:
-        self.report.emit("task", host=self.host, play=STEP, task=task, status="changed" if changed else "ok",
-                         summary=summary)
+        status = "changed" if changed else "ok"
+        self.records.append(TaskRecord(task, status))
+        self.report.emit("task", host=self.host, play=STEP, task=task, status=status, summary=summary)
 
     def failed(self, task: str, message: str) -> None:
+        self.records.append(TaskRecord(task, "failed", message))
         self.report.emit("task", host=self.host, play=STEP, task=task, status="failed", message=message)
+
+    def ran(self, inventory: Inventory, playbook: Playbook, hosts: list[Host], conn: Connection,
+            options: RunOptions) -> bool:
+        """Run the play's tasks selected by ``options`` over ``conn``; True when none failed."""
+        result = Runner(inventory, options, self.report, {hosts[0].name: conn}).run(playbook, hosts)
+        self.records += result.tasks.get(self.host, [])
+        return not result.failed_hosts
 
     def last_failure(self) -> str:
         """The failed task and its sentence (a check's sentence is the last line of its stderr)."""
-        failed = [e for e in self.report.events if e.kind == "task" and e.host == self.host and e.status == "failed"]
+        failed = [r for r in self.records if r.status == "failed"]
         if not failed:
             return "a task failed"
-        event = failed[-1]
-        lines = [line for line in str(event.data.get("stderr", "")).splitlines() if line.strip()]
-        return f"'{event.task}' failed: {lines[-1].strip() if lines else event.message}"
+        record = failed[-1]
+        lines = [line for line in str(record.data.get("stderr", "")).splitlines() if line.strip()]
+        return f"'{record.task}' failed: {lines[-1].strip() if lines else record.message}"
 
     def _changed(self) -> list[str]:
-        return [e.task or "" for e in self.report.events
-                if e.kind == "task" and e.host == self.host and e.status == "changed"]
+        return [r.task for r in self.records if r.status == "changed"]
 
     def changed_count(self) -> int:
         return len(self._changed())

@@ -24,7 +24,7 @@ import shlex
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from moorage.data import naming
+from moorage.operations.backups import naming
 
 SCRATCH_MARK = "moorage scratch restore"
 

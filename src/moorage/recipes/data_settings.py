@@ -3,14 +3,14 @@ the inventory's variables and ``--set``, rendered."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from moorage.data import scripts
 from moorage.errors import InputError
-from moorage.inventory import Inventory, load_inventory
+from moorage.inventory import Host, Inventory
+from moorage.operations.backups import scripts
+from moorage.playbook import Playbook
 from moorage.project import Project
 from moorage.templating import render_keys
 
@@ -22,7 +22,7 @@ KEYS = ("app_dir", "backup_dir", "backup_prefix", "backup_databases", "backup_me
 class DataSettings:
     """Where one host's backups are and what they cover."""
 
-    host: Any  # moorage.inventory.Host
+    host: Host
     app_dir: str
     backup_dir: str
     prefix: str
@@ -45,19 +45,22 @@ class DataSettings:
                 return str(entry["service"])
         return str(self.databases[0]["service"])
 
-    def backup_args(self, **extra: Any) -> dict[str, Any]:
+    def backup_args(self, **extra: object) -> dict[str, Any]:
         """The arguments of a ``postgres_backup`` of the databases (no media)."""
         return {"backup_dir": self.backup_dir, "project_name": self.project_name, "prefix": self.prefix,
                 "databases": self.databases, "keep_days": self.keep_days, "keep_count": self.keep_count, **extra}
 
 
-def load(inventory: str | Path, target: str, overrides: Sequence[str],
-         project: Project) -> tuple[Inventory, list[DataSettings]]:
-    """The inventory, and the data settings of every host ``target`` selects (from the backup
-    playbook's roles: the project's ``playbooks/backup.yml`` or the built-in one)."""
-    loaded = load_inventory(inventory, list(overrides))
-    defaults = project.load_playbook("backup").defaults()
-    return loaded, [_settings(host, defaults) for host in loaded.select(target)]
+def load(inventory: Inventory, target: str, project: Project) -> list[DataSettings]:
+    """The data settings of every host ``target`` selects (from the backup playbook's roles: the
+    project's ``playbooks/backup.yml`` or the built-in one)."""
+    return of_hosts(inventory.select(target), project.load_playbook("backup"))
+
+
+def of_hosts(hosts: Sequence[Host], playbook: Playbook) -> list[DataSettings]:
+    """The data settings of ``hosts`` under ``playbook``'s defaults."""
+    defaults = playbook.defaults()
+    return [_settings(host, defaults) for host in hosts]
 
 
 def one(hosts: list[DataSettings], target: str) -> DataSettings:
@@ -67,7 +70,7 @@ def one(hosts: list[DataSettings], target: str) -> DataSettings:
     return hosts[0]
 
 
-def _settings(host: Any, defaults: Any) -> DataSettings:
+def _settings(host: Host, defaults: Mapping[str, Any]) -> DataSettings:
     variables = host.variables(defaults)
     values = render_keys(variables, KEYS)
     return DataSettings(host, str(values["app_dir"]), str(values["backup_dir"]), str(values["backup_prefix"]),

@@ -36,21 +36,6 @@ class BackupName:
         return stamp_time(self.stamp)
 
 
-def prefix(project: str, environment: str) -> str:
-    """``project-environment``: every backup of one environment of one project starts with it."""
-    return f"{project}-{environment}"
-
-
-def file_name(prefix_: str, label: str, stamp: str, kind: str = "db") -> str:
-    """The file name of a backup of ``label`` taken at ``stamp``."""
-    return f"{prefix_}-{label}-{stamp}.{EXTENSIONS[kind]}"
-
-
-def stamp_of(when: float | None = None) -> str:
-    """A UTC stamp (now by default)."""
-    return time.strftime(STAMP_FORMAT, time.gmtime(when))
-
-
 def stamp_time(stamp: str) -> float:
     """Seconds since the epoch of a UTC stamp."""
     import calendar
@@ -62,11 +47,3 @@ def parse(name: str) -> BackupName | None:
     """The parts of a backup file name, or None when it isn't one."""
     match = _NAME.match(name)
     return BackupName(match["stem"], match["stamp"], match["ext"]) if match else None
-
-
-def label_of(name: str, prefix_: str) -> str | None:
-    """The label of a backup of this prefix (``shop-staging-db-...dump`` -> ``db``), or None."""
-    parsed = parse(name)
-    if parsed is None or not parsed.stem.startswith(prefix_ + "-"):
-        return None
-    return parsed.stem[len(prefix_) + 1:] or None

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from moorage import secrets
-from moorage.deploy import compose_ports
+from moorage.recipes import compose_ports
 from moorage.schema import suggest
 from moorage.templating import render_value
 

@@ -1,0 +1,56 @@
+"""What is wrong with a task's operation, found when the playbook is loaded: an unknown one, none,
+two, or arguments its ``args_schema`` refuses (each a ``Problem`` naming ``file:line``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from moorage.operations import REGISTRY
+from moorage.schema import CONTROL_KEYS, Problem, problems, suggest, type_of
+from moorage.yamlsrc import format_path, location_of
+
+
+def task_problems(task: Any, path: Sequence[Any], file: str = "") -> list[Problem]:
+    """What is wrong with a task's operation: unknown, missing, doubled, or bad arguments."""
+    if not isinstance(task, Mapping):
+        return []  # the static schema already said it must be a mapping
+    ops = [key for key in task if key not in CONTROL_KEYS]
+    found = [_unknown_op(task, key, list(path), file) for key in ops if key not in REGISTRY]
+    known = [key for key in ops if key in REGISTRY]
+    if not ops:
+        found.append(Problem(location_of(task, [], file), format_path(path),
+                             f"a task needs exactly one operation; known operations: {_known(REGISTRY)}"))
+    elif len(known) > 1:
+        names = ", ".join(f"'{k}'" for k in known)
+        found.append(Problem(location_of(task, [known[1]], file), format_path(path),
+                             f"a task runs exactly one operation, this one has {len(known)} ({names}); "
+                             "split it into separate tasks"))
+    elif known:
+        found.extend(_args_problems(task, known[0], list(path), file))
+    return found
+
+
+def _unknown_op(task: Mapping[str, Any], key: str, path: list[Any], file: str) -> Problem:
+    hint = suggest(key, [*REGISTRY, *CONTROL_KEYS])
+    tail = "" if hint else f"; known operations: {_known(REGISTRY)}"
+    return Problem(location_of(task, [key], file), format_path([*path, key]),
+                   f"unknown operation '{key}'{hint}{tail}")
+
+
+def _args_problems(task: Mapping[str, Any], op: str, path: list[Any], file: str) -> list[Problem]:
+    args = task[op]
+    if args is None:
+        args = {}
+    if not isinstance(args, Mapping):
+        return [Problem(location_of(task, [op], file), format_path([*path, op]),
+                        f"'{op}' takes a mapping of arguments, not {type_of(args)}")]
+    schema = dict(REGISTRY[op].args_schema)
+    if "properties" in schema and "additionalProperties" not in schema:
+        schema["additionalProperties"] = False
+    return problems(args, schema, file, [*path, op], noun="argument", owner=f" of '{op}'",
+                    numbers_as_text=True)
+
+
+def _known(registry: Mapping[str, Any]) -> str:
+    return ", ".join(sorted(registry)) or "(none registered)"

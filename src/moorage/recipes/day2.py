@@ -1,0 +1,155 @@
+"""Day-2 views of a host's app, read-only, over one connection: ``releases``, ``status``, ``logs``.
+
+releases: the ledger (every release.json, the current link) -> a table
+status:   ledger, containers (docker compose ps), audit lines, backups -> one HTTP probe of the
+          health URL from here -> a summary (or JSON)
+logs:     docker compose logs of the current release
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from rich.table import Table
+
+from moorage.connection import Connection, connect
+from moorage.errors import InputError
+from moorage.inventory import Host
+from moorage.operations import server_state as server
+from moorage.operations.backups import catalog
+from moorage.operations.base import Facts, OpContext, TaskFailed
+from moorage.operations.http import WaitHttp
+from moorage.progname import command
+from moorage.recipes.console import console
+from moorage.recipes.play import Request
+from moorage.templating import render_keys
+
+BACKUP_WARN_HOURS = 24  # status warns when the newest verified database backup is older than a day
+
+
+@dataclass(frozen=True)
+class App:
+    """What the day-2 views need of one host's app, rendered from the deploy playbook's defaults
+    and the inventory: where it lives, its compose project and file, its health URL, its backups."""
+
+    host: Host
+    app_dir: str
+    compose_project: str
+    compose_file: str
+    health_url: str
+    health_headers: dict[str, Any]
+    backup_dir: str
+    backup_databases: list[Any]
+
+    def compose(self, *arguments: str) -> str:
+        """``docker compose ARGUMENTS`` run in the current release of the app (each argument quoted)."""
+        return (f"cd {shlex.quote(self.app_dir + '/current')} && docker compose -p {shlex.quote(self.compose_project)}"
+                f" -f {shlex.quote(self.compose_file)} " + " ".join(shlex.quote(a) for a in arguments))
+
+
+def app_of(request: Request) -> App:
+    """The one host ``request`` names and its app's settings; ``InputError`` when it names several."""
+    hosts = request.inventory().select(request.target)
+    if len(hosts) != 1:
+        raise InputError(f"--host must name one host here, '{request.target}' selects {len(hosts)}")
+    keys = ("app_dir", "compose_project", "compose_file", "health_url", "health_headers", "backup_dir",
+            "backup_databases")
+    values = render_keys(hosts[0].variables(request.project.load_playbook("deploy").defaults()), keys)
+    return App(hosts[0], str(values["app_dir"]), str(values["compose_project"]), str(values["compose_file"]),
+               str(values["health_url"] or ""), dict(values["health_headers"] or {}), str(values["backup_dir"] or ""),
+               list(values["backup_databases"] or []))
+
+
+@contextmanager
+def _connected(app: App) -> Iterator[Connection]:
+    conn = connect(app.host.target)
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+def releases(request: Request, *, json_: bool = False) -> int:
+    """List a host's recorded releases, newest first, marking the current one."""
+    app = app_of(request)
+    with _connected(app) as conn:
+        ledger = server.read_ledger(conn, app.app_dir)
+    if json_:
+        print(json.dumps({"current": ledger.current, "releases": ledger.releases}))
+        return 0
+    name = app.host.name
+    table = Table("", "release", "created", "revision", "by", "images", title=f"{name}: {app.app_dir}")
+    for release in ledger.releases:
+        meta = release.get("meta", {})
+        table.add_row("*" if release["id"] == ledger.current else "", release["id"], release.get("created", ""),
+                      meta.get("revision", ""), meta.get("by", ""), "\n".join(release.get("images", {})))
+    console().print(table if ledger.releases else f"{name}: no release recorded yet")
+    return 0
+
+
+def _health(app: App, conn: Connection) -> str:
+    """One probe of the health URL from this machine (no retry), as one sentence."""
+    if not app.health_url:
+        return "none (health_url is empty: the containers' healthchecks are the gate)"
+    probe = WaitHttp({"url": app.health_url, "headers": app.health_headers, "retries": 1, "timeout": 5},
+                     OpContext(app.host.name, {}))
+    change = probe.plan(Facts())
+    assert change is not None, "wait_http always plans its request"
+    try:
+        return probe.apply(change, conn).message
+    except TaskFailed as exc:
+        return f"FAILING: {exc}"
+
+
+def status(request: Request, *, json_: bool = False) -> int:
+    """Show a host's current release, its containers and their health, and the last audit lines."""
+    app = app_of(request)
+    with _connected(app) as conn:
+        ledger = server.read_ledger(conn, app.app_dir)
+        listing = conn.run(app.compose("ps", "-a", "--format", "{{.Service}}|{{.State}}|{{.Health}}|{{.Image}}"))
+        services = [line.split("|") for line in listing.text.splitlines() if "|" in line]
+        audit = server.read_audit(conn, app.app_dir, 5)
+        backups = catalog.parse_listing(conn.run(catalog.list_command(app.backup_dir or "/nonexistent")).text)
+        health = _health(app, conn)
+    newest = catalog.newest_verified(backups)
+    warning = catalog.staleness(backups, BACKUP_WARN_HOURS,
+                                labels=None if app.backup_databases else [])  # no database: no warning
+    name = app.host.name
+    if json_:
+        print(json.dumps({"host": name, "current": ledger.current, "health": health, "audit": audit,
+                          "backup": {"newest": newest.name if newest else None,
+                                     "age_seconds": round(newest.age()) if newest else None, "warning": warning},
+                          "services": [dict(zip(("service", "state", "health", "image"), s, strict=False))
+                                       for s in services]}))
+        return 0
+    out = console()
+    out.print(f"[bold]{name}[/]: release [bold]{ledger.current or 'none'}[/] in {app.app_dir}")
+    table = Table("service", "state", "health", "image")
+    for row in services:
+        table.add_row(*row)
+    out.print(table)
+    out.print(" ".join(filter(None, ["health gate", app.health_url])) + f": {health}")
+    if warning:
+        out.print(f"[yellow]warning[/]: {warning}; back up with `{command('backup', '--host', name)}`")
+    elif newest:
+        out.print(f"backups: newest verified {newest.name}, {catalog.human_age(newest.age())} old")
+    for line in audit:
+        out.print(f"  audit: {line}")
+    return 0
+
+
+def logs(request: Request, *, service: str = "", tail: int = 100) -> int:
+    """Print the last ``tail`` lines of the app's container logs (``service``: only that one)."""
+    app = app_of(request)
+    with _connected(app) as conn:
+        result = conn.run(app.compose("logs", "--no-color", "--tail", str(int(tail)), *([service] if service else [])))
+    sys.stdout.write(result.text)
+    if not result.ok:
+        raise InputError(f"{app.host.name}: docker compose logs failed: {result.stderr_tail(3)}")
+    return 0

@@ -1,0 +1,59 @@
+"""Run a playbook against a target: inventory -> playbook -> plan/apply -> report.
+
+``Request`` is what every recipe is asked: the project, the target (hosts or environments), the
+level-5 variables (``--set``, as a mapping) and the run's options.  Input errors are raised before
+anything runs (exit status 2); host failures end in the recap and exit status 1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from moorage.executor import Runner, RunOptions, RunResult
+from moorage.inventory import Host, Inventory, load_inventory
+from moorage.project import Project
+from moorage.report import Report
+
+
+@dataclass(frozen=True)
+class Request:
+    """What the user asked a recipe for: where (``project``, ``target``: a host, an environment,
+    ``all``, commas for several), with which level-5 variables (``--set``), and how (``options``)."""
+
+    project: Project
+    target: str
+    variables: Mapping[str, Any] = field(default_factory=dict)
+    options: RunOptions = field(default_factory=RunOptions)
+
+    def inventory(self) -> Inventory:
+        """The project's inventory with the request's variables at level 5."""
+        return load_inventory(self.project.inventory, self.variables)
+
+
+def run(inventory: Inventory, playbook: str | Path, hosts: list[Host], project: Project, options: RunOptions,
+        report: Report) -> RunResult:
+    """Run ``playbook`` (a file or a name: the project's, else the built-in one) on ``hosts``,
+    ending the report with the recap and the exit status."""
+    loaded = project.load_playbook(playbook)
+    for host in hosts:  # a missing secret is bad input: say so before anything runs
+        host.variables()
+    result = Runner(inventory, options, report).run(loaded, hosts)
+    report.finish(result.exit_code, result.round_trips())
+    return result
+
+
+def play(request: Request, playbook: str | Path, report: Report) -> int:
+    """``play``: any playbook on the request's hosts; returns the exit status."""
+    inventory = request.inventory()
+    return run(inventory, playbook, inventory.select(request.target), request.project, request.options,
+               report).exit_code
+
+
+def sync_media(request: Request, delete: bool, report: Report) -> int:
+    """``sync-media``: playbooks/sync-media.yml, with ``media_delete`` when ``delete``."""
+    inventory = request.inventory().with_variables({"media_delete": True} if delete else {})
+    return run(inventory, "sync-media", inventory.select(request.target), request.project, request.options,
+               report).exit_code

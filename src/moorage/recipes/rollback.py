@@ -1,0 +1,76 @@
+"""``rollback`` as a short recipe of named steps, per host, inside the deploy lock.
+
+rollback: lock -> find the release -> [--restore-db: the checks of a restore for the backup recorded
+          with it, confirmation] -> run playbooks/rollback.yml (no rebuild) -> [restore] -> audit -> unlock
+"""
+
+from __future__ import annotations
+
+from moorage.connection import Connection
+from moorage.errors import HostError, InputError
+from moorage.executor import Runner, RunOptions
+from moorage.inventory import Host, Inventory
+from moorage.operations import server_state as server
+from moorage.operations.backups import guard
+from moorage.playbook import Playbook
+from moorage.recipes import restore
+from moorage.recipes.outcome import Outcome, finish
+from moorage.recipes.play import Request
+from moorage.report import Report
+from moorage.templating import render_keys
+
+
+def app_dir(host: Host, playbook: Playbook) -> str:
+    """The host's ``app_dir`` as ``playbook``'s defaults and the inventory resolve it."""
+    return str(render_keys(host.variables(playbook.defaults()), ("app_dir",))["app_dir"])
+
+
+def run_rollback(inventory: Inventory, request: Request, report: Report, conn: Connection, host: str,
+                 release: str) -> bool:
+    """playbooks/rollback.yml with ``rollback_to=release`` on ``host``'s open connection; True when it passed."""
+    rolling = inventory.with_variables({"rollback_to": release})
+    options = RunOptions(check=request.options.check, diff=request.options.diff)
+    result = Runner(rolling, options, report, {host: conn}).run(request.project.load_playbook("rollback"),
+                                                                rolling.select(host))
+    return not result.failed_hosts
+
+
+def rollback(request: Request, tag: str, report: Report, *, break_lock: bool = False, restore_db: bool = False,
+             yes: bool = False, destroy_data: bool = False, ask: guard.Ask = guard.terminal_ask) -> int:
+    """Bring back a recorded release (``tag``: release id, unique id prefix, revision, or ``previous``);
+    with ``restore_db``, then restore the backup recorded as that release's data.  Returns the exit status."""
+    inventory = request.inventory()
+    playbook = request.project.load_playbook("rollback")
+    outcomes = []
+    for host in inventory.select(request.target):
+        try:
+            outcomes.append(_host(request, report, inventory, playbook, host, tag, break_lock,
+                                  restore.Confirmation(restore_db, yes, destroy_data, ask)))
+        except HostError as exc:
+            report.emit("task", host=host.name, task="rollback", status="failed", message=exc.detail)
+            outcomes.append(Outcome(host.name, False, exc.detail))
+    return finish(outcomes, report)
+
+
+def _host(request: Request, report: Report, inventory: Inventory, playbook: Playbook, host: Host, tag: str,
+          break_lock: bool, confirm: restore.Confirmation) -> Outcome:
+    where = app_dir(host, playbook)
+    with server.locked(host.target, where, "rollback", break_lock) as conn:
+        ledger = server.read_ledger(conn, where)
+        chosen = ledger.find(tag)
+        if chosen is None:
+            known = ", ".join(r["id"] for r in ledger.releases) or "none"
+            raise InputError(f"{host.name}: no release matches '{tag}'; recorded: {known}")
+        release = str(chosen["id"])
+        data = restore.for_release(conn, inventory, request.project, report, host, ledger, release,
+                                   confirm) if confirm.wanted else None
+        ok = run_rollback(inventory, request, report, conn, host.name, release)
+        message = f"release {release} is live" if ok else f"rollback to {release} failed; see above"
+        if ok and data is not None:
+            restored = restore.run(data, conn, inventory, request.project, report)
+            restore.audit(conn, data, restored, release)
+            message += f"; {restore.outcome_message(data, restored)}"
+            ok = restored
+        server.audit(conn, where, "rollback", release, "ok" if ok else "failed",
+                     previous=ledger.current, restore_db="yes" if data else "")
+        return Outcome(host.name, ok, message)
