@@ -8,6 +8,7 @@ import hashlib
 import io
 import json
 import os
+import shlex
 import subprocess
 import tarfile
 import time
@@ -29,7 +30,7 @@ def sh(script: str, directory: Path, **variables: str) -> subprocess.CompletedPr
     settings = {"dir": str(directory), "project": "dm", "prefix": "dm-nexus", "reason": "manual", "stamp":
                 "20270115T080000Z", "failures": "0", "files": "", "extra": "", "keep_count": "30",
                 "keep_minutes": str(14 * 1440), "data_of": "", "prune": "yes", **variables}
-    prelude = "\n".join(f"{k}={scripts.q(v)}" for k, v in settings.items())
+    prelude = "\n".join(f"{k}={shlex.quote(v)}" for k, v in settings.items())
     return subprocess.run(["sh", "-c", "\n".join(["set -u", prelude, scripts.PRELUDE, scripts.BACKUP_FUNCTIONS,
                                                   script])], capture_output=True, text=True, timeout=60)
 
@@ -84,7 +85,7 @@ def test_keep_records_size_and_sha256_then_names_the_file(tmp_path):
 def test_the_backup_is_recorded_in_the_release(tmp_path):
     release = tmp_path / "release.json"
     release.write_text('{"id": "20270115T080000Z", "previous": "20270114T080000Z", "meta": {"by": "a"}}\n')
-    result = sh(f'files=\'"dm-nexus-db-20270115T080000Z.dump"\'; record {scripts.q(str(release))}', tmp_path,
+    result = sh(f'files=\'"dm-nexus-db-20270115T080000Z.dump"\'; record {shlex.quote(str(release))}', tmp_path,
                 data_of="20270114T080000Z")
     assert result.returncode == 0, result.stderr
     record = json.loads(release.read_text())

@@ -1,69 +1,78 @@
-"""Check mode's pure parts: a check run where the plan writes first is 'not yet', the release's
-predicted registered value (created, previous), and a HostError named beside its host once.
-The host is an in-memory stand-in answering each command with a fixed result."""
+"""Check mode, decided in one place (the executor): a check run where the plan writes first is
+'not yet', a read-only check runs and its failure fails the task, the release's predicted
+registered value (created, previous), and a HostError named beside its host once.  The host is
+the in-memory fake connection (tests/unit/fakes.py)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from fakes import FakeConnection
+from test_executor import run, statuses
 
-from moorage.connection.base import CommandResult
 from moorage.errors import HostError, InputError
-from moorage.operations.base import Facts, NotYet, OpContext, TaskFailed
-from moorage.operations.command import Command
-from moorage.operations.release import Release
+from moorage.executor import RunOptions
+
+CHECK = RunOptions(check=True)
+CONFIG_CHECK = {"name": "config is valid",
+                "command": {"cmd": "docker compose config --quiet", "chdir": "/srv/app/config", "check_only": True}}
 
 
-class Answers:
-    """A connection whose every command gets ``exit_code`` and ``stdout``; it records the commands."""
-
-    def __init__(self, exit_code: int = 0, stdout: str = "") -> None:
-        self.exit_code, self.stdout, self.commands = exit_code, stdout, []
-
-    def run(self, command, stdin=None, timeout=None, become=None):
-        self.commands.append(command)
-        return CommandResult(command, self.exit_code, self.stdout.encode(), b"bad key on line 3\n")
+def write(path: str) -> dict:
+    return {"name": f"write {path}", "file": {"path": path, "content": "x\n"}}
 
 
-def command(changed_paths: set[str], **args) -> Command:
-    context = OpContext("web1", {}, changed_paths=frozenset(changed_paths))
-    return Command({"cmd": "docker compose config --quiet", "check_only": True, **args}, context)
+def task_event(report, name: str):
+    return next(e for e in report.events if e.kind == "task" and e.task == name)
 
 
-@pytest.mark.parametrize("changed", [{"/srv/app/config"}, {"/srv/app/config/compose.yml"}])
-def test_a_check_in_a_directory_the_plan_writes_is_not_yet_and_asks_the_host_nothing(changed):
-    op = command(changed, chdir="/srv/app/config")
-    conn = Answers()
-    with pytest.raises(NotYet, match="would run in /srv/app/config once the changes above are made there"):
-        op.would_change(op.plan(Facts()), conn)
-    assert conn.commands == []
+@pytest.mark.parametrize("path", ["/srv/app/config/compose.yml", "/srv/app/config/.env"])
+def test_a_check_in_a_directory_the_plan_writes_is_not_yet_and_asks_the_host_nothing(tmp_path: Path, path):
+    conn = FakeConnection()
+    result, report = run(tmp_path, {"web1": conn}, [write(path), CONFIG_CHECK], options=CHECK)
+    assert result.exit_code == 0
+    event = task_event(report, "config is valid")
+    assert (event.status, event.summary) == (
+        "skipped", "would run in /srv/app/config once the changes above are made there")
+    assert not any("config --quiet" in c for c in conn.commands)
 
 
-@pytest.mark.parametrize("changed", [set(), {"/srv/app/media"}, {"/srv/app/configuration"}])
-def test_a_check_elsewhere_runs_now_and_its_failure_is_a_task_failure(changed):
-    op = command(changed, chdir="/srv/app/config")
-    assert op.would_change(op.plan(Facts()), Answers()) is False
-    with pytest.raises(TaskFailed) as failed:
-        op.would_change(op.plan(Facts()), Answers(exit_code=1))
-    assert failed.value.exit_code == 1 and "bad key on line 3" in failed.value.stderr
+@pytest.mark.parametrize("path", ["/srv/app/media/a.png", "/srv/app/configuration"])
+def test_a_check_elsewhere_runs_now_and_its_failure_is_a_task_failure(tmp_path: Path, path):
+    conn = FakeConnection()
+    _, report = run(tmp_path, {"web1": conn}, [write(path), CONFIG_CHECK], options=CHECK)
+    assert statuses(report)[-1] == ("config is valid", "ok")
+    assert any(c.endswith("docker compose config --quiet") for c in conn.commands)
+
+    broken = FakeConnection().answer("config --quiet", exit_code=1, stderr="bad key on line 3\n")
+    result, report = run(tmp_path, {"web1": broken}, [write(path), CONFIG_CHECK], options=CHECK)
+    failed = task_event(report, "config is valid")
+    assert result.exit_code == 1 and failed.status == "failed"
+    assert failed.data["exit_code"] == 1 and "bad key on line 3" in failed.data["stderr"]
 
 
-def release(changed_paths: set[str]) -> Release:
-    context = OpContext("web1", {}, changed_paths=frozenset(changed_paths))
-    return Release({"app_dir": "/srv/app", "id": "20270101T000000Z", "images": ["web:1"]}, context)
+RELEASE = {"name": "release", "release": {"app_dir": "/srv/app", "id": "20270101T000000Z", "images": ["web:1"]},
+           "register": "rel"}
+AFTER = {"name": "backup first", "command": {"cmd": "backup {{ rel.previous }}"}, "when": "rel.created"}
 
 
-@pytest.mark.parametrize(("changed", "exit_code", "created", "previous"), [
-    ({"/srv/app/config/.env"}, 0, True, "20261201T000000Z"),   # staged config changes: a release
-    (set(), 1, True, "20261201T000000Z"),                       # the host's hash differs from current's
-    (set(), 0, False, ""),                                      # same content: nothing recorded
+@pytest.mark.parametrize(("tasks", "exit_code", "status", "previous"), [
+    ([write("/srv/app/config/.env")], 1, "changed", "20261201T000000Z"),  # staged config: no hash, `exit 1`
+    ([], 1, "changed", "20261201T000000Z"),                              # the host's hash differs from current's
+    ([], 0, "ok", ""),                                                   # same content: nothing recorded
 ])
-def test_check_mode_predicts_the_release_and_the_one_it_replaces(changed, exit_code, created, previous):
-    op = release(changed)
-    change = op.plan(Facts())
-    conn = Answers(exit_code=exit_code, stdout="20261201T000000Z\n")
-    assert op.would_change(change, conn) is created
-    assert (change.data["created"], change.data["previous"]) == (created, previous)
-    assert len(conn.commands) == 1 and "readlink /srv/app/current" in conn.commands[0]
+def test_check_mode_predicts_the_release_and_the_one_it_replaces(tmp_path: Path, tasks, exit_code, status,
+                                                                 previous):
+    conn = FakeConnection().answer("readlink /srv/app/current", exit_code=exit_code, stdout="20261201T000000Z\n")
+    _, report = run(tmp_path, {"web1": conn}, [*tasks, RELEASE, AFTER], options=CHECK)
+    event = task_event(report, "release")
+    assert event.status == status
+    assert (event.data["created"], event.data["previous"]) == (status == "changed", previous)
+    assert statuses(report)[-1] == ("backup first", "changed" if status == "changed" else "skipped")
+    asked = [c for c in conn.commands if "readlink /srv/app/current" in c]
+    assert len(asked) == 1 and ("content-hash" in asked[0]) is not bool(tasks), "staged: the hash is not asked"
+    assert not any(c.is_batch for c in conn.calls)
 
 
 def test_a_host_error_is_named_beside_its_host_once():

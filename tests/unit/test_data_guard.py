@@ -151,12 +151,23 @@ def test_destructive_commands_live_only_in_the_restore_script():
 
 
 def test_the_restore_script_runs_only_after_the_permit_is_checked():
-    """``restore_script`` (the only code holding DROP DATABASE / --clean) is called from one place, which
-    checks the guard's permit first for anything but a scratch database."""
+    """``restore_script`` (the only code holding DROP DATABASE / --clean) is called from one place, the
+    restore's plan, which puts the guard's permit before it for anything but a scratch database; a
+    permit the guard never gave stops the task before any command runs."""
     callers = [p for p in (REPO / "src").rglob("*.py")
                if re.search(r"scripts\.restore_script\(|import[^\n]*\brestore_script\b", p.read_text())]
     assert [p.name for p in callers] == ["postgres.py"]
-    source = (REPO / "src/moorage/operations/postgres.py").read_text()
-    apply = source[source.index("class PostgresRestore"):]
-    apply = apply[apply.index("def apply"):]
-    assert apply.index("guard.require_permit") < apply.index("scripts.restore_script(")
+    backups = [{"file": "dm-nexus-db-20260101T000000Z.dump", "service": "db"}]
+    args = {"backup_dir": "/srv/dm/backups", "project_name": "dm", "backups": backups}
+    live = PostgresRestore({**args, "permit": "forged"}, OpContext("h", {}))
+    steps = live.plan(Facts()).steps
+    assert [type(s).__name__ for s in steps] == ["Permit", "Shell"] and "--clean" in steps[1].script
+
+    class Refuses:
+        def run(self, *a, **k):
+            raise AssertionError("a command ran before the permit was checked")
+
+    with pytest.raises(guard.GuardRefused, match="no permit from the data guard"):
+        live.apply(live.plan(Facts()), Refuses())  # type: ignore[arg-type]
+    scratch = PostgresRestore({**args, "into": "scratch"}, OpContext("h", {})).plan(Facts()).steps
+    assert [type(s).__name__ for s in scratch] == ["Shell"]

@@ -33,8 +33,9 @@ def sync(src: Path, dest: Path, check: bool = False, events: list | None = None,
     op = Sync({"src": str(src), "dest": str(dest), **args}, context)
     change = op.plan(Facts())
     conn = LocalConnection(Target("pc", connection="local"))
-    if check:
-        return change, op.would_change(change, conn)
+    if check:  # as the executor does in check mode: only the read-only steps (the dry run)
+        preview = change.read_only()
+        return preview, op.apply(preview, conn).changed
     return change, op.apply(change, conn)
 
 
@@ -132,7 +133,8 @@ def test_rsync_on_the_local_connection_runs_on_one_channel_behind_the_host_check
     op = Sync({"src": str(src), "dest": str(dest), "transport": "rsync"}, OpContext("pc", {}))
     conn = Recording(Target("pc", connection="local"))
     change = op.plan(Facts())
-    assert op.would_change(change, conn) and change.data["files"] == 4  # dest absent: everything
+    preview = change.read_only()
+    assert op.apply(preview, conn).changed and preview.data["files"] == 4  # dest absent: everything
     assert not dest.exists(), "check mode created nothing"
     assert op.apply(change, conn).changed and listing(dest) == MEDIA
     assert conn.stats.commands == 2 and len(channels) == 2, "one channel per sync, nothing before it"

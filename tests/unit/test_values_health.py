@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from moorage.operations.base import Change, OpContext, TaskFailed
+from moorage.operations.base import Facts, OpContext, TaskFailed
 from moorage.operations.http import WaitHttp
 
 # path -> (status, headers, body)
@@ -51,7 +51,7 @@ def wait(url: str, **args) -> str:
     """The failure message of a one-attempt health gate, or 'ok' when it passed."""
     op = WaitHttp({"url": url, "retries": 1, "timeout": 5, **args}, OpContext("web", {}))
     try:
-        op.apply(Change("wait"), None)  # type: ignore[arg-type] - wait_http asks from the controller
+        op.apply(op.plan(Facts()), None)  # type: ignore[arg-type] - wait_http asks from the controller
     except TaskFailed as exc:
         return str(exc)
     return "ok"

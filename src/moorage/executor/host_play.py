@@ -9,6 +9,7 @@ end.  A command may change anything, so facts are gathered again after it.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +24,7 @@ from moorage.facts import files as file_facts
 from moorage.facts.paths import FactRequest, Facts
 from moorage.inventory import Host
 from moorage.operations import REGISTRY
-from moorage.operations.base import Change, NotYet, OpContext, Operation, PlanError, TaskFailed
+from moorage.operations.base import Change, OpContext, Operation, PlanError, Request, TaskFailed
 from moorage.playbook import Play, Task
 from moorage.report import Report
 
@@ -137,7 +138,7 @@ class HostPlay:
             return self._fail(task, exc.detail, unreachable=isinstance(exc, HostError))
         if op.invalidates_facts:
             self.facts.forget()
-        changed = result.changed and not op.probe
+        changed = result.changed
         self._record(task, "changed" if changed else "ok",
                      summary=change.summary if changed else result.message,
                      register=registered(changed, rc=result.rc, stdout=result.stdout,
@@ -146,19 +147,27 @@ class HostPlay:
         return True
 
     def _check_now(self, task: Task, op: Operation, change: Change, become: bool) -> bool:
-        """Check mode for a non-batched task: ask the host read-only whether it would change."""
-        try:
-            status = "skipped" if op.probe else \
-                "changed" if op.would_change(change, _RunAs(self.conn, become)) else "ok"
-        except NotYet as exc:
-            self._record(task, "skipped", summary=str(exc), register=registered(False, skipped=True))
+        """Check mode for a non-batched task, decided here alone: run its read-only steps (a
+        ``Check``, a validation, a dry run) and report what its acting steps would do; with no
+        read-only step it would change, and a change that only observes (``Request``) is skipped."""
+        if change.not_yet or (change.steps and all(isinstance(s, Request) for s in change.steps)):
+            summary = change.not_yet or "not asked in check mode: it observes what the run deploys"
+            self._record(task, "skipped", summary=summary, register=registered(False, skipped=True))
             return True
-        except TaskFailed as exc:
-            return self._task_failed(task, exc)
-        except (MoorageError, PlanError) as exc:
-            return self._fail(task, _said(exc), unreachable=isinstance(exc, HostError))
-        self._record(task, status, change=change if status == "changed" else None,
-                     register=registered(status == "changed", **change.data), data=change.data)
+        preview = change.read_only()
+        changed, data = True, dict(change.data)
+        if preview.steps:
+            try:
+                result = op.apply(preview, _RunAs(self.conn, become))
+            except TaskFailed as exc:
+                return self._task_failed(task, exc)
+            except (MoorageError, PlanError) as exc:
+                return self._fail(task, _said(exc), unreachable=isinstance(exc, HostError))
+            changed = result.changed and bool(change.acting())
+            data.update(preview.data, **result.data)
+            change = dataclasses.replace(change, summary=preview.summary, diff=preview.diff)
+        self._record(task, "changed" if changed else "ok", change=change if changed else None,
+                     register=registered(changed, **data), data=data)
         return True
 
     def _task_failed(self, task: Task, exc: TaskFailed) -> bool:

@@ -97,7 +97,3 @@ def check_deletes(deleted: Mapping[str, str], raw_args: Mapping[str, Any], varia
                              + (f", resolves to {shown!r}" if shown != path else "")
                              + blame(raw_args.get(argument), variables, evaluate))
 
-
-def within(path: str, directory: str) -> bool:
-    """``path`` is ``directory`` or inside it (both absolute, no trailing ``/``)."""
-    return path == directory or path.startswith(directory + "/")

@@ -5,12 +5,21 @@ from __future__ import annotations
 import posixpath
 
 from moorage.connection.base import Connection
-from moorage.operations.base import Change, FactRequest, Facts, NotYet, Operation, OpResult, TaskFailed, register
-from moorage.operations.bounds import within
-from moorage.operations.file_writes import q
+from moorage.operations.base import (
+    Change,
+    Check,
+    FactRequest,
+    Facts,
+    Operation,
+    OpResult,
+    Shell,
+    Step,
+    TaskFailed,
+    register,
+)
+from moorage.operations.file_writes import changed_under
+from moorage.operations.shell import Raw, guarded, held, sh
 from moorage.scalars import as_text
-
-_SKIPPED = "@@moorage-unless-held"
 
 
 @register
@@ -62,61 +71,56 @@ class Command(Operation):
         return FactRequest({creates} if creates else set())
 
     def plan(self, facts: Facts) -> Change | None:
+        """The command (after its environment and directory), behind a ``Check`` of ``unless``;
+        a ``check_only`` command reads only, and is not asked yet in check mode when earlier tasks
+        change its ``chdir`` (it would check what is there today, or fail in a directory that
+        doesn't exist yet)."""
         creates = self._creates()
         if creates and facts[creates].exists:
             return None
         note = f" unless `{self.args['unless']}` succeeds" if self.args.get("unless") else ""
-        return Change(f"run `{self.args['cmd']}`{note}")
-
-    def script(self) -> str:
-        """The shell script sent to the host: environment, directory, guard, command."""
-        lines = self._prelude()
-        if self.args.get("unless"):
-            lines.append(f"if ( {self.args['unless']} ) >/dev/null 2>&1; then echo {_SKIPPED}; exit 0; fi")
-        lines.append(self.args["cmd"])
-        return "\n".join(lines)
-
-    def would_change(self, change: Change, conn: Connection) -> bool:
-        """Check mode: the ``unless`` guard is a read-only test, so ask the host; a
-        ``check_only`` command is itself read-only, so it runs — unless earlier tasks of the plan
-        would create or change its ``chdir`` (the staged files it checks): run now, it would check
-        what is there today, or fail in a directory that doesn't exist yet (``NotYet``)."""
-        if self.args.get("check_only"):
-            chdir = (self.args.get("chdir") or "").rstrip("/")
-            if chdir and any(within(p, chdir) for p in self.context.changed_paths):
-                raise NotYet(f"would run in {chdir} once the changes above are made there")
-            self.apply(change, conn)
-            return False
-        if not self.args.get("unless"):
-            return True
-        guard = "\n".join([*self._prelude(), f"( {self.args['unless']} ) >/dev/null 2>&1"])
-        return conn.run(guard, stdin=self.environment()).exit_code != 0
+        stdin, prelude = self.environment(), self._prelude()
+        steps: list[Step] = []
+        command = self.args["cmd"]
+        if self.args.get("unless"):  # asked alone in check mode, and again in front of the command
+            steps.append(Check("\n".join([*prelude, f"( {self.args['unless']} )"]), stdin))
+            command = guarded(self.args["unless"], command)
+        steps.append(Shell("\n".join([*prelude, command]), stdin, self.args.get("timeout"),
+                           reads_only=bool(self.args.get("check_only"))))
+        chdir = (self.args.get("chdir") or "").rstrip("/")
+        waits = self.args.get("check_only") and changed_under(self.context.changed_paths, chdir)
+        return Change(f"run `{self.args['cmd']}`{note}", steps,
+                      not_yet=f"would run in {chdir} once the changes above are made there" if waits else None)
 
     def environment(self) -> bytes | None:
         """What the command reads first on stdin: ``export NAME='value'`` lines for ``env``."""
         env = self.args.get("env") or {}
         if not env:
             return None
-        return "".join(f"export {k}={q(as_text(v))}\n" for k, v in env.items()).encode()
+        return "".join(sh("export", Raw(f"{k}={sh(as_text(v))}")) + "\n" for k, v in env.items()).encode()
 
     def _prelude(self) -> list[str]:
         # The values come in on stdin and stay in this shell's memory: ``$(cat)`` and ``eval``
         # run no program with them as arguments (``cat`` has none), unlike ``env K=V cmd``.
         lines = ['eval "$(cat)"'] if self.args.get("env") else []
         if self.args.get("chdir"):
-            lines.append(f"cd {q(self.args['chdir'])} || exit 1")
+            lines.append(sh("cd", self.args["chdir"], Raw("|| exit 1")))
         return lines
 
     def apply(self, change: Change, conn: Connection) -> OpResult:
-        result = conn.run(self.script(), stdin=self.environment(), timeout=self.args.get("timeout"))
+        """The command (its own ``unless`` guard in front); in check mode the guard alone."""
+        run = change.shell()
+        if run is None:  # check mode: ask the ``unless`` guard alone
+            check = change.required_check()
+            return OpResult(changed=conn.run(check.script, stdin=check.stdin).exit_code != 0)
+        result = conn.run(run.script, stdin=run.stdin, timeout=run.timeout)
         stdout = result.text
         if result.exit_code != 0:
             raise TaskFailed(f"command exited with status {result.exit_code}", self.args["cmd"],
                              result.exit_code, result.stderr_tail())
-        if stdout.rstrip().endswith(_SKIPPED):
+        if change.check() is not None and held(stdout):
             return OpResult(changed=False, message="unless held: not run")
-        if self.args.get("check_only"):
+        if run.reads_only:
             return OpResult(changed=False, rc=0, stdout=stdout, message="check passed")
         return OpResult(changed=True, rc=0, stdout=stdout,
                         stderr=result.stderr.decode("utf-8", "replace"))
-

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from moorage.connection.base import Connection
-from moorage.operations.base import Change, Facts, NotYet, Operation, OpResult, TaskFailed, register
-from moorage.operations.bounds import within
+from moorage.operations.base import Change, Check, Facts, Operation, OpResult, Shell, TaskFailed, register
+from moorage.operations.file_writes import changed_under
 from moorage.operations.names import PROJECT_NAME, SERVICE_NAME
 from moorage.operations.shell import Raw, sh
 
@@ -73,10 +73,22 @@ class Compose(Operation):
     }
 
     def plan(self, facts: Facts) -> Change | None:
+        """``checked``: the validation alone (read-only).  ``up``: a ``Check`` that the project is
+        as the last successful ``up`` left it (asked alone in check mode; the script starts with
+        the same test), then the script.  Other states: the script."""
         state = self.args.get("state", "up")
         services = " ".join(self.args.get("services") or [])
-        return Change(f"docker compose {state} in {self.args['project_dir']}"
-                      + (f" ({services})" if services else ""))
+        summary = f"docker compose {state} in {self.args['project_dir']}" + (f" ({services})" if services else "")
+        if state == "checked":
+            command = sh("cd", self.args["project_dir"], Raw("&&"), compose_tokens(self.args), "config", "--quiet")
+            waits = changed_under(self.context.changed_paths, self.args["project_dir"])
+            return Change(summary, [Shell(command, reads_only=True)], not_yet=(
+                f"would run in {self.args['project_dir'].rstrip('/')} once the changes above are made there"
+                if waits else None))
+        check = self.up_to_date_check()
+        probe = [Check("\n".join([sh("cd", self.args["project_dir"], Raw("2>/dev/null || exit 1")),
+                                   f'compose() {{ {self.base_command()} "$@"; }}', *check, "exit 1"]))] if check else []
+        return Change(summary, [*probe, Shell(self.script())])
 
     def base_command(self) -> str:
         """``docker compose`` with the project's files, profiles, env file and name."""
@@ -124,25 +136,6 @@ class Compose(Operation):
             '$now" ] && ! printf \'%s\\n\' "$now" | grep -qv \' running \\(healthy\\)\\{0,1\\}$\'; then exit 0; fi',
         ]
 
-    def would_change(self, change: Change, conn: Connection) -> bool:
-        """Check mode: ``up`` is a no-op when the project is as the last successful ``up`` left it
-        (the same read-only test ``apply`` starts with); ``checked`` is read-only, so it runs —
-        unless earlier tasks of the plan write into ``project_dir`` (``NotYet``: it would check
-        yesterday's files, or fail in a directory that doesn't exist yet); other states are
-        assumed to change."""
-        if self.args.get("state") == "checked":
-            directory = self.args["project_dir"].rstrip("/")
-            if any(within(p, directory) for p in self.context.changed_paths):
-                raise NotYet(f"would run in {directory} once the changes above are made there")
-            self.apply(change, conn)
-            return False
-        check = self.up_to_date_check()
-        if not check:
-            return True
-        probe = "\n".join([sh("cd", self.args["project_dir"], Raw("2>/dev/null || exit 1")),
-                           f'compose() {{ {self.base_command()} "$@"; }}', *check, "exit 1"])
-        return conn.run(probe).exit_code != 0
-
     def record_up(self) -> list[str]:
         """After a successful ``up``: what ``up_to_date_check`` compares next time."""
         if not self.up_to_date_check():
@@ -178,9 +171,16 @@ class Compose(Operation):
         ])
 
     def apply(self, change: Change, conn: Connection) -> OpResult:
-        if self.args.get("state") == "checked":
-            return self._check_config(conn)
-        result = conn.run(self.script())
+        """The script (or the validation); in check mode the ``Check`` alone."""
+        run = change.shell()
+        if run is None:
+            return OpResult(changed=conn.run(change.required_check().script).exit_code != 0)
+        result = conn.run(run.script)
+        if run.reads_only:
+            if result.exit_code != 0:
+                raise TaskFailed(f"the compose project in {self.args['project_dir']} is not valid", run.script,
+                                 result.exit_code, result.stderr_tail())
+            return OpResult(changed=False, message="compose config is valid")
         if result.exit_code != 0:
             raise TaskFailed(f"docker compose {self.args.get('state', 'up')} failed "
                              f"(exit {result.exit_code}) in {self.args['project_dir']}",
@@ -190,11 +190,3 @@ class Compose(Operation):
         return OpResult(changed=changed, stdout=result.text.replace(_CHANGED, "").strip(),
                         stderr=result.stderr.decode("utf-8", "replace"),
                         message="" if changed else "containers already as asked")
-
-    def _check_config(self, conn: Connection) -> OpResult:
-        command = sh("cd", self.args["project_dir"], Raw("&&"), compose_tokens(self.args), "config", "--quiet")
-        result = conn.run(command)
-        if result.exit_code != 0:
-            raise TaskFailed(f"the compose project in {self.args['project_dir']} is not valid", command,
-                             result.exit_code, result.stderr_tail())
-        return OpResult(changed=False, message="compose config is valid")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from moorage.connection.base import Connection
-from moorage.operations.base import Change, Facts, Operation, OpResult, TaskFailed, register
+from moorage.operations.base import Change, Facts, Operation, OpResult, Shell, TaskFailed, register
 from moorage.operations.compose import PROJECT_ARGS, compose_tokens
 from moorage.operations.names import SERVICE_NAME
 from moorage.operations.shell import Raw, argv, sh
@@ -47,11 +47,15 @@ class ComposeRun(Operation):
                   "run", "--rm", "-T", self.args["service"], argv(self.args["command"]))
 
     def plan(self, facts: Facts) -> Change | None:
-        return Change(f"run {' '.join(argv(self.args['command']))!r} in {self.args['service']}")
+        return Change(f"run {' '.join(argv(self.args['command']))!r} in {self.args['service']}",
+                      [Shell(self.command(), timeout=self.args.get("timeout"))])
 
     def apply(self, change: Change, conn: Connection) -> OpResult:
-        result = conn.run(self.command(), timeout=self.args.get("timeout"))
+        run = change.shell()
+        if run is None:
+            return OpResult(changed=True)  # check mode: nothing read-only to ask
+        result = conn.run(run.script, timeout=run.timeout)
         if result.exit_code != 0:
             raise TaskFailed(f"the one-off command in {self.args['service']} exited with status {result.exit_code}",
-                             self.command(), result.exit_code, result.stderr_tail())
+                             run.script, result.exit_code, result.stderr_tail())
         return OpResult(changed=True, stdout=result.text, stderr=result.stderr.decode("utf-8", "replace"))

@@ -92,3 +92,10 @@ def plan_write(path: str, data: bytes, facts: Facts, mode: str | None, owner: st
     diff = content_diff(path, current.content, data, mask) if current.kind == "file" else \
         content_diff(path, None, data, mask)
     return Change(f"{verb} {path} ({len(data)} bytes, {final_mode})", [upload], diff=diff, after=[after])
+
+
+def changed_under(paths: frozenset[str], directory: str) -> bool:
+    """Whether one of ``paths`` (those earlier tasks change) is ``directory`` or inside it: a
+    read-only check run there in check mode would see today's files, not the planned ones."""
+    directory = directory.rstrip("/")
+    return bool(directory) and any(p == directory or p.startswith(directory + "/") for p in paths)

@@ -11,7 +11,7 @@ from email.message import Message as HTTPMessage
 from typing import IO
 
 from moorage.connection.base import Connection
-from moorage.operations.base import Change, Facts, Operation, OpResult, TaskFailed, register
+from moorage.operations.base import Change, Facts, Operation, OpResult, Request, TaskFailed, register
 
 SHORT_BODY = 2000  # characters: a body this short is an error page worth quoting
 
@@ -28,7 +28,6 @@ class WaitHttp(Operation):
 
     name = "wait_http"
     batched = False
-    probe = True
     args_schema = {
         "type": "object",
         "additionalProperties": False,
@@ -56,45 +55,55 @@ class WaitHttp(Operation):
     }
 
     def plan(self, facts: Facts) -> Change | None:
-        return Change(f"wait for {self.args['url']} to answer {self.args.get('status', 200)}")
-
-    def _attempt(self) -> Answer:
-        request = urllib.request.Request(self.args["url"], headers=self.args.get("headers") or {})
-        handlers: list[urllib.request.BaseHandler] = []
-        if self.args["url"].startswith("https") and not self.args.get("validate_certs", True):
-            context = ssl.create_default_context()
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
-            handlers.append(urllib.request.HTTPSHandler(context=context))
-        if not self.args.get("follow_redirects", False):
-            handlers.append(_NoRedirect())
-        try:
-            with urllib.request.build_opener(*handlers).open(request, timeout=5) as response:
-                return Answer(response.status, response.reason, response.headers.get("Location"),
-                              response.read(65536).decode("utf-8", "replace"))
-        except urllib.error.HTTPError as exc:  # a 3xx not followed, a 4xx, a 5xx: an answer all the same
-            body = exc.read(65536).decode("utf-8", "replace") if exc.fp is not None else ""
-            return Answer(exc.code, str(exc.reason), exc.headers.get("Location") if exc.headers else None, body)
-        except (urllib.error.URLError, OSError) as exc:
-            return Answer(None, str(getattr(exc, "reason", exc)), None, "")
+        """The exact request: method, URL, headers, expected answer, and how long to keep asking."""
+        args = self.args
+        return Change(f"wait for {args['url']} to answer {args.get('status', 200)}", [Request(
+            args["url"], "GET", tuple(sorted((args.get("headers") or {}).items())), args.get("status", 200),
+            args.get("contains"), float(args.get("timeout", 60)), args.get("retries"),
+            float(args.get("interval", 1)), args.get("validate_certs", True), args.get("follow_redirects", False))])
 
     def apply(self, change: Change, conn: Connection) -> OpResult:
-        want, contains = self.args.get("status", 200), self.args.get("contains")
-        deadline = time.monotonic() + float(self.args.get("timeout", 60))
-        retries, attempts = self.args.get("retries"), 0
+        """Ask until answered as expected (never "changed"); raises ``TaskFailed`` saying what
+        answered last."""
+        request = next(step for step in change.steps if isinstance(step, Request))
+        deadline = time.monotonic() + request.timeout
+        attempts = 0
         while True:
             attempts += 1
-            answer = self._attempt()
-            if answer.status == want and (not contains or contains in answer.body):
+            answer = _attempt(request)
+            if answer.status == request.status and (not request.contains or request.contains in answer.body):
                 return OpResult(changed=False, message=f"{answer.status} after {attempts} attempt(s)",
                                 data={"status": answer.status, "attempts": attempts})
-            if (retries and attempts >= retries) or time.monotonic() >= deadline:
+            if (request.retries and attempts >= request.retries) or time.monotonic() >= deadline:
                 break
-            time.sleep(float(self.args.get("interval", 1)))
-        missing = f" without {contains!r} in the body" if answer.status == want and contains else ""
-        raise TaskFailed(f"{self.args['url']} did not answer {want}{missing} after {attempts} "
-                         f"attempt(s): last {answer.describe()}", f"GET {self.args['url']}", None,
+            time.sleep(request.interval)
+        missing = f" without {request.contains!r} in the body" \
+            if answer.status == request.status and request.contains else ""
+        raise TaskFailed(f"{request.url} did not answer {request.status}{missing} after {attempts} "
+                         f"attempt(s): last {answer.describe()}", f"{request.method} {request.url}", None,
                          answer.body[-500:])
+
+
+def _attempt(request: Request) -> Answer:
+    """One try (5 s at most): the answer, whatever its status, or why nothing answered."""
+    call = urllib.request.Request(request.url, headers=dict(request.headers), method=request.method)
+    handlers: list[urllib.request.BaseHandler] = []
+    if request.url.startswith("https") and not request.validate_certs:
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        handlers.append(urllib.request.HTTPSHandler(context=context))
+    if not request.follow_redirects:
+        handlers.append(_NoRedirect())
+    try:
+        with urllib.request.build_opener(*handlers).open(call, timeout=5) as response:
+            return Answer(response.status, response.reason, response.headers.get("Location"),
+                          response.read(65536).decode("utf-8", "replace"))
+    except urllib.error.HTTPError as exc:  # a 3xx not followed, a 4xx, a 5xx: an answer all the same
+        body = exc.read(65536).decode("utf-8", "replace") if exc.fp is not None else ""
+        return Answer(exc.code, str(exc.reason), exc.headers.get("Location") if exc.headers else None, body)
+    except (urllib.error.URLError, OSError) as exc:
+        return Answer(None, str(getattr(exc, "reason", exc)), None, "")
 
 
 @dataclass(frozen=True)

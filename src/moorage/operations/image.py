@@ -13,8 +13,18 @@ import subprocess
 
 from moorage.connection.base import Connection
 from moorage.operations import names
-from moorage.operations.base import Change, Facts, Operation, OpResult, TaskFailed, register
-from moorage.operations.file_writes import q
+from moorage.operations.base import (
+    Change,
+    Check,
+    Facts,
+    Operation,
+    OpResult,
+    PlanError,
+    Shell,
+    Ship,
+    TaskFailed,
+    register,
+)
 from moorage.operations.shell import Raw, argv, sh
 
 _MISSING = "missing"
@@ -72,72 +82,104 @@ class Image(Operation):
                 raise ValueError(f"compose_args: {problem}")
 
     def plan(self, facts: Facts) -> Change | None:
-        return Change(f"{self.args['source']} {', '.join(self.args['images'])}")
-
-    def _remote_ids(self, conn: Connection) -> dict[str, str]:
-        inspect = "docker image inspect --format '{{.Id}}'"
-        refs = self.args["images"]
-        script = "; ".join(f"{inspect} {q(ref)} 2>/dev/null || echo {_MISSING}" for ref in refs)
-        result = conn.run(script)
-        lines = result.text.split()
-        return dict(zip(self.args["images"], lines, strict=False))
-
-    def would_change(self, change: Change, conn: Connection) -> bool:
-        """Check mode: for ``ship``, whether any image's ID differs between here and the host
-        (read-only); a pull or build is assumed to change something."""
-        if self.args["source"] != "ship":
-            return True
-        return local_image_ids(self.args["images"]) != self._remote_ids(conn)
+        """``pull``/``build``: the image IDs on the host, the pull or build, the IDs again (changed
+        when one differs).  ``ship``: a ``Check`` comparing the host's IDs with the controller's
+        (read now, from this machine's docker), the images that differ saved here and loaded there,
+        then the IDs again.  Raises ``PlanError`` when an image can't be obtained."""
+        source, images = self.args["source"], self.args["images"]
+        summary = f"{source} {', '.join(images)}"
+        if source == "ship":
+            local = local_image_ids(images)
+            absent = [ref for ref, image_id in local.items() if image_id == _MISSING]
+            if absent:
+                raise PlanError(f"cannot ship {', '.join(absent)}: not present on the controller "
+                                "(build or pull it there first)")
+            return Change(summary, [Check(_compare(local)), Ship(tuple(images)), Shell(_ids(images))])
+        if source == "pull":
+            command = " && ".join(sh("docker", "pull", "--quiet", ref) for ref in images)
+        elif not self.args.get("project_dir"):
+            raise PlanError("image source 'build' needs project_dir")
+        else:
+            command = sh("cd", self.args["project_dir"], Raw("&&"), "docker", "compose",
+                         argv(self.args.get("compose_args", "")), "build")
+        return Change(summary, [Shell(_ids(images)), Shell(command), Shell(_ids(images))])
 
     def apply(self, change: Change, conn: Connection) -> OpResult:
-        before = self._remote_ids(conn)
-        source = self.args["source"]
-        if source == "ship":
-            if not self._ship(conn, before):
+        """Read the IDs (or ask the ``Check``), pull/build (or ship what differs), read the IDs
+        again.  In check mode (the ``Check`` alone): changed when an image differs."""
+        first, *acting, last = change.steps if len(change.steps) > 1 else [*change.steps, None]
+        if not isinstance(first, Shell | Check):
+            raise PlanError(f"internal: the plan of '{change.summary}' starts with no script")
+        result = conn.run(first.script)
+        before = _parse(result.text)
+        if isinstance(first, Check):
+            if result.exit_code == 0:
                 return OpResult(changed=False, message="images already present", data={"images": before})
-        else:
-            self._on_host(conn, source)
-        after = self._remote_ids(conn)
+            if last is None:
+                return OpResult(changed=True)
+        for step in acting:
+            if isinstance(step, Ship):
+                _ship(conn, step, [line.split()[0] for line in result.text.splitlines() if line.endswith(_DIFFERS)])
+                continue
+            if not isinstance(step, Shell):
+                continue
+            done = conn.run(step.script)
+            if not done.ok:
+                raise TaskFailed(f"docker {self.args['source']} failed: the running release is untouched",
+                                 step.script, done.exit_code, done.stderr_tail())
+        if not isinstance(last, Shell):
+            raise PlanError(f"internal: the plan of '{change.summary}' ends with no script")
+        return self._verify(before, _parse(conn.run(last.script).text))
+
+    def _verify(self, before: dict[str, str], after: dict[str, str]) -> OpResult:
         missing = [ref for ref, image_id in after.items() if image_id == _MISSING]
         if missing:
-            raise TaskFailed(f"image(s) not available on the host after {source}: {', '.join(missing)}",
-                             f"{source} {' '.join(missing)}")
+            raise TaskFailed(f"image(s) not available on the host after {self.args['source']}: "
+                             f"{', '.join(missing)}", f"{self.args['source']} {' '.join(missing)}")
         changed = [ref for ref in after if after[ref] != before.get(ref)]
         return OpResult(changed=bool(changed), message="images already present" if not changed else "",
                         data={"images": after, "updated": changed})
 
-    def _ship(self, conn: Connection, remote: dict[str, str]) -> bool:
-        """Send the images whose ID differs on the host; False when none had to travel."""
-        local = local_image_ids(self.args["images"])
-        absent = [ref for ref, image_id in local.items() if image_id == _MISSING]
-        if absent:
-            raise TaskFailed(f"cannot ship {', '.join(absent)}: not present on the controller "
-                             "(build or pull it there first)", f"docker image inspect {' '.join(absent)}")
-        needed = [ref for ref in self.args["images"] if local[ref] != remote.get(ref)]
-        if not needed:
-            return False
-        with subprocess.Popen(["docker", "save", *needed], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE) as saver:
-            assert saver.stdout is not None and saver.stderr is not None  # both are pipes
-            result = conn.run("docker load", stdin=saver.stdout)
-            saver.wait()
-            if saver.returncode != 0:
-                raise TaskFailed("docker save failed on the controller", f"docker save {' '.join(needed)}",
-                                 saver.returncode, saver.stderr.read().decode("utf-8", "replace")[-2000:])
-        if not result.ok:
-            raise TaskFailed("docker load failed on the host", "docker load", result.exit_code,
-                             result.stderr_tail())
-        return True
 
-    def _on_host(self, conn: Connection, source: str) -> None:
-        if source == "pull":
-            command = " && ".join(f"docker pull --quiet {q(ref)}" for ref in self.args["images"])
-        else:
-            if not self.args.get("project_dir"):
-                raise TaskFailed("image source 'build' needs project_dir", "docker compose build")
-            command = sh("cd", self.args["project_dir"], Raw("&&"), "docker", "compose",
-                         argv(self.args.get("compose_args", "")), "build")
-        result = conn.run(command)
-        if not result.ok:
-            raise TaskFailed(f"docker {source} failed: the running release is untouched", command,
-                             result.exit_code, result.stderr_tail())
+_DIFFERS = " differs"
+
+
+def _inspect(ref: str) -> str:
+    """The image's ID on the host, or ``missing`` (docker may print an empty line then)."""
+    return sh("docker", "image", "inspect", "--format", "{{.Id}}", ref, Raw(f"2>/dev/null | grep . || echo {_MISSING}"))
+
+
+def _ids(refs: list[str]) -> str:
+    """Prints ``REF ID`` per image (``missing`` when absent)."""
+    return "; ".join(sh("printf", "%s %s\\n", ref, Raw(f'"$({_inspect(ref)})"')) for ref in refs)
+
+
+def _compare(local: dict[str, str]) -> str:
+    """Read-only: prints ``REF ID`` per image (the host's ID), followed by `` differs`` when it is
+    not the controller's; exits 0 when every image is the same."""
+    lines = ["d=0"]
+    for ref, image_id in local.items():
+        lines.append(f"i=$({_inspect(ref)}); " + sh("printf", "%s %s", ref, Raw('"$i"; if [ "$i" ='), image_id,
+                                                     Raw("]; then echo; else echo"), _DIFFERS,
+                                                     Raw("; d=1; fi")))
+    return "\n".join([*lines, "exit $d"])
+
+
+def _parse(text: str) -> dict[str, str]:
+    """``REF ID`` lines as a mapping (what follows the ID is left out)."""
+    return {words[0]: words[1] for words in (line.split() for line in text.splitlines()) if len(words) >= 2}
+
+
+def _ship(conn: Connection, step: Ship, needed: list[str]) -> None:
+    """``docker save`` here, streamed into ``step.command`` on the host."""
+    if not needed:
+        return
+    with subprocess.Popen(["docker", "save", *needed], stdout=subprocess.PIPE, stderr=subprocess.PIPE) as saver:
+        result = conn.run(step.command, stdin=saver.stdout)
+        saver.wait()
+        if saver.returncode != 0:
+            error = saver.stderr.read() if saver.stderr is not None else b""
+            raise TaskFailed("docker save failed on the controller", f"docker save {' '.join(needed)}",
+                             saver.returncode, error.decode("utf-8", "replace")[-2000:])
+    if not result.ok:
+        raise TaskFailed("docker load failed on the host", step.command, result.exit_code, result.stderr_tail())

@@ -16,12 +16,14 @@ from moorage.operations.base import (
     Facts,
     Operation,
     OpResult,
+    Permit,
     PlanError,
     Shell,
     TaskFailed,
     register,
 )
-from moorage.operations.file_writes import PATH, plan_write, q
+from moorage.operations.file_writes import PATH, plan_write
+from moorage.operations.shell import Raw, sh
 
 NAME = {"type": "string", "pattern": f"^{SAFE}$"}
 DATABASES: dict[str, Any] = {
@@ -64,6 +66,10 @@ def _failures(stderr: str) -> str:
     """The script's ``FAILED:`` sentences, joined."""
     lines = [line.split("FAILED: ", 1)[1] for line in stderr.splitlines() if "FAILED: " in line]
     return "; ".join(lines)
+
+
+def _shell(change: Change) -> Shell:
+    return next(step for step in change.steps if isinstance(step, Shell))
 
 
 def _labels(args: dict[str, Any]) -> str:
@@ -112,7 +118,7 @@ class PostgresBackup(_Retention):
 
     def plan(self, facts: Facts) -> Change | None:
         return Change(f"back up {_labels(self.args)} of {self.args['project_name']} to {self.args['backup_dir']} "
-                      "(verified by pg_restore)")
+                      "(verified by pg_restore)", [Shell(self.script())])
 
     def script(self) -> str:
         """The backup script, as ``backup_job`` installs it, with this run's reason."""
@@ -121,7 +127,7 @@ class PostgresBackup(_Retention):
                                      prune=self.args.get("prune", True))
 
     def apply(self, change: Change, conn: Connection) -> OpResult:
-        result = conn.run(self.script())
+        result = conn.run(_shell(change).script)
         made = [line.split()[1] for line in result.text.splitlines() if line.startswith("@@backup ")]
         stderr = result.stderr.decode("utf-8", "replace")
         if not result.ok:
@@ -166,7 +172,7 @@ class BackupJob(_Retention):
         return (f"# moorage: backups of {self.args['project_name']} ({self.args['prefix']}); written by "
                 "moorage backup, do not edit\nSHELL=/bin/sh\nPATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:"
                 f"/usr/bin:/sbin:/bin\n{self.args.get('schedule', '30 2 * * *')} {self.args.get('user', 'root')} "
-                f"{q(self.args['script'])} scheduled >> {q(self.args['log_file'])} 2>&1\n")
+                f"{sh(self.args['script'], 'scheduled', Raw('>>'), self.args['log_file'], Raw('2>&1'))}\n")
 
     def plan(self, facts: Facts) -> Change | None:
         script = scripts.backup_script(**_script_args(self.args), installed=True, reason="scheduled")
@@ -179,7 +185,7 @@ class BackupJob(_Retention):
                                 'backup_schedule: "" to go without the daily job')
             changes.append(plan_write(cron, self.cron_entry().encode(), facts, "0644", None, None))
         elif facts[cron].exists:
-            changes.append(Change(f"remove {cron}", [Shell(f"rm -f {q(cron)}")], after=[facts[cron].evolve(
+            changes.append(Change(f"remove {cron}", [Shell(sh("rm", "-f", cron))], after=[facts[cron].evolve(
                 kind="absent", sha256=None, content=None)]))
         done = [c for c in changes if c is not None]
         if not done:
@@ -236,16 +242,21 @@ class PostgresRestore(Operation):
         return f"restore {files} into {how}"
 
     def plan(self, facts: Facts) -> Change | None:
+        """The restore script; into the live database, behind the data guard's permit."""
         if self.args.get("into") and self.args.get("recreate"):
             raise PlanError("recreate replaces the live database; it can't be combined with into")
-        return Change(self._what())
+        permit = [] if self.args.get("into") else [Permit(self.args.get("permit", ""), self._what())]
+        return Change(self._what(), [*permit, Shell(scripts.restore_script(
+            backup_dir=self.args["backup_dir"], project_name=self.args["project_name"],
+            backups=self.args["backups"], into=self.args.get("into", ""),
+            recreate=self.args.get("recreate", False)))])
 
     def apply(self, change: Change, conn: Connection) -> OpResult:
-        if not self.args.get("into"):
-            guard.require_permit(self.args.get("permit", ""), self._what())
-        result = conn.run(scripts.restore_script(
-            backup_dir=self.args["backup_dir"], project_name=self.args["project_name"],
-            backups=self.args["backups"], into=self.args.get("into", ""), recreate=self.args.get("recreate", False)))
+        """The permit checked (``GuardRefused`` when missing), then the restore."""
+        for step in change.steps:
+            if isinstance(step, Permit):
+                guard.require_permit(step.token, step.what)
+        result = conn.run(_shell(change).script)
         lines = result.text.splitlines()
         restored = [line.split()[1:] for line in lines if line.startswith("@@restored ")]
         leftovers = [line.split()[1] for line in lines if line.startswith("@@leftover ")]

@@ -12,8 +12,8 @@ from __future__ import annotations
 import json
 
 from moorage.connection.base import Connection
-from moorage.operations.base import Change, Facts, Operation, OpResult, TaskFailed, register
-from moorage.operations.file_writes import q
+from moorage.operations.base import Change, Check, Facts, Operation, OpResult, Shell, TaskFailed, register
+from moorage.operations.shell import Raw, sh
 
 _MARK = "@@release "
 
@@ -55,41 +55,39 @@ class Release(Operation):
         return {"app_dir": f"{self.args['app_dir']}/releases"}
 
     def plan(self, facts: Facts) -> Change | None:
+        """Recording: a ``Check`` (read-only: prints the release ``current`` points at, exits 0 when
+        the staged config and image IDs hash as the current release's — or, when earlier tasks
+        change the staged config, never), then the script that records, switches and prunes (it
+        compares again itself).  Rolling back: read the recorded release (and list the recorded
+        ones, to say which exist when it isn't there); the image tags and the switch follow
+        from the record (``restore_command``)."""
+        app = self.args["app_dir"]
         if self.args.get("rollback_to"):
-            return Change(f"make release {self.args['rollback_to']} current again",
-                          data={"release": self.args["rollback_to"], "created": False})
-        return Change(f"record release {self.args['id']} in {self.args['app_dir']} if the config changed",
-                      data={"release": self.args["id"], "created": True})
-
-    def would_change(self, change: Change, conn: Connection) -> bool:
-        """Check mode: a release is recorded when an earlier task changes the staged config, or
-        when the staged config and images on the host differ from the current release (read-only).
-        The registered value is predicted like the real run's: ``created``, and ``previous`` (the
-        release ``current`` points at now), so tasks guarded by them (a backup before migrations)
-        show in the plan as they will run."""
-        if self.args.get("rollback_to"):
-            return True
-        config = self.args.get("config_dir") or f"{self.args['app_dir']}/config"
+            release_id = self.args["rollback_to"]
+            return Change(f"make release {release_id} current again", [
+                Shell(sh("cd", app, Raw("&&"), "cat", f"releases/{release_id}/release.json", Raw("&& echo &&"),
+                         "readlink", "current")),
+                Shell(sh("ls", "-1", f"{app}/releases", Raw("2>/dev/null | sort -r")))],
+                data={"release": release_id, "created": False})
+        config = self.args.get("config_dir") or f"{app}/config"
         staged = any(path.startswith(config.rstrip("/") + "/") for path in self.context.changed_paths)
-        current = f"readlink {q(self.args['app_dir'] + '/current')} 2>/dev/null | sed 's|^releases/||' || true"
-        compare = "" if staged else \
-            "\n" + self._hash_script() + '\n[ "$(cat current/.content-hash 2>/dev/null)" = "$hash" ]'
-        probe = conn.run(current + compare)
-        staged = staged or probe.exit_code != 0
-        previous = probe.text.splitlines()[0].strip() if probe.text.strip() else ""
-        change.data.update(created=staged, previous=previous if staged else "")
-        return staged
+        current = sh("readlink", f"{app}/current", Raw("2>/dev/null | sed 's|^releases/||' || true"))
+        compare = "exit 1" if staged else \
+            self._hash_script() + '\n[ "$(cat current/.content-hash 2>/dev/null)" = "$hash" ]'
+        return Change(f"record release {self.args['id']} in {app} if the config changed",
+                      [Check(f"{current}\n{compare}"), Shell(self.script())],
+                      data={"release": self.args["id"], "created": True})
 
     def _hash_script(self) -> str:
         """Sets ``$hash``: the staged config files and the images' IDs, hashed (read-only)."""
         app = self.args["app_dir"]
         config = self.args.get("config_dir") or f"{app}/config"
-        images = " ".join(q(i) for i in self.args["images"])
+        images = " ".join(sh(i) for i in self.args["images"])
         return f"""set -e
-cd {q(app)}
+cd {sh(app)}
 ids=$(for i in {images}; do
   printf '%s %s\\n' "$i" "$(docker image inspect --format '{{{{.Id}}}}' "$i" 2>/dev/null)"; done)
-hash=$( (cd {q(config)} && find . -maxdepth 1 -type f ! -name '.*.moorage-tmp' | LC_ALL=C sort \\
+hash=$( (cd {sh(config)} && find . -maxdepth 1 -type f ! -name '.*.moorage-tmp' | LC_ALL=C sort \\
         | xargs sha256sum; printf '%s\\n' "$ids") | sha256sum | cut -c1-64)"""
 
     def script(self) -> str:
@@ -104,26 +102,35 @@ if [ -n "$previous" ] && [ "$(cat "current/.content-hash" 2>/dev/null)" = "$hash
   echo "{_MARK}unchanged $previous"; exit 0
 fi
 mkdir -p releases
-new=releases/{q(release_id)}
+new=releases/{sh(release_id)}
 rm -rf "$new.partial" && mkdir "$new.partial"
-cp -a {q(config)}/. "$new.partial/"
+cp -a {sh(config)}/. "$new.partial/"
 printf '%s\\n' "$hash" > "$new.partial/.content-hash"
 images_json=$(printf '%s\\n' "$ids" | awk 'NF{{printf "%s\\"%s\\": \\"%s\\"", (n++?", ":""), $1, $2}}')
 printf '{{"id": "%s", "created": "%s", "previous": "%s", "images": {{%s}}, "meta": %s}}\\n' \\
-  {q(release_id)} "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$previous" "$images_json" {q(metadata)} \\
+  {sh(release_id)} "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$previous" "$images_json" {sh(metadata)} \\
   > "$new.partial/release.json"
 mv -T "$new.partial" "$new"
 ln -sfn "$new" current.moorage-link && mv -fT current.moorage-link current
 ls -1 releases | grep -v '\\.partial$' | LC_ALL=C sort -r | tail -n +{keep + 1} | while read -r old; do
-  [ "$old" = {q(release_id)} ] || [ "$old" = "$previous" ] || rm -rf "releases/$old"
+  [ "$old" = {sh(release_id)} ] || [ "$old" = "$previous" ] || rm -rf "releases/$old"
 done
 echo "{_MARK}created {release_id} $previous"
 """
 
     def apply(self, change: Change, conn: Connection) -> OpResult:
+        """The recording script (or the rollback); in check mode the ``Check`` alone, predicting
+        ``created`` and ``previous`` as the real run will register them."""
         if self.args.get("rollback_to"):
-            return self._roll_back(conn, self.args["rollback_to"])
-        result = conn.run(self.script())
+            return self._roll_back(conn, change)
+        run = next((s for s in change.steps if isinstance(s, Shell)), None)
+        if run is None:
+            probe = conn.run(change.required_check().script)
+            created = probe.exit_code != 0
+            previous = probe.text.splitlines()[0].strip() if probe.text.strip() else ""
+            return OpResult(changed=created, data={"release": self.args["id"], "created": created,
+                                                   "previous": previous if created else ""})
+        result = conn.run(run.script)
         if not result.ok:
             raise TaskFailed("recording the release failed; current is unchanged", "release",
                              result.exit_code, result.stderr_tail())
@@ -135,22 +142,17 @@ echo "{_MARK}created {release_id} $previous"
         return OpResult(changed=created, message=f"release {live} unchanged" if not created else "",
                         data={"release": live, "previous": previous, "created": created})
 
-    def _roll_back(self, conn: Connection, release_id: str) -> OpResult:
-        app = q(self.args["app_dir"])
-        found = conn.run(f"cd {app} && cat releases/{q(release_id)}/release.json && echo && readlink current")
+    def _roll_back(self, conn: Connection, change: Change) -> OpResult:
+        release_id = self.args["rollback_to"]
+        find, listing = (step.script for step in change.steps)  # type: ignore[union-attr]
+        found = conn.run(find)
         if not found.ok:
-            listing = conn.run(f"ls -1 {app}/releases 2>/dev/null | sort -r").text.split()
-            raise TaskFailed(f"no release {release_id} on this host; recorded: {', '.join(listing) or 'none'}",
+            recorded = conn.run(listing).text.split()
+            raise TaskFailed(f"no release {release_id} on this host; recorded: {', '.join(recorded) or 'none'}",
                              f"cat releases/{release_id}/release.json", found.exit_code)
         record_text, _, current = found.text.strip().rpartition("\n")
         record = json.loads(record_text)
-        retag = [f'[ "$(docker image inspect --format \'{{{{.Id}}}}\' {q(ref)} 2>/dev/null)" = {q(image_id)} ] '
-                 f"|| {{ docker tag {q(image_id)} {q(ref)} && echo retagged {q(ref)}; }}"
-                 for ref, image_id in record.get("images", {}).items()]
-        switch = [] if current == f"releases/{release_id}" else [
-            f"ln -sfn releases/{q(release_id)} current.moorage-link && mv -fT current.moorage-link current"
-            f" && echo switched"]
-        result = conn.run(" && ".join([f"cd {app}", *(f"( {r} )" for r in retag), *switch]))
+        result = conn.run(restore_command(self.args["app_dir"], release_id, record.get("images", {}), current))
         if not result.ok:
             raise TaskFailed(f"could not bring release {release_id} back (its images may have been "
                              "removed from the host)", "docker tag / ln", result.exit_code, result.stderr_tail())
@@ -158,3 +160,18 @@ echo "{_MARK}created {release_id} $previous"
         return OpResult(changed=changed, message=f"release {release_id} already current" if not changed else "",
                         data={"release": release_id, "previous": current.removeprefix("releases/"),
                               "created": False})
+
+
+def restore_command(app_dir: str, release_id: str, images: dict[str, str], current: str) -> str:
+    """Bring a recorded release back: each image tag moved to its recorded ID (when it isn't
+    there already), then ``current`` switched (unless it already points there).  Prints one line
+    per thing it did.  ``images``: ref -> ID as recorded in the release's release.json; ``current``:
+    where the ``current`` link points now."""
+    retag = [sh(Raw('[ "$('), "docker", "image", "inspect", "--format", "{{.Id}}", ref, Raw('2>/dev/null)" ='),
+                image_id, Raw("] || {"), "docker", "tag", image_id, ref, Raw("&&"), "echo", "retagged", ref,
+                Raw("; }"))
+             for ref, image_id in images.items()]
+    switch = [] if current == f"releases/{release_id}" else [
+        sh("ln", "-sfn", f"releases/{release_id}", "current.moorage-link", Raw("&&"), "mv", "-fT",
+           "current.moorage-link", "current", Raw("&& echo switched"))]
+    return " && ".join([sh("cd", app_dir), *(f"( {r} )" for r in retag), *switch])

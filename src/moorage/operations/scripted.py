@@ -7,9 +7,10 @@ daemon running?).  Such an operation plans two shell scripts, built from quoted 
 - ``script()``: makes it so, printing one ``@@did WHAT`` line per thing it really changed, or a
   sentence on stderr and a non-zero exit when it can't.
 
-``plan`` returns both as the change's steps (pure, so table tests compare them exactly); ``apply``
-sends them as one command — the check guards the script — and reports ``changed`` only when the
-script ran, with the ``@@did`` lines as the task's summary; check mode runs the check alone.
+``plan`` returns them as the change's ``Check`` and ``Shell`` steps (pure, so table tests compare
+them exactly); ``apply`` sends them as one command — the check guards the script — and reports
+``changed`` only when the script ran, with the ``@@did`` lines as the task's summary; check mode
+hands it the ``Check`` alone.
 """
 
 from __future__ import annotations
@@ -17,10 +18,9 @@ from __future__ import annotations
 from typing import Any
 
 from moorage.connection.base import CommandResult, Connection
-from moorage.operations.base import Change, Facts, Operation, OpResult, Shell, TaskFailed
-from moorage.operations.file_writes import q
+from moorage.operations.base import Change, Check, Facts, Operation, OpResult, Shell, TaskFailed
+from moorage.operations.shell import guarded, held, sh
 
-_HELD = "@@moorage-held"
 DID = "@@did "
 # Non-login sessions (and sudo's secure_path elsewhere) may lack the sbin directories.
 PATH_PRELUDE = 'PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH"; export PATH'
@@ -49,21 +49,20 @@ class ScriptedOperation(Operation):
         raise NotImplementedError
 
     def plan(self, facts: Facts) -> Change | None:
-        return Change(self.summary(), [Shell(self.check()), Shell(self.script())])
-
-    def would_change(self, change: Change, conn: Connection) -> bool:
-        """Check mode: run the read-only check on the host."""
-        check = change.steps[0].script  # type: ignore[union-attr]
-        return conn.run(f"{PATH_PRELUDE}\n( {check}\n) >/dev/null 2>&1").exit_code != 0
+        return Change(self.summary(), [Check(self.check()), Shell(self.script())])
 
     def apply(self, change: Change, conn: Connection) -> OpResult:
-        check, script = (step.script for step in change.steps)  # type: ignore[union-attr]
-        command = f"{PATH_PRELUDE}\nif ( {check}\n) >/dev/null 2>&1; then echo {_HELD}; exit 0; fi\n{script}"
+        check = change.check()
+        acting = [step.script for step in change.acting() if isinstance(step, Shell)]
+        if not acting:  # check mode: the read-only check alone says whether the script would run
+            result = conn.run(f"{PATH_PRELUDE}\n( {change.required_check().script}\n) >/dev/null 2>&1")
+            return OpResult(changed=result.exit_code != 0)
+        command = guarded(check.script, acting[0], PATH_PRELUDE) if check else f"{PATH_PRELUDE}\n{acting[0]}"
         result = conn.run(command, timeout=self.args.get("timeout", self.default_timeout))
         if not result.ok:
             raise TaskFailed(failure_sentence(self.name, result), self.summary(), result.exit_code,
                              result.stderr_tail())
-        if _HELD in result.text:
+        if held(result.text):
             return OpResult(changed=False, message="already so")
         did = [line[len(DID):] for line in result.text.splitlines() if line.startswith(DID)]
         if did:  # the summary tells what really happened, not what could have
@@ -79,4 +78,4 @@ def failure_sentence(name: str, result: CommandResult) -> str:
 
 def each(values: Any) -> str:
     """Space-separated, quoted words for a shell ``for`` loop."""
-    return " ".join(q(str(v)) for v in values)
+    return sh([str(v) for v in values])

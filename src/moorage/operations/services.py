@@ -8,8 +8,8 @@ background with ``without_init``, and the task says it will not come back after 
 from __future__ import annotations
 
 from moorage.operations.base import register
-from moorage.operations.file_writes import q
 from moorage.operations.scripted import DID, ScriptedOperation
+from moorage.operations.shell import sh
 
 
 @register
@@ -58,7 +58,7 @@ class Service(ScriptedOperation):
         return f"{verb} {self.service}" + (" (and at boot)" if self.args.get("enabled", True) else "")
 
     def _manager(self) -> str:
-        name = q(self.service)
+        name = sh(self.service)
         return ("if [ -d /run/systemd/system ]; then m=systemd; "
                 f"elif [ -x /etc/init.d/{name} ] && [ \"$(cat /proc/1/comm 2>/dev/null)\" = init ]; then m=sysv; "
                 "else m=none; fi")
@@ -66,7 +66,7 @@ class Service(ScriptedOperation):
     def _up(self) -> str:
         """Whether it runs: the manager's status (and ``running``); without a manager, ``running``
         or the pid moorage recorded when it started it."""
-        name, running = q(self.service), self.args.get("running")
+        name, running = sh(self.service), self.args.get("running")
         works = f" && ( {running} )" if running else ""
         started = f"{{ [ -s {self.pidfile} ] && kill -0 \"$(cat {self.pidfile})\"; }}"
         own = f"{{ ( {running} ) || {started}; }}" if running else started
@@ -74,7 +74,7 @@ class Service(ScriptedOperation):
                 f"sysv) service {name} status >/dev/null 2>&1{works} ;; *) {own} ;; esac")
 
     def _enabled(self) -> str:
-        name = q(self.service)
+        name = sh(self.service)
         return (f"case $m in systemd) systemctl is-enabled -q {name} ;; "
                 f"sysv) ls /etc/rc[2-5].d/S??{name} >/dev/null 2>&1 ;; *) : ;; esac")
 
@@ -85,7 +85,7 @@ class Service(ScriptedOperation):
         return f"{self._manager()}\n{self._up()}{enabled}"
 
     def script(self) -> str:
-        name, restart = q(self.service), self.args.get("state") == "restarted"
+        name, restart = sh(self.service), self.args.get("state") == "restarted"
         lines = [self._manager(), "note=''"]
         if self.args.get("enabled", True):
             lines += [
@@ -119,7 +119,7 @@ class Service(ScriptedOperation):
         if not command:
             return (f"echo \"{self.service} can not be started: this host has no service manager (neither systemd "
                     "nor sysvinit is PID 1); give the task without_init\" >&2; exit 1")
-        pid, log = self.pidfile, q(f"/var/log/{self.service}.log")
+        pid, log = self.pidfile, sh(f"/var/log/{self.service}.log")
         stop = ""
         if restart:
             stop = (f"if [ \"$was\" = restart ] && [ ! -s {pid} ]; then echo \"{self.service} runs without a "
@@ -127,7 +127,7 @@ class Service(ScriptedOperation):
                     f"if [ -s {pid} ] && kill \"$(cat {pid})\" 2>/dev/null; then i=0; while kill -0 \"$(cat {pid})\" "
                     f"2>/dev/null; do i=$((i+1)); [ $i -le 300 ] || {{ echo \"{self.service} did not stop within "
                     "30 s\" >&2; exit 1; }; sleep 0.1; done; fi; ")
-        return (stop + f"nohup sh -c {q('exec ' + command)} </dev/null >>{log} 2>&1 & echo $! >{pid}; "
+        return (stop + f"nohup sh -c {sh('exec ' + command)} </dev/null >>{log} 2>&1 & echo $! >{pid}; "
                 "note=' without a service manager (none on this host): it will not start again after a reboot'")
 
     def _wait(self) -> str:

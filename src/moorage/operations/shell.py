@@ -49,3 +49,19 @@ def argv(command: str | list[str]) -> list[str]:
     if isinstance(command, list):
         return [str(word) for word in command]
     return shlex.split(command)
+
+
+HELD = "@@moorage-held"
+
+
+def guarded(check: str, script: str, prelude: str = "") -> str:
+    """One command: ``prelude``, then ``check`` (read-only, its output hidden); when it succeeds
+    the command prints ``HELD`` and stops, otherwise ``script`` runs.  This is how a change's
+    ``Check`` and its acting shell travel in one round trip."""
+    head = f"{prelude}\n" if prelude else ""
+    return f"{head}if ( {check}\n) >/dev/null 2>&1; then echo {HELD}; exit 0; fi\n{script}"
+
+
+def held(stdout: str) -> bool:
+    """Whether a ``guarded`` command stopped at its check."""
+    return stdout.rstrip().endswith(HELD)

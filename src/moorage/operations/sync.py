@@ -22,8 +22,9 @@ from moorage.connection.base import Connection
 from moorage.facts import patterns
 from moorage.facts import sync as tree
 from moorage.facts.sync import Outcome
-from moorage.operations.base import Change, Facts, Operation, OpResult, PlanError, TaskFailed, register
-from moorage.operations.file_writes import MODE, normalize_mode, q
+from moorage.operations.base import Change, Facts, Operation, OpResult, PlanError, TaskFailed, Transfer, register
+from moorage.operations.file_writes import MODE, normalize_mode
+from moorage.operations.shell import sh
 from moorage.operations.sync_transport import TAR_RUN, Meter, TarStream, run_rsync
 
 _FULL = ("No space left on device", "Disk quota exceeded")
@@ -134,7 +135,7 @@ class Sync(Operation):
         except tree.SourceError as exc:
             raise PlanError(f"cannot sync to {self.context.host}:{self.dest}: {exc}") from None
         return Change(f"sync {self.args['src']}/ -> {self.dest} ({self._files()} files, "
-                      f"{human_size(self._total())})")
+                      f"{human_size(self._total())})", [self.transfer(dry_run=True), self.transfer(dry_run=False)])
 
     def _files(self) -> int:
         return sum(1 for e in self.local.values() if e.kind == "f")
@@ -142,36 +143,43 @@ class Sync(Operation):
     def _total(self) -> int:
         return sum(e.size for e in self.local.values() if e.kind == "f")
 
-    # -- running ---------------------------------------------------------------------------
-    def would_change(self, change: Change, conn: Connection) -> bool:
-        """Check mode: rsync ``--dry-run`` (or the manifest comparison) says what would be sent
-        and deleted; nothing is written.  The task's summary and data say it."""
-        outcome = self._sync(conn, dry_run=True)
-        change.summary, change.data = f"{describe(outcome, True)} -> {self.dest}", outcome.data()
-        listed = [f"+ {rel}" for rel in outcome.sent] + [f"- {rel}" for rel in outcome.deleted]
-        change.diff = "".join(f"{line}\n" for line in listed) or None  # --check --diff lists every file
-        return outcome.changed
+    def transfer(self, dry_run: bool) -> Transfer:
+        """What the sync runs: rsync's argv behind the host's checks, or the manifest command
+        and the tar stream's unpacking."""
+        return Transfer(str(self.source()) + "/", self.dest, ("rsync", *self._rsync_options(dry_run)),
+                        tree.guard_command(self.dest, dry_run) + "exec ",
+                        tree.probe_command(self.dest, bool(self.args.get("checksum"))),
+                        TAR_RUN.format(dest=sh(self.dest)), dry_run)
 
+    # -- running ---------------------------------------------------------------------------
     def apply(self, change: Change, conn: Connection) -> OpResult:
-        outcome = self._sync(conn, dry_run=False)
+        """The transfer; in check mode its dry run, which says what would be sent and deleted
+        (nothing is written) in the task's summary, data and diff."""
+        step = [s for s in change.steps if isinstance(s, Transfer)][-1]
+        outcome = self._sync(conn, step)
+        if step.dry_run:
+            change.summary, change.data = f"{describe(outcome, True)} -> {self.dest}", outcome.data()
+            listed = [f"+ {rel}" for rel in outcome.sent] + [f"- {rel}" for rel in outcome.deleted]
+            change.diff = "".join(f"{line}\n" for line in listed) or None  # --check --diff lists every file
+            return OpResult(outcome.changed, data=outcome.data())
         if not outcome.changed:
             return OpResult(False, message=f"{self.dest} in sync ({self._files()} files)", data=outcome.data())
         change.summary = f"{describe(outcome, False)} -> {self.dest}"
         return OpResult(True, message=change.summary, data=outcome.data())
 
-    def _sync(self, conn: Connection, dry_run: bool) -> Outcome:
+    def _sync(self, conn: Connection, step: Transfer) -> Outcome:
         """rsync when both ends have it (the host's answer comes with the rsync command itself),
         else the manifest and a tar stream."""
         transport = self.args.get("transport", "auto")
         if transport != "tar" and shutil.which("rsync"):
-            outcome = self._rsync(conn, dry_run)
+            outcome = self._rsync(conn, step)
             if outcome is not None:
                 return outcome
             if transport == "rsync":
                 raise TaskFailed(f"transport rsync asked for, but {self.context.host} has no rsync", "command -v rsync")
         elif transport == "rsync":
             raise TaskFailed("transport rsync asked for, but the controller has no rsync", "command -v rsync")
-        return self._tar_sync(conn, dry_run)
+        return self._tar_sync(conn, step)
 
     def _refuse(self, status: int, stderr: str, user: str) -> None:
         """The host's answer to the checks before rsync (``guard_command``), as an error."""
@@ -204,13 +212,11 @@ class Sync(Operation):
             opts.append(f"--chown={self.args['owner']}")
         return opts
 
-    def _rsync(self, conn: Connection, dry_run: bool) -> Outcome | None:
+    def _rsync(self, conn: Connection, step: Transfer) -> Outcome | None:
         """Run the local rsync with its stream on a channel of ``conn``, behind the host's
         checks; None when the host has no rsync."""
-        argv = ["rsync", *self._rsync_options(dry_run)]
-        guard = tree.guard_command(self.dest, dry_run)
         meter = Meter(self.context.progress, f"sync {self._files()} files -> {self.dest}", self._total())
-        code, out, err, status = run_rsync(argv, f"{self.source()}/", f"{self.dest}/", conn, guard + "exec ", meter)
+        code, out, err, status = run_rsync(list(step.rsync), step.src, f"{step.dest}/", conn, step.guard, meter)
         self._refuse(status, err, conn.target.user)
         if status == tree.NO_RSYNC:
             return None
@@ -231,10 +237,10 @@ class Sync(Operation):
         return TaskFailed(message, what, code, "\n".join(stderr.splitlines()[-10:]))
 
     # -- transport 2: manifest + tar ---------------------------------------------------------
-    def _tar_sync(self, conn: Connection, dry_run: bool) -> Outcome:
+    def _tar_sync(self, conn: Connection, step: Transfer) -> Outcome:
         """One command lists ``dest``; the difference travels as one tar stream."""
-        checksum = bool(self.args.get("checksum"))
-        result = conn.run(tree.probe_command(self.dest, checksum))
+        checksum, dry_run = bool(self.args.get("checksum")), step.dry_run
+        result = conn.run(step.manifest)
         if not result.ok:
             raise TaskFailed(f"cannot list {self.context.host}:{self.dest}", "sync manifest", result.exit_code,
                              result.stderr_tail())
@@ -251,19 +257,19 @@ class Sync(Operation):
             raise TaskFailed(f"{', '.join(diff.blocked[:5])} in {self.context.host}:{self.dest} are directories "
                              "holding files where src has a file or link; replacing them deletes their content: "
                              "set delete: true to allow it")
-        return self._tar(conn, diff, dry_run)
+        return self._tar(conn, diff, step)
 
-    def _tar(self, conn: Connection, diff: tree.TreeDiff, dry_run: bool) -> Outcome:
+    def _tar(self, conn: Connection, diff: tree.TreeDiff, step: Transfer) -> Outcome:
         sizes = [self.local[rel].size for rel in diff.send if self.local[rel].kind == "f"]
         touched = {*diff.mkdir, *diff.replace, *diff.chown, *(p for ps in diff.chmod.values() for p in ps)}
         outcome = Outcome("tar", list(diff.send), sum(sizes), list(diff.delete), len(touched - set(diff.send)))
-        if dry_run or diff.empty:
+        if step.dry_run or diff.empty:
             return outcome
         before = conn.stats.bytes_sent
         stream = TarStream(self.source(), diff, self.args.get("owner", ""), _octal(self.args.get("mode")),
                            Meter(self.context.progress, f"send {len(diff.send)} files -> {self.dest}", outcome.bytes))
         try:
-            result = conn.run(TAR_RUN.format(dest=q(self.dest)), stdin=stream)
+            result = conn.run(step.unpack, stdin=stream)
         finally:
             stream.close()
         if not result.ok or "@@synced" not in result.text:

@@ -35,7 +35,7 @@ from typing import Any, cast
 
 from moorage.connection.base import Channel, Connection
 from moorage.facts.sync import STAGING_PREFIX, TreeDiff
-from moorage.operations.file_writes import q
+from moorage.operations.shell import sh
 
 # rsync's remote shell: sends rsync's argv back over the inherited socket, then relays bytes
 # both ways with buffers, so neither direction waits on the other (rsync expects ssh's
@@ -239,15 +239,15 @@ def tar_script(diff: TreeDiff, owner: str) -> str:
     delete.  Prints ``@@synced`` at the end."""
     lines = ['S="$1"', 'xargs -0 -r rm -rf -- < "$S/.lists/replace"', 'xargs -0 -r mkdir -p -- < "$S/.lists/mkdir"']
     if owner:
-        lines.append(f'chown -R {q(owner)} "$S/t"')
+        lines.append(f'chown -R {sh(owner)} "$S/t"')
     for directory in sorted({os.path.dirname(rel) for rel in diff.send}):
-        sub = q(directory or ".")
+        sub = sh(directory or ".")
         lines.append(f'(cd "$S/t/"{sub} && find . -mindepth 1 -maxdepth 1 ! -type d -print0 | '
                      f'xargs -0 -r mv -f -t "$D/"{sub} --)')
     for mode in sorted(diff.chmod):
         lines.append(f'xargs -0 -r chmod {mode:04o} -- < "$S/.lists/chmod-{mode:o}"')
     if diff.chown:
-        lines.append(f'xargs -0 -r chown -h {q(owner)} -- < "$S/.lists/chown"')
+        lines.append(f'xargs -0 -r chown -h {sh(owner)} -- < "$S/.lists/chown"')
     lines += ['xargs -0 -r rm -rf -- < "$S/.lists/delete"', "echo @@synced"]
     return "\n".join(lines) + "\n"
 

@@ -13,6 +13,7 @@ from moorage.operations.base import (
     PathFacts,
     PlanError,
     Shell,
+    Step,
     Upload,
     register,
 )
@@ -131,7 +132,7 @@ class AuthorizedKey(Operation):
         ssh_dir, keys_file = self._paths()
         if facts[self.home].kind != "dir":
             raise PlanError(f"the home directory {self.home} of {user} does not exist; create the user first")
-        steps: list[Upload | Shell] = []
+        steps: list[Step] = []
         described: list[str] = []
         after: list[PathFacts] = []
         current_dir = facts[ssh_dir]

@@ -20,11 +20,11 @@ database container and read ``POSTGRES_PASSWORD`` from its environment when they
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from moorage.operations.backups import naming
+from moorage.operations.shell import sh
 
 SCRATCH_MARK = "moorage scratch restore"
 
@@ -145,11 +145,6 @@ record() {  # RELEASE_JSON: add what was just backed up to the release's record
 """.replace("STAMP_GLOB", naming.STAMP_GLOB)
 
 
-def q(value: Any) -> str:
-    """One shell token."""
-    return shlex.quote(str(value))
-
-
 def database_label(entry: Mapping[str, Any]) -> str:
     """The label naming a database's backups: ``label``, else the service (plus the database when given)."""
     if entry.get("label"):
@@ -168,12 +163,12 @@ def backup_script(*, backup_dir: str, project_name: str, prefix: str, databases:
         f"# moorage: backups of {project_name} ({prefix}) into {backup_dir}; generated, do not edit",
         "set -u",
         "umask 077",
-        f"dir={q(backup_dir)}",
-        f"project={q(project_name)}",
-        f"prefix={q(prefix)}",
-        f'reason="${{1:-{reason}}}"' if installed else f"reason={q(reason)}",
-        f"data_of={q(data_of)}",
-        f"extra={q(extra)}",
+        f"dir={sh(backup_dir)}",
+        f"project={sh(project_name)}",
+        f"prefix={sh(prefix)}",
+        f'reason="${{1:-{reason}}}"' if installed else f"reason={sh(reason)}",
+        f"data_of={sh(data_of)}",
+        f"extra={sh(extra)}",
         f"prune={'yes' if prune else 'no'}",
         f"keep_count={int(keep_count)}",
         f"keep_minutes={int(keep_days) * 1440}",
@@ -187,10 +182,10 @@ def backup_script(*, backup_dir: str, project_name: str, prefix: str, databases:
         'n=0; while taken "$stamp" && [ "$n" -lt 5 ]; do sleep 1; n=$((n + 1)); stamp=$(date -u +%Y%m%dT%H%M%SZ); done',
         f'say "backup of $project ({len(databases)} database(s), {len(media)} media dir(s)) into $dir, reason $reason"',
     ]
-    lines += [f"dump_db {q(d['service'])} {q(d.get('database') or '')} {q(database_label(d))}" for d in databases]
-    lines += [f"tar_media {q(m['path'])} {q(m.get('label') or 'media')}" for m in media]
+    lines += [sh("dump_db", d["service"], d.get("database") or "", database_label(d)) for d in databases]
+    lines += [sh("tar_media", m["path"], m.get("label") or "media") for m in media]
     if record_in:
-        lines.append(f"record {q(record_in)}")
+        lines.append(sh("record", record_in))
     lines += ['[ "$failures" -eq 0 ] || { say "FAILED: $failures backup(s) failed; older backups are kept" >&2; '
               "exit 1; }", 'say "done"']
     return "\n".join(lines) + "\n"
@@ -199,10 +194,10 @@ def backup_script(*, backup_dir: str, project_name: str, prefix: str, databases:
 def verify_script(*, backup_dir: str, project_name: str, items: Iterable[tuple[str, str, str]]) -> str:
     """Check backups ``(name, label, service)``: prints ``@@verify NAME ok|corrupt REASON|missing|...``."""
     lines = [
-        "set -u", f"dir={q(backup_dir)}", f"project={q(project_name)}", "reason=adopted", "stamp=",
+        "set -u", f"dir={sh(backup_dir)}", f"project={sh(project_name)}", "reason=adopted", "stamp=",
         "failures=0", PRELUDE.rstrip(), _CHECK.rstrip(),
     ]
-    lines += [f"check {q(name)} {q(label)} {q(service)}" for name, label, service in items]
+    lines += [sh("check", name, label, service) for name, label, service in items]
     return "\n".join(lines) + "\n"
 
 
@@ -323,17 +318,17 @@ restore_one() {  # NAME SERVICE [DATABASE] (default: the service's POSTGRES_DB)
 def restore_script(*, backup_dir: str, project_name: str, backups: Iterable[Mapping[str, str]], into: str = "",
                    recreate: bool = False) -> str:
     """Restore each ``{file, service, database}`` in order; stops at the first failure."""
-    lines = ["set -u", f"dir={q(backup_dir)}", f"project={q(project_name)}", f"into={q(into)}",
-             f"recreate={'yes' if recreate else 'no'}", f"mark={q(SCRATCH_MARK)}", "reason=", "stamp=", "failures=0",
+    lines = ["set -u", f"dir={sh(backup_dir)}", f"project={sh(project_name)}", f"into={sh(into)}",
+             f"recreate={'yes' if recreate else 'no'}", f"mark={sh(SCRATCH_MARK)}", "reason=", "stamp=", "failures=0",
              "USER_TABLES=\"FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')\"",
              PRELUDE.rstrip(), _RESTORE.rstrip()]
     for item in backups:
-        lines.append(f"restore_one {q(item['file'])} {q(item['service'])} {q(item.get('database') or '')}")
+        lines.append(sh("restore_one", item["file"], item["service"], item.get("database") or ""))
         lines.append('[ "$failures" -eq 0 ] || exit 1')
     return "\n".join(lines) + "\n"
 
 
 def running_command(project_name: str, service: str) -> str:
     """Prints the id of the service's running container (nothing when it isn't running)."""
-    return ("docker ps -q --no-trunc --filter " + q(f"label=com.docker.compose.project={project_name}")
-            + " --filter " + q(f"label=com.docker.compose.service={service}") + " --filter status=running")
+    return sh("docker", "ps", "-q", "--no-trunc", "--filter", f"label=com.docker.compose.project={project_name}",
+              "--filter", f"label=com.docker.compose.service={service}", "--filter", "status=running")
