@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError
 from referencing import Registry, Resource
 
@@ -59,6 +59,21 @@ def suggest(word: object, candidates: Iterable[object], cutoff: float = 0.6) -> 
     return f" (did you mean '{match[0]}'?)" if match else ""
 
 
+FORMATS = FormatChecker(formats=())
+
+
+@FORMATS.checks("owned-dir", raises=ValueError)
+def _owned_dir(value: object) -> bool:
+    """``format: owned-dir``: a directory moorage creates and prunes inside (app_dir, backup_dir):
+    what ``operations.bounds.delete_refusal`` allows, so no later delete under it can be refused."""
+    from moorage.operations.bounds import delete_refusal
+
+    reason = delete_refusal(value) if isinstance(value, str) and "{{" not in value else None
+    if reason:
+        raise ValueError(reason)
+    return True
+
+
 @functools.cache
 def _registry() -> Registry:
     resources = []
@@ -88,7 +103,7 @@ def problems(data: Any, schema: str | Mapping[str, Any], file: str = "",
     arguments, which ``executor.tasks.as_declared`` converts the same way before a run).
     """
     schema = load_schema(schema) if isinstance(schema, str) else schema
-    validator = Draft202012Validator(schema, registry=_registry())
+    validator = Draft202012Validator(schema, registry=_registry(), format_checker=FORMATS)
     found: list[Problem] = []
     for error in validator.iter_errors(data):
         if _is_template(error.instance) and error.validator != "additionalProperties":
@@ -258,7 +273,11 @@ def _sentence(error: ValidationError, subject: str) -> str:
     if kind in ("exclusiveMinimum", "exclusiveMaximum"):
         return f"{subject} must be {'more' if kind == 'exclusiveMinimum' else 'less'} than {expected}, not {value}"
     if kind == "minLength":
-        return f"{subject} must not be empty"
+        return f"{subject} must not be empty" if expected == 1 else f"{subject} needs at least {expected} characters"
+    if kind == "maxLength":
+        return f"{subject} has {len(value)} characters; at most {expected} are allowed"
+    if kind == "format" and error.cause is not None:
+        return f"{subject} is {_short(value)}, which can't be a directory moorage owns: {error.cause}"
     if kind in ("minItems", "minProperties"):
         return f"{subject} must not be empty (at least {expected} needed)"
     if kind == "uniqueItems":

@@ -75,10 +75,14 @@ def display_path(path: str | os.PathLike[str]) -> str:
     """``path`` relative to the current directory when it lies below it, else as given; a file
     shipped with the engine as ``builtin:roles/NAME/...`` (wherever the package is installed)."""
     path = Path(path)
-    if builtin.contains(path) or path.resolve() == builtin.ROOT:
-        return f"builtin:{path.resolve().relative_to(builtin.ROOT)}"
     try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
+        real = path.resolve()
+    except (OSError, RuntimeError):  # a symbolic link loop (RuntimeError before Python 3.13)
+        real = Path(os.path.abspath(path))
+    if real == builtin.ROOT or builtin.ROOT in real.parents:
+        return f"builtin:{real.relative_to(builtin.ROOT)}"
+    try:
+        return str(real.relative_to(Path.cwd().resolve()))
     except ValueError:
         return str(path)
 

@@ -14,6 +14,7 @@ from invoke.exceptions import Exit
 from rich.console import Console
 from rich.table import Table
 
+from moorage.cli.checks import check_before_run
 from moorage.cli.common import (
     HOST_HELP,
     INVENTORY_HELP,
@@ -68,6 +69,7 @@ def deploy(c, host="", inventory="", project="", check=False, diff=False, tags="
     if not host:
         raise InputError("--host is required: a host name, an environment name, or all")
     located = project_from_flags(project, inventory)
+    check_before_run(located, host, list(set_ or []), "deploy")  # input errors (exit 2) before any connection
     request = recipe.Request(str(located.inventory), host, list(set_ or []), run_options(check, diff, tags, "", 0),
                              force=force, break_lock=break_lock, project=located)
     report = make_report(json_, diff, verbose)

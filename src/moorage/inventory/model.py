@@ -9,9 +9,10 @@ from typing import Any
 
 from moorage.connection.base import Target
 from moorage.errors import InputError, Location
+from moorage.inventory.files import file_problems
 from moorage.inventory.variables import Layer, VarSource, explain, merge_layers, resolve
 from moorage.scalars import data
-from moorage.schema import suggest
+from moorage.schema import Problem, suggest
 
 
 @dataclass
@@ -36,6 +37,7 @@ class Host:
     location: Location
     project: str
     fingerprint: str | None = None
+    key_location: Location | None = None  # where its ssh_key is written (None: no key set)
     layers: list[Layer] = field(default_factory=list, repr=False)
     inventory_dir: Path = field(default=Path("."), repr=False)
 
@@ -79,6 +81,13 @@ class Inventory:
     hosts: dict[str, Host]
     known_hosts: Path
     files: list[Path] = field(default_factory=list)
+    known_hosts_at: Location = field(default_factory=lambda: Location(""))  # where known_hosts is set
+
+    def file_problems(self, hosts: list[Host] | None = None, present: bool = True) -> list[Problem]:
+        """What is wrong with the known_hosts and private key files ``hosts`` (default: all) need
+        (``inventory.files``); ``present``: a missing file is wrong too (before a run)."""
+        chosen = list(self.hosts.values()) if hosts is None else hosts
+        return file_problems(self.known_hosts, self.known_hosts_at, chosen, present)
 
     def known_names(self) -> list[str]:
         """Environment and host names, in inventory order, without repeats."""
