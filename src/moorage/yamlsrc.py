@@ -75,8 +75,8 @@ def display_path(path: str | os.PathLike[str]) -> str:
     """``path`` relative to the current directory when it lies below it, else as given; a file
     shipped with the engine as ``builtin:roles/NAME/...`` (wherever the package is installed)."""
     path = Path(path)
-    try:
-        real = path.resolve()
+    try:  # the link itself, not what it points to: that is the name the user wrote
+        real = path.parent.resolve() / path.name if path.is_symlink() else path.resolve()
     except (OSError, RuntimeError):  # a symbolic link loop (RuntimeError before Python 3.13)
         real = Path(os.path.abspath(path))
     if real == builtin.ROOT or builtin.ROOT in real.parents:
@@ -204,6 +204,9 @@ def parse_yaml(text: str, source: str) -> Any:
         problem = exc.problem or exc.context or "unreadable"
         raise InputError(f"invalid YAML: {problem}",
                          Location(source, mark.line + 1 if mark else 0)) from None
+    except yaml.reader.ReaderError as exc:  # a character YAML forbids (NUL, other control characters)
+        raise InputError(f"invalid YAML: unacceptable character #x{exc.character:04x} ({exc.reason}); remove it",
+                         Location(source, text.count("\n", 0, exc.position) + 1)) from None
     except yaml.YAMLError as exc:
         raise InputError(f"invalid YAML: {exc}", Location(source)) from None
     finally:
