@@ -29,7 +29,7 @@ from referencing import Registry, Resource
 from moorage import builtin
 from moorage.errors import InputError, Location
 from moorage.scalars import SOURCE_NUMBERS
-from moorage.yamlsrc import format_path, location_of
+from moorage.yamlsrc import LineDict, format_path, location_of
 
 SCHEMA_DIR = builtin.SCHEMAS
 MAX_SHOWN = 25
@@ -94,11 +94,13 @@ def load_schema(name: str) -> dict[str, Any]:
 
 def problems(data: Any, schema: str | Mapping[str, Any], file: str = "",
              base_path: Sequence[Any] = (), noun: str = "key", owner: str = "",
-             numbers_as_text: bool = False) -> list[Problem]:
+             numbers_as_text: bool = False, templates: bool = True) -> list[Problem]:
     """Every way ``data`` breaks ``schema`` (a schema name or a schema), sorted by line.
 
     ``base_path`` prefixes the JSON paths shown (for data nested in a larger file);
     ``noun`` names what unknown properties are ("key", "argument"), ``owner`` whose they are.
+    ``templates``: a template string is not type-checked (it stands for a value known after
+    rendering); False where nothing is rendered (a playbook's plays and tasks themselves).
     ``numbers_as_text``: a number where text is declared is checked as the text written (task
     arguments, which ``executor.tasks.as_declared`` converts the same way before a run).
     """
@@ -106,7 +108,7 @@ def problems(data: Any, schema: str | Mapping[str, Any], file: str = "",
     validator = Draft202012Validator(schema, registry=_registry(), format_checker=FORMATS)
     found: list[Problem] = []
     for error in validator.iter_errors(data):
-        if _is_template(error.instance) and error.validator != "additionalProperties":
+        if templates and _is_template(error.instance) and error.validator != "additionalProperties":
             continue
         if numbers_as_text and _number_as_text(error):  # `mode: 0755` where text is wanted: the text written is used
             for sub in Draft202012Validator(error.schema, registry=_registry()).iter_errors(str(error.instance)):
@@ -180,8 +182,10 @@ def _args_problems(task: Mapping[str, Any], op: str, path: list[Any], file: str)
     from moorage.operations import REGISTRY
 
     args = task[op]
-    if args is None:
-        args = {}
+    if args is None:  # no arguments: the problems are placed where the operation is named
+        where = location_of(task, [op], file)
+        args = LineDict()
+        args.file, args.line = where.file, where.line
     if not isinstance(args, Mapping):
         return [Problem(location_of(task, [op], file), format_path([*path, op]),
                         f"'{op}' takes a mapping of arguments, not {_type_of(args)}")]

@@ -168,13 +168,18 @@ def _construct_map(loader: _LineLoader, node: yaml.MappingNode):
     loader.flatten_mapping(node)
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=False)
-        try:
-            hash(key)
-        except TypeError:
-            raise InputError("a mapping key must be a plain value, not a list or mapping",
-                             Location(loader.source, _line(key_node))) from None
+        if not isinstance(key, str):  # names (variables, hosts, arguments) are text; 443: or true: would not compare
+            raise InputError(f"a mapping key must be text, not {_kind(key)}" + (
+                f"; quote it: '{key_node.value}':" if isinstance(key_node, yaml.ScalarNode) else ""),
+                Location(loader.source, _line(key_node)))
         data[key] = loader.construct_object(value_node, deep=False)
         data.key_lines[key] = _line(key_node)
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, Mapping | list):
+        return "a mapping" if isinstance(value, Mapping) else "a list"
+    return "empty" if value is None else f"{type(value).__name__.removeprefix('Source').lower()} {value}"
 
 
 def _construct_seq(loader: _LineLoader, node: yaml.SequenceNode):

@@ -120,7 +120,10 @@ CASES = [
     Case("unclosed bracket", {HOST_VARS: "a: [1\n"}, "inventory/host_vars/web1.yml:2: invalid YAML"),
     Case("tab indentation", {HOST_VARS: "a:\n\tb: 1\n"}, "inventory/host_vars/web1.yml:2: invalid YAML"),
     Case("duplicate key", hosts_with("x: 1\nx: 2"), "inventory/hosts.yml:6: duplicate key 'x'"),
-    Case("a list as a mapping key", hosts_with("? [a]\n: b"), "a mapping key must be a plain value"),
+    Case("a list as a mapping key", hosts_with("? [a]\n: b"), "inventory/hosts.yml:5: a mapping key must be text, "
+         "not a list"),
+    Case("a number as a mapping key", {HOST_VARS: "a: 1\n443: web\n"}, "inventory/host_vars/web1.yml:2: a mapping "
+         "key must be text, not int 443; quote it: '443':"),
     # structure
     Case("hosts.yml a list", {"inventory/hosts.yml": "- project: demo\n"}, "inventory/hosts.yml:1: (top level): "
          "the file's content must be a mapping, not a list"),

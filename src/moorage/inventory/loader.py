@@ -30,7 +30,7 @@ def load_inventory(path: str | os.PathLike[str] = "inventory", overrides: Sequen
     file = display_path(hosts_file)
     if data is None:
         raise InputError(f"{file} is empty; it needs at least 'project' and 'environments'")
-    found = problems(data, "inventory", file)
+    found = problems(data, "inventory", file, templates=False)  # connection settings are never rendered
     group_vars, gv_problems = _var_files(inv_dir / "group_vars", [*_env_names(data), "all"], "environment")
     host_vars, hv_problems = _var_files(inv_dir / "host_vars", _host_names(data), "host")
     found += gv_problems + hv_problems
