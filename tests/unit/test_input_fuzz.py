@@ -179,7 +179,7 @@ def _warm() -> None:
     before the clock runs."""
     with tempfile.TemporaryDirectory() as folder:
         run("check", write_project(Path(folder)))
-FUZZ = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+FUZZ = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                         HealthCheck.data_too_large])
 
 
