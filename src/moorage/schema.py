@@ -224,7 +224,7 @@ def _explain(error: ValidationError, root: Any, file: str, base: list[Any], what
         key = error.instance
         desc = error.schema.get("description", "")
         return [Problem(location_of(root, [*path, key], file), format_path([*base, *path, key]),
-                        f"name '{key}' is not valid: {desc}" if desc else error.message)]
+                        f"name {_quoted(key)} is not valid: {desc}" if desc else error.message)]
     if error.validator == "required":
         match = re.match(r"^'(.*)' is a required property$", error.message)
         missing = match.group(1) if match else error.message
@@ -251,7 +251,12 @@ def _unknown_keys(error: ValidationError, root: Any, file: str, base: list[Any],
 
 def _name(what: str, key: Any) -> str:
     noun, _, owner = what.partition(" of ")
-    return f"{noun} '{key}' of {owner}" if owner else f"{noun} '{key}'"
+    return f"{noun} {_quoted(key)} of {owner}" if owner else f"{noun} {_quoted(key)}"
+
+
+def _quoted(key: Any) -> str:
+    """``'key'``, escaped when it holds a line break or another unprintable character."""
+    return f"'{key}'" if str(key).isprintable() else repr(str(key))
 
 
 def _subject(path: list[Any]) -> str:

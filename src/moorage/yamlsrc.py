@@ -278,7 +278,8 @@ def format_path(path: Iterable[Any]) -> str:
         if isinstance(part, int):
             text += f"[{part}]"
         else:
-            text += f".{part}" if text else str(part)
+            part = str(part) if str(part).isprintable() else repr(part)  # a line break stays on its line
+            text += f".{part}" if text else part
     return text or "(top level)"
 
 
