@@ -17,6 +17,7 @@ The engine ships built-in roles and the standard playbooks (``moorage/builtin/``
 
 from __future__ import annotations
 
+import os
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -134,7 +135,7 @@ def locate(project: str | Path = "", inventory: str | Path = "", start: Path | N
         return Project(folder.resolve().parent, inv)
     here = (start or Path.cwd()).resolve()
     for folder in (here, *here.parents):
-        if any((folder / "inventory" / name).is_file() for name in HOSTS_FILES):
+        if any(os.path.lexists(folder / "inventory" / name) for name in HOSTS_FILES):  # a broken one: say why
             return Project(folder, folder / "inventory")
     raise InputError(f"no moorage project in {here} or any directory above it (a project is a directory "
                      "with inventory/hosts.yml): run `moorage init` there, or pass --project DIR or "

@@ -22,13 +22,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError
 from referencing import Registry, Resource
 
 from moorage import builtin
 from moorage.errors import InputError, Location
 from moorage.scalars import SOURCE_NUMBERS
+from moorage.serverpaths import delete_refusal
 from moorage.yamlsrc import format_path, location_of
 
 SCHEMA_DIR = builtin.SCHEMAS
@@ -59,6 +60,19 @@ def suggest(word: object, candidates: Iterable[object], cutoff: float = 0.6) -> 
     return f" (did you mean '{match[0]}'?)" if match else ""
 
 
+FORMATS = FormatChecker(formats=())
+
+
+@FORMATS.checks("owned-dir", raises=ValueError)
+def _owned_dir(value: object) -> bool:
+    """``format: owned-dir``: a directory moorage creates and prunes inside (app_dir, backup_dir):
+    what ``operations.bounds.delete_refusal`` allows, so no later delete under it can be refused."""
+    reason = delete_refusal(value) if isinstance(value, str) and "{{" not in value else None
+    if reason:
+        raise ValueError(reason)
+    return True
+
+
 @functools.cache
 def _registry() -> Registry:
     resources = []
@@ -80,19 +94,21 @@ def load_schema(name: str) -> dict[str, Any]:
 
 def problems(data: Any, schema: str | Mapping[str, Any], file: str = "",
              base_path: Sequence[Any] = (), noun: str = "key", owner: str = "",
-             numbers_as_text: bool = False) -> list[Problem]:
+             numbers_as_text: bool = False, templates: bool = True) -> list[Problem]:
     """Every way ``data`` breaks ``schema`` (a schema name or a schema), sorted by line.
 
     ``base_path`` prefixes the JSON paths shown (for data nested in a larger file);
     ``noun`` names what unknown properties are ("key", "argument"), ``owner`` whose they are.
+    ``templates``: a template string is not type-checked (it stands for a value known after
+    rendering); False where nothing is rendered (a playbook's plays and tasks themselves).
     ``numbers_as_text``: a number where text is declared is checked as the text written (task
     arguments, which ``executor.tasks.as_declared`` converts the same way before a run).
     """
     schema = load_schema(schema) if isinstance(schema, str) else schema
-    validator = Draft202012Validator(schema, registry=_registry())
+    validator = Draft202012Validator(schema, registry=_registry(), format_checker=FORMATS)
     found: list[Problem] = []
     for error in validator.iter_errors(data):
-        if _is_template(error.instance) and error.validator != "additionalProperties":
+        if templates and _is_template(error.instance) and error.validator != "additionalProperties":
             continue
         if numbers_as_text and _number_as_text(error):  # `mode: 0755` where text is wanted: the text written is used
             for sub in Draft202012Validator(error.schema, registry=_registry()).iter_errors(str(error.instance)):
@@ -165,7 +181,7 @@ def _explain(error: ValidationError, root: Any, file: str, base: list[Any], what
         key = error.instance
         desc = _schema_of(error).get("description", "")
         return [Problem(location_of(root, [*path, key], file), format_path([*base, *path, key]),
-                        f"name '{key}' is not valid: {desc}" if desc else error.message)]
+                        f"name {_quoted(key)} is not valid: {desc}" if desc else error.message)]
     if error.validator == "required":
         match = re.match(r"^'(.*)' is a required property$", error.message)
         missing = match.group(1) if match else error.message
@@ -193,7 +209,12 @@ def _unknown_keys(error: ValidationError, root: Any, file: str, base: list[Any],
 
 def _name(what: str, key: Any) -> str:
     noun, _, owner = what.partition(" of ")
-    return f"{noun} '{key}' of {owner}" if owner else f"{noun} '{key}'"
+    return f"{noun} {_quoted(key)} of {owner}" if owner else f"{noun} {_quoted(key)}"
+
+
+def _quoted(key: Any) -> str:
+    """``'key'``, escaped when it holds a line break or another unprintable character."""
+    return f"'{key}'" if str(key).isprintable() else repr(str(key))
 
 
 def _subject(path: list[Any]) -> str:
@@ -219,7 +240,11 @@ def _sentence(error: ValidationError, subject: str) -> str:
     if kind in ("exclusiveMinimum", "exclusiveMaximum"):
         return f"{subject} must be {'more' if kind == 'exclusiveMinimum' else 'less'} than {expected}, not {value}"
     if kind == "minLength":
-        return f"{subject} must not be empty"
+        return f"{subject} must not be empty" if expected == 1 else f"{subject} needs at least {expected} characters"
+    if kind == "maxLength":
+        return f"{subject} has {len(str(value))} characters; at most {expected} are allowed"
+    if kind == "format" and error.cause is not None:
+        return f"{subject} is {_short(value)}, which can't be a directory moorage owns: {error.cause}"
     if kind in ("minItems", "minProperties"):
         return f"{subject} must not be empty (at least {expected} needed)"
     if kind == "uniqueItems":

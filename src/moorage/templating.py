@@ -24,6 +24,7 @@ from typing import Any
 
 import jinja2
 import yaml
+from jinja2 import meta
 from jinja2.exceptions import SecurityError
 from jinja2.filters import do_join
 from jinja2.runtime import Context
@@ -266,3 +267,22 @@ def _template_line(exc: Exception) -> int:
             return tb.tb_lineno
         tb = tb.tb_next
     return 0
+
+
+def names_in(value: Any) -> set[str]:
+    """The variables the templates inside ``value`` (strings, recursively) refer to."""
+    if isinstance(value, str):
+        return template_names(value) if is_templated(value) else set()
+    if isinstance(value, Mapping):
+        return set().union(*(names_in(k) | names_in(v) for k, v in value.items()))
+    if isinstance(value, list | tuple):
+        return set().union(*(names_in(item) for item in value))
+    return set()
+
+
+def template_names(source: str) -> set[str]:
+    """The variables a template (source text) refers to; none when it doesn't parse."""
+    try:
+        return set(meta.find_undeclared_variables(ENV.parse(source)))
+    except jinja2.TemplateSyntaxError:
+        return set()  # check reports the syntax error where the template is used

@@ -12,12 +12,14 @@ likelier value than a spelled-out null); dates stay text.  Numbers are ``SourceI
 ``SourceFloat``, whose ``str()`` is the text written (``3.10``, ``0755``, ``0x1F``).
 
 Malformed YAML and duplicate keys in a mapping are ``InputError``s naming the
-line.  ``location_of(data, path)`` turns a JSON path (as jsonschema reports it)
-back into a ``Location``.
+line, and so is what ``moorage.yamlbounds`` refuses (recursive aliases, alias bombs, deep nesting,
+huge files or values) and an integer beyond 64 bits or a float that overflows.
+``location_of(data, path)`` turns a JSON path (as jsonschema reports it) back into a ``Location``.
 """
 
 from __future__ import annotations
 
+import errno
 import math
 import os
 import re
@@ -27,12 +29,14 @@ from typing import Any
 
 import yaml
 
-from moorage import builtin
+from moorage import builtin, yamlbounds
 from moorage.errors import InputError, Location
 from moorage.scalars import SourceFloat, SourceInt
 
 _BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+INT_BOUND = 2**64      # integers in (-2**64, 2**64): any int a program or a JSON parser takes
+MAX_INT_DIGITS = 20    # 2**64 has 20 decimal digits (and fewer in hex or octal)
 
 
 class LineDict(dict[Any, Any]):
@@ -71,10 +75,14 @@ def display_path(path: str | os.PathLike[str]) -> str:
     """``path`` relative to the current directory when it lies below it, else as given; a file
     shipped with the engine as ``builtin:roles/NAME/...`` (wherever the package is installed)."""
     path = Path(path)
-    if builtin.contains(path) or path.resolve() == builtin.ROOT:
-        return f"builtin:{path.resolve().relative_to(builtin.ROOT)}"
+    try:  # the link itself, not what it points to: that is the name the user wrote
+        real = path.parent.resolve() / path.name if path.is_symlink() else path.resolve()
+    except (OSError, RuntimeError):  # a symbolic link loop (RuntimeError before Python 3.13)
+        real = Path(os.path.abspath(path))
+    if real == builtin.ROOT or builtin.ROOT in real.parents:
+        return f"builtin:{real.relative_to(builtin.ROOT)}"
     try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
+        return str(real.relative_to(Path.cwd().resolve()))
     except ValueError:
         return str(path)
 
@@ -103,14 +111,27 @@ def _construct_int(loader: _LineLoader, node: yaml.ScalarNode) -> SourceInt:
     text = str(loader.construct_scalar(node))
     body = text.lstrip("+")
     base = 16 if body.startswith("0x") else 8 if body.startswith("0o") else 10
-    return SourceInt(int(body[2:] if base != 10 else body, base), text)
+    digits = body[2:] if base != 10 else body
+    # Bounded before int(): Python refuses to convert more than 4300 decimal digits (a ValueError).
+    value = int(digits, base) if len(digits.lstrip("-0")) <= MAX_INT_DIGITS else None
+    if value is None or not -INT_BOUND <= value < INT_BOUND:
+        raise InputError(f"the number {_shorten(text)} is too large: a number is at most 64 bits "
+                         "(|n| < 2**64); quote it to keep it as text", Location(loader.source, _line(node)))
+    return SourceInt(value, text)
 
 
 def _construct_float(loader: _LineLoader, node: yaml.ScalarNode) -> SourceFloat:
     text = str(loader.construct_scalar(node))
     lowered = text.lower()
     value = math.nan if lowered == ".nan" else float(lowered.replace(".inf", "inf"))
+    if math.isinf(value) and ".inf" not in lowered:
+        raise InputError(f"the number {_shorten(text)} is too large for a number (it would be infinite); "
+                         "quote it to keep it as text", Location(loader.source, _line(node)))
     return SourceFloat(value, text)
+
+
+def _shorten(text: str) -> str:
+    return text if len(text) <= 30 else f"{text[:12]}...{text[-6:]} ({len(text)} characters)"
 
 
 def _construct_bool(loader: _LineLoader, node: yaml.ScalarNode) -> bool:
@@ -147,13 +168,18 @@ def _construct_map(loader: _LineLoader, node: yaml.MappingNode) -> Iterator[Line
     loader.flatten_mapping(node)
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=False)
-        try:
-            hash(key)
-        except TypeError:
-            raise InputError("a mapping key must be a plain value, not a list or mapping",
-                             Location(loader.source, _line(key_node))) from None
+        if not isinstance(key, str):  # names (variables, hosts, arguments) are text; 443: or true: would not compare
+            raise InputError(f"a mapping key must be text, not {_kind(key)}" + (
+                f"; quote it: '{key_node.value}':" if isinstance(key_node, yaml.ScalarNode) else ""),
+                Location(loader.source, _line(key_node)))
         data[key] = loader.construct_object(value_node, deep=False)
         data.key_lines[key] = _line(key_node)
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, Mapping | list):
+        return "a mapping" if isinstance(value, Mapping) else "a list"
+    return "empty" if value is None else f"{type(value).__name__.removeprefix('Source').lower()} {value}"
 
 
 def _construct_seq(loader: _LineLoader, node: yaml.SequenceNode) -> Iterator[LineList]:
@@ -174,12 +200,18 @@ def parse_yaml(text: str, source: str) -> Any:
     loader = _LineLoader(text)
     loader.source = source
     try:
-        return loader.get_single_data()
+        yamlbounds.check_text(text, source, _BaseLoader)
+        node = loader.get_single_node()
+        yamlbounds.check_graph(node, source)
+        return None if node is None else loader.construct_document(node)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or exc.context or "unreadable"
         raise InputError(f"invalid YAML: {problem}",
                          Location(source, mark.line + 1 if mark else 0)) from None
+    except yaml.reader.ReaderError as exc:  # a character YAML forbids (NUL, other control characters)
+        raise InputError(f"invalid YAML: unacceptable character #x{exc.character:04x} ({exc.reason}); remove it",
+                         Location(source, text.count("\n", 0, exc.position) + 1)) from None
     except yaml.YAMLError as exc:
         raise InputError(f"invalid YAML: {exc}", Location(source)) from None
     finally:
@@ -190,6 +222,14 @@ def load_yaml(path: str | os.PathLike[str]) -> Any:
     """Read and parse the YAML file at ``path``; messages name it relative to the cwd."""
     source = display_path(path)
     try:
+        kind = path_kind(path)
+        if kind == "missing":
+            raise FileNotFoundError
+        if kind != "file":
+            raise InputError(f"{source} is {kind}, not a file")
+        if Path(path).stat().st_size > 4 * yamlbounds.MAX_BYTES:  # UTF-8: up to 4 bytes a character
+            raise InputError(f"{source} is {Path(path).stat().st_size} bytes long; moorage reads files of "
+                             f"at most {yamlbounds.MAX_BYTES} characters (is it the right file?)")
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
         raise InputError(f"{source} does not exist") from None
@@ -198,6 +238,21 @@ def load_yaml(path: str | os.PathLike[str]) -> Any:
     except OSError as exc:
         raise InputError(f"cannot read {source}: {exc.strerror}") from None
     return parse_yaml(text, source)
+
+
+def path_kind(path: str | os.PathLike[str]) -> str:
+    """What is at ``path``, as a phrase: ``file``, ``a directory``, ``a symbolic link loop``,
+    ``a symbolic link to nothing``, ``missing``, or ``not a regular file`` (a device, a pipe)."""
+    path = Path(path)
+    try:
+        path.stat()
+    except FileNotFoundError:
+        return "a symbolic link to nothing" if path.is_symlink() else "missing"
+    except OSError as exc:
+        return "a symbolic link loop" if exc.errno == errno.ELOOP else f"unreadable ({exc.strerror})"
+    if path.is_dir():
+        return "a directory"
+    return "file" if path.is_file() else "not a regular file"
 
 
 def location_of(data: Any, path: Iterable[Any], file: str | None = None) -> Location:
@@ -223,7 +278,8 @@ def format_path(path: Iterable[Any]) -> str:
         if isinstance(part, int):
             text += f"[{part}]"
         else:
-            text += f".{part}" if text else str(part)
+            part = str(part) if str(part).isprintable() else repr(part)  # a line break stays on its line
+            text += f".{part}" if text else part
     return text or "(top level)"
 
 

@@ -41,6 +41,7 @@ PLAYBOOK = """\
 def project(tmp_path: Path) -> Path:
     (tmp_path / "inventory/secrets").mkdir(parents=True)
     (tmp_path / "inventory/hosts.yml").write_text(HOSTS)
+    (tmp_path / "inventory/known_hosts").write_text("")
     (tmp_path / "playbooks").mkdir()
     (tmp_path / "playbooks/app.yml").write_text(PLAYBOOK)
     return tmp_path

@@ -30,6 +30,7 @@ def moorage(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 def test_check_host_names_each_wrong_value_and_warns_about_the_typo(tmp_path):
     (tmp_path / "inventory").mkdir()
     (tmp_path / "inventory/hosts.yml").write_text(HOSTS)
+    (tmp_path / "inventory/known_hosts").write_text("")
     result = moorage("check", "--host", "staging", cwd=tmp_path)
     assert result.returncode == 2
     assert result.stdout.splitlines() == [
@@ -40,6 +41,8 @@ def test_check_host_names_each_wrong_value_and_warns_about_the_typo(tmp_path):
         "traefik",
         "FAIL role variables of staging (3 problems)",
         "ok   .env values of staging (2 values)",
+        "ok   files of staging (known_hosts)",
+        "ok   templates of staging",
     ]
     assert result.stderr.splitlines() == [
         "warning: inventory/hosts.yml:9: variable 'migrate_comand' is not used by any role or playbook (did you "
@@ -56,13 +59,14 @@ def test_check_host_names_each_wrong_value_and_warns_about_the_typo(tmp_path):
 
 def test_fixed_values_pass_and_the_warning_does_not_fail_the_check(tmp_path):
     (tmp_path / "inventory").mkdir()
+    (tmp_path / "inventory/known_hosts").write_text("")
     fixed = HOSTS.replace("app_dir: 42", "app_dir: /srv/shop").replace("releases_keep: lots", "releases_keep: 3")
     (tmp_path / "inventory/hosts.yml").write_text(fixed.replace("health_timeout: -1", "health_timeout: 30"))
     result = moorage("check", "--host", "staging", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[-1] == "all valid"
-    assert lines[-3].startswith("ok   role variables of staging (")
+    assert lines[-5].startswith("ok   role variables of staging (")
     assert result.stderr.splitlines() == [
         "warning: inventory/hosts.yml:9: variable 'migrate_comand' is not used by any role or playbook (did you "
         "mean 'migrate_command'?)"]
@@ -70,6 +74,7 @@ def test_fixed_values_pass_and_the_warning_does_not_fail_the_check(tmp_path):
 
 def test_a_wrong_secret_value_is_named_but_never_printed(tmp_path):
     (tmp_path / "inventory").mkdir()
+    (tmp_path / "inventory/known_hosts").write_text("")
     fixed = HOSTS.replace("app_dir: 42", "app_dir: /srv/shop").replace("releases_keep: lots", "releases_keep: 3")
     fixed = fixed.replace("health_timeout: -1", 'postgres_port: {secret: "env:SHOP_PG_PORT"}')
     (tmp_path / "inventory/hosts.yml").write_text(fixed)

@@ -163,6 +163,6 @@ def test_empty_hosts_file(tmp_path):
 
 
 def test_files_lists_what_was_read(tmp_path):
-    write(tmp_path, {"hosts.yml": MINI, "group_vars/all.yml": "a: 1\n", "host_vars/vps.yml": "",
+    write(tmp_path, {"hosts.yml": MINI, "group_vars/all.yml": "a: 1\n", "host_vars/vps.yml": "{}\n",
                      "group_vars/README": "x"})
     assert [p.name for p in load_inventory(tmp_path).files] == ["hosts.yml", "all.yml", "vps.yml"]

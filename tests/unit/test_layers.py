@@ -27,7 +27,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("connection",),
     ("report", "templating", "schema"),
     ("yamlsrc", "secrets", "template_lines", "target"),
-    ("scalars", "progname", "builtin", "errors"),
+    ("yamlbounds",),
+    ("scalars", "progname", "builtin", "errors", "serverpaths"),
 ]
 RANK = {name: index for index, names in enumerate(LAYERS) for name in names}
 

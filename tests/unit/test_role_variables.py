@@ -36,7 +36,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, extra: str = "",
     text = HOSTS.format(extra="\n".join(f"      {line}" for line in extra.splitlines()))
     for key in (line.split(":")[0] for line in extra.splitlines()):  # extra replaces a base setting
         text = "\n".join(line for line in text.splitlines() if not line.startswith(f"      {key}: /")) + "\n"
-    for name, content in {"inventory/hosts.yml": text, **(files or {})}.items():
+    for name, content in {"inventory/hosts.yml": text, "inventory/known_hosts": "", **(files or {})}.items():
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text(content)
     return Project(tmp_path, tmp_path / "inventory")

@@ -43,7 +43,7 @@ def check_warnings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, vars_text: s
     files = {**SITE, "inventory/hosts.yml": (
         "project: shop\nenvironments:\n  staging:\n    vars:\n"
         + "".join(f"      {line}\n" for line in vars_text.splitlines())
-        + "    hosts:\n      staging: {address: 192.0.2.1}\n")}
+        + "    hosts:\n      staging: {address: 192.0.2.1}\n"), "inventory/known_hosts": ""}
     for name, text in files.items():
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text(text)

@@ -10,6 +10,7 @@ from typing import Any
 
 from moorage.errors import InputError, Location
 from moorage.inventory.model import Environment, Host, Inventory
+from moorage.inventory.templates import syntax_problems
 from moorage.inventory.variables import MAGIC, Layer
 from moorage.scalars import data as as_data
 from moorage.schema import Problem, problems, raise_problems, suggest
@@ -31,15 +32,17 @@ def load_inventory(path: str | os.PathLike[str] = "inventory", overrides: Mappin
     file = display_path(hosts_file)
     if data is None:
         raise InputError(f"{file} is empty; it needs at least 'project' and 'environments'")
-    found = problems(data, "inventory", file)
+    found = problems(data, "inventory", file, templates=False)  # connection settings are never rendered
     group_vars, gv_problems = _var_files(inv_dir / "group_vars", [*_env_names(data), "all"], "environment")
     host_vars, hv_problems = _var_files(inv_dir / "host_vars", _host_names(data), "host")
     found += gv_problems + hv_problems
     if not found:
-        found += _name_problems(data) + _magic_problems([data, *group_vars.values(), *host_vars.values()])
+        sources = [data, *group_vars.values(), *host_vars.values()]
+        found += _name_problems(data) + _magic_problems(sources) + syntax_problems(_var_mappings(sources))
     raise_problems(found)
     inventory = _build(data, inv_dir, hosts_file, group_vars, host_vars, _level5(overrides or {}))
     inventory.files += [Path(getattr(d, "file", "")) for d in [*group_vars.values(), *host_vars.values()]]
+    raise_problems(inventory.file_problems(present=False))
     return inventory
 
 
@@ -52,10 +55,10 @@ def _level5(overrides: Mapping[str, Any]) -> LineDict:
 
 
 def _locate(path: Path) -> tuple[Path, Path]:
-    if path.is_file():
-        return path.parent, path
+    if os.path.lexists(path) and not path.is_dir():
+        return path.parent, path  # a file, or something load_yaml says is not one
     for name in ("hosts.yml", "hosts.yaml"):
-        if (path / name).is_file():
+        if os.path.lexists(path / name):
             return path, path / name
     raise InputError(f"no inventory at {display_path(path)} (expected {display_path(path / 'hosts.yml')}); "
                      "pass --inventory PATH to use another one")
@@ -105,11 +108,19 @@ def _read_vars(file: Path, issues: list[Problem]) -> LineDict | None:
         issues.append(Problem(exc.location or Location(display_path(file)), "", exc.message))
         return None
     if data is None:
+        if not _has_comments(file):  # comments only: a file kept on purpose; nothing at all: truncated?
+            issues.append(Problem(Location(display_path(file)), "", "the file is empty; write its "
+                                  "variables (or {} for none), or delete the file"))
+            return None
         data = LineDict()
         data.file = display_path(file)
     new = problems(data, "role-defaults", display_path(file))
     issues += new
     return None if new else data
+
+
+def _has_comments(file: Path) -> bool:
+    return "#" in file.read_text(encoding="utf-8")
 
 
 def _name_problems(data: Mapping[str, Any]) -> list[Problem]:
@@ -150,11 +161,13 @@ def _var_mappings(sources: list[Any]) -> list[LineDict]:
     return found
 
 
-def _build(data: Mapping[str, Any], inv_dir: Path, hosts_file: Path, group_vars: dict[str, LineDict],
+def _build(data: LineDict, inv_dir: Path, hosts_file: Path, group_vars: dict[str, LineDict],
            host_vars: dict[str, LineDict], overrides: LineDict) -> Inventory:
-    known_hosts = (inv_dir / data.get("known_hosts", "known_hosts")).resolve()
+    known_hosts = _absolute(inv_dir / data.get("known_hosts", "known_hosts"))
     inventory = Inventory(project=data["project"], path=inv_dir, environments={}, hosts={},
-                          known_hosts=known_hosts, files=[hosts_file])
+                          known_hosts=known_hosts, files=[hosts_file],
+                          known_hosts_at=data.location("known_hosts") if "known_hosts" in data
+                          else Location(display_path(hosts_file)))
     top = [Layer(2, data.get("vars") or {}), Layer(2, group_vars.get("all", {}))]
     for env_name, env in data["environments"].items():
         env_layers = [*top, Layer(3, env.get("vars") or {}), Layer(3, group_vars.get(env_name, {}))]
@@ -169,7 +182,8 @@ def _build(data: Mapping[str, Any], inv_dir: Path, hosts_file: Path, group_vars:
                 name=host_name, environment=env_name, production=env.get("production", False),
                 target=_target(host_name, host, env, data, inv_dir, known_hosts),
                 location=env["hosts"].location(host_name), project=data["project"],
-                fingerprint=host.get("fingerprint"), layers=layers, inventory_dir=inv_dir.resolve())
+                fingerprint=host.get("fingerprint"), layers=layers, inventory_dir=inv_dir.resolve(),
+                key_location=_where_set("ssh_key", host, env, data))
     return inventory
 
 
@@ -188,8 +202,17 @@ def _target(name: str, host: Mapping[str, Any], env: Mapping[str, Any], data: Ma
                   known_hosts=(str(known_hosts),), become=pick("become", False))
 
 
+def _where_set(key: str, *levels: Any) -> Location | None:
+    """Where ``key`` is written: in the first of ``levels`` (host, environment, inventory) that has it."""
+    return next((level.location(key) for level in levels if isinstance(level, LineDict) and key in level), None)
+
+
 def _key_path(key: str | None, inv_dir: Path) -> str | None:
     if not key:
         return None
-    path = Path(os.path.expanduser(key))
-    return str(path if path.is_absolute() else (inv_dir / path).resolve())
+    return str(_absolute(inv_dir / os.path.expanduser(key)))
+
+
+def _absolute(path: Path) -> Path:
+    """``path`` made absolute without following links (``resolve`` raises on a link loop)."""
+    return Path(os.path.abspath(path))

@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from moorage.errors import InputError, Location
+from moorage.inventory.files import file_problems
 from moorage.inventory.variables import Layer, Origin, VarSource, explain, merge_layers, resolve
 from moorage.scalars import data
-from moorage.schema import suggest
+from moorage.schema import Problem, suggest
 from moorage.target import Target
 
 
@@ -37,6 +38,7 @@ class Host:
     location: Location
     project: str
     fingerprint: str | None = None
+    key_location: Location | None = None  # where its ssh_key is written (None: no key set)
     layers: list[Layer] = field(default_factory=list, repr=False)
     inventory_dir: Path = field(default=Path("."), repr=False)
 
@@ -81,6 +83,13 @@ class Inventory:
     hosts: dict[str, Host]
     known_hosts: Path
     files: list[Path] = field(default_factory=list)
+    known_hosts_at: Location = field(default_factory=lambda: Location(""))  # where known_hosts is set
+
+    def file_problems(self, hosts: list[Host] | None = None, present: bool = True) -> list[Problem]:
+        """What is wrong with the known_hosts and private key files ``hosts`` (default: all) need
+        (``inventory.files``); ``present``: a missing file is wrong too (before a run)."""
+        chosen = list(self.hosts.values()) if hosts is None else hosts
+        return file_problems(self.known_hosts, self.known_hosts_at, chosen, present)
 
     def with_variables(self, values: Mapping[str, Any], *, under_set: bool = False) -> Inventory:
         """A copy whose hosts also have ``values`` at level 5 (a recipe's own variables:

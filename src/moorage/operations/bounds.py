@@ -16,44 +16,9 @@ from typing import Any
 
 from moorage.errors import MoorageError
 from moorage.operations.file_writes import q
-
-# Top-level directories of a Linux system (FHS 3.0, plus what distributions add) and the
-# second-level ones that hold a system's programs and state.
-SYSTEM_DIRS = frozenset({
-    "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib32", "/lib64", "/libx32", "/lost+found", "/media",
-    "/mnt", "/nix", "/opt", "/proc", "/root", "/run", "/sbin", "/snap", "/srv", "/sys", "/tmp", "/usr", "/var",
-    "/usr/bin", "/usr/lib", "/usr/lib64", "/usr/local", "/usr/sbin", "/usr/share", "/var/lib", "/var/log",
-    "/var/cache", "/var/spool", "/var/tmp",
-})
-
-
-def home_of(user: str) -> str:
-    """Where ``user``'s home is by convention (``/root``, else ``/home/USER``)."""
-    return "/root" if user == "root" else f"/home/{user}"
-
-
-def delete_refusal(path: str, user: str = "") -> str | None:
-    """Why removing ``path`` and all it holds is refused (a phrase), or None when it is allowed.
-
-    Refused: a relative path, an empty component (``//``), a trailing ``/``, a ``.`` or ``..``
-    component, ``/``, a system directory (``SYSTEM_DIRS``, ``/lib*``) and the home of ``user``.
-    """
-    if not path.startswith("/"):
-        return "it is not an absolute path"
-    if path == "/":
-        return "it is /"
-    if "//" in path:
-        return "it has an empty component ('//')"
-    if path.endswith("/"):
-        return "it ends with '/'"
-    if {".", ".."} & set(path.split("/")):
-        return "it has a '.' or '..' component"
-    if user and path in (home_of(user), f"/home/{user}"):
-        return f"it is the home of {user}, the user moorage connects as"
-    if path in SYSTEM_DIRS or (path.count("/") == 1 and path.startswith("/lib")):
-        return "it is a system directory"
-    return None
-
+from moorage.serverpaths import SYSTEM_DIRS as SYSTEM_DIRS
+from moorage.serverpaths import delete_refusal as delete_refusal
+from moorage.serverpaths import home_of as home_of
 
 _EXPRESSION = re.compile(r"\{\{-?\s*(.*?)\s*-?\}\}", re.DOTALL)
 

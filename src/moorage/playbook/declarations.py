@@ -11,6 +11,8 @@ has no default: every host must set it).  The file's own shape is
 
 from __future__ import annotations
 
+import functools
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -21,9 +23,8 @@ from moorage import secrets
 from moorage.errors import InputError, Location
 from moorage.inventory import Host
 from moorage.playbook.model import Play, Role
-from moorage.playbook.usage import names_in
 from moorage.schema import Problem, problems
-from moorage.templating import evaluate, is_templated, render_value
+from moorage.templating import evaluate, is_templated, names_in, render_value
 from moorage.yamlsrc import location_of
 
 _ANNOTATIONS = ("description",)
@@ -46,13 +47,21 @@ def declaration_problems(data: Mapping[str, Any], file: str) -> list[Problem]:
     Schemas, each at the ``file:line`` of its variable."""
     found = []
     for name, declaration in data.items():
-        try:
-            Draft202012Validator.check_schema(schema_of(declaration))
-        except SchemaError as exc:
-            where = _at(exc.absolute_path)
-            found.append(Problem(location_of(data, [name], file), str(name),
-                                 f"not a valid JSON Schema{where}: {exc.message}"))
+        error = _schema_error(json.dumps(schema_of(declaration), sort_keys=True, default=str))
+        if error is not None:
+            found.append(Problem(location_of(data, [name], file), str(name), error))
     return found
+
+
+@functools.lru_cache(maxsize=4096)
+def _schema_error(schema: str) -> str | None:
+    """Why the JSON text ``schema`` is not a valid JSON Schema, or None.  Cached: a check reads
+    each role once per playbook using it, and validating a schema is the slow part."""
+    try:
+        Draft202012Validator.check_schema(json.loads(schema))
+    except SchemaError as exc:
+        return f"not a valid JSON Schema{_at(exc.absolute_path)}: {exc.message}"
+    return None
 
 
 def _at(path: Sequence[Any]) -> str:

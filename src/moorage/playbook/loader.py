@@ -73,7 +73,7 @@ def _read_role_file(file: Path, schema: str, source_dirs: list[Path], found: lis
         return None
     if data is None:
         return None
-    new = problems(data, schema, shown)
+    new = problems(data, schema, shown, templates=schema != "role-tasks")
     if not new and schema == "role-tasks":
         new = tasks_problems(data, [], shown, source_dirs)
     if not new and schema == "role-variables":
@@ -96,7 +96,7 @@ def load_playbook(path: str | os.PathLike[str], roles_paths: list[Path] | None =
         raise InputError(f"{file} is empty; a playbook is a list of plays")
     playbook_dir = path.parent.resolve()
     paths = list(roles_paths) if roles_paths is not None else default_roles_paths(playbook_dir)
-    found = problems(data, "playbook", file)
+    found = problems(data, "playbook", file, templates=False)
     roles: dict[str, Role | None] = {}
     for index, play in enumerate(data if isinstance(data, list) else []):
         if isinstance(play, Mapping):

@@ -13,14 +13,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import jinja2
-from jinja2 import meta
-
 from moorage.errors import Location
 from moorage.inventory import Host
 from moorage.playbook.model import Play, Task
 from moorage.schema import suggest
-from moorage.templating import ENV, is_templated
+from moorage.templating import is_templated, names_in, template_names
 
 # Read by the engine itself (Python, not a template): the production preflight's settings.
 ENGINE_READS = ("preflight",)
@@ -30,29 +27,11 @@ INVENTORY_LEVELS = (2, 3, 4)
 SUGGEST_CUTOFF = 0.8  # inventory vars, environment vars, host vars (and their files)
 
 
-def names_in(value: Any) -> set[str]:
-    """The variables the templates inside ``value`` (strings, recursively) refer to."""
-    if isinstance(value, str):
-        return _template_names(value) if is_templated(value) else set()
-    if isinstance(value, Mapping):
-        return set().union(*(names_in(k) | names_in(v) for k, v in value.items()))
-    if isinstance(value, list | tuple):
-        return set().union(*(names_in(item) for item in value))
-    return set()
-
-
 def expression_names(expression: str | None) -> set[str]:
     """The variables a ``when`` expression (with or without ``{{ }}``) refers to."""
     if not expression:
         return set()
     return names_in(expression if is_templated(expression) else "{{ (" + expression + ") }}")
-
-
-def _template_names(source: str) -> set[str]:
-    try:
-        return set(meta.find_undeclared_variables(ENV.parse(source)))
-    except jinja2.TemplateSyntaxError:
-        return set()  # check reports the syntax error where the template is used
 
 
 def _task_names(task: Task) -> set[str]:
@@ -83,7 +62,7 @@ def used_names(plays: Sequence[Play], template_dirs: Iterable[Path] = ()) -> set
 
 def _file_names(file: Path) -> set[str]:
     try:
-        return _template_names(file.read_text(encoding="utf-8"))
+        return template_names(file.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError):
         return set()
 

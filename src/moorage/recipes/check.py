@@ -11,6 +11,7 @@ from pathlib import Path
 from moorage import builtin, secrets
 from moorage.errors import InputError
 from moorage.inventory import Host, Inventory, load_inventory
+from moorage.inventory.templates import render_problems
 from moorage.operations.env_file import env_refusal, is_generated
 from moorage.playbook import Play, Playbook, read_role
 from moorage.playbook.declarations import value_problems
@@ -19,7 +20,7 @@ from moorage.project import Project
 from moorage.recipes.preflight import preflight
 from moorage.schema import Problem, error_problems, raise_problems
 from moorage.templating import render_value
-from moorage.yamlsrc import display_path
+from moorage.yamlsrc import display_path, merge_sourced
 
 
 @dataclass
@@ -70,18 +71,80 @@ def run_check(project: Project, host: str = "") -> CheckReport:
     _check_playbooks(report, project, inventory)
     _check_roles(report, project)
     if inventory is not None and host:
-        _check_role_variables(report, inventory, project)
-        _check_env_values(report, inventory)
+        _check_hosts(report, inventory, project)
         _check_preflight(report, project)
+    elif inventory is not None:
+        _check_all_templates(report, inventory)
     return report
+
+
+def check_before_run(project: Project, inventory: Inventory, target: str, playbook: str) -> None:
+    """What ``check --host TARGET`` reports about ``target``'s variables and files, for the one
+    ``playbook`` a run is about to use (``inventory`` holds the run's variables): raised as one
+    ``InputError`` before any connection."""
+    report = CheckReport()
+    for host in inventory.select(target):
+        if report.record(f"variables of {host.name}", functools.partial(_variable_count, host)):
+            report.hosts.append(host)
+    report.playbooks[playbook] = project.load_playbook(playbook)
+    _check_hosts(report, inventory, project)
+    report.raise_if_problems()
+
+
+def _check_hosts(report: CheckReport, inventory: Inventory, project: Project) -> None:
+    _check_role_variables(report, inventory, project)
+    _check_env_values(report, inventory)
+    _check_files(report, inventory)
+    _check_templates(report, inventory)
+
+
+def _check_files(report: CheckReport, inventory: Inventory) -> None:
+    """The known_hosts and private key files of the SSH hosts checked exist (a run needs them)."""
+    for selected in [h for h in report.hosts if h.target.connection == "ssh"]:
+        def attempt(h: Host = selected) -> str:
+            raise_problems(inventory.file_problems([h]))
+            return "known_hosts" + (", ssh_key" if h.target.key_file else "")
+        report.record(f"files of {selected.name}", attempt)
+
+
+def _templates_render(report: CheckReport, inventory: Inventory, host: Host) -> str:
+    raise_problems(_template_problems(report, inventory, host, True))
+    return ""
+
+
+def _check_templates(report: CheckReport, inventory: Inventory) -> None:
+    """The inventory variables of each host checked render (names defined, filters succeed)."""
+    for selected in report.hosts:
+        attempt = functools.partial(_templates_render, report, inventory, selected)
+        report.record(f"templates of {selected.name}", attempt)
+
+
+def _check_all_templates(report: CheckReport, inventory: Inventory) -> None:
+    """Without --host: every host's inventory templates, secrets left unread (a line only on failure)."""
+    found = [p for h in inventory.hosts.values() for p in _template_problems(report, inventory, h, False)]
+    if found:
+        report.problems += found
+        report.lines.append(f"FAIL templates in inventory variables ({_count(len(found), 'problem')})")
+
+
+def _template_problems(report: CheckReport, inventory: Inventory, host: Host, secrets: bool) -> list[Problem]:
+    plays = _plays_of(report, inventory, host)
+    defaults = merge_sourced(*(play.defaults() for play in plays))
+    runtime = {t.register for play in plays for t in [*play.all_tasks(), *play.all_handlers()] if t.register}
+    return render_problems(host, defaults, runtime, secrets)
+
+
+def _plays_of(report: CheckReport, inventory: Inventory, host: Host) -> list[Play]:
+    """The plays of the checked playbooks aimed at ``host``."""
+    return [play for playbook in report.playbooks.values() for play in playbook.plays
+            if host.name in _play_hosts(inventory, play)]
 
 
 def _check_role_variables(report: CheckReport, inventory: Inventory, project: Project) -> None:
     """Each host's values against the declarations of the roles of every playbook aimed at it, and
     the inventory variables none of them uses (warnings)."""
     for selected in report.hosts:
-        plays = [play for playbook in report.playbooks.values() for play in playbook.plays
-                 if selected.name in _play_hosts(inventory, play)]
+        plays = _plays_of(report, inventory, selected)
 
         def attempt(h: Host = selected, plays: list[Play] = plays) -> str:
             found, count = value_problems(h, plays)
@@ -106,8 +169,7 @@ def _roles(plays: list[Play]) -> set[str]:
 def _check_env_values(report: CheckReport, inventory: Inventory) -> None:
     """Every value an ``env_file`` task would write for each host, rendered now: can compose read it?"""
     for selected in report.hosts:
-        plays = [play for playbook in report.playbooks.values() for play in playbook.plays
-                 if selected.name in _play_hosts(inventory, play)]
+        plays = _plays_of(report, inventory, selected)
         report.record(f".env values of {selected.name}", functools.partial(_env_values, selected, plays))
 
 

@@ -13,6 +13,7 @@ from moorage.inventory import Host, Inventory
 from moorage.operations import server_state as server
 from moorage.playbook import Playbook
 from moorage.recipes import rollback
+from moorage.recipes.check import check_before_run
 from moorage.recipes.outcome import Outcome, finish
 from moorage.recipes.play import Request
 from moorage.recipes.preflight import failures
@@ -31,6 +32,7 @@ def deploy(request: Request, report: Report, *, force: bool = False, break_lock:
     inventory = base.with_variables({"release_id": release_id, "deploy_revision": revision,
                                      "deploy_by": server.operator()}, under_set=True)
     hosts = inventory.select(request.target)
+    check_before_run(request.project, inventory, request.target, "deploy")  # input errors: exit 2, nothing touched
     playbook = request.project.load_playbook("deploy")
     _preflight(request, hosts, playbook, force)
     if request.options.check:
