@@ -93,10 +93,12 @@ def test_your_own_app_from_pip_install_to_restore(installed_moorage, server, tes
     edit_inventory(project, server, testbed.key_file)
 
     untrusted = moorage(exe, "check", "--host", "staging", cwd=project)
-    assert untrusted.code == 0, untrusted.stderr   # check needs no server
+    assert untrusted.code == 2 and "moorage trust --host staging" in untrusted.stderr  # no key pinned yet
     trust = moorage(exe, "trust", "--host", "staging", "--fingerprint", fingerprint(server), cwd=project)
     assert trust.code == 0, trust.stdout + trust.stderr
     assert (project / "inventory/known_hosts").read_text().startswith(f"[{server.address}]:{server.port} ")
+    checked = moorage(exe, "check", "--host", "staging", cwd=project)
+    assert checked.code == 0, checked.stdout + checked.stderr   # check needs no server, only its key
 
     plan = moorage(exe, "deploy", "--host", "staging", "--check", "--diff", cwd=project)
     assert plan.code == 0, plan.stdout[-3000:] + plan.stderr
