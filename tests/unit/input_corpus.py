@@ -104,6 +104,12 @@ CASES = [
          "inventory/known_hosts is a symbolic link loop", links={"inventory/known_hosts": "known_hosts"}),
     Case("known_hosts missing", {"inventory/known_hosts": None}, "inventory/hosts.yml:2: known_hosts "
          "inventory/known_hosts is missing, not a file; pin the servers' keys with", "HD"),
+    Case("known_hosts line of bad base64", {"inventory/known_hosts": "# pinned\n[127.0.0.1]:1 ssh-ed25519 no!b64\n"},
+         "inventory/known_hosts:2: not a valid known_hosts line: the key is not valid base64"),
+    Case("known_hosts line without a key", {"inventory/known_hosts": "[127.0.0.1]:1 ssh-ed25519\n"},
+         "inventory/known_hosts:1: not a valid known_hosts line: expected HOST KEYTYPE BASE64"),
+    Case("known_hosts key too short", {"inventory/known_hosts": "\n\n[127.0.0.1]:1 ssh-rsa AAAAB3NzaC1yc2E=\n"},
+         "inventory/known_hosts:3: not a valid known_hosts line: the key does not decode"),
     Case("ssh_key missing", hosts_replacing("port: 1}", "port: 1, ssh_key: keys/nope}"), "inventory/hosts.yml:9: "
          "ssh_key inventory/keys/nope of host 'web1' is missing", "HD"),
     Case("ssh_key a directory", {**hosts_replacing("port: 1}", "port: 1, ssh_key: keys}"), "inventory/keys": DIR},
