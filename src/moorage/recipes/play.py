@@ -38,6 +38,7 @@ def run(inventory: Inventory, playbook: str | Path, hosts: list[Host], project: 
     """Run ``playbook`` (a file or a name: the project's, else the built-in one) on ``hosts``,
     ending the report with the recap and the exit status."""
     loaded = project.load_playbook(playbook)
+    options.check_tags(loaded)  # a tag no task carries would run (or skip) nothing and pass
     for host in hosts:  # a missing secret is bad input: say so before anything runs
         host.variables()
     result = Runner(inventory, options, report).run(loaded, hosts)
