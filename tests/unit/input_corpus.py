@@ -77,6 +77,11 @@ CASES = [
          "inventory/hosts.yml:1: project: 'project' has 200000 characters; at most 63"),
     Case("300,000-character value", hosts_with("big: " + "x" * 300_000), "inventory/hosts.yml:5: a value of 300000 "
          "characters"),
+    Case("an environment named all", hosts_replacing("  web:\n", "  all:\n"), "inventory/hosts.yml:6: "
+         "environments.all: name 'all' is not valid: a name is at most 63 letters, digits, '_', '.' and '-', "
+         "starting with a letter or digit, and not 'all' (--host all means every host)", "CHI"),
+    Case("a host named all", hosts_replacing("web1: {address", "all: {address"), "inventory/hosts.yml:9: "
+         "environments.web.hosts.all: name 'all' is not valid", "CHI"),
     Case("64-character host name", hosts_replacing("web1: {address", "w" * 64 + ": {address"), "at most 63", "CHID"),
     Case("4000-character address", hosts_replacing("address: 127.0.0.1", "address: " + "a" * 4000),
          "inventory/hosts.yml:9: environments.web.hosts.web1.address: 'address' has 4000 characters"),
