@@ -77,6 +77,11 @@ CASES = [
          "inventory/hosts.yml:1: project: 'project' has 200000 characters; at most 63"),
     Case("300,000-character value", hosts_with("big: " + "x" * 300_000), "inventory/hosts.yml:5: a value of 300000 "
          "characters"),
+    Case("an environment named all", hosts_replacing("  web:\n", "  all:\n"), "inventory/hosts.yml:6: "
+         "environments.all: name 'all' is not valid: a name is at most 63 letters, digits, '_', '.' and '-', "
+         "starting with a letter or digit, and not 'all' (--host all means every host)", "CHI"),
+    Case("a host named all", hosts_replacing("web1: {address", "all: {address"), "inventory/hosts.yml:9: "
+         "environments.web.hosts.all: name 'all' is not valid", "CHI"),
     Case("64-character host name", hosts_replacing("web1: {address", "w" * 64 + ": {address"), "at most 63", "CHID"),
     Case("4000-character address", hosts_replacing("address: 127.0.0.1", "address: " + "a" * 4000),
          "inventory/hosts.yml:9: environments.web.hosts.web1.address: 'address' has 4000 characters"),
@@ -104,6 +109,12 @@ CASES = [
          "inventory/known_hosts is a symbolic link loop", links={"inventory/known_hosts": "known_hosts"}),
     Case("known_hosts missing", {"inventory/known_hosts": None}, "inventory/hosts.yml:2: known_hosts "
          "inventory/known_hosts is missing, not a file; pin the servers' keys with", "HD"),
+    Case("known_hosts line of bad base64", {"inventory/known_hosts": "# pinned\n[127.0.0.1]:1 ssh-ed25519 no!b64\n"},
+         "inventory/known_hosts:2: not a valid known_hosts line: the key is not valid base64"),
+    Case("known_hosts line without a key", {"inventory/known_hosts": "[127.0.0.1]:1 ssh-ed25519\n"},
+         "inventory/known_hosts:1: not a valid known_hosts line: expected HOST KEYTYPE BASE64"),
+    Case("known_hosts key too short", {"inventory/known_hosts": "\n\n[127.0.0.1]:1 ssh-rsa AAAAB3NzaC1yc2E=\n"},
+         "inventory/known_hosts:3: not a valid known_hosts line: the key does not decode"),
     Case("ssh_key missing", hosts_replacing("port: 1}", "port: 1, ssh_key: keys/nope}"), "inventory/hosts.yml:9: "
          "ssh_key inventory/keys/nope of host 'web1' is missing", "HD"),
     Case("ssh_key a directory", {**hosts_replacing("port: 1}", "port: 1, ssh_key: keys}"), "inventory/keys": DIR},

@@ -13,13 +13,14 @@ No docker here: the proposals are pure functions of those answers.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 import yaml
 
 from moorage.errors import InputError
-from moorage.scaffold import project_name, propose
+from moorage.scaffold import init_project, project_name, propose
 from moorage.scaffold.compose import ComposeApp, app_from_config
 from moorage.scaffold.render import group_vars_yml, hosts_yml
 
@@ -158,3 +159,16 @@ def test_the_compose_directory_is_relative_to_the_project_unless_far_away():
     assert propose(app, "notes", ENVS, CASES).compose_dir == "fastapi"
     assert propose(app, "notes", ENVS, CASES / "twodb").compose_dir == "../fastapi"
     assert propose(app, "notes", ENVS, Path("/elsewhere")).compose_dir == (CASES / "fastapi").as_posix()
+
+
+@pytest.mark.parametrize(("envs", "message"), [
+    (["all"], "--env all: 'all' is not an environment name (--host all means every host); name the environment, "
+              "e.g. --env production"),
+    (["staging", "all"], "--env all: 'all' is not an environment name"),
+    (["a b"], "--env 'a b': an environment name is letters"),
+])
+def test_init_refuses_an_environment_named_all(tmp_path, envs, message):
+    (tmp_path / "compose.yml").write_text("services:\n  web:\n    image: nginx\n")
+    with pytest.raises(InputError, match="^" + re.escape(message)):
+        init_project(tmp_path, "", envs)
+    assert not (tmp_path / "inventory").exists()

@@ -48,6 +48,8 @@ def backup(c: Context, host: str = "", inventory: str = "", project: str = "", j
         exit_with(backup_recipe.verify(asked, file=file, json_=json_))
     elif list_:
         exit_with(backup_recipe.list_backups(asked, json_=json_))
+    elif fetch_dir and not fetch_:
+        raise InputError("--fetch-dir goes with --fetch (it says where the fetched backups go)")
     elif file:
         raise InputError("--file goes with --verify (to back up, leave it out; to restore, see "
                          f"`{command('restore')}`)")

@@ -87,4 +87,6 @@ def status(c: Context, host: str = "", inventory: str = "", project: str = "", j
 def logs(c: Context, host: str = "", inventory: str = "", project: str = "", service: str = "",
          tail: int = 100) -> None:
     """Show the last lines of the app's container logs on a host (docker compose logs)."""
+    if tail < 0:  # docker compose reads a negative --tail as "all": refuse it rather than flood the terminal
+        raise InputError(f"--tail must be 0 or more lines, got {tail}")
     exit_with(day2.logs(request(host, project, inventory), service=service, tail=tail))

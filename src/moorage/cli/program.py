@@ -5,12 +5,22 @@ Invoke's ``Program`` offers options for running local shell commands (``--dry``,
 ``--pty``, ``--prompt-for-sudo-password``, ``--warn-only``, ``--hide``...); moorage's tasks never
 run commands through Invoke's runner, so those options would be accepted and do nothing.  The
 program keeps help, version, listing and tab completion.
+
+A command line Invoke cannot parse (an unknown flag or task, a flag without its value, a missing
+playbook, ``--tail abc``) is bad input: one sentence naming the flag or task, exit status 2 (Invoke
+itself exits 1, and a typed flag it cannot cast ends in a ``ValueError`` traceback).
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from typing import Any
 
+from invoke.exceptions import Exit, ParseError
+from invoke.parser.argument import Argument
+from invoke.parser.context import ParserContext
+from invoke.parser.parser import Parser
 from invoke.program import Program
 
 import moorage
@@ -21,8 +31,42 @@ from moorage.cli import ns
 KEPT_OPTIONS = ("complete", "help", "list", "list-format", "print-completion-script", "version")
 
 
+USAGE_ERROR = 2  # bad input, as every other moorage refusal
+
+
+def flag_name(name: str) -> str:
+    """``--tail`` for the argument named ``tail`` (``json_`` -> ``--json``, ``skip_tags`` -> ``--skip-tags``)."""
+    return "--" + name.strip("_").replace("_", "-")
+
+
+def parse_sentence(error: ParseError, binary: str) -> str:
+    """Invoke's parse error as moorage's one sentence: the flag by its name, the help to read."""
+    message = re.sub(r"Flag <Argument: ([^,>\s]+)[^>]*>", lambda m: flag_name(m.group(1)),
+                     str(error)).rstrip("!")
+    unknown = re.fullmatch(r"No idea what '(.*)' is", message, re.S)
+    if unknown:
+        word = unknown.group(1)
+        message = f"unknown flag {word}" if word.startswith("-") else f"unknown task {word!r}"
+    task = error.context.name if error.context is not None and error.context.name else ""
+    return f"error: {message}; see `{' '.join(filter(None, (binary, '--help', task)))}`"
+
+
+def _checked_cast(argument: Argument, context: ParserContext) -> Callable[..., None]:
+    """``argument.set_value`` that turns a value its type can't take into a ``ParseError`` naming the flag."""
+    set_value = argument.set_value
+
+    def set_checked(value: Any, cast: bool = True) -> None:
+        try:
+            set_value(value, cast)
+        except ValueError:
+            kind = "a whole number" if argument.kind is int else f"a {argument.kind.__name__}"
+            raise ParseError(f"{flag_name(argument.name or '')} takes {kind}, got {value!r}", context) from None
+
+    return set_checked
+
+
 class MoorageProgram(Program):
-    """Invoke's ``Program`` with only the options in ``KEPT_OPTIONS``."""
+    """Invoke's ``Program`` with only the options in ``KEPT_OPTIONS``, parse errors exiting 2."""
 
     def core_args(self) -> list[Any]:
         return [argument for argument in super().core_args() if argument.name in KEPT_OPTIONS]
@@ -39,6 +83,29 @@ class MoorageProgram(Program):
             if argument.name not in args:
                 args[argument.name] = argument
         return args
+
+    def _make_parser(self) -> Parser:
+        parser = super()._make_parser()
+        for context in parser.contexts.values():
+            for argument in context.args.values():
+                if argument.kind not in (str, bool, list):  # a typed flag (int): Invoke casts it
+                    argument.set_value = _checked_cast(argument, context)  # an instance's own, this parse only
+        return parser
+
+    def parse_core(self, argv: list[str] | None) -> None:
+        self._parsing(lambda: super(MoorageProgram, self).parse_core(argv))
+
+    def parse_tasks(self) -> None:
+        self._parsing(super().parse_tasks)
+
+    def parse_cleanup(self) -> None:
+        self._parsing(super().parse_cleanup)
+
+    def _parsing(self, step: Callable[[], None]) -> None:
+        try:
+            step()
+        except ParseError as error:
+            raise Exit(parse_sentence(error, self.binary or "moorage"), code=USAGE_ERROR) from None
 
 
 def main() -> None:

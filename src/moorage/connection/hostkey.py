@@ -25,8 +25,7 @@ from pathlib import Path
 
 import paramiko
 
-from moorage.connection.ssh import fetch_host_key
-from moorage.errors import InputError
+from moorage.connection.ssh import check_known_hosts, fetch_host_key
 from moorage.target import Target
 
 
@@ -54,15 +53,12 @@ def known_hosts_name(address: str, port: int) -> str:
 
 
 def pinned_keys(known_hosts: Path, address: str, port: int) -> dict[str, paramiko.PKey]:
-    """The keys known_hosts holds for the host, by key type (empty when none or no file)."""
+    """The keys known_hosts holds for the host, by key type (empty when none or no file);
+    ``InputError`` at ``file:line`` for a line that is not a host key."""
     if not known_hosts.exists():
         return {}
-    try:
-        keys = paramiko.HostKeys(str(known_hosts))
-    except (paramiko.hostkeys.InvalidHostKey, paramiko.SSHException, ValueError) as exc:
-        line = getattr(exc, "line", "").strip()
-        raise InputError(f"{known_hosts}: a line is not a valid host key ({line or exc}); fix or remove it") from None
-    found = keys.lookup(known_hosts_name(address, port))
+    check_known_hosts(str(known_hosts))
+    found = paramiko.HostKeys(str(known_hosts)).lookup(known_hosts_name(address, port))
     return dict(found) if found else {}
 
 

@@ -25,9 +25,20 @@ import fabric
 import paramiko
 
 from moorage.connection.base import ByteStream, Channel, CommandResult, ConnectionStats, wrap_become
-from moorage.errors import HostError
+from moorage.errors import HostError, InputError, Location
 from moorage.progname import command
 from moorage.target import Target
+
+# Paramiko's transport thread logs what it then raises (a banner that isn't SSH, with its
+# traceback; "Socket exception: Bad file descriptor" once a refused connection's socket is
+# closed); with no logging configured Python prints those on stderr before moorage's own sentence.
+# moorage reports every such failure as a HostError, so the transport's log says nothing new.
+TRANSPORT_LOGGER = "paramiko.transport"
+
+
+def quiet_transport_log() -> None:
+    """Keep Paramiko's transport log (and its children: sftp) below its errors; see above."""
+    logging.getLogger(TRANSPORT_LOGGER).setLevel(logging.CRITICAL)
 
 
 class UnknownHostKey(paramiko.SSHException):
@@ -46,6 +57,37 @@ class UnknownHostKey(paramiko.SSHException):
 class _RefuseUnknown(paramiko.MissingHostKeyPolicy):
     def missing_host_key(self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey) -> None:
         raise UnknownHostKey(hostname, key)
+
+
+def known_hosts_problem(path: str) -> tuple[int, str] | None:
+    """The first line of the known_hosts file ``path`` that Paramiko cannot read as a host key
+    (``HOST KEYTYPE BASE64``: too few fields, bad base64, a key that doesn't decode), as
+    ``(line, sentence)``; ``None`` when every line reads.  Paramiko raises on some of these (a
+    traceback) and silently skips others (the host's key then seems missing).  Blank lines, ``#``
+    comments and key types Paramiko doesn't know pass, as in OpenSSH."""
+    with open(path, encoding="utf-8", errors="replace") as lines:
+        for number, line in enumerate(lines, 1):
+            text = line.strip()
+            if not text or text.startswith("#"):
+                continue
+            problem = "expected HOST KEYTYPE BASE64" if len(text.split()) < 3 else ""
+            try:
+                paramiko.hostkeys.HostKeyEntry.from_line(text, number)
+            except paramiko.hostkeys.InvalidHostKey as exc:
+                problem = f"the key is not valid base64 ({exc.exc})"
+            except (paramiko.SSHException, ValueError) as exc:
+                problem = f"the key does not decode ({exc or type(exc).__name__})"
+            if problem:
+                return number, (f"not a valid known_hosts line: {problem}; fix or remove the line, then pin the "
+                                f"host's key with `{command('trust', '--host', 'HOST')}`")
+    return None
+
+
+def check_known_hosts(path: str) -> None:
+    """Raise ``InputError`` at ``path:line`` for a line that is not a host key (``known_hosts_problem``)."""
+    problem = known_hosts_problem(path)
+    if problem:
+        raise InputError(problem[1], Location(path, problem[0]))
 
 
 def fetch_host_key(target: Target, key_types: tuple[str, ...] = ()) -> paramiko.PKey:
@@ -97,6 +139,10 @@ class SSHConnection:
             opened: paramiko.Transport = self._fabric.transport
             return opened
         t = self.target
+        quiet_transport_log()
+        known_hosts = [p for p in map(os.path.expanduser, t.known_hosts) if os.path.exists(p)]
+        for path in known_hosts:  # a broken line is bad input (exit 2), said before connecting
+            check_known_hosts(path)
         try:
             sock = socket.create_connection((t.address, t.port), timeout=t.connect_timeout)
         except OSError as exc:
@@ -114,10 +160,8 @@ class SSHConnection:
                                  connect_timeout=int(t.connect_timeout),
                                  connect_kwargs=connect_kwargs)
         conn.client.set_missing_host_key_policy(_RefuseUnknown())
-        for path in t.known_hosts:
-            path = os.path.expanduser(path)
-            if os.path.exists(path):
-                conn.client.load_host_keys(path)
+        for path in known_hosts:
+            conn.client.load_host_keys(path)
         try:
             conn.open()
         except UnknownHostKey as exc:

@@ -57,7 +57,7 @@ class HostPlay:
         skipped = self._skipped_roles()
         if skipped is None:
             return False
-        selected = [t for t in self.play.all_tasks() if self.options.selects(_tags(t))
+        selected = [t for t in self.play.all_tasks() if self.options.selects(t.all_tags)
                     and (t.role is None or t.role.name not in skipped)]
         for index, task in enumerate(selected):
             if not self._run_task(task, selected[index + 1:]):
@@ -335,6 +335,3 @@ def _said(exc: Exception) -> str:
     """An error's sentence beside the host's name (a HostError's without its own host prefix)."""
     return exc.detail if isinstance(exc, MoorageError) else str(exc)
 
-
-def _tags(task: Task) -> set[str]:
-    return set(task.tags) | ({task.role.name} if task.role is not None else set())

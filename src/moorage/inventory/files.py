@@ -3,7 +3,8 @@
 Two strengths of check, because a file that is missing today may be made tomorrow:
 
 - always (``load_inventory``): a path that exists must be a file: a directory, a symbolic link
-  loop or a device there is a mistake, whatever the command;
+  loop or a device there is a mistake, whatever the command; so is a known_hosts line that is
+  not a host key (the connection would refuse to read the file);
 - before a run (``check --host``, ``deploy``): the private key of a host reached over SSH must
   exist, and so must known_hosts (the connection refuses a server whose key it doesn't pin;
   ``moorage trust`` creates the file, so it is not required before then).
@@ -15,6 +16,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from moorage.connection.ssh import known_hosts_problem
 from moorage.errors import Location
 from moorage.progname import command
 from moorage.schema import Problem
@@ -38,6 +40,9 @@ def file_problems(known_hosts: Path, known_hosts_at: Location, hosts: Iterable[H
                     if kind in ABSENT else "")
             found.append(Problem(known_hosts_at, "", f"known_hosts {display_path(known_hosts)} is {kind}, "
                                                      f"not a file{hint}"))
+        unreadable = known_hosts_problem(str(known_hosts)) if kind == "file" else None
+        if unreadable:
+            found.append(Problem(Location(display_path(known_hosts), unreadable[0]), "", unreadable[1]))
     for host in ssh:
         key = host.target.key_file
         kind = path_kind(key) if key else "file"

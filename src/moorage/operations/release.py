@@ -12,10 +12,14 @@ from __future__ import annotations
 import json
 
 from moorage.connection.base import Connection
-from moorage.operations.base import Change, Check, Facts, Operation, OpResult, Shell, TaskFailed, register
+from moorage.operations.base import Change, Check, Facts, Operation, OpResult, PlanError, Shell, TaskFailed, register
 from moorage.operations.shell import Raw, sh
 
 _MARK = "@@release "
+# The compose_app role's default release_id: set only by a run that isn't `moorage deploy`
+# (which gives every release its own id).  Recording it would give two releases one id.
+PLACEHOLDER_ID = "manual"
+_RECORDED = 3  # the script's exit status when the id names a release already recorded
 
 
 @register
@@ -24,8 +28,9 @@ class Release(Operation):
     ``id`` under ``app_dir/releases/``, point ``app_dir/current`` at it, and keep the newest
     ``keep`` releases (never removing the current or the previous one).
 
-    Nothing happens when the current release already has the same content hash.
-    Registers ``release`` (the live id), ``previous`` and ``created``.
+    Nothing happens when the current release already has the same content hash.  Refuses the
+    placeholder id ``manual`` (``PlanError``) and an id already recorded (``TaskFailed``): release
+    ids are unique.  Registers ``release`` (the live id), ``previous`` and ``created``.
     """
 
     name = "release"
@@ -69,6 +74,10 @@ class Release(Operation):
                          "readlink", "current")),
                 Shell(sh("ls", "-1", f"{app}/releases", Raw("2>/dev/null | sort -r")))],
                 data={"release": release_id, "created": False})
+        if self.args["id"] == PLACEHOLDER_ID:
+            raise PlanError(f"release id {PLACEHOLDER_ID!r} is the placeholder of a run that is not a deploy: "
+                            "release with `moorage deploy` (it takes the lock, runs the preflight and gives the "
+                            "release its own id)")
         config = self.args.get("config_dir") or f"{app}/config"
         staged = any(path.startswith(config.rstrip("/") + "/") for path in self.context.changed_paths)
         current = sh("readlink", f"{app}/current", Raw("2>/dev/null | sed 's|^releases/||' || true"))
@@ -103,6 +112,7 @@ if [ -n "$previous" ] && [ "$(cat "current/.content-hash" 2>/dev/null)" = "$hash
 fi
 mkdir -p releases
 new=releases/{sh(release_id)}
+if [ -e "$new" ]; then echo "release {release_id} is already recorded" >&2; exit {_RECORDED}; fi
 rm -rf "$new.partial" && mkdir "$new.partial"
 cp -a {sh(config)}/. "$new.partial/"
 printf '%s\\n' "$hash" > "$new.partial/.content-hash"
@@ -131,6 +141,9 @@ echo "{_MARK}created {release_id} $previous"
             return OpResult(changed=created, data={"release": self.args["id"], "created": created,
                                                    "previous": previous if created else ""})
         result = conn.run(run.script)
+        if result.exit_code == _RECORDED:
+            raise TaskFailed(f"release {self.args['id']} is already recorded in {self.args['app_dir']}/releases: "
+                             "a release id names one release; current is unchanged", "release", result.exit_code)
         if not result.ok:
             raise TaskFailed("recording the release failed; current is unchanged", "release",
                              result.exit_code, result.stderr_tail())

@@ -27,6 +27,11 @@ class Task:
     location: Location = field(default_factory=lambda: Location(""))
     role: Role | None = field(default=None, repr=False)
 
+    @property
+    def all_tags(self) -> set[str]:
+        """What ``--tags``/``--skip-tags`` match: the task's ``tags`` and its role's name."""
+        return set(self.tags) | ({self.role.name} if self.role is not None else set())
+
 
 @dataclass
 class Role:
@@ -88,3 +93,7 @@ class Playbook:
         of the playbook names the role that declares them.
         """
         return merge_sourced(*(play.defaults() for play in self.plays))
+
+    def tags(self) -> set[str]:
+        """Every tag a task of the playbook carries (``Task.all_tags``; handlers run when notified)."""
+        return {tag for play in self.plays for task in play.all_tasks() for tag in task.all_tags}

@@ -9,6 +9,7 @@ backup:  backup.yml (pg_dump -Fc + pg_restore --list, media tarballs, retention,
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from rich.table import Table
@@ -26,22 +27,49 @@ from moorage.recipes.play import Request
 from moorage.recipes.restore import list_backups as listed_backups
 from moorage.recipes.restore import verify as verify_backups
 from moorage.report import Report
+from moorage.yamlsrc import path_kind
 
 STALE_HOURS = 24  # --list warns when the newest verified backup of a database is older
 
 
 def backup(request: Request, report: Report, *, fetch_new: bool = False, fetch_dir: Path | None = None) -> int:
     """Back up every host of the target; with ``fetch_new``, copy the new backups to ``fetch_dir``
-    (default: ``backups/HOST``).  Returns the exit status."""
+    (default: ``backups/HOST``).  Returns the exit status.
+
+    Raises ``InputError`` before backing anything up when a fetch directory cannot hold the copies.
+    """
     inventory = request.inventory()
     hosts = load(inventory, request.target, request.project)
+    dirs = fetch_dirs([d.host.name for d in hosts], fetch_dir, create=not request.options.check) if fetch_new else {}
     result = Runner(inventory, request.options, report).run(request.project.load_playbook("backup"),
                                                             [s.host for s in hosts])
-    return finish([_outcome(data, result, request.options.check, fetch_new, fetch_dir) for data in hosts], report)
+    return finish([_outcome(data, result, request.options.check, dirs.get(data.host.name)) for data in hosts],
+                  report)
 
 
-def _outcome(data: DataSettings, result: RunResult, check: bool, fetch_new: bool,
-             fetch_dir: Path | None) -> Outcome:
+def fetch_dirs(names: list[str], fetch_dir: Path | None, *, create: bool) -> dict[str, Path]:
+    """Where ``--fetch`` puts each host's backups (``fetch_dir``, else ``backups/HOST``), made now
+    (mode 0700, unless not ``create``: check mode) so that a place that cannot hold them is refused
+    before a backup is made, not after.  Raises ``InputError`` naming the directory."""
+    dirs = {name: fetch_dir or Path("backups") / name for name in names}
+    for path in dict.fromkeys(dirs.values()):
+        kind = path_kind(path)
+        if kind not in ("a directory", "missing"):
+            raise InputError(f"--fetch-dir {path} is {kind}, not a directory: name a directory (created when "
+                             "missing) for the fetched backups")
+        if not create:
+            continue
+        try:
+            path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InputError(f"--fetch-dir {path}: cannot create it ({exc.strerror or exc}); name a directory "
+                             "this user can write") from None
+        if not os.access(path, os.W_OK | os.X_OK):
+            raise InputError(f"--fetch-dir {path}: this user cannot write in it; name another directory")
+    return dirs
+
+
+def _outcome(data: DataSettings, result: RunResult, check: bool, fetch_dir: Path | None) -> Outcome:
     name = data.host.name
     made = [str(b) for b in result.collected(name, "backups")]
     if name in result.failed_hosts:
@@ -51,8 +79,8 @@ def _outcome(data: DataSettings, result: RunResult, check: bool, fetch_new: bool
                else "check mode: nothing made" if check
                else "nothing to back up: backup_databases and backup_media are empty"
                if not data.databases and not data.media else "nothing made")
-    if fetch_new and made:
-        message += "; " + _fetch(data, made, fetch_dir or Path("backups") / name)
+    if fetch_dir and made:
+        message += "; " + _fetch(data, made, fetch_dir)
     return Outcome(name, True, message)
 
 

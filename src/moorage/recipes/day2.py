@@ -28,6 +28,7 @@ from moorage.operations.http import WaitHttp
 from moorage.progname import command
 from moorage.recipes.console import console
 from moorage.recipes.play import Request
+from moorage.schema import suggest
 from moorage.templating import render_keys
 
 BACKUP_WARN_HOURS = 24  # status warns when the newest verified database backup is older than a day
@@ -145,11 +146,30 @@ def status(request: Request, *, json_: bool = False) -> int:
 
 
 def logs(request: Request, *, service: str = "", tail: int = 100) -> int:
-    """Print the last ``tail`` lines of the app's container logs (``service``: only that one)."""
+    """Print the last ``tail`` lines of the app's container logs (``service``: only that one).
+
+    Raises ``InputError`` when ``service`` is not one of the current release's compose services
+    (``docker compose logs`` would print nothing and succeed).
+    """
     app = app_of(request)
     with _connected(app) as conn:
+        if service:
+            _known_service(app, conn, service)
         result = conn.run(app.compose("logs", "--no-color", "--tail", str(int(tail)), *([service] if service else [])))
     sys.stdout.write(result.text)
     if not result.ok:
         raise InputError(f"{app.host.name}: docker compose logs failed: {result.stderr_tail(3)}")
     return 0
+
+
+def _known_service(app: App, conn: Connection, service: str) -> None:
+    """Refuse a ``service`` the current release's compose file doesn't define, naming the ones it does."""
+    listed = conn.run(app.compose("config", "--services"))
+    if not listed.ok:
+        raise InputError(f"{app.host.name}: cannot list the compose services of {app.app_dir}/current: "
+                         f"{listed.stderr_tail(3)}")
+    services = sorted(listed.text.split())
+    if service not in services:
+        hint = suggest(service, services)
+        raise InputError(f"{app.host.name}: no compose service {service!r} in the current release"
+                         f"{hint}; its services: {', '.join(services) or 'none'}")

@@ -34,6 +34,7 @@ def deploy(request: Request, report: Report, *, force: bool = False, break_lock:
     hosts = inventory.select(request.target)
     check_before_run(request.project, inventory, request.target, "deploy")  # input errors: exit 2, nothing touched
     playbook = request.project.load_playbook("deploy")
+    request.options.check_tags(playbook)  # before the preflight and the lock: a typo runs nothing
     _preflight(request, hosts, playbook, force)
     if request.options.check:
         result = Runner(inventory, request.options, report).run(playbook, hosts)

@@ -24,6 +24,7 @@ DEFAULT_ENVIRONMENTS = ("staging", "production")
 # inventory schema's `project` pattern repeats.
 PROJECT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 ENVIRONMENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+ALL = "all"  # `--host all` selects every host: no environment (or host) may be named so
 HOSTS = Path("inventory/hosts.yml")
 GROUP_VARS = Path("inventory/group_vars/all.yml")
 # Files whose presence means a project is already here (locate() reads either hosts file).
@@ -86,6 +87,9 @@ def _environments(given: Sequence[str]) -> list[str]:
         if not ENVIRONMENT_NAME.match(env):
             raise InputError(f"--env {env!r}: an environment name is letters, digits, '_', '.' and '-', "
                              "starting with a letter or digit")
+        if env == ALL:
+            raise InputError("--env all: 'all' is not an environment name (--host all means every host); "
+                             "name the environment, e.g. --env production")
     duplicates = sorted({env for env in names if names.count(env) > 1})
     if duplicates:
         raise InputError(f"--env {', '.join(duplicates)} given more than once")
