@@ -8,7 +8,7 @@ from typing import Any
 
 from moorage.operations import REGISTRY
 from moorage.schema import CONTROL_KEYS, Problem, problems, suggest, type_of
-from moorage.yamlsrc import format_path, location_of
+from moorage.yamlsrc import LineDict, format_path, location_of
 
 
 def task_problems(task: Any, path: Sequence[Any], file: str = "") -> list[Problem]:
@@ -40,8 +40,10 @@ def _unknown_op(task: Mapping[str, Any], key: str, path: list[Any], file: str) -
 
 def _args_problems(task: Mapping[str, Any], op: str, path: list[Any], file: str) -> list[Problem]:
     args = task[op]
-    if args is None:
-        args = {}
+    if args is None:  # no arguments: the problems are placed where the operation is named
+        where = location_of(task, [op], file)
+        args = LineDict()
+        args.file, args.line = where.file, where.line
     if not isinstance(args, Mapping):
         return [Problem(location_of(task, [op], file), format_path([*path, op]),
                         f"'{op}' takes a mapping of arguments, not {type_of(args)}")]
