@@ -54,3 +54,16 @@ def test_a_negative_tail_is_refused_before_connecting(capsys):
         logs(Context(), host="vps", tail=-5)
     assert exited.value.code == 2
     assert capsys.readouterr().err.strip() == "error: --tail must be 0 or more lines, got -5"
+
+
+def test_a_reader_that_goes_away_ends_the_program_quietly():
+    """`moorage --help | head -1`: no BrokenPipeError traceback, the shell's SIGPIPE status."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "moorage.cli.program", "--help"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # the reader is gone before the interpreter has even started writing
+    assert proc.wait(timeout=60) == 141
+    assert "Traceback" not in proc.stderr.read().decode()

@@ -13,7 +13,9 @@ itself exits 1, and a typed flag it cannot cast ends in a ``ValueError`` traceba
 
 from __future__ import annotations
 
+import os
 import re
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -111,7 +113,13 @@ class MoorageProgram(Program):
 def main() -> None:
     """Run the ``moorage`` program (``moorage check``, ``moorage inventory --host vps`` ...)."""
     progname.set_name("moorage")
-    MoorageProgram(namespace=ns, version=moorage.__version__, name="moorage", binary="moorage").run()
+    try:
+        MoorageProgram(namespace=ns, version=moorage.__version__, name="moorage", binary="moorage").run()
+    except BrokenPipeError:
+        # The reader went away (`moorage --help | head`): stop quietly, as other CLI tools do.
+        # stdout is pointed at /dev/null so the interpreter's final flush can't fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(141)  # 128 + SIGPIPE, what a shell reports for a writer killed by the pipe
 
 
 if __name__ == "__main__":
