@@ -16,6 +16,7 @@ from moorage.operations.env_file import env_refusal, is_generated
 from moorage.playbook import Play, Playbook, read_role
 from moorage.playbook.declarations import value_problems
 from moorage.playbook.usage import unused_warnings, used_names
+from moorage.playbook.validations import validation_problems
 from moorage.project import Project
 from moorage.recipes.preflight import preflight
 from moorage.schema import Problem, error_problems, raise_problems
@@ -148,7 +149,7 @@ def _check_role_variables(report: CheckReport, inventory: Inventory, project: Pr
 
         def attempt(h: Host = selected, plays: list[Play] = plays) -> str:
             found, count = value_problems(h, plays)
-            raise_problems(found)
+            raise_problems(found + validation_problems(h, plays))
             return f"{_count(count, 'declared variable')} of {_count(len(_roles(plays)), 'role')}"
         report.record(f"role variables of {selected.name}", attempt)
         used = used_names(plays, [project.root / "templates"])
