@@ -22,8 +22,9 @@ def project_with(tmp_path, monkeypatch, setting: str):
 
 
 @pytest.mark.parametrize(("setting", "message"), [
-    ("compose_file: ../../../tmp/escape.yml", "variable 'compose_file' is '../../../tmp/escape.yml', which can't "
-                                              "be a path inside its directory: it climbs out of its directory with '..'"),
+    ("compose_file: ../../../tmp/escape.yml",
+     "variable 'compose_file' is '../../../tmp/escape.yml', which can't be a path inside its directory: "
+     "it climbs out of its directory with '..'"),
     ("compose_file: deploy/../../x.yml", "it climbs out of its directory with '..'"),
     ('compose_file: "/etc/passwd"', "variable 'compose_file' is '/etc/passwd', which can't be a path inside its "
                                     "directory: an absolute path; give it relative to its directory"),
