@@ -43,8 +43,8 @@ def test_a_secret_with_a_quote_in_a_list_is_one_word():
 
 def test_the_string_form_is_split_like_a_shell_and_says_to_use_a_list():
     assert words("app migrate --note 'a b'") == ["app", "migrate", "--note", "a b"]
-    with pytest.raises(InputError, match="cannot be split into words: No closing quotation; .*give the command "
-                                         "as a list of words"):
+    with pytest.raises(InputError, match=r"cannot be split into words: No closing quotation; .*give the command "
+                                         r"as a list of words"):
         words("app migrate {{ token }}", token="it's")
 
 

@@ -15,7 +15,8 @@ class ComposeRun(Operation):
     e.g. database migrations.  ``command`` is a list of words (each item one argument, never
     split: the form for a command holding variables' values), or a string split into words the
     way a shell would (quotes group, nothing is expanded or executed; a value inserted into it is
-    split with it, a quote in it included); each word reaches docker as one argument.  Always "changed" when it ran; not run in check mode.
+    split with it, a quote in it included); each word reaches docker as one argument.  Always
+    "changed" when it ran; not run in check mode.
     """
 
     name = "compose_run"
