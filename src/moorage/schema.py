@@ -73,6 +73,40 @@ def _owned_dir(value: object) -> bool:
     return True
 
 
+@FORMATS.checks("relative-path", raises=ValueError)
+def _relative_path(value: object) -> bool:
+    """``format: relative-path``: a file name joined onto a directory (compose_file): relative,
+    without a ``..`` component or a line break, so the joined path stays inside the directory."""
+    if isinstance(value, str) and "{{" not in value:
+        if value.startswith("/"):
+            raise ValueError("an absolute path; give it relative to its directory")
+        _no_climbing(value)
+    return True
+
+
+@FORMATS.checks("server-path", raises=ValueError)
+def _server_path(value: object) -> bool:
+    """``format: server-path``: an absolute file path on the server written by a role (a
+    script, a cron file), without a ``..`` component or a line break: the path read is the
+    path written."""
+    if isinstance(value, str) and "{{" not in value:
+        if not value.startswith("/"):
+            raise ValueError("not an absolute path (it must start with /)")
+        _no_climbing(value)
+    return True
+
+
+_FORMAT_NAMES = {"owned-dir": "a directory moorage owns", "relative-path": "a path inside its directory",
+                 "server-path": "a file path on the server"}
+
+
+def _no_climbing(value: str) -> None:
+    if "\n" in value or "\r" in value:
+        raise ValueError("it holds a line break")
+    if ".." in value.split("/"):
+        raise ValueError("it climbs out of its directory with '..'")
+
+
 @functools.cache
 def _registry() -> Registry:
     resources = []
@@ -244,7 +278,8 @@ def _sentence(error: ValidationError, subject: str) -> str:
     if kind == "maxLength":
         return f"{subject} has {len(str(value))} characters; at most {expected} are allowed"
     if kind == "format" and error.cause is not None:
-        return f"{subject} is {_short(value)}, which can't be a directory moorage owns: {error.cause}"
+        what = _FORMAT_NAMES.get(str(expected), "valid")
+        return f"{subject} is {_short(value)}, which can't be {what}: {error.cause}"
     if kind in ("minItems", "minProperties"):
         return f"{subject} must not be empty (at least {expected} needed)"
     if kind == "uniqueItems":

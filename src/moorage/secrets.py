@@ -14,6 +14,7 @@ creates it once on the server.  It travels untouched and is shown as
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from collections.abc import Mapping
@@ -28,13 +29,30 @@ _ordered: list[str] = []  # longest first, so a secret containing another is mas
 
 
 def register_secret(value: str) -> None:
-    """Remember ``value`` as a secret so ``mask`` hides it (empty values are ignored)."""
+    """Remember ``value`` as a secret so ``mask`` hides it (empty values are ignored), also as
+    ``repr`` and JSON write it: a secret ending in ``\\`` is ``...\\\\`` in a repr, and masking
+    only the raw form would leave the escaped last character showing."""
     if not isinstance(value, str) or not value:
         return
+    forms = {value, repr(value)[1:-1], json.dumps(value)[1:-1], value.encode("unicode_escape").decode("ascii")}
     with _lock:
-        if value not in _secrets:
-            _secrets.add(value)
+        if not forms <= _secrets:
+            _secrets.update(form for form in forms if form)
             _ordered[:] = sorted(_secrets, key=len, reverse=True)
+
+
+def holds_secret(value: object) -> bool:
+    """Whether ``value`` (text, or a list or mapping of them) contains a registered secret:
+    a message shows such a value as ``(a secret)``, never masked text around it."""
+    if isinstance(value, Mapping):
+        return any(holds_secret(k) or holds_secret(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(holds_secret(item) for item in value)
+    if not isinstance(value, str) or not value:
+        return False
+    with _lock:
+        ordered = list(_ordered)
+    return any(secret in value for secret in ordered)
 
 
 def mask(text: str) -> str:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import posixpath
 import re
 import shlex
 from collections.abc import Mapping
@@ -58,6 +59,14 @@ def _join(eval_ctx: Any, value: Any, separator: str = "", attribute: Any = None)
     return joined
 
 
+def path_within(path: Any, directory: Any) -> bool:
+    """Whether the server path ``path`` is ``directory`` or lies under it, compared after
+    ``posixpath.normpath`` (``/srv/app/`` and ``/srv//app/.`` are ``/srv/app``); the Jinja2 test
+    ``within`` (``app_dir is within(media_dir)``).  Symlinks on the server are not followed."""
+    inner, outer = posixpath.normpath(str(path)), posixpath.normpath(str(directory))
+    return inner == outer or inner.startswith(outer.rstrip("/") + "/")
+
+
 def _environment() -> jinja2.Environment:
     env = ImmutableSandboxedEnvironment(
         undefined=jinja2.StrictUndefined,
@@ -77,6 +86,7 @@ def _environment() -> jinja2.Environment:
         bool=lambda v: str(v).strip().lower() in {"1", "true", "yes", "on", "y"},
         combine=lambda base, *more: {k: v for m in (base, *more) for k, v in (m or {}).items()},
     )
+    env.tests["within"] = path_within
     return env
 
 

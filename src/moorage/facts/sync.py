@@ -99,9 +99,10 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def probe_command(dest: str, checksum: bool = False) -> str:
+def probe_command(dest: str, checksum: bool = False, delete: bool = False) -> str:
     """One remote command: ``dest`` a dir, absent, something else?  writable?
-    And every entry under ``dest`` (the manifest the tar transport compares with)."""
+    And every entry under ``dest`` (the manifest the tar transport compares with); with
+    ``delete``, also ``@@bookkeeping PATH`` when ``dest`` holds moorage's own (``bookkeeping``)."""
     d = shlex.quote(dest)
     listing = (
         f"cd {d} && printf '@@manifest\\0' && find . -mindepth 1 \\( -name '{STAGING_PREFIX}*' -o -name "
@@ -110,9 +111,11 @@ def probe_command(dest: str, checksum: bool = False) -> str:
     if checksum:
         listing += (f" && printf '@@sha\\0' && find . -mindepth 1 \\( -name '{STAGING_PREFIX}*' -o -name "
                     f"'{RSYNC_PARTIAL_DIR}' \\) -prune -o -type f -print0 | xargs -0 -r sha256sum -z --")
+    found = bookkeeping('echo "@@bookkeeping $b"') if delete else ""
     return (
         f"D={d}\n"
         'if [ -d "$D" ]; then echo @@dir; elif [ -e "$D" ] || [ -L "$D" ]; then echo @@other; fi\n'
+        f"{found}"
         'p="$D"; while [ ! -e "$p" ]; do p=$(dirname -- "$p"); done\n'
         '[ -w "$p" ] && echo @@writable; echo "@@base $p"\n'
         f'if [ -d "$D" ]; then {listing}; fi\n'
@@ -121,17 +124,33 @@ def probe_command(dest: str, checksum: bool = False) -> str:
 
 
 # Exit statuses of ``guard_command``: why rsync was not started.
-UNWRITABLE, NOT_A_DIR, NO_RSYNC, ABSENT = 91, 92, 93, 94
+UNWRITABLE, NOT_A_DIR, NO_RSYNC, ABSENT, BOOKKEEPING = 91, 92, 93, 94, 95
 
 
-def guard_command(dest: str, dry_run: bool) -> str:
+def bookkeeping(then: str) -> str:
+    """Shell lines (``$D`` is dest) running ``then`` with ``$b`` set to moorage's own bookkeeping
+    found in ``$D``: a ``.moorage`` directory (deploy lock, audit log) at most three levels down,
+    or an app's ``releases/`` beside its ``current`` link in ``$D`` or a directory of it.  A sync
+    with delete refuses such a dest whatever the role checked: deleting there would remove
+    releases, the staged .env and the audit log.  Bounded (``-maxdepth 3``, first match) so it
+    stays cheap on a large media tree."""
+    return ('b=$(find "$D" -maxdepth 3 -type d -name .moorage -print -quit 2>/dev/null)\n'
+            'for a in "$D" "$D"/*; do [ -z "$b" ] && [ -d "$a/releases" ] && [ -L "$a/current" ] '
+            '&& b="$a/releases"; done\n'
+            f'if [ -n "$b" ]; then {then}; fi\n')
+
+
+def guard_command(dest: str, dry_run: bool, delete: bool = False) -> str:
     """The checks run on the host just before ``exec rsync --server`` (same command, no extra
     round trip): ``dest`` not something else than a directory, rsync installed, and for a real
     run the nearest existing ancestor writable (``@@base PATH`` on stderr if not) and ``dest``
-    created; for a dry run, ``dest`` present.  Exits with one of the codes above when not."""
+    created; for a dry run, ``dest`` present; with ``delete``, no moorage ``bookkeeping`` in
+    ``dest`` (``@@bookkeeping PATH`` on stderr).  Exits with one of the codes above when not."""
     lines = [f"D={shlex.quote(dest)}",
              f'if [ -e "$D" ] && [ ! -d "$D" ]; then exit {NOT_A_DIR}; fi',
              f"command -v rsync >/dev/null 2>&1 || exit {NO_RSYNC}"]
+    if delete:
+        lines.append(bookkeeping(f'echo "@@bookkeeping $b" >&2; exit {BOOKKEEPING}').rstrip("\n"))
     if dry_run:
         lines.append(f'[ -d "$D" ] || exit {ABSENT}')
     else:
@@ -148,6 +167,7 @@ class Probe:
     dest: str = "absent"  # dir | absent | other
     writable: bool = False
     base: str = ""  # the nearest existing ancestor (dest itself when it exists)
+    bookkeeping: str = ""  # moorage's own files found in dest (probed only for a delete)
     manifest: dict[str, Entry] | None = None  # None when dest is not a directory
 
 
@@ -162,6 +182,8 @@ def parse_probe(output: bytes) -> Probe:
             probe.writable = True
         elif line.startswith("@@base "):
             probe.base = line[7:]
+        elif line.startswith("@@bookkeeping "):
+            probe.bookkeeping = line[14:]
     if marker:
         probe.manifest = _parse_manifest(tail)
     return probe

@@ -12,9 +12,11 @@ from moorage.operations.shell import Raw, argv, sh
 @register
 class ComposeRun(Operation):
     """Run ``command`` once in a new container of ``service`` (``docker compose run --rm -T``),
-    e.g. database migrations.  ``command`` is a list of words, or a string split into words the
-    way a shell would (quotes group, nothing is expanded or executed); each word reaches docker as
-    one argument.  Always "changed" when it ran; not run in check mode.
+    e.g. database migrations.  ``command`` is a list of words (each item one argument, never
+    split: the form for a command holding variables' values), or a string split into words the
+    way a shell would (quotes group, nothing is expanded or executed; a value inserted into it is
+    split with it, a quote in it included); each word reaches docker as one argument.  Always
+    "changed" when it ran; not run in check mode.
     """
 
     name = "compose_run"
@@ -39,7 +41,9 @@ class ComposeRun(Operation):
         try:
             argv(self.args["command"])
         except ValueError as exc:
-            raise ValueError(f"command {self.args['command']!r} cannot be split into words: {exc}") from None
+            raise ValueError(f"command {self.args['command']!r} cannot be split into words: {exc}; a value "
+                             "inserted into a command line is split with it: give the command as a list "
+                             "of words (each item one argument, never split)") from None
 
     def command(self) -> str:
         """The shell line sent to the host: every word quoted."""

@@ -62,7 +62,10 @@ class Sync(Operation):
     one manifest command and one tar stream.  Every file lands atomically (temporary name,
     then rename), so a web server never serves half a file; an interrupted sync leaves
     whole files only and the next run finishes the job.  Files on the host absent from
-    ``src`` are removed only with ``delete: true`` (check mode names them).  A symlink in
+    ``src`` are removed only with ``delete: true`` (check mode names them); a delete into a
+    ``dest`` holding moorage's own bookkeeping (a ``.moorage`` directory up to three levels
+    down, or an app's ``releases/`` beside ``current``) is refused before anything is sent,
+    checked on the host in the same command as the transfer.  A symlink in
     ``src`` pointing outside it is refused.  Changed iff something was sent, removed, or
     had its mode/owner set; ``--json`` carries the counts (``files``, ``bytes``, ``deleted``,
     ``wire_bytes``, ``transport``).
@@ -83,7 +86,8 @@ class Sync(Operation):
                      "description": "Directory on the host (created when missing)."},
             "delete": {"type": "boolean", "default": False,
                        "description": "Remove files on the host that are absent from src (excluded ones "
-                                      "are kept)."},
+                                      "are kept); refused when dest holds moorage's bookkeeping (.moorage, "
+                                      "an app's releases/ and current)."},
             "exclude": {"type": "array", "items": {"type": "string", "minLength": 1},
                         "description": "rsync's patterns, left out of the transfer and kept on the host by "
                                        "`delete` in every transport: `*.tmp` (a name at any depth), "
@@ -147,8 +151,8 @@ class Sync(Operation):
         """What the sync runs: rsync's argv behind the host's checks, or the manifest command
         and the tar stream's unpacking."""
         return Transfer(str(self.source()) + "/", self.dest, ("rsync", *self._rsync_options(dry_run)),
-                        tree.guard_command(self.dest, dry_run) + "exec ",
-                        tree.probe_command(self.dest, bool(self.args.get("checksum"))),
+                        tree.guard_command(self.dest, dry_run, bool(self.args.get("delete"))) + "exec ",
+                        tree.probe_command(self.dest, bool(self.args.get("checksum")), bool(self.args.get("delete"))),
                         TAR_RUN.format(dest=sh(self.dest)), dry_run)
 
     # -- running ---------------------------------------------------------------------------
@@ -184,6 +188,11 @@ class Sync(Operation):
     def _refuse(self, status: int, stderr: str, user: str) -> None:
         """The host's answer to the checks before rsync (``guard_command``), as an error."""
         host = self.context.host
+        if status == tree.BOOKKEEPING:
+            found = next((ln[14:] for ln in stderr.splitlines() if ln.startswith("@@bookkeeping ")), self.dest)
+            raise TaskFailed(f"refusing to sync with delete to {host}:{self.dest}: it holds moorage's own "
+                             f"bookkeeping ({found}: releases, the staged .env or the audit log), which the delete "
+                             "would remove; give the sync a directory of its own; nothing was changed")
         if status == tree.NOT_A_DIR:
             raise TaskFailed(f"{host}:{self.dest} exists and is not a directory; move it away first")
         if status == tree.UNWRITABLE:
@@ -245,6 +254,8 @@ class Sync(Operation):
             raise TaskFailed(f"cannot list {self.context.host}:{self.dest}", "sync manifest", result.exit_code,
                              result.stderr_tail())
         probe = tree.parse_probe(result.stdout)
+        if probe.bookkeeping:
+            self._refuse(tree.BOOKKEEPING, f"@@bookkeeping {probe.bookkeeping}", conn.target.user)
         if probe.dest == "other":
             self._refuse(tree.NOT_A_DIR, "", conn.target.user)
         if not probe.writable and not dry_run:

@@ -80,7 +80,7 @@ def value_problems(host: Host, plays: Sequence[Play]) -> tuple[list[Problem], in
     wrong: dict[str, tuple[Any, Problem]] = {}  # the first problem of each variable, and its raw value
     checked: set[tuple[str, str]] = set()
     for play in plays:
-        skipped = _skipped_roles(play, host.variables(play.defaults()))
+        skipped = skipped_roles(play, host.variables(play.defaults()))
         defaults = play.defaults(skipped)
         variables = host.variables(defaults)
         raw, origin = host.unresolved(defaults)
@@ -95,7 +95,7 @@ def value_problems(host: Host, plays: Sequence[Play]) -> tuple[list[Problem], in
     return kept, len(checked)
 
 
-def _skipped_roles(play: Play, variables: Mapping[str, Any]) -> set[str]:
+def skipped_roles(play: Play, variables: Mapping[str, Any]) -> set[str]:
     """The roles the host will skip (``{role: R, when: ...}`` false): their variables don't apply.
     A condition that can't be evaluated here keeps its role (the run reports the condition)."""
     skipped = set()

@@ -16,7 +16,9 @@ from moorage.operations.env_file import env_refusal, is_generated
 from moorage.playbook import Play, Playbook, read_role
 from moorage.playbook.declarations import value_problems
 from moorage.playbook.usage import unused_warnings, used_names
+from moorage.playbook.validations import validation_problems
 from moorage.project import Project
+from moorage.recipes.compose_services import service_problems
 from moorage.recipes.preflight import preflight
 from moorage.schema import Problem, error_problems, raise_problems
 from moorage.templating import render_value
@@ -96,6 +98,19 @@ def _check_hosts(report: CheckReport, inventory: Inventory, project: Project) ->
     _check_env_values(report, inventory)
     _check_files(report, inventory)
     _check_templates(report, inventory)
+    _check_services(report, inventory, project)
+
+
+def _check_services(report: CheckReport, inventory: Inventory, project: Project) -> None:
+    """The compose services the inventory names (migrate_service, backup_databases,
+    restore_stop_services) exist in the project's compose file (a line only when some are named)."""
+    for selected in report.hosts:
+        found, count = service_problems(selected, _plays_of(report, inventory, selected), project.root)
+        if count or found:
+            def attempt(found: list[Problem] = found, count: int = count) -> str:
+                raise_problems(found)
+                return _count(count, "name")
+            report.record(f"compose services of {selected.name}", attempt)
 
 
 def _check_files(report: CheckReport, inventory: Inventory) -> None:
@@ -148,7 +163,7 @@ def _check_role_variables(report: CheckReport, inventory: Inventory, project: Pr
 
         def attempt(h: Host = selected, plays: list[Play] = plays) -> str:
             found, count = value_problems(h, plays)
-            raise_problems(found)
+            raise_problems(found + validation_problems(h, plays))
             return f"{_count(count, 'declared variable')} of {_count(len(_roles(plays)), 'role')}"
         report.record(f"role variables of {selected.name}", attempt)
         used = used_names(plays, [project.root / "templates"])

@@ -81,7 +81,7 @@ def _allowed_hosts(value: Value, v: Mapping[str, Any]) -> str | None:
     if not domain:
         return "the variable 'domain' is not set: the allowed hosts must include it"
     if domain not in hosts:
-        return f"{value.label} must include the domain {domain!r} (is {hosts})"
+        return f"{value.label} must include the domain {domain!r} (is {_shown(value.value, hosts)})"
     return None
 
 
@@ -90,7 +90,7 @@ def _csrf_https(value: Value, v: Mapping[str, Any]) -> str | None:
     if not domain:
         return "the variable 'domain' is not set: the trusted origins must include https://DOMAIN"
     if f"https://{domain}" not in origins:
-        return f"{value.label} must include https://{domain} (is {origins})"
+        return f"{value.label} must include https://{domain} (is {_shown(value.value, origins)})"
     return None
 
 
@@ -193,8 +193,15 @@ def _items(value: Any) -> list[str]:
     return [item for item in re.split(r"[,\s]+", text) if item]
 
 
-def _shown(value: Any) -> str:
-    return secrets.describe_generated(value) if secrets.is_generated(value) else repr(value)
+def _shown(value: Any, shown: Any = None) -> str:
+    """How a message shows ``value`` (as ``shown`` when given, e.g. split into items):
+    ``(a secret)`` when it holds a secret's value, never the value masked in place (a repr
+    escapes characters, so masking after formatting can miss a part of it)."""
+    if secrets.is_generated(value):
+        return secrets.describe_generated(value)
+    if secrets.holds_secret(value) or secrets.holds_secret(shown):
+        return "(a secret)"
+    return repr(value if shown is None else shown)
 
 
 def failures(variables: Mapping[str, Any], project_root: Path) -> list[str]:

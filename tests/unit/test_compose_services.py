@@ -1,0 +1,67 @@
+"""`check --host` (and deploy's input check) verify the compose services the inventory names
+exist in the project's compose file: unknown names at the variable's file:line with did-you-mean,
+and a missing compose file said as such."""
+
+from __future__ import annotations
+
+import pytest
+from test_role_variables import line_of, project
+
+from moorage.errors import InputError
+from moorage.inventory import load_inventory
+from moorage.recipes.check import check_before_run, run_check
+
+COMPOSE = {"compose.yml": "services:\n  web: {image: shop}\n  worker: {image: shop}\n  db: {image: postgres:16}\n"}
+
+
+def problems(report) -> list[str]:
+    return [str(p) for p in report.problems]
+
+
+@pytest.mark.parametrize(("setting", "variable", "wrong", "hint"), [
+    ("migrate_service: wbe", "migrate_service", "wbe", " (did you mean 'web'?)"),
+    ("backup_databases: [{service: db}, {service: dbb}]", "backup_databases", "dbb", " (did you mean 'db'?)"),
+    ("restore_stop_services: [web, wroker]", "restore_stop_services", "wroker", " (did you mean 'worker'?)"),
+    ("restore_stop_services: [web, cache]", "restore_stop_services", "cache", ""),
+])
+def test_an_unknown_service_is_named_at_its_line(tmp_path, monkeypatch, setting, variable, wrong, hint):
+    report = run_check(project(tmp_path, monkeypatch, setting, COMPOSE), "staging")
+    line = line_of(tmp_path / "inventory/hosts.yml", f"{variable}:")
+    assert problems(report) == [
+        f"inventory/hosts.yml:{line}: host 'staging': variable '{variable}' names the compose service '{wrong}', "
+        f"which compose.yml does not define{hint}; its services: db, web, worker"]
+    assert "FAIL compose services of staging (1 problem)" in report.lines
+
+
+def test_known_services_pass_and_are_counted(tmp_path, monkeypatch):
+    setting = "migrate_service: web\nbackup_databases: [{service: db}]\nrestore_stop_services: [web, worker]"
+    report = run_check(project(tmp_path, monkeypatch, setting, COMPOSE), "staging")
+    assert problems(report) == []
+    assert "ok   compose services of staging (4 names)" in report.lines
+
+
+def test_a_missing_compose_file_is_said(tmp_path, monkeypatch):
+    report = run_check(project(tmp_path, monkeypatch, "migrate_service: web"), "staging")
+    line = line_of(tmp_path / "inventory/hosts.yml", "compose_file:")
+    assert problems(report) == [f"inventory/hosts.yml:{line}: host 'staging': the compose file compose.yml does "
+                                "not exist; migrate_service names its services"]
+
+
+def test_no_service_named_reads_no_compose_file(tmp_path, monkeypatch):
+    report = run_check(project(tmp_path, monkeypatch), "staging")
+    assert problems(report) == [] and not [line for line in report.lines if "compose services" in line]
+
+
+def test_compose_source_is_read_relative_to_the_project(tmp_path, monkeypatch):
+    files = {"deploy/compose.yml": "services:\n  app: {image: x}\n"}
+    report = run_check(project(tmp_path, monkeypatch, "compose_source: deploy\nmigrate_service: web", files),
+                       "staging")
+    assert any("'web', which deploy/compose.yml does not define; its services: app" in p for p in problems(report))
+
+
+def test_deploy_input_check_refuses_a_wrong_service_from_set(tmp_path, monkeypatch):
+    proj = project(tmp_path, monkeypatch, files=COMPOSE)
+    inventory = load_inventory(proj.inventory, {"migrate_service": "wbe"})
+    with pytest.raises(InputError, match=r"--set: host 'staging': variable 'migrate_service' names the compose "
+                                         r"service 'wbe', which compose.yml does not define \(did you mean 'web'\?\)"):
+        check_before_run(proj, inventory, "staging", "deploy")
