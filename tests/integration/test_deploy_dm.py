@@ -158,10 +158,8 @@ def test_an_invalid_compose_file_stops_before_anything_changes(dm, tmp_path):
     broken.mkdir()
     (broken / "docker-compose.nexus.yml").write_text("services:\n  web:\n    image: [unclosed\n")
     run = deploy(inventory, "--set", f"compose_source={broken}")
-    assert run.code == 1
-    failed = run.tasks("nexus", "failed")[0]
-    assert failed["task"] == "compose file is valid"
-    assert "docker-compose.nexus.yml" in failed["data"]["stderr"] and "line" in failed["data"]["stderr"]
+    assert run.code == 2, run.stdout + run.stderr   # refused on the controller, before any connection
+    assert f"the compose file {broken}/docker-compose.nexus.yml:4 is not valid YAML" in run.stderr
     assert current_release(server) == live
     assert 'id="app-version">v1<' in page(server)
 

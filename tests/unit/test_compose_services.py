@@ -44,7 +44,7 @@ def test_a_missing_compose_file_is_said(tmp_path, monkeypatch):
     report = run_check(project(tmp_path, monkeypatch, "migrate_service: web"), "staging")
     line = line_of(tmp_path / "inventory/hosts.yml", "compose_file:")
     assert problems(report) == [f"inventory/hosts.yml:{line}: host 'staging': the compose file compose.yml does "
-                                "not exist; migrate_service names its services"]
+                                "not exist (checked because migrate_service names one of its services)"]
 
 
 def test_no_service_named_reads_no_compose_file(tmp_path, monkeypatch):
@@ -65,3 +65,10 @@ def test_deploy_input_check_refuses_a_wrong_service_from_set(tmp_path, monkeypat
     with pytest.raises(InputError, match=r"--set: host 'staging': variable 'migrate_service' names the compose "
                                          r"service 'wbe', which compose.yml does not define \(did you mean 'web'\?\)"):
         check_before_run(proj, inventory, "staging", "deploy")
+
+
+def test_a_compose_file_that_is_not_yaml_is_said_with_its_line(tmp_path, monkeypatch):
+    proj = project(tmp_path, monkeypatch, "migrate_service: web")
+    (tmp_path / "compose.yml").write_text("services:\n  web:\n    image: [unclosed\n")
+    (problem,) = problems(run_check(proj, "staging"))
+    assert "the compose file compose.yml:4 is not valid YAML: " in problem

@@ -45,7 +45,8 @@ def service_problems(host: Host, plays: list[Play], root: Path) -> tuple[list[Pr
     services = _services(path)
     if isinstance(services, str):
         first = next(iter(used))
-        return [Problem(where("compose_file"), "", f"host '{host.name}': {services}; {first} names its services")], 0
+        return [Problem(where("compose_file"), "", f"host '{host.name}': {services} (checked because {first} "
+                        "names one of its services)")], 0
     found = [Problem(where(name), "", f"host '{host.name}': variable '{name}' names the compose service "
                      f"'{service}', which {display_path(path)} does not define{suggest(service, services)}; "
                      f"its services: {', '.join(sorted(services)) or 'none'}")
@@ -89,6 +90,10 @@ def _services(path: Path) -> set[str] | str:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return f"the compose file {display_path(path)} does not exist"
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        at = f":{mark.line + 1}" if mark is not None else ""
+        return f"the compose file {display_path(path)}{at} is not valid YAML: {exc.problem or exc.context}"
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         return f"cannot read the compose file {display_path(path)}: {exc}"
     services = data.get("services") if isinstance(data, dict) else None
