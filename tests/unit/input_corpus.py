@@ -58,6 +58,8 @@ CASES = [
     Case("recursive alias mapping", hosts_with("v: &v {x: *v}"), "inventory/hosts.yml:5: this alias refers to a "
          "value that contains it"),
     Case("recursive alias list", hosts_with("l: &l [a, *l]"), "inventory/hosts.yml:5: this alias refers"),
+    Case("a vars file that is one template string", {HOST_VARS: "'{{ nope }}'\n"},
+         "inventory/host_vars/web1.yml: (top level): the file's content must be a mapping, not a string"),
     Case("recursive alias in host_vars", {HOST_VARS: "a: 1\nb: &b\n  c: [*b]\n"},
          "inventory/host_vars/web1.yml:3: this alias refers"),
     Case("alias bomb in host_vars", {HOST_VARS: bomb()}, "inventory/host_vars/web1.yml:6: the aliases here expand "

@@ -114,7 +114,7 @@ def _read_vars(file: Path, issues: list[Problem]) -> LineDict | None:
             return None
         data = LineDict()
         data.file = display_path(file)
-    new = problems(data, "role-defaults", display_path(file))
+    new = problems(data, "role-defaults", display_path(file), templates=False)  # the file itself is never rendered
     issues += new
     return None if new else data
 
