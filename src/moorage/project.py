@@ -24,7 +24,7 @@ from pathlib import Path
 
 from moorage import builtin
 from moorage.errors import InputError
-from moorage.playbook import Playbook, load_playbook
+from moorage.playbook import Playbook, find_roles, load_playbook
 
 BUILTIN_ROLES = builtin.ROLES
 BUILTIN_PLAYBOOKS = builtin.PLAYBOOKS
@@ -78,14 +78,9 @@ class Project:
         return list(dict.fromkeys(paths))
 
     def roles(self) -> dict[str, Path]:
-        """Every role by name, from the project's ``roles/`` then the built-in roles."""
-        found: dict[str, Path] = {}
-        for folder in (self.roles_dir, BUILTIN_ROLES):
-            if folder.is_dir():
-                for entry in sorted(folder.iterdir()):
-                    if entry.is_dir() and not entry.name.startswith((".", "_")):
-                        found.setdefault(entry.name, entry)
-        return found
+        """Every role by name, from the project's ``roles/`` then the built-in roles (the same scan
+        the playbook loader resolves role names with)."""
+        return find_roles([self.roles_dir, BUILTIN_ROLES])
 
     def resolve_playbook(self, given: str | Path) -> Path:
         """A playbook file path as given (``playbooks/site.yml``), or a playbook name (``deploy``)."""

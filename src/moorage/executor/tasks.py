@@ -41,8 +41,7 @@ def skipped_roles(play: Play, variables: Mapping[str, Any]) -> list[str]:
 
     Raises ``InputError`` (naming the condition's file:line) when one can't be evaluated.
     """
-    return [name for name, (when, location) in play.role_when.items()
-            if not templating.evaluate(when, variables, location)]
+    return [name for name in play.role_when if play.role_skipped(name, variables)]
 
 
 def build_operation(task: Task, variables: Mapping[str, Any], context: OpContext) -> Operation:

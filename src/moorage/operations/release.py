@@ -13,6 +13,7 @@ import json
 
 from moorage.connection.base import Connection
 from moorage.operations.base import Change, Check, Facts, Operation, OpResult, PlanError, Shell, TaskFailed, register
+from moorage.operations.file_writes import changed_under
 from moorage.operations.shell import Raw, sh
 
 _MARK = "@@release "
@@ -79,7 +80,7 @@ class Release(Operation):
                             "release with `moorage deploy` (it takes the lock, runs the preflight and gives the "
                             "release its own id)")
         config = self.args.get("config_dir") or f"{app}/config"
-        staged = any(path.startswith(config.rstrip("/") + "/") for path in self.context.changed_paths)
+        staged = changed_under(self.context.changed_paths, config.rstrip("/"))
         current = sh("readlink", f"{app}/current", Raw("2>/dev/null | sed 's|^releases/||' || true"))
         compare = "exit 1" if staged else \
             self._hash_script() + '\n[ "$(cat current/.content-hash 2>/dev/null)" = "$hash" ]'

@@ -24,7 +24,7 @@ from moorage.errors import InputError, Location
 from moorage.inventory import Host
 from moorage.playbook.model import Play, Role
 from moorage.schema import Problem, problems
-from moorage.templating import evaluate, is_templated, names_in, render_value
+from moorage.templating import is_templated, names_in, render_value
 from moorage.yamlsrc import location_of
 
 _ANNOTATIONS = ("description",)
@@ -99,9 +99,9 @@ def skipped_roles(play: Play, variables: Mapping[str, Any]) -> set[str]:
     """The roles the host will skip (``{role: R, when: ...}`` false): their variables don't apply.
     A condition that can't be evaluated here keeps its role (the run reports the condition)."""
     skipped = set()
-    for name, (when, location) in play.role_when.items():
+    for name in play.role_when:
         try:
-            if not evaluate(when, variables, location):
+            if play.role_skipped(name, variables):
                 skipped.add(name)
         except InputError:
             pass

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from moorage import templating
 from moorage.errors import Location
 from moorage.yamlsrc import LineDict, merge_sourced
 
@@ -69,6 +70,14 @@ class Play:
         """Level 1 variables: the roles' defaults in order (but those of the ``skipped`` roles),
         then the play's ``vars``."""
         return merge_sourced(*(role.defaults for role in self.roles if role.name not in skipped), self.vars)
+
+    def role_skipped(self, name: str, variables: Mapping[str, Any]) -> bool:
+        """Whether role ``name``'s condition in this play's roles list is false for ``variables``.
+
+        Raises ``InputError`` (naming the condition's file:line) when it can't be evaluated.
+        """
+        when, location = self.role_when[name]
+        return not templating.evaluate(when, variables, location)
 
     def all_tasks(self) -> list[Task]:
         """The roles' tasks then the play's own, in run order."""
