@@ -26,13 +26,14 @@ def describe_type(spec: Mapping[str, Any]) -> str:
     """A declaration's type and constraints in words: ``integer, 2 or more``, ``non-empty list of
     strings``, ``one of: `pull`, `build```."""
     if "enum" in spec:
-        return "one of: " + ", ".join(f"`{v}`" for v in spec["enum"])
+        return "one of: " + ", ".join(f"`{v}`" if v != "" else '`""`' for v in spec["enum"])
     kinds = spec.get("type", "any")
     kinds = kinds if isinstance(kinds, list) else [kinds]
     text = " or ".join(_TYPES.get(str(k), str(k)) for k in kinds)
     items = spec.get("items")
     if "array" in kinds and isinstance(items, Mapping) and "type" in items:
-        text = text.replace("list", f"list of {_TYPES.get(items['type'], items['type'])}s")
+        item_kinds = items["type"] if isinstance(items["type"], list) else [items["type"]]
+        text = text.replace("list", "list of " + " or ".join(f"{_TYPES.get(str(k), str(k))}s" for k in item_kinds))
     if spec.get("minLength") == 1 or spec.get("minItems") == 1:
         text = f"non-empty {text}"
     return ", ".join([text, *_constraints(spec)])

@@ -14,6 +14,7 @@ import json
 from moorage.connection.base import Connection
 from moorage.operations.base import Change, Check, Facts, Operation, OpResult, PlanError, Shell, TaskFailed, register
 from moorage.operations.file_writes import changed_under
+from moorage.operations.image import IMAGE_ITEM, image_refs
 from moorage.operations.shell import Raw, sh
 
 _MARK = "@@release "
@@ -46,8 +47,9 @@ class Release(Operation):
             "config_dir": {"type": "string", "pattern": "^/",
                            "description": "Staged config to record (default: app_dir/config)."},
             "id": {"type": "string", "pattern": "^[A-Za-z0-9._-]+$", "description": "The new release's id."},
-            "images": {"type": "array", "items": {"type": "string"},
-                       "description": "Image references whose IDs are recorded."},
+            "images": {"type": "array", "items": IMAGE_ITEM,
+                       "description": "Image references whose IDs are recorded (as the image operation "
+                                      "takes them: a ref or `{ref, source}`; each ref once)."},
             "keep": {"type": "integer", "minimum": 2, "default": 5, "description": "Releases kept."},
             "metadata": {"type": "object", "description": "Extra fields for release.json (revision, by)."},
             "rollback_to": {"type": "string", "pattern": "^[A-Za-z0-9._-]*$",
@@ -92,7 +94,7 @@ class Release(Operation):
         """Sets ``$hash``: the staged config files and the images' IDs, hashed (read-only)."""
         app = self.args["app_dir"]
         config = self.args.get("config_dir") or f"{app}/config"
-        images = " ".join(sh(i) for i in self.args["images"])
+        images = " ".join(sh(i) for i in image_refs(self.args["images"]))
         return f"""set -e
 cd {sh(app)}
 ids=$(for i in {images}; do
