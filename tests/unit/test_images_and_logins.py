@@ -11,12 +11,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from test_role_variables import line_of, project, role_problems
 
 from moorage.operations import REGISTRY
 from moorage.operations.base import Change, Facts, OpContext, Shell
 from moorage.operations.image import image_refs, image_sources
 from moorage.recipes.check import run_check
-from test_role_variables import line_of, project, role_problems
 
 TOKEN = "t0k en'$(touch /tmp/x)"
 
@@ -28,8 +28,8 @@ printf '%s\n' "$*" >> "$HOME/argv.log"
 tok=$(cat); [ "$tok" = "$WANT_TOKEN" ] || { echo "unauthorized: incorrect username or password" >&2; exit 1; }
 auth=$(printf '%s:%s' "$4" "$tok" | base64 -w0)
 mkdir -p "$HOME/.docker"
-printf '{\n\t"auths": {\n\t\t"other.example": {\n\t\t\t"auth": "eDp5"\n\t\t},\n\t\t"%s": {\n\t\t\t"auth": "%s"\n\t\t}\n\t}\n}\n' \
-  "$2" "$auth" > "$HOME/.docker/config.json"
+{ printf '{\n\t"auths": {\n\t\t"other.example": {\n\t\t\t"auth": "eDp5"\n\t\t},\n'
+  printf '\t\t"%s": {\n\t\t\t"auth": "%s"\n\t\t}\n\t}\n}\n' "$2" "$auth"; } > "$HOME/.docker/config.json"
 echo "Login Succeeded"
 """
 
