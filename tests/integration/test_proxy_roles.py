@@ -81,7 +81,6 @@ def proxy(testbed, docker_server, tmp_path_factory):
     server = docker_server
     ensure_image("traefik")
     ensure_image("nginx")
-    load_seconds = 0.0
     server.exec(f"mkdir -p {MEDIA_DIR}/products && cat > {MEDIA_DIR}/products/forest_path.png",
                 input=MEDIA_FILE.read_bytes())
     inventory = tmp_path_factory.mktemp("proxy") / "inventory"
@@ -105,7 +104,7 @@ def proxy(testbed, docker_server, tmp_path_factory):
         # the role's own gate: the media file answers through Traefik before the run ends
         "nginx_static_check_url": server.url(80, MEDIA_PATH),
     })
-    yield server, inventory, load_seconds
+    yield server, inventory
     server.exec(f"for p in {NGINX_PROJECT} {TRAEFIK_PROJECT}; do docker compose -p $p down --timeout 5; done; "
                 f"docker network rm {NETWORK}; rm -rf {BASE}")
 
@@ -116,7 +115,7 @@ def play(inventory: Path, *args: str):
 
 @pytest.fixture(scope="module")
 def first_run(proxy):
-    _, inventory, load_seconds = proxy
+    _, inventory = proxy
     t0 = time.monotonic()
     run = play(inventory)
     print(f"\nfirst run (images shipped by the roles) {time.monotonic() - t0:.1f}s")
@@ -125,7 +124,7 @@ def first_run(proxy):
 
 
 def test_media_is_served_by_nginx_through_traefik(proxy, first_run):
-    server, _, _ = proxy
+    server, _ = proxy
     recap = first_run.recap("nexus")
     assert recap["failed"] == 0 and recap["changed"] > 0
     status = {e["task"]: e["status"] for e in first_run.tasks("nexus")}
@@ -153,7 +152,7 @@ def test_media_is_served_by_nginx_through_traefik(proxy, first_run):
 
 
 def test_a_second_run_changes_nothing(proxy, first_run):
-    server, inventory, _ = proxy
+    server, inventory = proxy
     before = server_state(server)
     t0 = time.monotonic()
     rerun = play(inventory)
@@ -167,7 +166,7 @@ def test_a_second_run_changes_nothing(proxy, first_run):
 
 
 def test_check_mode_shows_the_change_and_changes_nothing(proxy, first_run):
-    server, inventory, _ = proxy
+    server, inventory = proxy
     before = server_state(server)
     check = moorage("play", PLAYBOOK, "--host", "nexus", "--inventory", inventory, "--check", "--diff",
                     "--set", "nginx_media_expires=1d", "--set", "traefik_log_level=DEBUG")
@@ -179,7 +178,7 @@ def test_check_mode_shows_the_change_and_changes_nothing(proxy, first_run):
 
 
 def test_a_config_nginx_rejects_fails_the_run_and_the_old_one_keeps_serving(proxy, first_run):
-    server, inventory, _ = proxy
+    server, inventory = proxy
     live = server.exec(f"cat {NGINX_DIR}/conf.d/media.conf").stdout
     container = server.exec(f"docker inspect {NGINX_PROJECT}-nginx-static-1 --format '{{{{.Id}}}}'").stdout
     try:
@@ -208,7 +207,7 @@ def test_a_config_nginx_rejects_fails_the_run_and_the_old_one_keeps_serving(prox
 
 
 def test_a_config_change_is_reloaded_without_replacing_the_container(proxy, first_run):
-    server, inventory, _ = proxy
+    server, inventory = proxy
     container = server.exec(f"docker inspect {NGINX_PROJECT}-nginx-static-1 --format '{{{{.Id}}}}'").stdout
     try:
         run = play(inventory, "--set", "nginx_media_expires=1h")
@@ -226,7 +225,7 @@ def test_a_config_change_is_reloaded_without_replacing_the_container(proxy, firs
 
 
 def test_a_static_config_change_restarts_traefik(proxy, first_run):
-    server, inventory, _ = proxy
+    server, inventory = proxy
     inspect = f"docker inspect {TRAEFIK_PROJECT}-traefik-1 --format '{{{{.Id}}}} {{{{.State.StartedAt}}}}'"
     container_id, started = server.exec(inspect).stdout.decode().split()
     try:
@@ -248,7 +247,7 @@ def test_a_static_config_change_restarts_traefik(proxy, first_run):
 # logs the failed order and serves its default certificate, like selfsigned.
 @pytest.mark.parametrize("tls", ["selfsigned", "letsencrypt"])
 def test_tls_serves_https_and_redirects_http(tls, proxy, first_run):
-    server, inventory, _ = proxy
+    server, inventory = proxy
     tls_args = ("--set", f"tls={tls}",
                 "--set", f"nginx_static_check_url={server.url(443, MEDIA_PATH, 'https')}")
     if tls == "letsencrypt":
@@ -284,7 +283,7 @@ def test_tls_serves_https_and_redirects_http(tls, proxy, first_run):
 
 
 def test_letsencrypt_without_an_email_is_refused_before_anything_changes(proxy, first_run):
-    server, inventory, _ = proxy
+    server, inventory = proxy
     before = server_state(server)
     run = moorage("play", PLAYBOOK, "--host", "nexus", "--inventory", inventory, "--set", "tls=letsencrypt")
     assert run.code == 1

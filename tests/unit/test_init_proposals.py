@@ -99,8 +99,9 @@ def test_comments_explain_the_choices():
 def test_node_app_built_from_source_behind_nginx():
     hosts, app = written("nodeshop")
     assert hosts["project"] == "nodeshop"                    # no name: -> the directory's name
-    assert app["image_source"] == "ship"
-    assert app["app_images"] == ["nodeshop-app", "nginx:1.27-alpine"]   # compose's name for a built image
+    assert app["image_source"] == "pull"                     # nginx from its registry, the app shipped
+    assert app["app_images"] == [{"ref": "nodeshop-app", "source": "ship"},   # compose's name for a built image
+                                 "nginx:1.27-alpine"]
     assert app["health_url"] == ""                           # nginx has no healthcheck
     assert app["backup_databases"] == [] and app["restore_stop_services"] == []
     assert app["app_env"] == {"API_TOKEN": {"generate": 50}, "JWT_SECRET": {"generate": 50}}
@@ -111,7 +112,8 @@ def test_node_app_built_from_source_behind_nginx():
 def test_node_app_comments_say_how_to_build_and_ship():
     text = all_yml("nodeshop", "nodeshop")
     assert "#   docker compose -p nodeshop -f compose.yml build\n" in text
-    assert "#   docker compose -p nodeshop -f compose.yml pull --ignore-buildable\n" in text
+    said = text.replace("\n# ", " ")
+    assert "so it is shipped (source: ship" in said and "pull --ignore-buildable" not in said
     assert "# Web service: nginx publishes 80:80." in text
     assert "app also reads .env (env_file)" in text
 

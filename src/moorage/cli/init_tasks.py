@@ -27,6 +27,7 @@ def init(c: Context, from_: str = "", env: list[str] | None = None, dir_: str = 
         print(f"wrote {display_path(path)}")
     plan = scaffold.services
     print(f"web service: {plan.web or 'none found'}; databases: {', '.join(plan.databases) or 'none'}; "
-          f"images: {plan.image_source}")
+          f"images: {plan.image_source}"
+          f"{', built ones shipped' if any(isinstance(i, dict) for i in plan.images) else ''}")
     print(f"next: replace the placeholders (203.0.113.x addresses, example.com domains, {PLACEHOLDER}) "
           "and run `moorage check`")

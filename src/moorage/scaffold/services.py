@@ -45,7 +45,7 @@ class ServicePlan:
     web_why: str = ""
     databases: list[str] = field(default_factory=list)
     restore_stop: list[str] = field(default_factory=list)
-    images: list[str] = field(default_factory=list)
+    images: list[str | dict[str, str]] = field(default_factory=list)   # a ref, or {ref, source: ship}
     image_source: str = "pull"
     images_why: list[str] = field(default_factory=list)
     image_commands: list[str] = field(default_factory=list)   # to run on this machine before a deploy
@@ -139,6 +139,7 @@ def health_url(app: ComposeApp, web: str) -> tuple[str, str]:
 
 def _propose_images(app: ComposeApp, project: str, compose_ref: str, plan: ServicePlan) -> None:
     built = [name for name, svc in app.services.items() if svc.get("build")]
+    built_refs: list[str] = []
     for name, svc in app.services.items():
         image = app.interpolate(str(svc.get("image") or ""))
         whole = _WHOLE_VARIABLE.match(str(svc.get("image") or ""))
@@ -147,25 +148,39 @@ def _propose_images(app: ComposeApp, project: str, compose_ref: str, plan: Servi
             image = "{{ " + image_variable(whole.group(1)) + " }}"
         if not image and name in built:
             image = f"{project}-{name}"     # compose's name for a built image without image:
+        if image and name in built and image not in built_refs:
+            built_refs.append(image)
         if image and image not in plan.images:
             plan.images.append(image)
         elif not image:
             plan.images_why.append(f"{name}'s image is a variable with no default: add it once set.")
     if built:
-        # The deploy sends the compose file and .env, not a build context: `build` on the server
-        # works only where the sources are already there, so built images travel by `ship`.
-        command = f"docker compose -p {project} -f {compose_ref}"
-        plan.image_source = "ship"
-        plan.image_commands = [f"{command} build", f"{command} pull --ignore-buildable"]
-        plan.images_why[:0] = [
-            f"{', '.join(built)} {'is' if len(built) == 1 else 'are'} built from source (build:), so ship: the "
-            "images go from this machine to the server (docker save | docker load over SSH). Build and pull "
-            "them here before a deploy:",
-            "Use pull instead once a registry holds them (image: names them there), or build to run "
-            "`docker compose build` on the server (only where the sources are there too).",
-        ]
+        _ship_built(project, compose_ref, built, built_refs, plan)
     else:
         plan.images_why[:0] = ["every service names a published image, so pull: the server pulls them by tag."]
+
+
+def _ship_built(project: str, compose_ref: str, built: list[str], built_refs: list[str], plan: ServicePlan) -> None:
+    """Images built from source travel by ``ship``: the deploy sends the compose file and .env, not
+    a build context, so ``build`` on the server works only where the sources are already there.
+    The published images are still pulled by the server, each built one says ``source: ship``
+    (all of them built: ``image_source: ship``)."""
+    command = f"docker compose -p {project} -f {compose_ref}"
+    plan.image_commands = [f"{command} build"]
+    who = f"{', '.join(built)} {'is' if len(built) == 1 else 'are'} built from source (build:)"
+    if all(image in built_refs for image in plan.images):
+        plan.image_source = "ship"
+        plan.images_why[:0] = [f"{who}, so ship: the images go from this machine to the server (docker save | "
+                               "docker load over SSH). Build them here before a deploy:"]
+    else:
+        plan.images = [{"ref": image, "source": "ship"} if image in built_refs else image for image in plan.images]
+        them = ("it is", "it") if len(built_refs) == 1 else ("those are", "them")
+        plan.images_why[:0] = [f"{who}, so {them[0]} shipped (source: ship: docker save here, docker load on the "
+                               f"server over SSH) and the server pulls the others by tag. Build {them[1]} here "
+                               "before a deploy:"]
+    plan.images_why.insert(1, "Use pull instead once a registry holds them (image: names them there; "
+                              "registry_login for a private one), or build to run `docker compose build` on the "
+                              "server (only where the sources are there too).")
 
 
 def image_variable(env_name: str) -> str:
