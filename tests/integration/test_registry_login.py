@@ -166,12 +166,16 @@ def test_login_pull_and_ship_then_a_rerun_changes_nothing_and_the_token_shows_no
     assert check.code == 0 and check.recap("box")["changed"] <= 1, check.stdout[-3000:]   # pull can't be foreseen
     assert {e["task"]: e["status"] for e in check.tasks("box")}["docker logged in to the private registries"] == "ok"
 
+    human = moorage("deploy", "--host", "box", "--diff", "--verbose", cwd=root, timeout=900,
+                    env={"SHOP_REGISTRY_TOKEN": TOKEN})   # the human view, every detail shown
+    assert human.code == 0 and "changed=0" in human.stdout, human.stdout[-3000:] + human.stderr
+
     audit = server.exec(f"cat {APP}/.moorage/audit.log; grep -r . {APP}/current/ {APP}/config/").stdout.decode()
     # Both samplers saw what ran: the login in the server, moorage itself (and its docker save) here.
     assert any(f"docker login {REGISTRY} -u bot --password-stdin" in line for line in watch.seen)
     assert any("deploy --host box --json" in line for line in watch.seen)
     for form in secret_forms(TOKEN):
-        for run in (first, again, check):
+        for run in (first, again, check, human):
             assert form not in run.stdout + run.stderr
         assert form not in audit
         assert not [line for line in watch.seen | rerun_watch.seen if form in line]
