@@ -9,11 +9,13 @@ import json
 import os
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
+from fakes import FakeConnection
 from test_role_variables import line_of, project, role_problems
 
-from moorage.operations import REGISTRY
+from moorage.operations import REGISTRY, image
 from moorage.operations.base import Change, Facts, OpContext, Shell
 from moorage.operations.image import image_refs, image_sources
 from moorage.recipes.check import run_check
@@ -119,3 +121,29 @@ def test_login_arguments_are_one_login_or_a_list():
         REGISTRY["registry_login"]({"registry": "r", "username": "u"}, OpContext("h", {})).validate()
     with pytest.raises(ValueError, match="either logins or registry"):
         REGISTRY["registry_login"]({"registry": "r", "logins": []}, OpContext("h", {})).validate()
+
+
+def _mixed(monkeypatch: pytest.MonkeyPatch) -> tuple[Any, Change]:
+    """An image task shipping web:1 (sha256:aaa here) and pulling proxy:3."""
+    monkeypatch.setattr(image, "local_image_ids", lambda refs: {ref: "sha256:aaa" for ref in refs})
+    op = REGISTRY["image"]({"images": [{"ref": "web:1", "source": "ship"}, "proxy:3"], "source": "pull"},
+                           OpContext("h", {}))
+    change = op.plan(Facts())
+    assert change is not None
+    return op, change
+
+
+def test_mixed_sources_still_pull_when_the_shipped_image_is_there_and_nothing_changed(monkeypatch):
+    op, change = _mixed(monkeypatch)
+    host = (FakeConnection().answer("^d=0", 0, "web:1 sha256:aaa\nproxy:3 sha256:ppp\n")
+            .answer("^printf", 0, "web:1 sha256:aaa\nproxy:3 sha256:ppp\n"))
+    result = op.apply(change, host)
+    assert not result.changed and result.data["updated"] == []
+    assert [c.command for c in host.calls][1] == "docker pull --quiet proxy:3"   # pulled, nothing shipped
+
+
+def test_mixed_sources_in_check_mode_say_the_pull_would_run(monkeypatch):
+    op, change = _mixed(monkeypatch)
+    host = FakeConnection().answer("^d=0", 0, "web:1 sha256:aaa\nproxy:3 sha256:ppp\n")
+    assert op.apply(change.read_only(), host).changed
+    assert len(host.calls) == 1
