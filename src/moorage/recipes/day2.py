@@ -129,7 +129,8 @@ def status(request: Request, *, json_: bool = False) -> int:
                                 labels=None if app.backup_databases else [])  # no database: no warning
     name = app.host.name
     if json_:
-        print(json.dumps({"host": name, "current": ledger.current, "health": health, "audit": audit,
+        print(json.dumps({"host": name, "current": ledger.current, "state": ledger.state(ledger.current or ""),
+                          "health": health, "audit": audit,
                           "backup": {"newest": newest.name if newest else None,
                                      "age_seconds": round(newest.age()) if newest else None, "warning": warning},
                           "services": [dict(zip(("service", "state", "health", "image"), s, strict=False))

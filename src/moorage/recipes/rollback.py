@@ -63,7 +63,8 @@ def _host(request: Request, report: Report, inventory: Inventory, playbook: Play
         chosen = ledger.find(tag)
         if chosen is None:
             known = ", ".join(f"{r['id']} ({r.get('state')})" for r in ledger.releases) or "none"
-            raise InputError(f"{host.name}: no release matches '{tag}'; recorded: {known}")
+            what = "no release before the current one was live" if tag == "previous" else f"no release matches '{tag}'"
+            raise InputError(f"{host.name}: {what}; recorded: {known}")
         release = str(chosen["id"])
         if chosen.get("state") not in server.GOOD:
             good = ", ".join(r["id"] for r in ledger.releases if r.get("state") in server.GOOD) or "none"
