@@ -6,10 +6,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from fakes import FakeConnection
+
 from moorage.connection import LocalConnection, Target
 from moorage.operations import server_state as server
 from moorage.operations.base import OpContext
 from moorage.operations.release import Release
+from moorage.recipes.deploy import _Deploy
 
 
 def _conn() -> LocalConnection:
@@ -78,3 +81,16 @@ def test_previous_skips_failed_releases_and_a_rollback_is_announced(tmp_path: Pa
     (tmp_path / "current").unlink()
     (tmp_path / "current").symlink_to("releases/r1")
     assert server.read_ledger(conn, app).rolled_back_from()["id"] == "r3"  # type: ignore[index]
+
+
+def test_after_a_failed_first_deploy_the_next_failure_has_nothing_to_roll_back_to() -> None:
+    """The first deploy's release never went live: a second failed deploy marks its own release failed
+    and doesn't "roll back" to the first one (which failed its gate too)."""
+    conn = FakeConnection()
+    ledger = server.Ledger("r2", [{"id": "r2", "seq": 2, "previous": "r1", "state": "pending"},
+                                  {"id": "r1", "seq": 1, "previous": "", "state": "failed"}])
+    steps = _Deploy.__new__(_Deploy)
+    steps.release_id = "r2"
+    outcome = steps._recover(conn, type("H", (), {"name": "web1"})(), ledger, "/srv/app")  # type: ignore[arg-type]
+    assert not outcome.ok and "no earlier release passed its deploy" in outcome.message
+    assert any("failed" in c and "releases/r2/.state" in c for c in conn.commands)
