@@ -122,6 +122,7 @@ def test_a_crashing_worker_fails_the_gate_at_once_and_the_good_release_comes_bac
     good = current(server)
     result, took = deploy(inventory, "worker_script=echo worker cannot reach the broker; exit 3")
     assert result.code == 1
+    print(f"\ncrashing worker: the failed deploy (gate + rollback) took {took:.1f} s")  # shown with -s
     assert took < TIMEOUT / 2, f"the failed deploy took {took:.0f} s"
     said = failure(result)
     assert "worker" in said and ("restart" in said or "exited with status 3" in said), said
@@ -135,6 +136,7 @@ def test_a_second_failure_in_a_row_leaves_the_last_good_release_live_and_listed(
     server, inventory = app
     good = current(server)
     result, took = deploy(inventory, "web_mode=unhealthy")
+    print(f"\nunhealthy web: the failed deploy (gate + rollback) took {took:.1f} s")
     assert result.code == 1 and took < TIMEOUT / 2, f"{took:.0f} s"
     said = failure(result)
     assert "web is unhealthy" in said, said
