@@ -3,7 +3,11 @@ wait for, and which one fails the deploy at once (without waiting for the timeou
 
 from __future__ import annotations
 
-from moorage.operations.compose_ready import Container, judge, parse_poll
+import pytest
+from fakes import FakeConnection
+
+from moorage.operations.base import Facts, OpContext, TaskFailed
+from moorage.operations.compose_ready import ComposeReady, Container, judge, parse_poll
 
 NOW = 1_800_000_000.0
 
@@ -67,3 +71,18 @@ def test_the_poll_output_parses_with_docker_timestamps() -> None:
     assert [(c.service, c.status, c.health, c.exit_code) for c in containers] == [
         ("web", "running", "healthy", 0), ("worker", "exited", "", 2)]
     assert containers[0].started > 0
+
+
+def test_the_gate_stops_at_the_first_poll_that_shows_a_failure_and_quotes_its_logs() -> None:
+    conn = FakeConnection()
+    conn.answer("logs --no-color --tail 20 worker", stdout="worker-1  | cannot reach the broker\n")
+    conn.answer("docker inspect", stdout='1800000000\nabc|0|worker||{"Status":"exited","ExitCode":3}\n')
+    op = ComposeReady({"project_dir": "/srv/app/current", "project_name": "app", "timeout": 600},
+                      OpContext("web1", {}))
+    change = op.plan(Facts())
+    assert change is not None
+    with pytest.raises(TaskFailed) as failed:
+        op.apply(change, conn)
+    assert str(failed.value).startswith("services not ready (after 0 s): worker exited with status 3")
+    assert "cannot reach the broker" in failed.value.stderr
+    assert len(conn.commands) == 2  # one poll, then the failing service's logs

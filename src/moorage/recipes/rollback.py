@@ -74,8 +74,7 @@ def _host(request: Request, report: Report, inventory: Inventory, playbook: Play
                                    confirm) if confirm.wanted else None
         ok = run_rollback(inventory, request, report, conn, host.name, release)
         message = f"release {release} is live" if ok else f"rollback to {release} failed; see above"
-        if ok:
-            message += _mark(conn, ledger, where, release)
+        marked = _mark(conn, ledger, where, release) if ok else ""
         if ok and data is not None:
             restored = restore.run(data, conn, inventory, request.project, report)
             restore.audit(conn, data, restored, release)
@@ -83,7 +82,7 @@ def _host(request: Request, report: Report, inventory: Inventory, playbook: Play
             ok = restored
         server.audit(conn, where, "rollback", release, "ok" if ok else "failed",
                      previous=ledger.current, restore_db="yes" if data else "")
-        return Outcome(host.name, ok, message)
+        return Outcome(host.name, ok, message + marked)
 
 
 def _mark(conn: Connection, ledger: server.Ledger, app_dir: str, release: str) -> str:
