@@ -22,6 +22,13 @@ _MARK = "@@release "
 # (which gives every release its own id).  Recording it would give two releases one id.
 PLACEHOLDER_ID = "manual"
 _RECORDED = 3  # the script's exit status when the id names a release already recorded
+# The server gives each release the next number (the highest recorded, or the counter, plus one):
+# history is ordered by it, not by the id's time, which comes from the controller's clock.
+_SEQ_OF = "sed -n 's/^{\"id\": \"[^\"]*\", \"seq\": \\([0-9][0-9]*\\),.*/\\1/p'"
+_SEQUENCE = f"""seq=$( {{ cat .moorage/sequence 2>/dev/null || true
+  cat releases/*/release.json 2>/dev/null | {_SEQ_OF}; }} | sort -n | tail -n 1)
+seq=$(( ${{seq:-0}} + 1 ))
+mkdir -p .moorage && printf '%s\\n' "$seq" > .moorage/sequence"""
 
 
 @register
@@ -120,14 +127,14 @@ rm -rf "$new.partial" && mkdir "$new.partial"
 cp -a {sh(config)}/. "$new.partial/"
 printf '%s\\n' "$hash" > "$new.partial/.content-hash"
 images_json=$(printf '%s\\n' "$ids" | awk 'NF{{printf "%s\\"%s\\": \\"%s\\"", (n++?", ":""), $1, $2}}')
-printf '{{"id": "%s", "created": "%s", "previous": "%s", "images": {{%s}}, "meta": %s}}\\n' \\
-  {sh(release_id)} "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$previous" "$images_json" {sh(metadata)} \\
+{_SEQUENCE}
+printf 'pending\\n' > "$new.partial/.state"
+printf '{{"id": "%s", "seq": %s, "created": "%s", "previous": "%s", "images": {{%s}}, "meta": %s}}\\n' \\
+  {sh(release_id)} "$seq" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$previous" "$images_json" {sh(metadata)} \\
   > "$new.partial/release.json"
 mv -T "$new.partial" "$new"
 ln -sfn "$new" current.moorage-link && mv -fT current.moorage-link current
-ls -1 releases | grep -v '\\.partial$' | LC_ALL=C sort -r | tail -n +{keep + 1} | while read -r old; do
-  [ "$old" = {sh(release_id)} ] || [ "$old" = "$previous" ] || rm -rf "releases/$old"
-done
+""" + prune_script(release_id, keep) + f"""
 echo "{_MARK}created {release_id} $previous"
 """
 
@@ -191,3 +198,22 @@ def restore_command(app_dir: str, release_id: str, images: dict[str, str], curre
         sh("ln", "-sfn", f"releases/{release_id}", "current.moorage-link", Raw("&&"), "mv", "-fT",
            "current.moorage-link", "current", Raw("&& echo switched"))]
     return " && ".join([sh("cd", app_dir), *(f"( {r} )" for r in retag), *switch])
+
+
+def prune_script(release_id: str, keep: int) -> str:
+    """Keep ``keep`` releases: never the new one, the one it replaced (``$previous``) or a live one;
+    failed releases go first, then the oldest by server sequence (a release recorded before sequence
+    numbers counts as older than every numbered one, and among those the id orders)."""
+    return f"""total=$(ls -1 releases | grep -vc '\\.partial$' || true)
+if [ "$total" -gt {keep} ]; then
+  for dir in releases/*/; do
+    old=${{dir#releases/}}; old=${{old%/}}
+    case "$old" in *.partial) continue ;; esac
+    state=$(cat "releases/$old/.state" 2>/dev/null || true)
+    [ "$old" = {sh(release_id)} ] || [ "$old" = "$previous" ] || [ "$state" = live ] && continue
+    n=$({_SEQ_OF} "releases/$old/release.json" 2>/dev/null || true)
+    printf '%s %s %s\\n' "$([ "$state" = failed ] && echo 0 || echo 1)" "${{n:-0}}" "$old"
+  done | LC_ALL=C sort -k1,1n -k2,2n -k3,3 | head -n $((total - {keep})) | while read -r _ _ old; do
+    rm -rf "releases/$old"
+  done
+fi"""

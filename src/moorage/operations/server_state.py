@@ -124,21 +124,37 @@ def read_audit(conn: Connection, app_dir: str, lines: int = 20) -> list[str]:
 
 
 # -- ledger -------------------------------------------------------------------------
+# A release's state, in ``releases/<id>/.state``: ``pending`` when recorded (the release
+# operation), ``live`` once its deploy passed the gates (or a rollback brought it back), then
+# ``superseded`` by a later live one, ``failed`` when its deploy failed, ``rolled-back`` when a
+# rollback replaced it.  Only releases that once were live are rollback targets.
+STATES = ("pending", "live", "failed", "superseded", "rolled-back")
+GOOD = frozenset({"live", "superseded", "rolled-back"})
+
+
 @dataclass
 class Ledger:
-    """The releases recorded on a host, newest first, and which one is current."""
+    """The releases recorded on a host, newest first (by the server's sequence number), and which
+    one is current.  Each release dict holds its ``state``; ``inferred`` names the releases
+    recorded before states existed (no state file: the current one counts as live, the others
+    as superseded)."""
 
     current: str | None
     releases: list[dict[str, Any]] = field(default_factory=list)
+    inferred: set[str] = field(default_factory=set)
 
     def get(self, release_id: str) -> dict[str, Any] | None:
         return next((r for r in self.releases if r.get("id") == release_id), None)
 
+    def state(self, release_id: str) -> str:
+        """The release's state; empty when it isn't recorded."""
+        return str((self.get(release_id) or {}).get("state", ""))
+
     def find(self, tag: str) -> dict[str, Any] | None:
-        """A release by id, by unique id prefix, or by recorded revision; ``previous`` = before current."""
+        """A release by id, by unique id prefix, or by recorded revision; ``previous`` = the newest
+        good release (one that was live) before the current one."""
         if tag == "previous":
-            current = self.get(self.current or "")
-            return self.get(current.get("previous", "")) if current else None
+            return self.good_before(self.current or "")
         exact = self.get(tag)
         if exact:
             return exact
@@ -146,19 +162,76 @@ class Ledger:
                    if r.get("id", "").startswith(tag) or r.get("meta", {}).get("revision") == tag]
         return matches[0] if len(matches) == 1 else None
 
+    def good_before(self, release_id: str) -> dict[str, Any] | None:
+        """The newest release older than ``release_id`` that was live once (never a failed one)."""
+        ids = [r.get("id") for r in self.releases]
+        start = ids.index(release_id) + 1 if release_id in ids else len(ids)
+        return next((r for r in self.releases[start:] if r.get("state") in GOOD), None)
+
+    def live_besides(self, release_id: str) -> dict[str, Any] | None:
+        """The live release other than ``release_id``: during a deploy, the one it replaces."""
+        return next((r for r in self.releases if r.get("state") == "live" and r.get("id") != release_id), None)
+
+    def rolled_back_from(self) -> dict[str, Any] | None:
+        """A release newer than the current one that a rollback replaced: the current one is
+        live because of that rollback, and the next deploy replaces it."""
+        for release in self.releases:
+            if release.get("id") == self.current:
+                return None
+            if release.get("state") == "rolled-back":
+                return release
+        return None
+
+    def newer(self, first: str, second: str) -> bool:
+        """Whether release ``first`` comes after ``second`` in the server's order."""
+        ids = [r.get("id") for r in self.releases]
+        return first in ids and (second not in ids or ids.index(first) < ids.index(second))
+
+
+def _order(release: dict[str, Any]) -> tuple[int, int, str]:
+    """Newest first by the server's sequence number; a release recorded before sequence numbers
+    is older than every numbered one (numbers began after it), and among those the id orders."""
+    seq = release.get("seq")
+    numbered = isinstance(seq, int)
+    return (1 if numbered else 0, seq if isinstance(seq, int) else 0, str(release.get("id", "")))
+
 
 def read_ledger(conn: Connection, app_dir: str) -> Ledger:
-    """One command: every release.json and the current link."""
+    """One command: every release's state and release.json, and the current link."""
     app = shlex.quote(app_dir)
     result = conn.run(f"cd {app} 2>/dev/null || exit 0; readlink current || echo; "
-                      "for f in releases/*/release.json; do [ -f \"$f\" ] && cat \"$f\" && echo; done")
+                      "for d in releases/*/; do [ -f \"${d}release.json\" ] || continue; "
+                      "printf '%s ' \"$(cat \"${d}.state\" 2>/dev/null || echo -)\"; "
+                      "tr -d '\\n' < \"${d}release.json\"; echo; done")
     lines = result.text.splitlines()
     current = (lines[0].removeprefix("releases/") if lines else "") or None
-    releases = []
+    releases, inferred = [], set()
     for line in lines[1:]:
+        state, _, text = line.partition(" ")
         try:
-            releases.append(json.loads(line))
+            release = json.loads(text)
         except ValueError:
             continue
-    releases.sort(key=lambda r: r.get("id", ""), reverse=True)
-    return Ledger(current, releases)
+        if state not in STATES:
+            inferred.add(str(release.get("id", "")))
+            state = "live" if release.get("id") == current else "superseded"
+        releases.append({**release, "state": state})
+    releases.sort(key=_order, reverse=True)
+    return Ledger(current, releases, inferred)
+
+
+def set_states(conn: Connection, app_dir: str, states: dict[str, str]) -> None:
+    """Write release states (``id -> state``, one of ``STATES``) in one command; a release no
+    longer recorded is skipped."""
+    writes = [f"[ ! -d {shlex.quote(f'releases/{rid}')} ] || printf '%s\\n' {shlex.quote(state)} "
+              f"> {shlex.quote(f'releases/{rid}/.state')}" for rid, state in sorted(states.items()) if rid]
+    if writes:
+        conn.run(f"cd {shlex.quote(app_dir)} && " + " && ".join(f"{{ {w}; }}" for w in writes))
+
+
+def mark_live(conn: Connection, ledger: Ledger, app_dir: str, release_id: str, replaced: str = "superseded") -> None:
+    """``release_id`` passed its gates: it is live, every other live release becomes ``replaced``."""
+    changes = {r["id"]: replaced for r in ledger.releases if r.get("state") == "live" and r.get("id") != release_id}
+    if ledger.state(release_id) != "live" or release_id in ledger.inferred:
+        changes[release_id] = "live"
+    set_states(conn, app_dir, changes)

@@ -77,7 +77,8 @@ def _connected(app: App) -> Iterator[Connection]:
 
 
 def releases(request: Request, *, json_: bool = False) -> int:
-    """List a host's recorded releases, newest first, marking the current one."""
+    """List a host's recorded releases, newest first (the server's order), marking the current one, with
+    each one's state (pending, live, failed, superseded, rolled-back)."""
     app = app_of(request)
     with _connected(app) as conn:
         ledger = server.read_ledger(conn, app.app_dir)
@@ -85,12 +86,17 @@ def releases(request: Request, *, json_: bool = False) -> int:
         print(json.dumps({"current": ledger.current, "releases": ledger.releases}))
         return 0
     name = app.host.name
-    table = Table("", "release", "created", "revision", "by", "images", title=f"{name}: {app.app_dir}")
+    table = Table("", "release", "state", "created", "revision", "by", "images", title=f"{name}: {app.app_dir}")
     for release in ledger.releases:
         meta = release.get("meta", {})
-        table.add_row("*" if release["id"] == ledger.current else "", release["id"], release.get("created", ""),
-                      meta.get("revision", ""), meta.get("by", ""), "\n".join(release.get("images", {})))
+        table.add_row("*" if release["id"] == ledger.current else "", release["id"], release.get("state", ""),
+                      release.get("created", ""), meta.get("revision", ""), meta.get("by", ""),
+                      "\n".join(release.get("images", {})))
     console().print(table if ledger.releases else f"{name}: no release recorded yet")
+    undone = ledger.rolled_back_from()
+    if undone:
+        console().print(f"release {ledger.current} is live because a rollback replaced {undone['id']}: "
+                        "the next deploy replaces it with the project as it is now")
     return 0
 
 
@@ -123,14 +129,16 @@ def status(request: Request, *, json_: bool = False) -> int:
                                 labels=None if app.backup_databases else [])  # no database: no warning
     name = app.host.name
     if json_:
-        print(json.dumps({"host": name, "current": ledger.current, "health": health, "audit": audit,
+        print(json.dumps({"host": name, "current": ledger.current, "state": ledger.state(ledger.current or ""),
+                          "health": health, "audit": audit,
                           "backup": {"newest": newest.name if newest else None,
                                      "age_seconds": round(newest.age()) if newest else None, "warning": warning},
                           "services": [dict(zip(("service", "state", "health", "image"), s, strict=False))
                                        for s in services]}))
         return 0
     out = console()
-    out.print(f"[bold]{name}[/]: release [bold]{ledger.current or 'none'}[/] in {app.app_dir}")
+    state = f" ({ledger.state(ledger.current)})" if ledger.current else ""
+    out.print(f"[bold]{name}[/]: release [bold]{ledger.current or 'none'}[/]{state} in {app.app_dir}")
     table = Table("service", "state", "health", "image")
     for row in services:
         table.add_row(*row)

@@ -1,7 +1,9 @@
 """``deploy`` as a short recipe of named steps, per host, inside the deploy lock.
 
-deploy:   preflight (production) -> lock -> run playbooks/deploy.yml with a new release id
-          -> on failure after the switch: roll back to the previous release -> audit -> unlock
+deploy:   preflight (production) -> lock -> [say so when the current release is live by a rollback]
+          -> run playbooks/deploy.yml with a new release id -> success: the current release is live
+          -> failure: its release is marked failed; after the switch, the release that was live
+             before comes back (a rollback) -> audit -> unlock
 """
 
 from __future__ import annotations
@@ -68,14 +70,16 @@ class _Deploy:
         forced = "yes" if self.force and host.production else ""
         try:
             with server.locked(host.target, app_dir, "deploy", self.break_lock) as conn:
+                self._before(conn, host, server.read_ledger(conn, app_dir), app_dir)
                 result = Runner(self.inventory, self.request.options, self.report, {host.name: conn}).run(
                     self.playbook, [host])
                 ledger = server.read_ledger(conn, app_dir)
                 if not result.failed_hosts:
+                    server.mark_live(conn, ledger, app_dir, ledger.current or "")
                     server.audit(conn, app_dir, "deploy", ledger.current or "", "ok", forced=forced,
                                  revision=self.revision)
                     return Outcome(host.name, True, f"release {ledger.current} is live")
-                outcome = self._recover(conn, host, ledger)
+                outcome = self._recover(conn, host, ledger, app_dir)
                 server.audit(conn, app_dir, "deploy", self.release_id, "failed", forced=forced,
                              detail=outcome.message)
                 return outcome
@@ -83,17 +87,34 @@ class _Deploy:
             self.report.emit("task", host=host.name, task="deploy lock", status="failed", message=exc.detail)
             return Outcome(host.name, False, exc.detail)
 
-    def _recover(self, conn: Connection, host: Host, ledger: server.Ledger) -> Outcome:
-        """After a failed deploy: if the new release went live, bring the previous one back."""
+    def _before(self, conn: Connection, host: Host, ledger: server.Ledger, app_dir: str) -> None:
+        """Before the playbook: a current release recorded before states existed is the live one
+        (written, so a failure after the switch knows where to return); and when the current one
+        is live by a rollback, say that this deploy replaces it."""
+        if ledger.current and ledger.current in ledger.inferred:
+            server.set_states(conn, app_dir, {ledger.current: "live"})
+        undone = ledger.rolled_back_from()
+        if undone:
+            self.report.emit("warning", host=host.name, message=(
+                f"release {ledger.current} is live because a rollback replaced {undone['id']}; this deploy "
+                "replaces it with the project as it is now"))
+
+    def _recover(self, conn: Connection, host: Host, ledger: server.Ledger, app_dir: str) -> Outcome:
+        """After a failed deploy: its release (if recorded) is marked failed, never a rollback target;
+        if it went live, the release that was live before it comes back."""
         release_id = self.release_id
+        if ledger.get(release_id) is not None:
+            server.set_states(conn, app_dir, {release_id: "failed"})
         if ledger.current != release_id:
             still = f"release {ledger.current} is still running" if ledger.current else "nothing was running"
             return Outcome(host.name, False, f"deploy failed before the switch: {still}")
-        previous = str((ledger.get(release_id) or {}).get("previous") or "")
-        if not previous:
-            return Outcome(host.name, False, f"deploy of {release_id} failed and there is no previous release")
-        self.report.emit("warning", host=host.name, message=f"deploy of {release_id} failed after the switch; "
-                         f"rolling back to {previous}")
+        good = ledger.live_besides(release_id)
+        if good is None:
+            return Outcome(host.name, False, f"deploy of {release_id} failed (marked failed) and no earlier release "
+                           "passed its deploy, so there is none to roll back to")
+        previous = str(good["id"])
+        self.report.emit("warning", host=host.name, message=f"deploy of {release_id} failed after the switch "
+                         f"(marked failed); rolling back to {previous}")
         if rollback.run_rollback(self.base, self.request, self.report, conn, host.name, previous):
             return Outcome(host.name, False, f"rolled back: deploy of {release_id} failed, release {previous} "
                            "is live again")

@@ -1,7 +1,9 @@
 """``rollback`` as a short recipe of named steps, per host, inside the deploy lock.
 
-rollback: lock -> find the release -> [--restore-db: the checks of a restore for the backup recorded
-          with it, confirmation] -> run playbooks/rollback.yml (no rebuild) -> [restore] -> audit -> unlock
+rollback: lock -> find the release (refused when it never was live: failed or pending)
+          -> [--restore-db: the checks of a restore for the backup recorded with it, confirmation]
+          -> run playbooks/rollback.yml (no rebuild) -> [restore] -> mark it live, the one it
+          replaced rolled-back -> audit -> unlock
 """
 
 from __future__ import annotations
@@ -38,7 +40,8 @@ def run_rollback(inventory: Inventory, request: Request, report: Report, conn: C
 def rollback(request: Request, tag: str, report: Report, *, break_lock: bool = False, restore_db: bool = False,
              yes: bool = False, destroy_data: bool = False, ask: guard.Ask = guard.terminal_ask) -> int:
     """Bring back a recorded release (``tag``: release id, unique id prefix, revision, or ``previous``);
-    with ``restore_db``, then restore the backup recorded as that release's data.  Returns the exit status."""
+    never a release that failed its deploy; with ``restore_db``, then restore the backup recorded as that
+    release's data.  Returns the exit status."""
     inventory = request.inventory()
     playbook = request.project.load_playbook("rollback")
     outcomes = []
@@ -59,13 +62,19 @@ def _host(request: Request, report: Report, inventory: Inventory, playbook: Play
         ledger = server.read_ledger(conn, where)
         chosen = ledger.find(tag)
         if chosen is None:
-            known = ", ".join(r["id"] for r in ledger.releases) or "none"
-            raise InputError(f"{host.name}: no release matches '{tag}'; recorded: {known}")
+            known = ", ".join(f"{r['id']} ({r.get('state')})" for r in ledger.releases) or "none"
+            what = "no release before the current one was live" if tag == "previous" else f"no release matches '{tag}'"
+            raise InputError(f"{host.name}: {what}; recorded: {known}")
         release = str(chosen["id"])
+        if chosen.get("state") not in server.GOOD:
+            good = ", ".join(r["id"] for r in ledger.releases if r.get("state") in server.GOOD) or "none"
+            raise InputError(f"{host.name}: release {release} is {chosen.get('state')}: it never passed its "
+                             f"deploy, so it is no rollback target; releases that were live: {good}")
         data = restore.for_release(conn, inventory, request.project, report, host, ledger, release,
                                    confirm) if confirm.wanted else None
         ok = run_rollback(inventory, request, report, conn, host.name, release)
         message = f"release {release} is live" if ok else f"rollback to {release} failed; see above"
+        marked = _mark(conn, ledger, where, release) if ok else ""
         if ok and data is not None:
             restored = restore.run(data, conn, inventory, request.project, report)
             restore.audit(conn, data, restored, release)
@@ -73,4 +82,21 @@ def _host(request: Request, report: Report, inventory: Inventory, playbook: Play
             ok = restored
         server.audit(conn, where, "rollback", release, "ok" if ok else "failed",
                      previous=ledger.current, restore_db="yes" if data else "")
-        return Outcome(host.name, ok, message)
+        return Outcome(host.name, ok, message + marked)
+
+
+def _mark(conn: Connection, ledger: server.Ledger, app_dir: str, release: str) -> str:
+    """After a rollback to ``release``: it is live; the release it replaced is ``rolled-back`` when
+    newer (``superseded`` when the rollback went forward, still ``failed`` when it had failed).
+    Returns what the outcome adds."""
+    replaced = ledger.current or ""
+    state = ledger.state(replaced)
+    server.mark_live(conn, ledger, app_dir, release)
+    if not replaced or replaced == release or state == "failed":
+        return ""
+    if not ledger.newer(replaced, release):
+        server.set_states(conn, app_dir, {replaced: "superseded"})
+        return ""
+    server.set_states(conn, app_dir, {replaced: "rolled-back"})
+    return (f"; {replaced} is marked rolled-back: the next deploy deploys the project as it is now and "
+            "replaces this rollback")

@@ -1,0 +1,96 @@
+"""Release states and the server's order, on a real shell (the local connection): what a user sees
+in `releases` and what a rollback or a deploy's recovery picks after failed deploys."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from fakes import FakeConnection
+
+from moorage.connection import LocalConnection, Target
+from moorage.operations import server_state as server
+from moorage.operations.base import OpContext
+from moorage.operations.release import Release
+from moorage.recipes.deploy import _Deploy
+
+
+def _conn() -> LocalConnection:
+    return LocalConnection(Target("pc", connection="local"))
+
+
+def _record(conn: LocalConnection, app: Path, release_id: str, content: str, keep: int = 5) -> None:
+    (app / "config").mkdir(parents=True, exist_ok=True)
+    (app / "config" / "compose.yml").write_text(content)
+    script = Release({"app_dir": str(app), "id": release_id, "images": [], "keep": keep}, OpContext("pc", {})).script()
+    assert conn.run(script).ok
+
+
+def _ids(ledger: server.Ledger) -> list[tuple[str, str]]:
+    return [(r["id"], r["state"]) for r in ledger.releases]
+
+
+def test_the_server_orders_releases_whatever_the_controllers_clock_says(tmp_path: Path) -> None:
+    conn = _conn()
+    _record(conn, tmp_path, "20270101T000000Z", "a")   # a controller whose clock is a year ahead
+    _record(conn, tmp_path, "20260101T000000Z", "b")   # then a right one
+    ledger = server.read_ledger(conn, str(tmp_path))
+    assert _ids(ledger) == [("20260101T000000Z", "pending"), ("20270101T000000Z", "pending")]
+    assert [r["seq"] for r in ledger.releases] == [2, 1]
+
+
+def test_releases_from_before_states_and_numbers_are_older_and_the_current_one_is_live(tmp_path: Path) -> None:
+    conn = _conn()
+    for rid in ("old1", "old2"):
+        (tmp_path / "releases" / rid).mkdir(parents=True)
+        (tmp_path / "releases" / rid / "release.json").write_text(json.dumps({"id": rid, "previous": ""}) + "\n")
+    (tmp_path / "current").symlink_to("releases/old2")
+    _record(conn, tmp_path, "a-new-one", "x")
+    ledger = server.read_ledger(conn, str(tmp_path))
+    assert [r["id"] for r in ledger.releases] == ["a-new-one", "old2", "old1"]
+    assert ledger.inferred == {"old1", "old2"}
+    assert ledger.state("old2") == "superseded"  # not current any more: the new one is
+
+
+def test_a_failed_release_is_no_rollback_target_and_is_pruned_before_the_last_good_one(tmp_path: Path) -> None:
+    conn, app = _conn(), str(tmp_path)
+    _record(conn, tmp_path, "r1", "good", keep=2)
+    server.mark_live(conn, server.read_ledger(conn, app), app, "r1")
+    _record(conn, tmp_path, "r2", "bad", keep=2)
+    server.set_states(conn, app, {"r2": "failed"})
+    ledger = server.read_ledger(conn, app)
+    assert ledger.live_besides("r2")["id"] == "r1"  # type: ignore[index]
+    (tmp_path / "current").unlink()
+    (tmp_path / "current").symlink_to("releases/r1")   # the deploy's recovery brought r1 back
+    _record(conn, tmp_path, "r3", "bad again", keep=2)
+    server.set_states(conn, app, {"r3": "failed"})
+    ledger = server.read_ledger(conn, app)
+    assert _ids(ledger) == [("r3", "failed"), ("r1", "live")]  # r2 (failed) pruned, r1 kept
+    assert ledger.good_before("r3")["id"] == "r1"  # type: ignore[index]
+
+
+def test_previous_skips_failed_releases_and_a_rollback_is_announced(tmp_path: Path) -> None:
+    conn, app = _conn(), str(tmp_path)
+    for rid, state in (("r1", "superseded"), ("r2", "failed"), ("r3", "live")):
+        _record(conn, tmp_path, rid, rid)
+        server.set_states(conn, app, {rid: state})
+    ledger = server.read_ledger(conn, app)
+    assert ledger.find("previous")["id"] == "r1"  # type: ignore[index]
+    assert ledger.rolled_back_from() is None
+    server.set_states(conn, app, {"r3": "rolled-back", "r1": "live"})
+    (tmp_path / "current").unlink()
+    (tmp_path / "current").symlink_to("releases/r1")
+    assert server.read_ledger(conn, app).rolled_back_from()["id"] == "r3"  # type: ignore[index]
+
+
+def test_after_a_failed_first_deploy_the_next_failure_has_nothing_to_roll_back_to() -> None:
+    """The first deploy's release never went live: a second failed deploy marks its own release failed
+    and doesn't "roll back" to the first one (which failed its gate too)."""
+    conn = FakeConnection()
+    ledger = server.Ledger("r2", [{"id": "r2", "seq": 2, "previous": "r1", "state": "pending"},
+                                  {"id": "r1", "seq": 1, "previous": "", "state": "failed"}])
+    steps = _Deploy.__new__(_Deploy)
+    steps.release_id = "r2"
+    outcome = steps._recover(conn, type("H", (), {"name": "web1"})(), ledger, "/srv/app")  # type: ignore[arg-type]
+    assert not outcome.ok and "no earlier release passed its deploy" in outcome.message
+    assert any("failed" in c and "releases/r2/.state" in c for c in conn.commands)
