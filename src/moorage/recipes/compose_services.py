@@ -100,3 +100,22 @@ def _services(path: Path) -> set[str] | str:
     if not isinstance(services, dict):
         return f"the compose file {display_path(path)} has no services: mapping"
     return {str(name) for name in services}
+
+
+def refuse_unknown(host: Host, plays: list[Play], root: Path, names: list[str], flag: str) -> None:
+    """Raise ``InputError`` (exit 2) naming each of ``names`` (given with ``flag``) that the
+    project's compose file for ``host`` does not define, with did-you-mean and the services it
+    has; also when the compose file can't be read.  Nothing is checked when the file's path
+    can't be rendered on the controller (the server's compose then refuses the name)."""
+    variables = host.variables(merge_sourced(*(play.defaults() for play in plays)))
+    path = _compose_path(variables, root)
+    if path is None:
+        return
+    services = _services(path)
+    if isinstance(services, str):
+        raise InputError(f"host '{host.name}': {services} ({flag} names its services)", host.location)
+    unknown = [name for name in names if name not in services]
+    if unknown:
+        raise InputError(f"host '{host.name}': {flag} names " + ", ".join(
+            f"'{name}'{suggest(name, services)}" for name in unknown)
+            + f", not a service of {display_path(path)}; its services: {', '.join(sorted(services)) or 'none'}")

@@ -2,6 +2,8 @@
 
 deploy:   preflight (production) -> lock -> run playbooks/deploy.yml with a new release id
           -> on failure after the switch: roll back to the previous release -> audit -> unlock
+--services a,b: the same recorded release, but the role brings up only those services
+          (``deploy_services``: ``up --no-deps a b``); names the compose file lacks are refused first
 """
 
 from __future__ import annotations
@@ -14,26 +16,33 @@ from moorage.operations import server_state as server
 from moorage.playbook import Playbook
 from moorage.recipes import rollback
 from moorage.recipes.check import check_before_run
+from moorage.recipes.compose_services import refuse_unknown
 from moorage.recipes.outcome import Outcome, finish
 from moorage.recipes.play import Request
 from moorage.recipes.preflight import failures
 from moorage.report import Report
 
 
-def deploy(request: Request, report: Report, *, force: bool = False, break_lock: bool = False) -> int:
-    """Deploy every host of the target, one after another; returns the exit status.
+def deploy(request: Request, report: Report, *, force: bool = False, break_lock: bool = False,
+           services: list[str] | None = None) -> int:
+    """Deploy every host of the target, one after another; returns the exit status.  ``services``:
+    only those compose services are (re)created, the others keep their containers.
 
-    Raises ``InputError`` when a production host fails the preflight and ``force`` is not set.
+    Raises ``InputError`` when a production host fails the preflight and ``force`` is not set, or
+    when ``services`` names one the compose file lacks.
     """
     release_id = server.new_release_id()
     revision = request.project.revision()
     base = request.inventory()
     # The recipe's variables; a --set of the same name wins (a user may pin release_id).
     inventory = base.with_variables({"release_id": release_id, "deploy_revision": revision,
-                                     "deploy_by": server.operator()}, under_set=True)
+                                     "deploy_by": server.operator(), "deploy_services": list(services or [])},
+                                    under_set=True)
     hosts = inventory.select(request.target)
     check_before_run(request.project, inventory, request.target, "deploy")  # input errors: exit 2, nothing touched
     playbook = request.project.load_playbook("deploy")
+    for host in hosts if services else []:
+        refuse_unknown(host, playbook.plays, request.project.root, list(services or []), "--services")
     request.options.check_tags(playbook)  # before the preflight and the lock: a typo runs nothing
     _preflight(request, hosts, playbook, force)
     if request.options.check:
