@@ -19,8 +19,8 @@ import hashlib
 import io
 import re
 import shlex
-import tarfile
 import sys
+import tarfile
 import threading
 from dataclasses import dataclass, field
 from typing import Any

@@ -153,8 +153,10 @@ class Compose(Operation):
         ]
 
     def record_up(self) -> list[str]:
-        """After a successful ``up``: what ``up_to_date_check`` compares next time."""
-        if not self.up_to_date_check():
+        """After a successful ``up``: what ``up_to_date_check`` compares next time.  Not after an
+        ``up`` of some services: the others may still run an older config, which the next full
+        ``up`` must apply (their containers then differ from any record, so it runs)."""
+        if not self.up_to_date_check() or self.args.get("services"):
             return []
         return [f"if [ $rc -eq 0 ]; then {{ printf '%s\\n' \"$config\"; {self._containers()}; }} > .moorage-up; fi"]
 
