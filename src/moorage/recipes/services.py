@@ -23,6 +23,7 @@ from moorage.recipes.day2 import App, app_of, known_service, logs_arguments
 from moorage.recipes.play import Request
 
 VERBS = ("restart", "stop", "start")
+INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for a command stopped by Ctrl-C
 
 
 def control(request: Request, verb: str, services: list[str], *, break_lock: bool = False) -> int:
@@ -55,7 +56,9 @@ def command_line(app: App, mode: str, service: str, command: list[str], *, tty: 
 
 def attach(request: Request, mode: str, service: str, command: list[str]) -> int:
     """Run ``command`` in ``service`` of the current release (``mode``: exec or run) with this
-    terminal attached (a TTY when our stdin is one, stdin forwarded); its exit status.
+    terminal attached (a TTY when our stdin is one, stdin forwarded); its exit status (130 after
+    Ctrl-C without a TTY: the channel closes; a remote command that writes then gets SIGPIPE, one
+    that neither reads nor writes runs on to its end — with a TTY, Ctrl-C reaches it as a signal).
 
     Raises ``InputError`` for an empty command or an unknown service, ``HostError`` when no
     release is current."""
@@ -68,6 +71,8 @@ def attach(request: Request, mode: str, service: str, command: list[str]) -> int
         known_service(app, conn, service)
         return conn.interact(command_line(app, mode, service, command, tty=sys.stdin.isatty()),
                              tty=sys.stdin.isatty())
+    except KeyboardInterrupt:  # Ctrl-C without a TTY (with one, it reaches the remote program instead)
+        return INTERRUPTED
     finally:
         conn.close()
 
