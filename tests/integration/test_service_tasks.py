@@ -3,7 +3,8 @@
 A project that is not DM (three services of the tiny busybox test image: an api, a worker that
 logs a line a second, a cache; a generated TOKEN in the .env): deploy it; deploy one service while
 the others keep their containers (same ids); exec a migration-listing stand-in and get its output
-and exit status, stdin and a TTY; a one-off run; scale to 3 and redeploy with changed=0;
+and exit status, stdin and a TTY; a one-off run; scale to 3, redeploy with changed=0,
+roll back to the scale recorded before;
 stop/start/restart one service; logs --since and --follow until Ctrl-C.
 """
 
@@ -153,6 +154,10 @@ def test_scale_is_kept_across_deploys_and_recorded(project):
     ledger = json.loads(moorage("releases", "--host", HOST, "--json", cwd=root).stdout)
     assert ledger["releases"][0]["meta"]["scale"] == {"api": 3}
     assert json.loads(server.exec(f"cat {APP_DIR}/current/.moorage-scale.json").stdout) == {"api": 3}
+
+    back = moorage("rollback", "--host", HOST, "--to", "previous", cwd=root)   # recorded before the scale
+    assert back.code == 0, back.stdout[-3000:] + back.stderr
+    assert len(ids(server)["api"]) == 1
 
 
 def test_stop_start_restart_one_service_locked_and_audited(project):

@@ -103,7 +103,8 @@ class _Deploy:
             return Outcome(host.name, False, f"deploy of {release_id} failed and there is no previous release")
         self.report.emit("warning", host=host.name, message=f"deploy of {release_id} failed after the switch; "
                          f"rolling back to {previous}")
-        if rollback.run_rollback(self.base, self.request, self.report, conn, host.name, previous):
+        if rollback.run_rollback(self.base, self.request, self.report, conn, host.name, previous,
+                                 ledger.get(previous)):
             return Outcome(host.name, False, f"rolled back: deploy of {release_id} failed, release {previous} "
                            "is live again")
         return Outcome(host.name, False, f"rollback failed: deploy of {release_id} failed and bringing back "
