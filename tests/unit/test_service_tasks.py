@@ -26,7 +26,8 @@ HOSTILE = ["sh", "-c", "echo $(touch /tmp/x); exit 3", "a;b", "it's", '"q"', "`i
 @pytest.fixture
 def host(tmp_path, monkeypatch):
     """web1 of a small project whose fake host runs release 20261129T000000Z with api, worker, db."""
-    conn = (FakeConnection("web1").answer(r"readlink current", stdout="releases/20261129T000000Z\n")
+    conn = (FakeConnection("web1").answer(r"^readlink /srv/demo/current .*config --services",
+                                          stdout="releases/20261129T000000Z\napi\nworker\ndb\n")
             .answer(r"config --services", stdout="api\nworker\ndb\n")
             .answer(r" exec ", exit_code=3, stdout="out\n"))
     monkeypatch.setattr(day2, "connect", lambda target: conn)
@@ -98,7 +99,7 @@ def test_stop_refuses_an_unknown_service_before_touching_any(host):
 
 def test_no_current_release_is_said(host):
     request, conn = host
-    conn.answer(r"readlink current", stdout="\n")
+    conn.answer(r"^readlink /srv/demo/current", exit_code=79)
     conn._answers.insert(0, conn._answers.pop())  # first match wins
     with pytest.raises(HostError, match="no release is current in /srv/demo: deploy first"):
         services.control(request, "start", ["api"])

@@ -184,8 +184,13 @@ def known_service(app: App, conn: Connection, service: str) -> None:
     if not listed.ok:
         raise InputError(f"{app.host.name}: cannot list the compose services of {app.app_dir}/current: "
                          f"{listed.stderr_tail(3)}")
-    services = sorted(listed.text.split())
+    refuse_unlisted(app, listed.text.split(), service)
+
+
+def refuse_unlisted(app: App, services: list[str], service: str) -> None:
+    """``InputError`` when ``service`` is not one of ``services`` (the current release's), with
+    did-you-mean and the list."""
     if service not in services:
         hint = suggest(service, services)
         raise InputError(f"{app.host.name}: no compose service {service!r} in the current release"
-                         f"{hint}; its services: {', '.join(services) or 'none'}")
+                         f"{hint}; its services: {', '.join(sorted(services)) or 'none'}")

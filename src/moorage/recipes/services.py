@@ -18,11 +18,13 @@ import sys
 from moorage.connection import Connection, connect
 from moorage.errors import HostError, InputError
 from moorage.operations import server_state as server
+from moorage.operations.shell import Raw, sh
 from moorage.recipes.console import console
-from moorage.recipes.day2 import App, app_of, known_service, logs_arguments
+from moorage.recipes.day2 import App, app_of, known_service, logs_arguments, refuse_unlisted
 from moorage.recipes.play import Request
 
 VERBS = ("restart", "stop", "start")
+NO_RELEASE = 79  # the listing's own exit status when there is no current link (compose's are 1, 15)
 INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for a command stopped by Ctrl-C
 
 
@@ -34,9 +36,7 @@ def control(request: Request, verb: str, services: list[str], *, break_lock: boo
     assert verb in VERBS, verb
     app = app_of(request)
     with server.locked(app.host.target, app.app_dir, verb, break_lock) as conn:
-        current = _current(app, conn)
-        for service in services:
-            known_service(app, conn, service)
+        current = _release(app, conn, services)
         result = conn.run(app.compose(verb, *services))
         server.audit(conn, app.app_dir, verb, current, "ok" if result.ok else "failed", services=",".join(services))
     if not result.ok:
@@ -67,8 +67,7 @@ def attach(request: Request, mode: str, service: str, command: list[str]) -> int
     app = app_of(request)
     conn = connect(app.host.target)
     try:
-        _current(app, conn)
-        known_service(app, conn, service)
+        _release(app, conn, [service])
         return conn.interact(command_line(app, mode, service, command, tty=sys.stdin.isatty()),
                              tty=sys.stdin.isatty())
     except KeyboardInterrupt:  # Ctrl-C without a TTY (with one, it reaches the remote program instead)
@@ -96,9 +95,18 @@ def follow_logs(request: Request, *, service: str = "", tail: int = 100, since: 
     return 0
 
 
-def _current(app: App, conn: Connection) -> str:
-    """The current release's id; ``HostError`` when nothing is deployed yet."""
-    current = server.read_ledger(conn, app.app_dir).current
-    if not current:
+def _release(app: App, conn: Connection, services: list[str]) -> str:
+    """The current release's id, once ``services`` are found in it (one round trip).
+
+    Raises ``HostError`` when nothing is deployed yet, ``InputError`` for a service it lacks."""
+    listed = conn.run(sh("readlink", f"{app.app_dir}/current", Raw(f"|| exit {NO_RELEASE};"))
+                      + " " + app.compose("config", "--services"))
+    current = listed.text.partition("\n")[0].strip().removeprefix("releases/")
+    if listed.exit_code == NO_RELEASE or not current:
         raise HostError(app.host.name, f"no release is current in {app.app_dir}: deploy first")
+    if not listed.ok:
+        raise InputError(f"{app.host.name}: cannot list the compose services of {app.app_dir}/current: "
+                         f"{listed.stderr_tail(3)}")
+    for service in services:
+        refuse_unlisted(app, listed.text.split()[1:], service)
     return current
