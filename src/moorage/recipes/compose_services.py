@@ -1,9 +1,9 @@
 """Do the compose service names the inventory uses exist in the project's compose file?
 
-``migrate_service``, each ``backup_databases[].service`` and ``restore_stop_services`` name
-services of the compose file the deploy copies (``compose_source``/``compose_file``, read here on
-the controller).  A wrong name fails late on the server: a migration after the release switch, a
-restore with the writer still running.  Only the ``services:`` keys are read: plain YAML keys,
+``migrate_service``, each ``backup_databases[].service``, ``restore_stop_services`` and the keys of
+``compose_scale`` name services of the compose file the deploy copies (``compose_source``/
+``compose_file``, read here on the controller).  A wrong name fails late on the server: a migration
+after the release switch, a restore with the writer still running, an ``up --scale`` refused.  Only the ``services:`` keys are read: plain YAML keys,
 which compose never interpolates.
 """
 
@@ -22,7 +22,7 @@ from moorage.schema import Problem, suggest
 from moorage.templating import render_value
 from moorage.yamlsrc import display_path, merge_sourced
 
-USES = ("migrate_service", "backup_databases", "restore_stop_services")
+USES = ("migrate_service", "backup_databases", "restore_stop_services", "compose_scale")
 
 
 def service_problems(host: Host, plays: list[Play], root: Path) -> tuple[list[Problem], int]:
@@ -67,6 +67,8 @@ def _names(name: str, value: Any) -> list[str]:
     """The service names in one variable's rendered value (wrong shapes are the declarations')."""
     if name == "migrate_service":
         return [value] if isinstance(value, str) and value else []
+    if name == "compose_scale" and isinstance(value, Mapping):
+        return [str(service) for service in value]
     if name == "backup_databases" and isinstance(value, list):
         return [str(item["service"]) for item in value if isinstance(item, Mapping) and item.get("service")]
     if isinstance(value, list):
