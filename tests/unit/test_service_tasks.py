@@ -60,6 +60,14 @@ def test_a_commands_words_reach_compose_as_data(host, mode, tty):
     assert "'echo $(touch /tmp/x); exit 3'" in line
 
 
+def test_exec_index_picks_a_container_of_a_scaled_service(host):
+    app = day2.app_of(host[0])
+    assert services.command_line(app, "exec", "api", ["ls"], tty=False, index=2).endswith("exec --index 2 -T api ls")
+    assert " --index" not in services.command_line(app, "exec", "api", ["ls"], tty=False)
+    with pytest.raises(InputError, match="--index counts a scaled service's containers from 1, got -1"):
+        services.attach(host[0], "exec", "api", ["ls"], index=-1)
+
+
 def test_exec_passes_the_remote_exit_status_back(host, capsys):
     request, conn = host
     assert services.attach(request, "exec", "api", ["sh", "-c", "exit 3"]) == 3

@@ -66,19 +66,21 @@ def start(c: Context, host: str = "", inventory: str = "", project: str = "", se
     _control("start", host, inventory, project, service, break_lock)
 
 
-def _attach(mode: str, host: str, inventory: str, project: str, service: str) -> None:
+def _attach(mode: str, host: str, inventory: str, project: str, service: str, index: int = 0) -> None:
     if not host or not service:
         raise InputError(f"{mode} needs --host HOST --service SERVICE -- COMMAND...")
-    exit_with(recipe.attach(request(host, project, inventory), mode, service, command_after_dashes()))
+    exit_with(recipe.attach(request(host, project, inventory), mode, service, command_after_dashes(), index=index))
 
 
-@task(name="exec", auto_shortflags=False, help=ATTACH_HELP)
+@task(name="exec", auto_shortflags=False, help={
+    **ATTACH_HELP, "index": "Which container of a scaled service (compose_scale), from 1 (default: the first)."})
 @reports_errors
-def exec_(c: Context, host: str = "", inventory: str = "", project: str = "", service: str = "") -> None:
+def exec_(c: Context, host: str = "", inventory: str = "", project: str = "", service: str = "",
+          index: int = 0) -> None:
     """Run -- COMMAND... in a running container of a service of the current release; its exit status is ours.
 
     A TTY when this terminal is one (else -T), stdin forwarded, values from the release's .env."""
-    _attach("exec", host, inventory, project, service)
+    _attach("exec", host, inventory, project, service, index)
 
 
 @task(name="run", auto_shortflags=False, help=ATTACH_HELP)

@@ -3,8 +3,8 @@
 ``migrate_service``, each ``backup_databases[].service``, ``restore_stop_services`` and the keys of
 ``compose_scale`` name services of the compose file the deploy copies (``compose_source``/
 ``compose_file``, read here on the controller).  A wrong name fails late on the server: a migration
-after the release switch, a restore with the writer still running, an ``up --scale`` refused.  Only the ``services:`` keys are read: plain YAML keys,
-which compose never interpolates.
+after the release switch, a restore with the writer still running, an ``up --scale`` refused.
+Only the ``services:`` keys are read: plain YAML keys, which compose never interpolates.
 """
 
 from __future__ import annotations

@@ -47,14 +47,16 @@ def control(request: Request, verb: str, services: list[str], *, break_lock: boo
     return 0
 
 
-def command_line(app: App, mode: str, service: str, command: list[str], *, tty: bool) -> str:
-    """The remote command of ``exec`` (in the running container) or ``run`` (a one-off container,
-    removed after): ``-T`` when there is no terminal here, each word of ``command`` quoted."""
+def command_line(app: App, mode: str, service: str, command: list[str], *, tty: bool, index: int = 0) -> str:
+    """The remote command of ``exec`` (in the running container; ``index``: the Nth of a scaled
+    service, 0 for compose's default) or ``run`` (a one-off container, removed after): ``-T`` when
+    there is no terminal here, each word of ``command`` quoted."""
     assert mode in ("exec", "run"), mode
-    return app.compose(mode, *(["--rm"] if mode == "run" else []), *([] if tty else ["-T"]), service, *command)
+    options = ["--rm"] if mode == "run" else (["--index", str(int(index))] if index else [])
+    return app.compose(mode, *options, *([] if tty else ["-T"]), service, *command)
 
 
-def attach(request: Request, mode: str, service: str, command: list[str]) -> int:
+def attach(request: Request, mode: str, service: str, command: list[str], *, index: int = 0) -> int:
     """Run ``command`` in ``service`` of the current release (``mode``: exec or run) with this
     terminal attached (a TTY when our stdin is one, stdin forwarded); its exit status (130 after
     Ctrl-C without a TTY: the channel closes; a remote command that writes then gets SIGPIPE, one
@@ -64,12 +66,14 @@ def attach(request: Request, mode: str, service: str, command: list[str]) -> int
     release is current."""
     if not command:
         raise InputError(f"{mode} needs the command after --, e.g. `{mode} --host H --service S -- sh -c 'ls'`")
+    if index < 0:
+        raise InputError(f"--index counts a scaled service's containers from 1, got {index}")
     app = app_of(request)
     conn = connect(app.host.target)
     try:
         _release(app, conn, [service])
-        return conn.interact(command_line(app, mode, service, command, tty=sys.stdin.isatty()),
-                             tty=sys.stdin.isatty())
+        tty = sys.stdin.isatty()
+        return conn.interact(command_line(app, mode, service, command, tty=tty, index=index), tty=tty)
     except KeyboardInterrupt:  # Ctrl-C without a TTY (with one, it reaches the remote program instead)
         return INTERRUPTED
     finally:
