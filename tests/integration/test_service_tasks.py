@@ -155,6 +155,10 @@ def test_scale_is_kept_across_deploys_and_recorded(project):
     assert ledger["releases"][0]["meta"]["scale"] == {"api": 3}
     assert json.loads(server.exec(f"cat {APP_DIR}/current/.moorage-scale.json").stdout) == {"api": 3}
 
+    names = {moorage("exec", "--host", HOST, "--service", "api", "--index", str(i), "--", "hostname", cwd=root).stdout
+             for i in (1, 2, 3)}
+    assert len(names) == 3   # each --index is another container
+
     back = moorage("rollback", "--host", HOST, "--to", "previous", cwd=root)   # recorded before the scale
     assert back.code == 0, back.stdout[-3000:] + back.stderr
     assert len(ids(server)["api"]) == 1
