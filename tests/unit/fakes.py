@@ -19,6 +19,7 @@ import hashlib
 import io
 import re
 import shlex
+import sys
 import tarfile
 import threading
 from dataclasses import dataclass, field
@@ -123,6 +124,12 @@ class FakeConnection:
 
     def open_channel(self, command: str, become: bool | None = None) -> Channel:
         raise AssertionError(f"no channel is scripted in the fake connection (asked for: {command!r})")
+
+    def interact(self, command: str, *, tty: bool, stdin: bool = True, become: bool | None = None) -> int:
+        """Like ``run``, the answer's stdout written to ours as it would stream; its exit status."""
+        result = self.run(command, become=become)
+        sys.stdout.write(result.text)
+        return result.exit_code
 
     def close(self) -> None:
         self.closed = True

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-TASKS = ["backup", "check", "deploy", "init", "inventory", "logs", "onboard", "play", "playbooks", "releases",
-         "restore", "roles", "rollback", "status", "sync-media", "trust"]
+TASKS = ["backup", "check", "deploy", "exec", "init", "inventory", "logs", "onboard", "play", "playbooks", "releases",
+         "restart", "restore", "roles", "rollback", "run", "start", "status", "stop", "sync-media", "trust"]
 BUILTIN_PLAYBOOKS = "backup, deploy, onboard, proxy, restore, rollback, sync-media"
 BUILTIN_ROLES = "base, compose_app, docker_engine, hardening, media, nginx_static, postgres_backup, traefik"
 

@@ -32,8 +32,7 @@ def moorage(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
     (["play"], "error: 'play' did not receive required positional arguments: 'playbook'; "
                "see `moorage --help play`"),
     (["--help", "nosuch"], "error: unknown task 'nosuch'; see `moorage --help`"),
-    (["logs", "--host", "vps", "--tail", "-5"], "error: --tail needed value and was not given one; "
-                                                "see `moorage --help logs`"),
+    (["logs", "--host", "vps", "--tail", "-5"], "error: --tail must be 0 or more lines, got -5"),
 ])
 def test_a_line_it_cannot_parse_is_one_sentence_and_exit_2(args, message):
     result = moorage(*args)
@@ -45,6 +44,14 @@ def test_a_good_typed_flag_still_parses():
     """--help for the task still shows the flag's type; a well-formed number gets past parsing."""
     helped = moorage("--help", "logs")
     assert helped.returncode == 0 and "--tail=INT" in helped.stdout
+
+
+@pytest.mark.parametrize("tail", ["0", "5"])
+def test_a_typed_flags_value_reaches_the_task(tail, tmp_path):
+    """Invoke fills in a copy of the task's flags: the typed flag's value must land in that copy
+    (it didn't: every ``--tail N`` was refused as "needed value")."""
+    result = moorage("logs", "--tail", tail, "--host", "x", cwd=tmp_path)
+    assert result.returncode == 2 and "no moorage project in" in result.stderr, result.stderr
 
 
 def test_a_negative_tail_is_refused_before_connecting(capsys):

@@ -14,10 +14,12 @@ from moorage.cli import (
     inventory_tasks,
     onboard_tasks,
     run_tasks,
+    service_tasks,
     trust_tasks,
 )
 
-TASK_MODULES = (init_tasks, inventory_tasks, run_tasks, deploy_tasks, data_tasks, onboard_tasks, trust_tasks)
+TASK_MODULES = (init_tasks, inventory_tasks, run_tasks, deploy_tasks, data_tasks, onboard_tasks, trust_tasks,
+                service_tasks)
 
 
 def build_collection() -> Collection:

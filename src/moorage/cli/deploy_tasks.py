@@ -23,6 +23,7 @@ from moorage.errors import InputError
 from moorage.recipes import day2
 from moorage.recipes import deploy as deploy_recipe
 from moorage.recipes import rollback as rollback_recipe
+from moorage.recipes import services as services_recipe
 from moorage.report import make_report
 
 
@@ -30,14 +31,17 @@ from moorage.report import make_report
     **RUN_HELP, **LOCK_HELP,
     "force": "Deploy to production even when a preflight check fails (written to the audit log).",
     "verbose": "Show a summary line for unchanged tasks too.",
+    "services": "Only (re)create these compose services (commas: api,worker); the others keep their containers. "
+                "Still a recorded release.",
 })
 @reports_errors
 def deploy(c: Context, host: str = "", inventory: str = "", project: str = "", check: bool = False,
            diff: bool = False, tags: str = "", set_: list[str] | None = None, json_: bool = False,
-           force: bool = False, break_lock: bool = False, verbose: bool = False) -> None:
+           force: bool = False, break_lock: bool = False, verbose: bool = False, services: str = "") -> None:
     """Bring a host to the desired state: compose files, .env, proxy config, images, migrations, health."""
     asked = request(required_host(host), project, inventory, set_, run_options(check, diff, tags))
-    exit_with(deploy_recipe.deploy(asked, make_report(json_, diff, verbose), force=force, break_lock=break_lock))
+    exit_with(deploy_recipe.deploy(asked, make_report(json_, diff, verbose), force=force, break_lock=break_lock,
+                                   services=service_list(services)))
 
 
 @task(auto_shortflags=False, iterable=["set_"], help={
@@ -82,11 +86,22 @@ def status(c: Context, host: str = "", inventory: str = "", project: str = "", j
     "host": HOST_HELP, "inventory": INVENTORY_HELP, "project": PROJECT_HELP,
     "service": "Only this compose service (e.g. web, db).",
     "tail": "How many past lines to show (default 100).",
+    "since": "Only lines newer than this: a duration (10m, 1h30m) or a time (2026-11-29T10:00:00Z).",
+    "follow": "Keep streaming new lines until Ctrl-C (exit 0).",
 })
 @reports_errors
 def logs(c: Context, host: str = "", inventory: str = "", project: str = "", service: str = "",
-         tail: int = 100) -> None:
-    """Show the last lines of the app's container logs on a host (docker compose logs)."""
+         tail: int = 100, since: str = "", follow: bool = False) -> None:
+    """Show the last lines of the app's container logs on a host (docker compose logs); --follow streams."""
     if tail < 0:  # docker compose reads a negative --tail as "all": refuse it rather than flood the terminal
         raise InputError(f"--tail must be 0 or more lines, got {tail}")
-    exit_with(day2.logs(request(host, project, inventory), service=service, tail=tail))
+    asked = request(host, project, inventory)
+    if follow:
+        exit_with(services_recipe.follow_logs(asked, service=service, tail=tail, since=since))
+    else:
+        exit_with(day2.logs(asked, service=service, tail=tail, since=since))
+
+
+def service_list(flag: str) -> list[str]:
+    """``--services a,b`` as names (blanks dropped, order kept, each once)."""
+    return list(dict.fromkeys(name.strip() for name in flag.split(",") if name.strip()))

@@ -53,18 +53,21 @@ def parse_sentence(error: ParseError, binary: str) -> str:
     return f"error: {message}; see `{' '.join(filter(None, (binary, '--help', task)))}`"
 
 
-def _checked_cast(argument: Argument, context: ParserContext) -> Callable[..., None]:
-    """``argument.set_value`` that turns a value its type can't take into a ``ParseError`` naming the flag."""
-    set_value = argument.set_value
+class CheckedArgument(Argument):
+    """An ``Argument`` whose value its type can't take is a ``ParseError`` naming the flag.
 
-    def set_checked(value: Any, cast: bool = True) -> None:
+    A subclass, not a patched method: Invoke's parser deep-copies each task's context (with its
+    arguments) before filling it in, and a closure bound to the original argument would set the
+    original's value, leaving the copy's empty ("--tail needed value")."""
+
+    task_context: ParserContext | None = None
+
+    def set_value(self, value: Any, cast: bool = True) -> None:
         try:
-            set_value(value, cast)
+            super().set_value(value, cast)
         except ValueError:
-            kind = "a whole number" if argument.kind is int else f"a {argument.kind.__name__}"
-            raise ParseError(f"{flag_name(argument.name or '')} takes {kind}, got {value!r}", context) from None
-
-    return set_checked
+            kind = "a whole number" if self.kind is int else f"a {self.kind.__name__}"
+            raise ParseError(f"{flag_name(self.name or '')} takes {kind}, got {value!r}", self.task_context) from None
 
 
 class MoorageProgram(Program):
@@ -91,7 +94,8 @@ class MoorageProgram(Program):
         for context in parser.contexts.values():
             for argument in context.args.values():
                 if argument.kind not in (str, bool, list):  # a typed flag (int): Invoke casts it
-                    argument.set_value = _checked_cast(argument, context)  # an instance's own, this parse only
+                    argument.__class__ = CheckedArgument  # this parser's own arguments, this parse only
+                    argument.task_context = context
         return parser
 
     def parse_core(self, argv: list[str] | None) -> None:

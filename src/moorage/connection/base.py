@@ -116,6 +116,12 @@ class Connection(Protocol):
         the caller closes the channel."""
         ...
 
+    def interact(self, command: str, *, tty: bool, stdin: bool = True, become: bool | None = None) -> int:
+        """Run ``command`` like ``run`` but with this terminal attached: its output written here as
+        it comes, our stdin forwarded (when ``stdin``), a pseudo-terminal that follows our terminal
+        (when ``tty``); returns its exit status (``exec``, ``run``, ``logs --follow``)."""
+        ...
+
     def close(self) -> None:
         """Release the connection."""
         ...

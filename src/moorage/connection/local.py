@@ -42,6 +42,13 @@ class LocalConnection:
         self.stats.commands += 1
         return LocalChannel(["sh", "-c", wrap_become(command, self.target, become)])
 
+    def interact(self, command: str, *, tty: bool, stdin: bool = True, become: bool | None = None) -> int:
+        """Run ``command`` with this terminal attached (it inherits our stdin, stdout and stderr:
+        a terminal stays one, so ``tty`` has nothing to add); its exit status."""
+        self.stats.commands += 1
+        return subprocess.run(["sh", "-c", wrap_become(command, self.target, become)],
+                              stdin=None if stdin else subprocess.DEVNULL, check=False).returncode
+
     def close(self) -> None:
         """Nothing to release for a local connection."""
 

@@ -25,6 +25,7 @@ import fabric
 import paramiko
 
 from moorage.connection.base import ByteStream, Channel, CommandResult, ConnectionStats, wrap_become
+from moorage.connection.interactive import relay, terminal_size
 from moorage.errors import HostError, InputError, Location
 from moorage.progname import command
 from moorage.target import Target
@@ -222,6 +223,27 @@ class SSHConnection:
             raise HostError(self.target.name, f"connection lost: {exc}") from None
         self.stats.commands += 1
         return chan
+
+    def interact(self, command: str, *, tty: bool, stdin: bool = True, become: bool | None = None) -> int:
+        """Run ``command`` with this terminal attached (``interactive.relay``): a pseudo-terminal
+        of our terminal's size when ``tty``, our stdin forwarded when ``stdin``; its exit status.
+        Counted like ``run``; Ctrl-C without a tty ends the remote command (its channel closes)."""
+        transport = self._open()
+        try:
+            chan = transport.open_session()
+            if tty:
+                chan.get_pty(term=os.environ.get("TERM", "xterm"), width=terminal_size()[0],
+                             height=terminal_size()[1])
+            chan.exec_command(wrap_become(command, self.target, become))
+        except (paramiko.SSHException, EOFError, OSError) as exc:
+            raise HostError(self.target.name, f"connection lost: {exc}") from None
+        self.stats.commands += 1
+        try:
+            return relay(chan, tty=tty, forward_stdin=stdin)
+        except (paramiko.SSHException, EOFError, OSError) as exc:
+            raise HostError(self.target.name, f"connection lost while running a command: {exc}") from None
+        finally:
+            chan.close()
 
     def _collect(self, chan: paramiko.Channel, command: str, stdin: Iterator[bytes],
                  timeout: float | None) -> CommandResult:

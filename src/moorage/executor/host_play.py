@@ -327,6 +327,9 @@ class _RunAs:
         (``sync`` runs rsync's)."""
         return self._conn.open_channel(command, self._become if become is None else become)
 
+    def interact(self, command: str, *, tty: bool, stdin: bool = True, become: bool | None = None) -> int:
+        return self._conn.interact(command, tty=tty, stdin=stdin, become=self._become if become is None else become)
+
     def close(self) -> None:
         self._conn.close()
 

@@ -69,6 +69,12 @@ class Compose(Operation):
                              "description": "Seconds --wait allows (default 180)."},
             "remove_orphans": {"type": "boolean", "default": True,
                                "description": "Remove containers of services no longer defined."},
+            "no_deps": {"type": "boolean", "default": False,
+                        "description": "With services: up those alone (--no-deps), never their dependencies."},
+            "scale": {"type": "object", "propertyNames": SERVICE_NAME,
+                      "additionalProperties": {"type": "integer", "minimum": 0},
+                      "description": "Containers per service for up (--scale SERVICE=N); part of the "
+                                     "up-to-date comparison, so a new count is applied."},
         },
     }
 
@@ -109,13 +115,21 @@ class Compose(Operation):
                 flags += ["--pull", self.args["pull"]]
             if self.args.get("remove_orphans", True):
                 flags.append("--remove-orphans")
-            return sh("up", flags, services), observe
+            if self.args.get("no_deps"):
+                flags.append("--no-deps")
+            return sh("up", flags, self.scale_flags(), services), observe
         if state == "pulled":
             return sh("pull", "--quiet", services), "compose images -q | sort"
         if state == "built":
             return sh("build", services), "compose images -q | sort"
         verb = {"restarted": "restart", "stopped": "stop", "down": "down"}[state]
         return sh(verb, services), observe if state != "restarted" else "date +%s%N"
+
+    def scale_flags(self) -> list[str]:
+        """``--scale SERVICE=N`` per scaled service (only those ``services`` names, when it names any)."""
+        services = self.args.get("services") or []
+        return [flag for name, count in sorted((self.args.get("scale") or {}).items())
+                if not services or name in services for flag in ("--scale", f"{name}={int(count)}")]
 
     def up_to_date_check(self) -> list[str]:
         """For ``up``: exit early when the project is exactly as the last successful ``up`` left it.
@@ -129,6 +143,8 @@ class Compose(Operation):
             return []
         files = self.args.get("files") or ["compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml"]
         read = sh("cat", "--", files, self.args.get("env_file") or ".env", Raw("2>/dev/null"))
+        if self.scale_flags():  # a new count alone must not look up to date
+            read = f"{{ {read}; echo {sh(self.scale_flags())}; }}"
         return [
             f"config=$({read} | sha256sum | cut -c1-64)",
             f"now=$({self._containers()})",
@@ -137,8 +153,10 @@ class Compose(Operation):
         ]
 
     def record_up(self) -> list[str]:
-        """After a successful ``up``: what ``up_to_date_check`` compares next time."""
-        if not self.up_to_date_check():
+        """After a successful ``up``: what ``up_to_date_check`` compares next time.  Not after an
+        ``up`` of some services: the others may still run an older config, which the next full
+        ``up`` must apply (their containers then differ from any record, so it runs)."""
+        if not self.up_to_date_check() or self.args.get("services"):
             return []
         return [f"if [ $rc -eq 0 ]; then {{ printf '%s\\n' \"$config\"; {self._containers()}; }} > .moorage-up; fi"]
 

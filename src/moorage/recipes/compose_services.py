@@ -1,10 +1,10 @@
 """Do the compose service names the inventory uses exist in the project's compose file?
 
-``migrate_service``, each ``backup_databases[].service`` and ``restore_stop_services`` name
-services of the compose file the deploy copies (``compose_source``/``compose_file``, read here on
-the controller).  A wrong name fails late on the server: a migration after the release switch, a
-restore with the writer still running.  Only the ``services:`` keys are read: plain YAML keys,
-which compose never interpolates.
+``migrate_service``, each ``backup_databases[].service``, ``restore_stop_services`` and the keys of
+``compose_scale`` name services of the compose file the deploy copies (``compose_source``/
+``compose_file``, read here on the controller).  A wrong name fails late on the server: a migration
+after the release switch, a restore with the writer still running, an ``up --scale`` refused.
+Only the ``services:`` keys are read: plain YAML keys, which compose never interpolates.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from moorage.schema import Problem, suggest
 from moorage.templating import render_value
 from moorage.yamlsrc import display_path, merge_sourced
 
-USES = ("migrate_service", "backup_databases", "restore_stop_services")
+USES = ("migrate_service", "backup_databases", "restore_stop_services", "compose_scale")
 
 
 def service_problems(host: Host, plays: list[Play], root: Path) -> tuple[list[Problem], int]:
@@ -67,6 +67,8 @@ def _names(name: str, value: Any) -> list[str]:
     """The service names in one variable's rendered value (wrong shapes are the declarations')."""
     if name == "migrate_service":
         return [value] if isinstance(value, str) and value else []
+    if name == "compose_scale" and isinstance(value, Mapping):
+        return [str(service) for service in value]
     if name == "backup_databases" and isinstance(value, list):
         return [str(item["service"]) for item in value if isinstance(item, Mapping) and item.get("service")]
     if isinstance(value, list):
@@ -100,3 +102,22 @@ def _services(path: Path) -> set[str] | str:
     if not isinstance(services, dict):
         return f"the compose file {display_path(path)} has no services: mapping"
     return {str(name) for name in services}
+
+
+def refuse_unknown(host: Host, plays: list[Play], root: Path, names: list[str], flag: str) -> None:
+    """Raise ``InputError`` (exit 2) naming each of ``names`` (given with ``flag``) that the
+    project's compose file for ``host`` does not define, with did-you-mean and the services it
+    has; also when the compose file can't be read.  Nothing is checked when the file's path
+    can't be rendered on the controller (the server's compose then refuses the name)."""
+    variables = host.variables(merge_sourced(*(play.defaults() for play in plays)))
+    path = _compose_path(variables, root)
+    if path is None:
+        return
+    services = _services(path)
+    if isinstance(services, str):
+        raise InputError(f"host '{host.name}': {services} ({flag} names its services)", host.location)
+    unknown = [name for name in names if name not in services]
+    if unknown:
+        raise InputError(f"host '{host.name}': {flag} names " + ", ".join(
+            f"'{name}'{suggest(name, services)}" for name in unknown)
+            + f", not a service of {display_path(path)}; its services: {', '.join(sorted(services)) or 'none'}")

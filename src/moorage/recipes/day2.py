@@ -9,6 +9,7 @@ logs:     docker compose logs of the current release
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import sys
 from collections.abc import Iterator
@@ -32,6 +33,9 @@ from moorage.schema import suggest
 from moorage.templating import render_keys
 
 BACKUP_WARN_HOURS = 24  # status warns when the newest verified database backup is older than a day
+# docker's --since: a Go duration (10m, 1h30m, 90s) or a time stamp (2026-11-29, 2026-11-29T10:00:00Z,
+# a Unix time); anything else is refused here with the forms it takes.
+SINCE = re.compile(r"(\d+(\.\d+)?(ns|us|ms|s|m|h))+|\d+(\.\d+)?|\d{4}-\d\d-\d\d([T ][0-9:.]+)?(Z|[+-]\d\d:?\d\d)?")
 
 
 @dataclass(frozen=True)
@@ -153,31 +157,48 @@ def status(request: Request, *, json_: bool = False) -> int:
     return 0
 
 
-def logs(request: Request, *, service: str = "", tail: int = 100) -> int:
-    """Print the last ``tail`` lines of the app's container logs (``service``: only that one).
+def logs(request: Request, *, service: str = "", tail: int = 100, since: str = "") -> int:
+    """Print the last ``tail`` lines of the app's container logs (``service``: only that one;
+    ``since``: only lines newer than that, ``10m``).
 
     Raises ``InputError`` when ``service`` is not one of the current release's compose services
     (``docker compose logs`` would print nothing and succeed).
     """
+    arguments = logs_arguments(tail, since, follow=False)
     app = app_of(request)
     with _connected(app) as conn:
         if service:
-            _known_service(app, conn, service)
-        result = conn.run(app.compose("logs", "--no-color", "--tail", str(int(tail)), *([service] if service else [])))
+            known_service(app, conn, service)
+        result = conn.run(app.compose(*arguments, *([service] if service else [])))
     sys.stdout.write(result.text)
     if not result.ok:
         raise InputError(f"{app.host.name}: docker compose logs failed: {result.stderr_tail(3)}")
     return 0
 
 
-def _known_service(app: App, conn: Connection, service: str) -> None:
+def logs_arguments(tail: int, since: str, *, follow: bool) -> list[str]:
+    """``logs --no-color --tail N [--since S] [--follow]``; raises ``InputError`` for a ``since``
+    docker wouldn't read."""
+    if since and not SINCE.fullmatch(since):
+        raise InputError(f"--since takes a duration (10m, 1h30m, 45s) or a time (2026-11-29T10:00:00Z), "
+                         f"got {since!r}")
+    return ["logs", "--no-color", "--tail", str(int(tail)), *(["--since", since] if since else []),
+            *(["--follow"] if follow else [])]
+
+
+def known_service(app: App, conn: Connection, service: str) -> None:
     """Refuse a ``service`` the current release's compose file doesn't define, naming the ones it does."""
     listed = conn.run(app.compose("config", "--services"))
     if not listed.ok:
         raise InputError(f"{app.host.name}: cannot list the compose services of {app.app_dir}/current: "
                          f"{listed.stderr_tail(3)}")
-    services = sorted(listed.text.split())
+    refuse_unlisted(app, listed.text.split(), service)
+
+
+def refuse_unlisted(app: App, services: list[str], service: str) -> None:
+    """``InputError`` when ``service`` is not one of ``services`` (the current release's), with
+    did-you-mean and the list."""
     if service not in services:
         hint = suggest(service, services)
         raise InputError(f"{app.host.name}: no compose service {service!r} in the current release"
-                         f"{hint}; its services: {', '.join(services) or 'none'}")
+                         f"{hint}; its services: {', '.join(sorted(services)) or 'none'}")

@@ -4,6 +4,8 @@ deploy:   preflight (production) -> lock -> [say so when the current release is 
           -> run playbooks/deploy.yml with a new release id -> success: the current release is live
           -> failure: its release is marked failed; after the switch, the release that was live
              before comes back (a rollback) -> audit -> unlock
+--services a,b: the same recorded release, but the role brings up only those services
+          (``deploy_services``: ``up --no-deps a b``); names the compose file lacks are refused first
 """
 
 from __future__ import annotations
@@ -16,26 +18,33 @@ from moorage.operations import server_state as server
 from moorage.playbook import Playbook
 from moorage.recipes import rollback
 from moorage.recipes.check import check_before_run
+from moorage.recipes.compose_services import refuse_unknown
 from moorage.recipes.outcome import Outcome, finish
 from moorage.recipes.play import Request
 from moorage.recipes.preflight import failures
 from moorage.report import Report
 
 
-def deploy(request: Request, report: Report, *, force: bool = False, break_lock: bool = False) -> int:
-    """Deploy every host of the target, one after another; returns the exit status.
+def deploy(request: Request, report: Report, *, force: bool = False, break_lock: bool = False,
+           services: list[str] | None = None) -> int:
+    """Deploy every host of the target, one after another; returns the exit status.  ``services``:
+    only those compose services are (re)created, the others keep their containers.
 
-    Raises ``InputError`` when a production host fails the preflight and ``force`` is not set.
+    Raises ``InputError`` when a production host fails the preflight and ``force`` is not set, or
+    when ``services`` names one the compose file lacks.
     """
     release_id = server.new_release_id()
     revision = request.project.revision()
     base = request.inventory()
     # The recipe's variables; a --set of the same name wins (a user may pin release_id).
     inventory = base.with_variables({"release_id": release_id, "deploy_revision": revision,
-                                     "deploy_by": server.operator()}, under_set=True)
+                                     "deploy_by": server.operator(), "deploy_services": list(services or [])},
+                                    under_set=True)
     hosts = inventory.select(request.target)
     check_before_run(request.project, inventory, request.target, "deploy")  # input errors: exit 2, nothing touched
     playbook = request.project.load_playbook("deploy")
+    for host in hosts if services else []:
+        refuse_unknown(host, playbook.plays, request.project.root, list(services or []), "--services")
     request.options.check_tags(playbook)  # before the preflight and the lock: a typo runs nothing
     _preflight(request, hosts, playbook, force)
     if request.options.check:
@@ -115,7 +124,8 @@ class _Deploy:
         previous = str(good["id"])
         self.report.emit("warning", host=host.name, message=f"deploy of {release_id} failed after the switch "
                          f"(marked failed); rolling back to {previous}")
-        if rollback.run_rollback(self.base, self.request, self.report, conn, host.name, previous):
+        if rollback.run_rollback(self.base, self.request, self.report, conn, host.name, previous,
+                                 ledger.get(previous)):
             return Outcome(host.name, False, f"rolled back: deploy of {release_id} failed, release {previous} "
                            "is live again")
         return Outcome(host.name, False, f"rollback failed: deploy of {release_id} failed and bringing back "

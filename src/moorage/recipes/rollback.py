@@ -8,6 +8,8 @@ rollback: lock -> find the release (refused when it never was live: failed or pe
 
 from __future__ import annotations
 
+from typing import Any
+
 from moorage.connection import Connection
 from moorage.errors import HostError, InputError
 from moorage.executor import Runner, RunOptions
@@ -28,9 +30,12 @@ def app_dir(host: Host, playbook: Playbook) -> str:
 
 
 def run_rollback(inventory: Inventory, request: Request, report: Report, conn: Connection, host: str,
-                 release: str) -> bool:
-    """playbooks/rollback.yml with ``rollback_to=release`` on ``host``'s open connection; True when it passed."""
-    rolling = inventory.with_variables({"rollback_to": release})
+                 release: str, record: dict[str, Any] | None = None) -> bool:
+    """playbooks/rollback.yml with ``rollback_to=release`` on ``host``'s open connection; True when it passed.
+    ``record``: the release's release.json; the ``compose_scale`` it recorded comes back with it."""
+    scale = ((record or {}).get("meta") or {}).get("scale")
+    rolling = inventory.with_variables({"rollback_to": release,
+                                        **({"compose_scale": scale} if isinstance(scale, dict) else {})})
     options = RunOptions(check=request.options.check, diff=request.options.diff)
     result = Runner(rolling, options, report, {host: conn}).run(request.project.load_playbook("rollback"),
                                                                 rolling.select(host))
@@ -72,7 +77,7 @@ def _host(request: Request, report: Report, inventory: Inventory, playbook: Play
                              f"deploy, so it is no rollback target; releases that were live: {good}")
         data = restore.for_release(conn, inventory, request.project, report, host, ledger, release,
                                    confirm) if confirm.wanted else None
-        ok = run_rollback(inventory, request, report, conn, host.name, release)
+        ok = run_rollback(inventory, request, report, conn, host.name, release, chosen)
         message = f"release {release} is live" if ok else f"rollback to {release} failed; see above"
         marked = _mark(conn, ledger, where, release) if ok else ""
         if ok and data is not None:

@@ -1,0 +1,116 @@
+"""One service at a time, in the current release of a host's app.
+
+restart|stop|start:  lock -> the services exist in the current release -> docker compose VERB
+                     SERVICES -> audit -> unlock (exit 1 when compose fails)
+exec|run:            the service exists -> docker compose exec|run --rm [-T] SERVICE CMD... with
+                     this terminal attached -> the command's exit status is ours
+logs --follow:       docker compose logs --follow, streamed until the command ends or Ctrl-C (exit 0)
+
+Compose runs in ``APP_DIR/current``, so the release's ``.env`` gives every value it interpolates
+(secrets included): nothing secret is on a command line or printed.  A command's words are data:
+each is quoted (``sh``), ``$(...)``, ``;`` and quotes reach the container as written.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from moorage.connection import Connection, connect
+from moorage.errors import HostError, InputError
+from moorage.operations import server_state as server
+from moorage.operations.shell import Raw, sh
+from moorage.recipes.console import console
+from moorage.recipes.day2 import App, app_of, known_service, logs_arguments, refuse_unlisted
+from moorage.recipes.play import Request
+
+VERBS = ("restart", "stop", "start")
+NO_RELEASE = 79  # the listing's own exit status when there is no current link (compose's are 1, 15)
+INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for a command stopped by Ctrl-C
+
+
+def control(request: Request, verb: str, services: list[str], *, break_lock: bool = False) -> int:
+    """``docker compose VERB SERVICES`` in the current release, inside the deploy lock, audited.
+
+    Raises ``InputError`` for a service the current release doesn't define, ``HostError`` when
+    no release is current or the lock is held."""
+    assert verb in VERBS, verb
+    app = app_of(request)
+    with server.locked(app.host.target, app.app_dir, verb, break_lock) as conn:
+        current = _release(app, conn, services)
+        result = conn.run(app.compose(verb, *services))
+        server.audit(conn, app.app_dir, verb, current, "ok" if result.ok else "failed", services=",".join(services))
+    if not result.ok:
+        raise HostError(app.host.name, f"docker compose {verb} {' '.join(services)} failed (exit "
+                        f"{result.exit_code}): {result.stderr_tail(5)}")
+    done = {"restart": "restarted", "stop": "stopped", "start": "started"}[verb]
+    console().print(f"{app.host.name}: {', '.join(services)} {done} (release {current})")
+    return 0
+
+
+def command_line(app: App, mode: str, service: str, command: list[str], *, tty: bool, index: int = 0) -> str:
+    """The remote command of ``exec`` (in the running container; ``index``: the Nth of a scaled
+    service, 0 for compose's default) or ``run`` (a one-off container, removed after): ``-T`` when
+    there is no terminal here, each word of ``command`` quoted."""
+    assert mode in ("exec", "run"), mode
+    options = ["--rm"] if mode == "run" else (["--index", str(int(index))] if index else [])
+    return app.compose(mode, *options, *([] if tty else ["-T"]), service, *command)
+
+
+def attach(request: Request, mode: str, service: str, command: list[str], *, index: int = 0) -> int:
+    """Run ``command`` in ``service`` of the current release (``mode``: exec or run) with this
+    terminal attached (a TTY when our stdin is one, stdin forwarded); its exit status (130 after
+    Ctrl-C without a TTY: the channel closes; a remote command that writes then gets SIGPIPE, one
+    that neither reads nor writes runs on to its end — with a TTY, Ctrl-C reaches it as a signal).
+
+    Raises ``InputError`` for an empty command or an unknown service, ``HostError`` when no
+    release is current."""
+    if not command:
+        raise InputError(f"{mode} needs the command after --, e.g. `{mode} --host H --service S -- sh -c 'ls'`")
+    if index < 0:
+        raise InputError(f"--index counts a scaled service's containers from 1, got {index}")
+    app = app_of(request)
+    conn = connect(app.host.target)
+    try:
+        _release(app, conn, [service])
+        tty = sys.stdin.isatty()
+        return conn.interact(command_line(app, mode, service, command, tty=tty, index=index), tty=tty)
+    except KeyboardInterrupt:  # Ctrl-C without a TTY (with one, it reaches the remote program instead)
+        return INTERRUPTED
+    finally:
+        conn.close()
+
+
+def follow_logs(request: Request, *, service: str = "", tail: int = 100, since: str = "") -> int:
+    """``docker compose logs --follow`` of the current release, streamed here until it ends or
+    Ctrl-C (exit 0 then, as ``tail -f``); ``since``: only lines newer than that (``10m``)."""
+    app = app_of(request)
+    conn = connect(app.host.target)
+    try:
+        if service:
+            known_service(app, conn, service)
+        code = conn.interact(app.compose(*logs_arguments(tail, since, follow=True), *([service] if service else [])),
+                             tty=False, stdin=False)
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        conn.close()
+    if code:
+        raise HostError(app.host.name, f"docker compose logs --follow ended with exit status {code}")
+    return 0
+
+
+def _release(app: App, conn: Connection, services: list[str]) -> str:
+    """The current release's id, once ``services`` are found in it (one round trip).
+
+    Raises ``HostError`` when nothing is deployed yet, ``InputError`` for a service it lacks."""
+    listed = conn.run(sh("readlink", f"{app.app_dir}/current", Raw(f"|| exit {NO_RELEASE};"))
+                      + " " + app.compose("config", "--services"))
+    current = listed.text.partition("\n")[0].strip().removeprefix("releases/")
+    if listed.exit_code == NO_RELEASE or not current:
+        raise HostError(app.host.name, f"no release is current in {app.app_dir}: deploy first")
+    if not listed.ok:
+        raise InputError(f"{app.host.name}: cannot list the compose services of {app.app_dir}/current: "
+                         f"{listed.stderr_tail(3)}")
+    for service in services:
+        refuse_unlisted(app, listed.text.split()[1:], service)
+    return current
