@@ -17,6 +17,7 @@ from moorage import secrets, templating
 from moorage.connection.base import ByteStream, Channel, CommandResult, Connection
 from moorage.errors import HostError, MoorageError
 from moorage.executor import batch
+from moorage.executor.interrupt import INTERRUPT
 from moorage.executor.options import RunOptions
 from moorage.executor.results import TaskRecord
 from moorage.executor.tasks import build_operation, registered, search_dirs, should_run, skipped_roles
@@ -49,6 +50,7 @@ class HostPlay:
         self.pending_become: bool | None = None
         self.notified: list[str] = []
         self.failed = False
+        self.interrupted: str | None = None  # the task Ctrl-C stopped the play before
         self.records: list[TaskRecord] = []  # every task's result, in order, for the run's result
 
     # -- the play --------------------------------------------------------------
@@ -59,13 +61,26 @@ class HostPlay:
             return False
         selected = [t for t in self.play.all_tasks() if self.options.selects(t.all_tags)
                     and (t.role is None or t.role.name not in skipped)]
+        previous_interruptible = True
         for index, task in enumerate(selected):
+            if INTERRUPT.stops_before(self.host.name, previous_interruptible, task.interruptible):
+                self._interrupt(task)
+                break
+            INTERRUPT.at(self.host.name, self._display_name(task), task.interruptible)
             if not self._run_task(task, selected[index + 1:]):
                 break
+            previous_interruptible = task.interruptible
         else:
             self._flush()
-        self._run_handlers()  # also after a failure: a notified handler is never lost
+        self._run_handlers()  # also after a failure or Ctrl-C: a notified handler is never lost
         return not self.failed
+
+    def _interrupt(self, task: Task) -> None:
+        """Stop before ``task`` (Ctrl-C): the changes already decided are sent, the rest doesn't run."""
+        if self._flush():
+            self.interrupted = self._display_name(task)
+            self.report.emit("warning", host=self.host.name, message=f"interrupted (Ctrl-C) before "
+                             f"'{self.interrupted}': it and the tasks after it did not run")
 
     def _skipped_roles(self) -> set[str] | None:
         """The roles whose ``when`` in the play is false on this host, each reported once as

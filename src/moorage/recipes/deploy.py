@@ -9,9 +9,11 @@ from __future__ import annotations
 from moorage.connection import Connection
 from moorage.errors import HostError, InputError
 from moorage.executor import Runner
+from moorage.executor.interrupt import INTERRUPT, catching
 from moorage.inventory import Host, Inventory
 from moorage.operations import server_state as server
 from moorage.playbook import Playbook
+from moorage.progname import command
 from moorage.recipes import rollback
 from moorage.recipes.check import check_before_run
 from moorage.recipes.outcome import Outcome, finish
@@ -21,10 +23,16 @@ from moorage.report import Report
 
 
 def deploy(request: Request, report: Report, *, force: bool = False, break_lock: bool = False) -> int:
-    """Deploy every host of the target, one after another; returns the exit status.
+    """Deploy every host of the target, one after another; returns the exit status (130 when Ctrl-C
+    stopped it at a safe point, see ``executor.interrupt``).
 
     Raises ``InputError`` when a production host fails the preflight and ``force`` is not set.
     """
+    with catching():
+        return _deploy(request, report, force, break_lock)
+
+
+def _deploy(request: Request, report: Report, force: bool, break_lock: bool) -> int:
     release_id = server.new_release_id()
     revision = request.project.revision()
     base = request.inventory()
@@ -66,11 +74,19 @@ class _Deploy:
     def host(self, host: Host) -> Outcome:
         app_dir = rollback.app_dir(host, self.playbook)
         forced = "yes" if self.force and host.production else ""
+        if INTERRUPT.requested:
+            return Outcome(host.name, False, "not started: interrupted (Ctrl-C) before this host", interrupted=True)
+        INTERRUPT.repair[host.name] = command("deploy", "--host", host.name, "--break-lock")
         try:
-            with server.locked(host.target, app_dir, "deploy", self.break_lock) as conn:
+            with server.locked(host.target, app_dir, "deploy", self.break_lock, self.report) as conn:
                 result = Runner(self.inventory, self.request.options, self.report, {host.name: conn}).run(
                     self.playbook, [host])
                 ledger = server.read_ledger(conn, app_dir)
+                if host.name in result.interrupted and not result.failed_hosts:
+                    outcome = self._interrupted(host, ledger, result.interrupted[host.name])
+                    server.audit(conn, app_dir, "deploy", ledger.current or "", "interrupted", forced=forced,
+                                 revision=self.revision, detail=outcome.message)
+                    return outcome
                 if not result.failed_hosts:
                     server.audit(conn, app_dir, "deploy", ledger.current or "", "ok", forced=forced,
                                  revision=self.revision)
@@ -83,6 +99,16 @@ class _Deploy:
             self.report.emit("task", host=host.name, task="deploy lock", status="failed", message=exc.detail)
             return Outcome(host.name, False, exc.detail)
 
+    def _interrupted(self, host: Host, ledger: server.Ledger, before: str) -> Outcome:
+        """Ctrl-C stopped the deploy at a safe point: which release is live, truthfully."""
+        if ledger.current == self.release_id:
+            live = f"release {self.release_id} is live (it passed its health gate)"
+        else:
+            live = (f"release {ledger.current} is still live" if ledger.current else "no release is live") + \
+                   f"; release {self.release_id} was not switched to"
+        return Outcome(host.name, False, f"interrupted (Ctrl-C) before '{before}': {live}; the tasks from there "
+                       "on did not run (deploy again to finish)", interrupted=True)
+
     def _recover(self, conn: Connection, host: Host, ledger: server.Ledger) -> Outcome:
         """After a failed deploy: if the new release went live, bring the previous one back."""
         release_id = self.release_id
@@ -94,7 +120,9 @@ class _Deploy:
             return Outcome(host.name, False, f"deploy of {release_id} failed and there is no previous release")
         self.report.emit("warning", host=host.name, message=f"deploy of {release_id} failed after the switch; "
                          f"rolling back to {previous}")
-        if rollback.run_rollback(self.base, self.request, self.report, conn, host.name, previous):
+        with INTERRUPT.shielded():  # the way back runs to its gate whatever Ctrl-C says
+            rolled_back = rollback.run_rollback(self.base, self.request, self.report, conn, host.name, previous)
+        if rolled_back:
             return Outcome(host.name, False, f"rolled back: deploy of {release_id} failed, release {previous} "
                            "is live again")
         return Outcome(host.name, False, f"rollback failed: deploy of {release_id} failed and bringing back "
