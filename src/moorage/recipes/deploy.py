@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from moorage.connection import Connection
 from moorage.errors import HostError, InputError
-from moorage.executor import Runner
+from moorage.executor import Runner, RunResult
 from moorage.executor.interrupt import INTERRUPT, catching
 from moorage.inventory import Host, Inventory
 from moorage.operations import server_state as server
@@ -46,12 +46,19 @@ def _deploy(request: Request, report: Report, force: bool, break_lock: bool) -> 
     _preflight(request, hosts, playbook, force)
     if request.options.check:
         result = Runner(inventory, request.options, report).run(playbook, hosts)
-        return finish([Outcome(h.name, h.name not in result.failed_hosts,
-                               "check mode: nothing was changed" if h.name not in result.failed_hosts
-                               else "check mode found a failure (above); nothing was changed") for h in hosts],
-                      report)
+        return finish([_checked(h.name, result) for h in hosts], report)
     steps = _Deploy(request, report, base, inventory, playbook, release_id, revision, force, break_lock)
     return finish([steps.host(host) for host in hosts], report)
+
+
+def _checked(host: str, result: RunResult) -> Outcome:
+    """How ``deploy --check`` ended on ``host``."""
+    if host in result.failed_hosts:
+        return Outcome(host, False, "check mode found a failure (above); nothing was changed")
+    if host in result.interrupted:
+        return Outcome(host, False, f"interrupted (Ctrl-C) before '{result.interrupted[host]}'; check mode: "
+                       "nothing was changed", interrupted=True)
+    return Outcome(host, True, "check mode: nothing was changed")
 
 
 def _preflight(request: Request, hosts: list[Host], playbook: Playbook, force: bool) -> None:

@@ -40,6 +40,5 @@ def finish(outcomes: Sequence[Outcome], report: Report) -> int:
     code = INTERRUPTED if any(o.interrupted for o in outcomes) else 1 if failed else 0
     report.end(code)
     for outcome in failed:
-        print(f"{'interrupted' if outcome.interrupted else 'error'}: {outcome.host}: {outcome.message}",
-              file=sys.stderr)
+        print(f"{'' if outcome.interrupted else 'error: '}{outcome.host}: {outcome.message}", file=sys.stderr)
     return code
