@@ -108,7 +108,7 @@ def test_the_abort_message_says_where_each_host_was_and_how_to_repair() -> None:
     assert "did not release the deploy lock" in text
     assert "vps: it was running 'stack up and healthy', inside the release switch and health gate" in text
     assert "repair with `moorage deploy --host vps --break-lock`" in text
-    assert "nexus: it had not started a task" in text
+    assert "nexus: no task was running" in text
 
 
 def test_first_press_sets_the_flag_second_aborts_with_130() -> None:
@@ -128,3 +128,18 @@ def test_ctrl_c_at_a_prompt_answers_no() -> None:
 
     with catching(stop=lambda code: None):
         assert asking(ask)("type the environment: ") == ""
+
+
+def test_an_interrupted_host_ends_the_recipe_with_130_and_its_own_line(capsys: pytest.CaptureFixture[str]) -> None:
+    from fakes import quiet_report
+
+    from moorage.recipes.outcome import Outcome, finish
+
+    report = quiet_report()
+    code = finish([Outcome("vps", False, "interrupted (Ctrl-C) before 'migrations': release R1 is still live",
+                           interrupted=True), Outcome("nexus", True, "release R2 is live")], report)
+    assert code == 130
+    outcome = next(e for e in report.events if e.kind == "outcome" and e.host == "vps")
+    assert outcome.status == "interrupted"
+    assert capsys.readouterr().err == "vps: interrupted (Ctrl-C) before 'migrations': release R1 is still live\n"
+    assert report.recaps.get("vps") is None or report.recaps["vps"].failed == 0, "interrupted is not failed"

@@ -73,6 +73,7 @@ class HostPlay:
         else:
             self._flush()
         self._run_handlers()  # also after a failure or Ctrl-C: a notified handler is never lost
+        INTERRUPT.at(self.host.name, "", interruptible=True)  # the play is over: no task is running
         return not self.failed
 
     def _interrupt(self, task: Task) -> None:
@@ -102,6 +103,7 @@ class HostPlay:
         for handler in self.play.all_handlers():
             if handler.name in self.notified and handler.name not in done:
                 done.add(handler.name)
+                INTERRUPT.at(self.host.name, self._display_name(handler), interruptible=True)
                 if not self._run_task(handler, []):
                     break
         self._flush()

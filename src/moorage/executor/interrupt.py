@@ -49,7 +49,7 @@ class Interrupt:
         return self.requested and not self._shields and not window
 
     def at(self, host: str, task: str, interruptible: bool) -> None:
-        """Record that ``host`` runs ``task`` now (for the abort message)."""
+        """Record that ``host`` runs ``task`` now, ``""`` for none (for the abort message)."""
         self.doing[host] = task
         self.unsafe[host] = not interruptible
 
@@ -74,7 +74,7 @@ class Interrupt:
         lines = ["aborted (second Ctrl-C): the run stopped at once and did not release the deploy lock."]
         for host in sorted(set(self.doing) | set(self.repair)):
             task = self.doing.get(host)
-            where = f"it was running '{task}'" if task else "it had not started a task"
+            where = f"it was running '{task}'" if task else "no task was running"
             if self.unsafe.get(host):
                 where += (", inside the release switch and health gate: current may point at a release whose "
                           "containers are not up or not checked")
