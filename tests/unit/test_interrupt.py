@@ -143,3 +143,15 @@ def test_an_interrupted_host_ends_the_recipe_with_130_and_its_own_line(capsys: p
     assert outcome.status == "interrupted"
     assert capsys.readouterr().err == "vps: interrupted (Ctrl-C) before 'migrations': release R1 is still live\n"
     assert report.recaps.get("vps") is None or report.recaps["vps"].failed == 0, "interrupted is not failed"
+
+
+def test_an_interrupted_rollback_says_which_release_is_live_and_audits_it() -> None:
+    from moorage.recipes.rollback import _interrupted
+
+    conn = FakeConnection()
+    outcome = _interrupted(conn, "/srv/app", "vps", "R1", ("R2", "R2"), True, "application directory")
+    assert outcome.interrupted and not outcome.ok
+    assert outcome.message == ("interrupted (Ctrl-C) before 'application directory': release R2 is live; nothing "
+                               "was rolled back to R1; the database restore did not run")
+    (audit,) = [c.command for c in conn.calls if "audit.log" in c.command]
+    assert "rollback by=" in audit and "release=R1 result=interrupted previous=R2" in audit

@@ -83,7 +83,8 @@ def _host(request: Request, report: Report, inventory: Inventory, playbook: Play
         ok = not result.failed_hosts
         message = f"release {release} is live" if ok else f"rollback to {release} failed; see above"
         if ok and (host.name in result.interrupted or (INTERRUPT.requested and data is not None)):
-            return _interrupted(conn, where, host.name, release, server.read_ledger(conn, where), data is not None,
+            now = server.read_ledger(conn, where).current
+            return _interrupted(conn, where, host.name, release, (ledger.current, now), data is not None,
                                 result.interrupted.get(host.name, ""))
         if ok and data is not None:
             restored = restore.run(data, conn, inventory, request.project, report)
@@ -95,12 +96,14 @@ def _host(request: Request, report: Report, inventory: Inventory, playbook: Play
         return Outcome(host.name, ok, message)
 
 
-def _interrupted(conn: Connection, where: str, host: str, release: str, ledger: server.Ledger, restore_db: bool,
-                 before: str) -> Outcome:
-    """Ctrl-C stopped the rollback at a safe point: say which release is live, audit it."""
-    live = f"release {ledger.current} is live" if ledger.current else "no release is live"
-    rest = ("" if ledger.current == release else f"; nothing was rolled back to {release}") + \
+def _interrupted(conn: Connection, where: str, host: str, release: str, currents: tuple[str | None, str | None],
+                 restore_db: bool, before: str) -> Outcome:
+    """Ctrl-C stopped the rollback at a safe point (``currents``: the live release before it, and now):
+    say which release is live, audit it."""
+    previous, current = currents
+    live = f"release {current} is live" if current else "no release is live"
+    rest = ("" if current == release else f"; nothing was rolled back to {release}") + \
            ("; the database restore did not run" if restore_db else "")
     where_said = f" before '{before}'" if before else ""
-    server.audit(conn, where, "rollback", release, "interrupted", previous=ledger.current)
+    server.audit(conn, where, "rollback", release, "interrupted", previous=previous)
     return Outcome(host, False, f"interrupted (Ctrl-C){where_said}: {live}{rest}", interrupted=True)
