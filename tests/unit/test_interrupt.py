@@ -51,17 +51,17 @@ def test_ctrl_c_stops_after_the_running_task_before_the_window(tmp_path: Path) -
     conn = PressingConnection("load-images")
     result, report = run(tmp_path, {"web1": conn}, TASKS)
     assert statuses(report) == [("stage", "changed"), ("images", "changed")]
-    assert result.interrupted == {"web1": "switch"} and not result.failed_hosts
+    assert result.interrupted == {"web1": "after 'images'"} and not result.failed_hosts
     assert result.exit_code == 130
     warning = next(e for e in report.events if e.kind == "warning")
-    assert "interrupted (Ctrl-C) before 'switch'" in (warning.message or "")
+    assert warning.message == "interrupted (Ctrl-C) after 'images': the tasks from 'switch' on did not run"
 
 
 def test_ctrl_c_inside_the_window_waits_for_its_end(tmp_path: Path) -> None:
     conn = PressingConnection("switch-current")
     result, report = run(tmp_path, {"web1": conn}, TASKS)
     assert [task for task, _ in statuses(report)] == ["stage", "images", "switch", "migrate", "gate"]
-    assert result.interrupted == {"web1": "after"}
+    assert result.interrupted == {"web1": "after 'gate'"}
     assert "media" not in [c.command for c in conn.calls]
 
 
@@ -72,7 +72,7 @@ def test_notified_handlers_still_run_after_ctrl_c(tmp_path: Path) -> None:
         {"name": "restore", "command": {"cmd": "pg-restore"}},
     ], handlers=[{"name": "start again", "command": {"cmd": "start-all"}}])
     assert statuses(report) == [("stop", "changed"), ("start again", "changed")]
-    assert result.interrupted == {"web1": "restore"}
+    assert result.interrupted == {"web1": "after 'stop'"}
 
 
 def test_a_press_before_the_run_stops_it_before_its_first_play(tmp_path: Path) -> None:
@@ -80,7 +80,7 @@ def test_a_press_before_the_run_stops_it_before_its_first_play(tmp_path: Path) -
     conn = FakeConnection()
     result, report = run(tmp_path, {"web1": conn}, TASKS)
     assert statuses(report) == [] and conn.calls == []
-    assert result.interrupted == {"web1": "play 'test play'"}
+    assert result.interrupted == {"web1": "before play 'test play'"}
 
 
 def test_shielded_work_is_never_stopped(tmp_path: Path) -> None:
@@ -149,7 +149,7 @@ def test_an_interrupted_rollback_says_which_release_is_live_and_audits_it() -> N
     from moorage.recipes.rollback import _interrupted
 
     conn = FakeConnection()
-    outcome = _interrupted(conn, "/srv/app", "vps", "R1", ("R2", "R2"), True, "application directory")
+    outcome = _interrupted(conn, "/srv/app", "vps", "R1", ("R2", "R2"), True, "before 'application directory'")
     assert outcome.interrupted and not outcome.ok
     assert outcome.message == ("interrupted (Ctrl-C) before 'application directory': release R2 is live; nothing "
                                "was rolled back to R1; the database restore did not run")

@@ -50,7 +50,8 @@ class HostPlay:
         self.pending_become: bool | None = None
         self.notified: list[str] = []
         self.failed = False
-        self.interrupted: str | None = None  # the task Ctrl-C stopped the play before
+        self.last_started = ""  # the display name of the last task begun
+        self.interrupted: str | None = None  # where Ctrl-C stopped the play: "after 'TASK'" (or "before")
         self.records: list[TaskRecord] = []  # every task's result, in order, for the run's result
 
     # -- the play --------------------------------------------------------------
@@ -66,7 +67,8 @@ class HostPlay:
             if INTERRUPT.stops_before(self.host.name, previous_interruptible, task.interruptible):
                 self._interrupt(task)
                 break
-            INTERRUPT.at(self.host.name, self._display_name(task), task.interruptible)
+            self.last_started = self._display_name(task)
+            INTERRUPT.at(self.host.name, self.last_started, task.interruptible)
             if not self._run_task(task, selected[index + 1:]):
                 break
             previous_interruptible = task.interruptible
@@ -79,9 +81,10 @@ class HostPlay:
     def _interrupt(self, task: Task) -> None:
         """Stop before ``task`` (Ctrl-C): the changes already decided are sent, the rest doesn't run."""
         if self._flush():
-            self.interrupted = self._display_name(task)
-            self.report.emit("warning", host=self.host.name, message=f"interrupted (Ctrl-C) before "
-                             f"'{self.interrupted}': it and the tasks after it did not run")
+            name = self._display_name(task)
+            self.interrupted = f"after '{self.last_started}'" if self.last_started else f"before '{name}'"
+            self.report.emit("warning", host=self.host.name, message=f"interrupted (Ctrl-C) {self.interrupted}: "
+                             f"the tasks from '{name}' on did not run")
 
     def _skipped_roles(self) -> set[str] | None:
         """The roles whose ``when`` in the play is false on this host, each reported once as

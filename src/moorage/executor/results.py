@@ -27,7 +27,7 @@ class RunResult:
     commands: dict[str, int] = field(default_factory=dict)
     connections: dict[str, int] = field(default_factory=dict)
     tasks: dict[str, list[TaskRecord]] = field(default_factory=dict)
-    interrupted: dict[str, str] = field(default_factory=dict)  # host -> what Ctrl-C stopped it before
+    interrupted: dict[str, str] = field(default_factory=dict)  # host -> where Ctrl-C stopped it: "after 'TASK'"
 
     @property
     def exit_code(self) -> int:

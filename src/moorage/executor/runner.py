@@ -53,7 +53,7 @@ class Runner:
                 allowed = {h.name for h in limit} - self.result.failed_hosts - set(self.result.interrupted)
                 hosts = [h for h in self.inventory.select(play.hosts) if h.name in allowed]
                 if hosts and INTERRUPT.stops_before("", True, True):  # between plays: a safe point
-                    self.result.interrupted.update((h.name, f"play '{play.name}'") for h in hosts)
+                    self.result.interrupted.update((h.name, f"before play '{play.name}'") for h in hosts)
                     break
                 if not self._run_play(play, hosts):
                     break

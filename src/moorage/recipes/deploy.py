@@ -56,7 +56,7 @@ def _checked(host: str, result: RunResult) -> Outcome:
     if host in result.failed_hosts:
         return Outcome(host, False, "check mode found a failure (above); nothing was changed")
     if host in result.interrupted:
-        return Outcome(host, False, f"interrupted (Ctrl-C) before '{result.interrupted[host]}'; check mode: "
+        return Outcome(host, False, f"interrupted (Ctrl-C) {result.interrupted[host]}; check mode: "
                        "nothing was changed", interrupted=True)
     return Outcome(host, True, "check mode: nothing was changed")
 
@@ -106,15 +106,15 @@ class _Deploy:
             self.report.emit("task", host=host.name, task="deploy lock", status="failed", message=exc.detail)
             return Outcome(host.name, False, exc.detail)
 
-    def _interrupted(self, host: Host, ledger: server.Ledger, before: str) -> Outcome:
+    def _interrupted(self, host: Host, ledger: server.Ledger, where: str) -> Outcome:
         """Ctrl-C stopped the deploy at a safe point: which release is live, truthfully."""
         if ledger.current == self.release_id:
             live = f"release {self.release_id} is live (it passed its health gate)"
         else:
             live = (f"release {ledger.current} is still live" if ledger.current else "no release is live") + \
                    f"; release {self.release_id} was not switched to"
-        return Outcome(host.name, False, f"interrupted (Ctrl-C) before '{before}': {live}; the tasks from there "
-                       "on did not run (deploy again to finish)", interrupted=True)
+        return Outcome(host.name, False, f"interrupted (Ctrl-C) {where}: {live}; the rest of the deploy did not "
+                       "run (deploy again to finish it)", interrupted=True)
 
     def _recover(self, conn: Connection, host: Host, ledger: server.Ledger) -> Outcome:
         """After a failed deploy: if the new release went live, bring the previous one back."""

@@ -54,7 +54,7 @@ class Prepared:
     permit: str = ""
     safety: list[str] = field(default_factory=list)
     leftovers: list[str] = field(default_factory=list)  # tables the backup doesn't have, left in place
-    interrupted: str | None = None  # the task Ctrl-C stopped the restore before
+    interrupted: str | None = None  # where Ctrl-C stopped the restore: "after 'TASK'", "before the restore"
 
     def describe(self) -> str:
         names = ", ".join(b.name for b in self.backups)
@@ -179,7 +179,7 @@ def prepare(conn: Connection, settings: DataSettings, chosen: list[catalog.Backu
 
 def run(prepared: Prepared, conn: Connection, inventory: Inventory, project: Project, report: Report) -> bool:
     """Run playbooks/restore.yml for a prepared restore on its host's open connection; True when it passed
-    (False when Ctrl-C stopped it: ``prepared.interrupted`` then names the task it stopped before)."""
+    (False when Ctrl-C stopped it: ``prepared.interrupted`` then says where: "after 'TASK'")."""
     settings = prepared.settings
     items = [{"file": b.name, "service": b.service or settings.service_of(b.label),
               **({"database": b.meta["database"]} if b.meta.get("database") else {})} for b in prepared.backups]
@@ -218,7 +218,7 @@ def outcome_message(prepared: Prepared, ok: bool) -> str:
         return prepared.describe()
     if prepared.interrupted is not None:
         safety = f"; the safety backup is {', '.join(prepared.safety)}" if prepared.safety else ""
-        return (f"interrupted (Ctrl-C) before '{prepared.interrupted}': the database was not touched; any service "
+        return (f"interrupted (Ctrl-C) {prepared.interrupted}: the database was not touched; any service "
                 f"the restore stopped was started again{safety}")
     if prepared.into:
         return "the restore into the scratch database failed (above); the live database was not touched"
@@ -264,7 +264,7 @@ def restore(request: Request, report: Report, *, files: Sequence[str] = (), into
             prepared = prepare(conn, settings, chosen, report, into=into, destroy=destroy, yes=yes, ask=ask,
                                compose_file=compose_file_of(settings))
             if INTERRUPT.requested:  # Ctrl-C during the checks: the restore itself never started
-                prepared.interrupted = "the restore"
+                prepared.interrupted = "before the restore"
                 ok = False
             else:
                 ok = run(prepared, conn, inventory, request.project, report)

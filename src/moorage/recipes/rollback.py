@@ -104,6 +104,6 @@ def _interrupted(conn: Connection, where: str, host: str, release: str, currents
     live = f"release {current} is live" if current else "no release is live"
     rest = ("" if current == release else f"; nothing was rolled back to {release}") + \
            ("; the database restore did not run" if restore_db else "")
-    where_said = f" before '{before}'" if before else ""
+    where_said = f" {before}" if before else ""
     server.audit(conn, where, "rollback", release, "interrupted", previous=previous)
     return Outcome(host, False, f"interrupted (Ctrl-C){where_said}: {live}{rest}", interrupted=True)
