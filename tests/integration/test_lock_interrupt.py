@@ -77,9 +77,13 @@ def status(inventory: Path) -> dict:
 
 def deploy_pressing(inventory: Path, greeting: str, when, presses: int = 1) -> Run:
     """``moorage deploy`` as a subprocess, sent SIGINT ``presses`` times once ``when(event)`` holds."""
-    proc = subprocess.Popen([MOORAGE, "deploy", "--host", "staging", "--inventory", str(inventory), "--json",
-                             "--set", f"greeting={greeting}"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    return pressing(["deploy", "--set", f"greeting={greeting}"], inventory, when, presses)
+
+
+def pressing(args: list[str], inventory: Path, when, presses: int = 1) -> Run:
+    """``moorage ARGS --host staging`` as a subprocess, sent SIGINT ``presses`` times once ``when(event)``."""
+    proc = subprocess.Popen([MOORAGE, *args, "--host", "staging", "--inventory", str(inventory), "--json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     watchdog = threading.Timer(600, proc.kill)
     watchdog.start()
     lines, pressed = [], False
@@ -172,6 +176,17 @@ def test_ctrl_c_inside_the_window_finishes_the_gate_then_stops(site):
     assert request(server.ports[80], "/").status == 200
     state = status(inventory)
     assert state["current"] == new and state["drift"] == [] and not state["lock"]["held"]
+
+
+def test_ctrl_c_during_a_rollback_lets_it_pass_its_gate(site):
+    server, inventory = site
+    before = live(server)
+    run = pressing(["rollback", "--to", "previous"], inventory,
+                   lambda e: e.get("task") == SWITCH and e.get("status") == "changed")
+    assert run.code == 0, run.stdout[-3000:] + run.stderr  # nothing was left to stop before
+    assert live(server) != before and lock_free(server) and "rollback" in last_audit(server)
+    assert "result=ok" in last_audit(server)
+    assert status(inventory)["drift"] == [] and request(server.ports[80], "/").status == 200
 
 
 def test_a_second_ctrl_c_aborts_and_status_shows_what_to_repair(site):
