@@ -95,3 +95,17 @@ def test_stale_reasons() -> None:
     old = lock.LockState(True, '{"by": "x@y", "pid": 1}', age=3 * 3600, session_alive=None)
     assert old.stale() == "it was taken 3 h 0 min ago, longer than any deploy takes"
     assert lock.LockState(True, '{"by": "x@y", "pid": 1}', age=60, session_alive=True).stale() == ""
+
+
+def test_the_session_is_the_connection_not_a_shell_or_sudo_between(conn: LocalConnection, tmp_path: Path) -> None:
+    """Through ``sudo sh -c`` (a host with become) the shell's parent is sudo, gone when the command
+    ends: the holder names the first ancestor that is neither (here: this test's process)."""
+    import os
+    import shlex
+
+    app = str(tmp_path / "app")
+    command = lock.take_command(app, {"by": "me"})
+    assert conn.run(f"sh -c {shlex.quote('sh -c ' + shlex.quote(command))}").ok
+    holder = json.loads((tmp_path / "app/.moorage/lock/holder").read_text())
+    assert holder["session"].split()[0] == str(os.getpid())
+    assert lock.inspect(conn, app).session_alive is True

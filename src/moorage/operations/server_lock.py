@@ -29,8 +29,12 @@ HELD_EXIT = 75  # the script's status when the lock directory already exists
 FAILED_EXIT = 76  # the script's status when the lock couldn't be made for another reason
 STALE_AFTER_SECONDS = 2 * 3600  # no deploy holds the lock this long: past it, status calls the lock stale
 _PARTIAL = "@@partial "
-_SESSION = ('printf \'%s %s\' "$PPID" '
-            '"$(sed \'s/.*) //\' /proc/$PPID/stat 2>/dev/null | cut -d" " -f20)"')
+# The holder's connection on the server: the first ancestor of this shell that isn't a shell or sudo
+# (sshd's session process, or the controller itself on a local connection), with its start time
+# (a pid can be reused).  /proc/PID/stat after "(comm) ": field 2 is the parent, 20 the start time.
+_SESSION = ('p=$PPID; for _ in 1 2 3 4; do case "$(cat /proc/$p/comm 2>/dev/null)" in sudo|su|sh|dash|bash) '
+            'p=$(sed \'s/.*) //\' /proc/$p/stat | cut -d" " -f2);; *) break;; esac; done; '
+            'printf \'%s %s\' "$p" "$(sed \'s/.*) //\' /proc/$p/stat 2>/dev/null | cut -d" " -f20)"')
 
 # Why a filesystem call fails, as the shell says it, and what the user can do about it.
 _REASONS = (
