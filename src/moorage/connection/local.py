@@ -28,12 +28,15 @@ class LocalConnection:
         """Run ``command`` locally and collect its output."""
         self.stats.commands += 1
         argv = ["sh", "-c", wrap_become(command, self.target, become)]
+        # Its own process group: a Ctrl-C at the terminal reaches moorage alone, which stops at a safe
+        # point, instead of killing the command half way (an SSH command never sees it either).
         if stdin is not None and not isinstance(stdin, bytes | bytearray):
-            proc = subprocess.run(argv, stdin=stdin.fileno(), capture_output=True, timeout=timeout, check=False)
+            proc = subprocess.run(argv, stdin=stdin.fileno(), capture_output=True, timeout=timeout, check=False,
+                                  process_group=0)
         else:
             self.stats.bytes_sent += len(stdin or b"")
             proc = subprocess.run(argv, input=stdin or b"", capture_output=True, timeout=timeout,
-                                  check=False)
+                                  check=False, process_group=0)
         return CommandResult(command, proc.returncode, proc.stdout, proc.stderr)
 
     def open_channel(self, command: str, become: bool | None = None) -> LocalChannel:

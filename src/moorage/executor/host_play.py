@@ -17,6 +17,7 @@ from moorage import secrets, templating
 from moorage.connection.base import ByteStream, Channel, CommandResult, Connection
 from moorage.errors import HostError, MoorageError
 from moorage.executor import batch
+from moorage.executor.interrupt import INTERRUPT
 from moorage.executor.options import RunOptions
 from moorage.executor.results import TaskRecord
 from moorage.executor.tasks import build_operation, registered, search_dirs, should_run, skipped_roles
@@ -49,6 +50,8 @@ class HostPlay:
         self.pending_become: bool | None = None
         self.notified: list[str] = []
         self.failed = False
+        self.last_started = ""  # the display name of the last task begun
+        self.interrupted: str | None = None  # where Ctrl-C stopped the play: "after 'TASK'" (or "before")
         self.records: list[TaskRecord] = []  # every task's result, in order, for the run's result
 
     # -- the play --------------------------------------------------------------
@@ -59,13 +62,29 @@ class HostPlay:
             return False
         selected = [t for t in self.play.all_tasks() if self.options.selects(t.all_tags)
                     and (t.role is None or t.role.name not in skipped)]
+        previous_interruptible = True
         for index, task in enumerate(selected):
+            if INTERRUPT.stops_before(self.host.name, previous_interruptible, task.interruptible):
+                self._interrupt(task)
+                break
+            self.last_started = self._display_name(task)
+            INTERRUPT.at(self.host.name, self.last_started, task.interruptible)
             if not self._run_task(task, selected[index + 1:]):
                 break
+            previous_interruptible = task.interruptible
         else:
             self._flush()
-        self._run_handlers()  # also after a failure: a notified handler is never lost
+        self._run_handlers()  # also after a failure or Ctrl-C: a notified handler is never lost
+        INTERRUPT.at(self.host.name, "", interruptible=True)  # the play is over: no task is running
         return not self.failed
+
+    def _interrupt(self, task: Task) -> None:
+        """Stop before ``task`` (Ctrl-C): the changes already decided are sent, the rest doesn't run."""
+        if self._flush():
+            name = self._display_name(task)
+            self.interrupted = f"after '{self.last_started}'" if self.last_started else f"before '{name}'"
+            self.report.emit("warning", host=self.host.name, message=f"interrupted (Ctrl-C) {self.interrupted}: "
+                             f"the tasks from '{name}' on did not run")
 
     def _skipped_roles(self) -> set[str] | None:
         """The roles whose ``when`` in the play is false on this host, each reported once as
@@ -87,6 +106,7 @@ class HostPlay:
         for handler in self.play.all_handlers():
             if handler.name in self.notified and handler.name not in done:
                 done.add(handler.name)
+                INTERRUPT.at(self.host.name, self._display_name(handler), interruptible=True)
                 if not self._run_task(handler, []):
                     break
         self._flush()

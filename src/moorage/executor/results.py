@@ -20,16 +20,18 @@ class TaskRecord:
 
 @dataclass
 class RunResult:
-    """What a run did: failed hosts, the exit status, round trips and task results per host."""
+    """What a run did: failed hosts, hosts Ctrl-C stopped at a safe point, the exit status, round
+    trips and task results per host."""
 
     failed_hosts: set[str] = field(default_factory=set)
     commands: dict[str, int] = field(default_factory=dict)
     connections: dict[str, int] = field(default_factory=dict)
     tasks: dict[str, list[TaskRecord]] = field(default_factory=dict)
+    interrupted: dict[str, str] = field(default_factory=dict)  # host -> where Ctrl-C stopped it: "after 'TASK'"
 
     @property
     def exit_code(self) -> int:
-        return 1 if self.failed_hosts else 0
+        return 1 if self.failed_hosts else 130 if self.interrupted else 0
 
     def round_trips(self) -> dict[str, dict[str, int]]:
         """Per host: SSH connections opened and commands run."""

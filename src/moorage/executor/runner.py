@@ -14,6 +14,7 @@ from typing import TypeVar
 from moorage.connection import Connection, connect
 from moorage.errors import HostError, MoorageError
 from moorage.executor.host_play import HostPlay
+from moorage.executor.interrupt import INTERRUPT
 from moorage.executor.options import RunOptions
 from moorage.executor.results import RunResult, TaskRecord
 from moorage.inventory import Host, Inventory
@@ -49,8 +50,11 @@ class Runner:
         """Run every play of ``playbook`` on the hosts of ``limit`` that it targets."""
         try:
             for play in playbook.plays:
-                allowed = {h.name for h in limit} - self.result.failed_hosts
+                allowed = {h.name for h in limit} - self.result.failed_hosts - set(self.result.interrupted)
                 hosts = [h for h in self.inventory.select(play.hosts) if h.name in allowed]
+                if hosts and INTERRUPT.stops_before("", True, True):  # between plays: a safe point
+                    self.result.interrupted.update((h.name, f"before play '{play.name}'") for h in hosts)
+                    break
                 if not self._run_play(play, hosts):
                     break
         finally:
@@ -96,6 +100,8 @@ class Runner:
                 ok = host_play.run()
             finally:
                 self.result.tasks.setdefault(host.name, []).extend(host_play.records)
+            if host_play.interrupted is not None:
+                self.result.interrupted[host.name] = host_play.interrupted
         except MoorageError as exc:
             self.report.recap_for(host.name).unreachable = isinstance(exc, HostError)
             self.report.emit("task", host=host.name, play=play.name, task="connect", status="failed",

@@ -9,11 +9,8 @@ and the ``current`` link written by the ``release`` operation.
 
 from __future__ import annotations
 
-import getpass
 import json
-import os
 import shlex
-import socket
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,19 +19,12 @@ from typing import Any
 
 from moorage.connection import connect
 from moorage.connection.base import Connection
-from moorage.errors import HostError
+from moorage.operations import server_lock
+from moorage.operations.server_lock import STATE, now, operator
+from moorage.report import Report
 from moorage.target import Target
 
-STATE = ".moorage"
-
-
-def operator() -> str:
-    """Who runs this: ``user@host`` of the controller."""
-    return f"{getpass.getuser()}@{socket.gethostname()}"
-
-
-def _now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+__all__ = ["STATE", "Ledger", "audit", "locked", "new_release_id", "now", "operator", "read_audit", "read_ledger"]
 
 
 def new_release_id() -> str:
@@ -42,68 +32,27 @@ def new_release_id() -> str:
     return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
 
 
-# -- lock ---------------------------------------------------------------------------
-def acquire_lock(conn: Connection, app_dir: str, action: str, break_lock: bool = False) -> str | None:
-    """Take the deploy lock or raise a HostError naming who holds it and since when.
-
-    With ``break_lock``, a held lock is removed first; the holder it replaced is returned so
-    the audit log can say so.
-    """
-    lock = shlex.quote(f"{app_dir}/{STATE}/lock")
-    holder = json.dumps({"by": operator(), "pid": os.getpid(), "since": _now(), "action": action})
-    broken = None
-    if break_lock:
-        result = conn.run(f"cat {lock}/holder 2>/dev/null && rm -rf {lock}")
-        broken = result.text.strip() or None
-    result = conn.run(f"mkdir -p {shlex.quote(f'{app_dir}/{STATE}')} && mkdir {lock} 2>/dev/null "
-                      f"&& printf '%s\\n' {shlex.quote(holder)} > {lock}/holder || {{ cat {lock}/holder; exit 75; }}")
-    if result.exit_code == 75:
-        raise HostError(conn.target.name, f"deploy lock on {app_dir} is held: {_describe(result.text)}; "
-                        "wait for that run, or if it is gone rerun with --break-lock")
-    if not result.ok:
-        raise HostError(conn.target.name, f"cannot take the deploy lock in {app_dir}: {result.stderr_tail(3)}")
-    return broken
-
-
-def _describe(holder_text: str) -> str:
-    try:
-        holder = json.loads(holder_text)
-    except ValueError:
-        return holder_text.strip() or "unknown holder"
-    stale = ""
-    if holder.get("by") == operator() and holder.get("pid") and not _pid_alive(int(holder["pid"])):
-        stale = " — that process is gone, the lock is stale"
-    return f"{holder.get('action', 'deploy')} by {holder.get('by')} (pid {holder.get('pid')}) " \
-           f"since {holder.get('since')}{stale}"
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def release_lock(conn: Connection, app_dir: str) -> None:
-    """Give the deploy lock back."""
-    conn.run(f"rm -rf {shlex.quote(f'{app_dir}/{STATE}/lock')}")
-
-
+# -- lock (moorage.operations.server_lock) ----------------------------------------------
 @contextmanager
-def locked(target: Target, app_dir: str, action: str, break_lock: bool) -> Iterator[Connection]:
-    """A connection to ``target`` holding the deploy lock (deploy, rollback, restore) until the block ends."""
+def locked(target: Target, app_dir: str, action: str, break_lock: bool,
+           report: Report | None = None) -> Iterator[Connection]:
+    """A connection to ``target`` holding the deploy lock (deploy, rollback, restore) until the block ends.
+
+    Raises ``HostError`` when the lock can't be taken (``server_lock.LockHeld`` when another run holds
+    it).  Half-written releases the lock's taking removed are reported as a warning on ``report``.
+    """
     conn = connect(target)
     try:
-        broken = acquire_lock(conn, app_dir, action, break_lock)
+        broken, partials = server_lock.acquire(conn, app_dir, action, break_lock)
         if broken:
             audit(conn, app_dir, "break-lock", "", "ok", previous_holder=broken)
+        if partials and report is not None:
+            report.emit("warning", host=target.name, message="removed half-written release directories left by "
+                        f"an interrupted run: {', '.join(partials)}")
         try:
             yield conn
         finally:
-            release_lock(conn, app_dir)
+            server_lock.release(conn, app_dir)
     finally:
         conn.close()
 
@@ -113,7 +62,7 @@ def audit(conn: Connection, app_dir: str, action: str, release: str, result: str
     """Append one line to the server's audit log: when, who, what, which release, result."""
     fields = " ".join(f"{k}={json.dumps(str(v)) if ' ' in str(v) else v}" for k, v in extra.items()
                       if v not in (None, ""))
-    line = f"{_now()} {action} by={operator()} release={release or '-'} result={result} {fields}".rstrip()
+    line = f"{now()} {action} by={operator()} release={release or '-'} result={result} {fields}".rstrip()
     path = shlex.quote(f"{app_dir}/{STATE}/audit.log")
     conn.run(f"mkdir -p {shlex.quote(f'{app_dir}/{STATE}')} && printf '%s\\n' {shlex.quote(line)} >> {path}")
 

@@ -109,7 +109,8 @@ def run_rsync(argv: list[str], src: str, dest: str, conn: Connection, prefix: st
     tunnel = Tunnel(conn, ours, prefix)
     try:
         with subprocess.Popen([*argv, "-e", _RSH_COMMAND, src, f"host:{dest}"], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, env=env, pass_fds=(theirs.fileno(),)) as proc:
+                              stderr=subprocess.PIPE, env=env, pass_fds=(theirs.fileno(),),
+                              process_group=0) as proc:  # Ctrl-C is moorage's to handle (executor.interrupt)
             theirs.close()
             tunnel.start()
             code, out, err = _follow(proc, tunnel, meter)

@@ -25,6 +25,7 @@ class Task:
     register: str | None = None
     become: bool | None = None
     validation: bool = False  # a check: `when` false means the check passed (ok), not skipped
+    interruptible: bool = True  # false: part of a window Ctrl-C never stops inside (executor/interrupt.py)
     location: Location = field(default_factory=lambda: Location(""))
     role: Role | None = field(default=None, repr=False)
 

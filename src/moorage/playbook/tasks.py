@@ -107,6 +107,7 @@ def build_task(item: Mapping[str, Any], role: Role | None = None) -> Task:
         when=str(when).lower() if isinstance(when, bool) else when,
         notify=_names(item.get("notify")), tags=_names(item.get("tags")),
         register=item.get("register"), become=item.get("become"), validation=bool(item.get("validation")),
+        interruptible=item.get("interruptible", True) is not False,
         location=location_of(item, []), role=role)
 
 

@@ -2,7 +2,8 @@
 
 releases: the ledger (every release.json, the current link) -> a table
 status:   ledger, containers (docker compose ps), audit lines, backups -> one HTTP probe of the
-          health URL from here -> a summary (or JSON)
+          health URL from here -> the lock, a broken current, containers not running the current
+          release (recipes/server_health.py) -> a summary (or JSON)
 logs:     docker compose logs of the current release
 """
 
@@ -17,6 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from rich.markup import escape
 from rich.table import Table
 
 from moorage.connection import Connection, connect
@@ -27,6 +29,7 @@ from moorage.operations.backups import catalog
 from moorage.operations.base import Facts, OpContext, TaskFailed
 from moorage.operations.http import WaitHttp
 from moorage.progname import command
+from moorage.recipes import server_health
 from moorage.recipes.console import console
 from moorage.recipes.play import Request
 from moorage.schema import suggest
@@ -128,6 +131,10 @@ def status(request: Request, *, json_: bool = False) -> int:
         audit = server.read_audit(conn, app.app_dir, 5)
         backups = catalog.parse_listing(conn.run(catalog.list_command(app.backup_dir or "/nonexistent")).text)
         health = _health(app, conn)
+        probe = server_health.parse(conn.run(server_health.probe_command(
+            app.app_dir, app.compose_project, app.compose("config", "--hash", "*"))).text)
+    lock, problems = server_health.findings(probe, ledger.current, ledger.get(ledger.current or ""), app.host.name,
+                                            ledger.releases[0]["id"] if ledger.releases else "")
     newest = catalog.newest_verified(backups)
     warning = catalog.staleness(backups, BACKUP_WARN_HOURS,
                                 labels=None if app.backup_databases else [])  # no database: no warning
@@ -135,6 +142,11 @@ def status(request: Request, *, json_: bool = False) -> int:
     if json_:
         print(json.dumps({"host": name, "current": ledger.current, "state": ledger.state(ledger.current or ""),
                           "health": health, "audit": audit,
+                          "lock": {"held": probe.lock.held, "holder": probe.lock.holder or None,
+                                   "age_seconds": probe.lock.age, "stale": probe.lock.stale() or None},
+                          "current_broken": probe.broken_current or None,
+                          "drift": server_health.drift(ledger.get(ledger.current or ""), probe),
+                          "problems": problems,
                           "backup": {"newest": newest.name if newest else None,
                                      "age_seconds": round(newest.age()) if newest else None, "warning": warning},
                           "services": [dict(zip(("service", "state", "health", "image"), s, strict=False))
@@ -148,6 +160,9 @@ def status(request: Request, *, json_: bool = False) -> int:
         table.add_row(*row)
     out.print(table)
     out.print(" ".join(filter(None, ["health gate", app.health_url])) + f": {health}")
+    out.print(escape(lock))
+    for problem in problems:
+        out.print(f"[yellow]warning[/]: {escape(problem)}")
     if warning:
         out.print(f"[yellow]warning[/]: {warning}; back up with `{command('backup', '--host', name)}`")
     elif newest:

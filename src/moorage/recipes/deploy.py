@@ -12,10 +12,12 @@ from __future__ import annotations
 
 from moorage.connection import Connection
 from moorage.errors import HostError, InputError
-from moorage.executor import Runner
+from moorage.executor import Runner, RunResult
+from moorage.executor.interrupt import INTERRUPT, catching
 from moorage.inventory import Host, Inventory
 from moorage.operations import server_state as server
 from moorage.playbook import Playbook
+from moorage.progname import command
 from moorage.recipes import rollback
 from moorage.recipes.check import check_before_run
 from moorage.recipes.compose_services import refuse_unknown
@@ -27,12 +29,18 @@ from moorage.report import Report
 
 def deploy(request: Request, report: Report, *, force: bool = False, break_lock: bool = False,
            services: list[str] | None = None) -> int:
-    """Deploy every host of the target, one after another; returns the exit status.  ``services``:
-    only those compose services are (re)created, the others keep their containers.
+    """Deploy every host of the target, one after another; returns the exit status (130 when Ctrl-C
+    stopped it at a safe point, see ``executor.interrupt``).  ``services``: only those compose
+    services are (re)created, the others keep their containers.
 
     Raises ``InputError`` when a production host fails the preflight and ``force`` is not set, or
     when ``services`` names one the compose file lacks.
     """
+    with catching():
+        return _deploy(request, report, force, break_lock, services)
+
+
+def _deploy(request: Request, report: Report, force: bool, break_lock: bool, services: list[str] | None) -> int:
     release_id = server.new_release_id()
     revision = request.project.revision()
     base = request.inventory()
@@ -49,12 +57,19 @@ def deploy(request: Request, report: Report, *, force: bool = False, break_lock:
     _preflight(request, hosts, playbook, force)
     if request.options.check:
         result = Runner(inventory, request.options, report).run(playbook, hosts)
-        return finish([Outcome(h.name, h.name not in result.failed_hosts,
-                               "check mode: nothing was changed" if h.name not in result.failed_hosts
-                               else "check mode found a failure (above); nothing was changed") for h in hosts],
-                      report)
+        return finish([_checked(h.name, result) for h in hosts], report)
     steps = _Deploy(request, report, base, inventory, playbook, release_id, revision, force, break_lock)
     return finish([steps.host(host) for host in hosts], report)
+
+
+def _checked(host: str, result: RunResult) -> Outcome:
+    """How ``deploy --check`` ended on ``host``."""
+    if host in result.failed_hosts:
+        return Outcome(host, False, "check mode found a failure (above); nothing was changed")
+    if host in result.interrupted:
+        return Outcome(host, False, f"interrupted (Ctrl-C) {result.interrupted[host]}; check mode: "
+                       "nothing was changed", interrupted=True)
+    return Outcome(host, True, "check mode: nothing was changed")
 
 
 def _preflight(request: Request, hosts: list[Host], playbook: Playbook, force: bool) -> None:
@@ -77,12 +92,20 @@ class _Deploy:
     def host(self, host: Host) -> Outcome:
         app_dir = rollback.app_dir(host, self.playbook)
         forced = "yes" if self.force and host.production else ""
+        if INTERRUPT.requested:
+            return Outcome(host.name, False, "not started: interrupted (Ctrl-C) before this host", interrupted=True)
+        INTERRUPT.repair[host.name] = command("deploy", "--host", host.name, "--break-lock")
         try:
-            with server.locked(host.target, app_dir, "deploy", self.break_lock) as conn:
+            with server.locked(host.target, app_dir, "deploy", self.break_lock, self.report) as conn:
                 self._before(conn, host, server.read_ledger(conn, app_dir), app_dir)
                 result = Runner(self.inventory, self.request.options, self.report, {host.name: conn}).run(
                     self.playbook, [host])
                 ledger = server.read_ledger(conn, app_dir)
+                if host.name in result.interrupted and not result.failed_hosts:
+                    outcome = self._interrupted(host, ledger, result.interrupted[host.name])
+                    server.audit(conn, app_dir, "deploy", ledger.current or "", "interrupted", forced=forced,
+                                 revision=self.revision, detail=outcome.message)
+                    return outcome
                 if not result.failed_hosts:
                     server.mark_live(conn, ledger, app_dir, ledger.current or "")
                     server.audit(conn, app_dir, "deploy", ledger.current or "", "ok", forced=forced,
@@ -108,6 +131,17 @@ class _Deploy:
                 f"release {ledger.current} is live because a rollback replaced {undone['id']}; this deploy "
                 "replaces it with the project as it is now"))
 
+
+    def _interrupted(self, host: Host, ledger: server.Ledger, where: str) -> Outcome:
+        """Ctrl-C stopped the deploy at a safe point: which release is live, truthfully."""
+        if ledger.current == self.release_id:
+            live = f"release {self.release_id} is live (it passed its health gate)"
+        else:
+            live = (f"release {ledger.current} is still live" if ledger.current else "no release is live") + \
+                   f"; release {self.release_id} was not switched to"
+        return Outcome(host.name, False, f"interrupted (Ctrl-C) {where}: {live}; the rest of the deploy did not "
+                       "run (deploy again to finish it)", interrupted=True)
+
     def _recover(self, conn: Connection, host: Host, ledger: server.Ledger, app_dir: str) -> Outcome:
         """After a failed deploy: its release (if recorded) is marked failed, never a rollback target;
         if it went live, the release that was live before it comes back."""
@@ -124,8 +158,10 @@ class _Deploy:
         previous = str(good["id"])
         self.report.emit("warning", host=host.name, message=f"deploy of {release_id} failed after the switch "
                          f"(marked failed); rolling back to {previous}")
-        if rollback.run_rollback(self.base, self.request, self.report, conn, host.name, previous,
-                                 ledger.get(previous)):
+        with INTERRUPT.shielded():  # the way back runs to its gate whatever Ctrl-C says
+            rolled_back = rollback.run_rollback(self.base, self.request, self.report, conn, host.name, previous,
+                                                ledger.get(previous))
+        if rolled_back:
             return Outcome(host.name, False, f"rolled back: deploy of {release_id} failed, release {previous} "
                            "is live again")
         return Outcome(host.name, False, f"rollback failed: deploy of {release_id} failed and bringing back "

@@ -14,6 +14,7 @@ from typing import Any
 
 from moorage.errors import InputError
 from moorage.executor import Runner, RunOptions, RunResult
+from moorage.executor.interrupt import catching
 from moorage.inventory import Host, Inventory, load_inventory
 from moorage.progname import command
 from moorage.project import BUILTIN_PLAYBOOKS, PLAYBOOK_SUFFIXES, Project
@@ -78,13 +79,15 @@ def play(request: Request, playbook: str | Path, report: Report) -> int:
         flags, why = RECIPE_PLAYBOOKS[name]
         instead = command(name, "--host", request.target, *flags)
         raise InputError(f"`play` does not run the {name} playbook: run `{instead}` ({why})")
-    inventory = request.inventory()
-    return run(inventory, playbook, inventory.select(request.target), request.project, request.options,
-               report).exit_code
+    with catching():  # Ctrl-C: stop at the next safe point, exit 130
+        inventory = request.inventory()
+        return run(inventory, playbook, inventory.select(request.target), request.project, request.options,
+                   report).exit_code
 
 
 def sync_media(request: Request, delete: bool, report: Report) -> int:
     """``sync-media``: playbooks/sync-media.yml, with ``media_delete`` when ``delete``."""
-    inventory = request.inventory().with_variables({"media_delete": True} if delete else {})
-    return run(inventory, "sync-media", inventory.select(request.target), request.project, request.options,
-               report).exit_code
+    with catching():
+        inventory = request.inventory().with_variables({"media_delete": True} if delete else {})
+        return run(inventory, "sync-media", inventory.select(request.target), request.project, request.options,
+                   report).exit_code

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from moorage.connection.base import Connection
 from moorage.errors import HostError, InputError
 from moorage.executor import Runner, RunOptions
+from moorage.executor.interrupt import INTERRUPT, asking, catching
 from moorage.inventory import Host, Inventory
 from moorage.operations import server_state as server
 from moorage.operations.backups import catalog, guard, scripts
@@ -53,6 +54,7 @@ class Prepared:
     permit: str = ""
     safety: list[str] = field(default_factory=list)
     leftovers: list[str] = field(default_factory=list)  # tables the backup doesn't have, left in place
+    interrupted: str | None = None  # where Ctrl-C stopped the restore: "after 'TASK'", "before the restore"
 
     def describe(self) -> str:
         names = ", ".join(b.name for b in self.backups)
@@ -170,13 +172,14 @@ def prepare(conn: Connection, settings: DataSettings, chosen: list[catalog.Backu
             + (", dropping and recreating it" if destroy else ""))
     request = guard.Destruction(what, host.name, host.environment, sorted({b.label for b in chosen}), named=True)
     permit = guard.authorize(request, list_backups(conn, settings), max_age_hours=settings.max_age_hours,
-                             yes=yes, ask=ask)
+                             yes=yes, ask=asking(ask))
     safety = safety_backup(conn, settings, [b.label for b in chosen], report, required=not destroy)
     return Prepared(settings, chosen, recreate=destroy, permit=permit.token, safety=safety)
 
 
 def run(prepared: Prepared, conn: Connection, inventory: Inventory, project: Project, report: Report) -> bool:
-    """Run playbooks/restore.yml for a prepared restore on its host's open connection."""
+    """Run playbooks/restore.yml for a prepared restore on its host's open connection; True when it passed
+    (False when Ctrl-C stopped it: ``prepared.interrupted`` then says where: "after 'TASK'")."""
     settings = prepared.settings
     items = [{"file": b.name, "service": b.service or settings.service_of(b.label),
               **({"database": b.meta["database"]} if b.meta.get("database") else {})} for b in prepared.backups]
@@ -187,7 +190,8 @@ def run(prepared: Prepared, conn: Connection, inventory: Inventory, project: Pro
     result = Runner(restoring, RunOptions(), report, {name: conn}).run(project.load_playbook("restore"),
                                                                        restoring.select(name))
     prepared.leftovers = [str(table) for table in result.collected(name, "leftovers")]
-    return not result.failed_hosts
+    prepared.interrupted = None if result.failed_hosts else result.interrupted.get(name)
+    return not result.failed_hosts and prepared.interrupted is None
 
 
 def release_backups(ledger: server.Ledger, release_id: str) -> list[str]:
@@ -202,7 +206,8 @@ def release_backups(ledger: server.Ledger, release_id: str) -> list[str]:
 
 def audit(conn: Connection, prepared: Prepared, ok: bool, ledger_current: str | None) -> None:
     """The restore's line in the server's audit log."""
-    server.audit(conn, prepared.settings.app_dir, "restore", ledger_current or "", "ok" if ok else "failed",
+    result = "ok" if ok else "interrupted" if prepared.interrupted is not None else "failed"
+    server.audit(conn, prepared.settings.app_dir, "restore", ledger_current or "", result,
                  files=",".join(b.name for b in prepared.backups), into=prepared.into,
                  recreated="yes" if prepared.recreate else "", safety=",".join(prepared.safety))
 
@@ -211,6 +216,10 @@ def outcome_message(prepared: Prepared, ok: bool) -> str:
     """One sentence for the user."""
     if ok:
         return prepared.describe()
+    if prepared.interrupted is not None:
+        safety = f"; the safety backup is {', '.join(prepared.safety)}" if prepared.safety else ""
+        return (f"interrupted (Ctrl-C) {prepared.interrupted}: the database was not touched; any service "
+                f"the restore stopped was started again{safety}")
     if prepared.into:
         return "the restore into the scratch database failed (above); the live database was not touched"
     return ("the restore failed (above); it ran in one transaction, so the database is as it was"
@@ -246,12 +255,19 @@ def restore(request: Request, report: Report, *, files: Sequence[str] = (), into
     ``files``: the backups to restore (default: the newest verified one of each database);
     ``into``: a scratch database instead of the live one; ``destroy``: drop and recreate it.
     """
-    inventory = request.inventory()
-    settings = one(settings_load(inventory, request.target, request.project), request.target)
-    with server.locked(settings.host.target, settings.app_dir, "restore", break_lock) as conn:
-        chosen = choose(list_backups(conn, settings), files, settings)
-        prepared = prepare(conn, settings, chosen, report, into=into, destroy=destroy, yes=yes, ask=ask,
-                           compose_file=compose_file_of(settings))
-        ok = run(prepared, conn, inventory, request.project, report)
-        audit(conn, prepared, ok, server.read_ledger(conn, settings.app_dir).current)
-    return finish([Outcome(settings.host.name, ok, outcome_message(prepared, ok))], report)
+    with catching():
+        inventory = request.inventory()
+        settings = one(settings_load(inventory, request.target, request.project), request.target)
+        INTERRUPT.repair[settings.host.name] = command("restore", "--host", settings.host.name, "--break-lock")
+        with server.locked(settings.host.target, settings.app_dir, "restore", break_lock, report) as conn:
+            chosen = choose(list_backups(conn, settings), files, settings)
+            prepared = prepare(conn, settings, chosen, report, into=into, destroy=destroy, yes=yes, ask=ask,
+                               compose_file=compose_file_of(settings))
+            if INTERRUPT.requested:  # Ctrl-C during the checks: the restore itself never started
+                prepared.interrupted = "before the restore"
+                ok = False
+            else:
+                ok = run(prepared, conn, inventory, request.project, report)
+            audit(conn, prepared, ok, server.read_ledger(conn, settings.app_dir).current)
+        return finish([Outcome(settings.host.name, ok, outcome_message(prepared, ok),
+                               interrupted=prepared.interrupted is not None)], report)

@@ -98,7 +98,7 @@ class HumanRenderer:
                     self._progress = None
 
     def _on_outcome(self, event: Event) -> None:
-        style = "bold green" if event.status == "ok" else "bold red"
+        style = {"ok": "bold green", "interrupted": "bold yellow"}.get(event.status or "", "bold red")
         self.console.print(f"[{style}]{escape(f'{event.host}: {event.message}')}[/]")
 
     def _on_recap(self, event: Event) -> None:
