@@ -17,6 +17,7 @@ from moorage.recipes.check import check_before_run
 from moorage.recipes.outcome import Outcome, finish
 from moorage.recipes.play import Request
 from moorage.recipes.preflight import failures
+from moorage.recipes.secrets_check import warn_new_secrets
 from moorage.report import Report
 
 
@@ -38,6 +39,7 @@ def deploy(request: Request, report: Report, *, force: bool = False, break_lock:
     _preflight(request, hosts, playbook, force)
     if request.options.check:
         result = Runner(inventory, request.options, report).run(playbook, hosts)
+        warn_new_secrets(result, hosts, playbook, report)
         return finish([Outcome(h.name, h.name not in result.failed_hosts,
                                "check mode: nothing was changed" if h.name not in result.failed_hosts
                                else "check mode found a failure (above); nothing was changed") for h in hosts],
@@ -70,6 +72,7 @@ class _Deploy:
             with server.locked(host.target, app_dir, "deploy", self.break_lock) as conn:
                 result = Runner(self.inventory, self.request.options, self.report, {host.name: conn}).run(
                     self.playbook, [host])
+                warn_new_secrets(result, [host], self.playbook, self.report, {host.name: conn})
                 ledger = server.read_ledger(conn, app_dir)
                 if not result.failed_hosts:
                     server.audit(conn, app_dir, "deploy", ledger.current or "", "ok", forced=forced,
