@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from pathlib import Path
 
 import pytest
 import yaml
@@ -153,7 +152,7 @@ def test_a_new_app_dir_keeps_the_database_password(server, project):
     moved = moorage("deploy", "--host", "staging", "--set", "app_dir=/srv/todo/b", "--set",
                     "app_image=tasklist/app:1.1", cwd=project, timeout=900)
     assert moved.code == 0, moved.stdout[-3000:] + moved.stderr
-    password = [line for line in before.splitlines() if line.startswith("DB_PASSWORD=")][0]
+    password = next(line for line in before.splitlines() if line.startswith("DB_PASSWORD="))
     assert password in _run(server, "cat /srv/todo/b/current/.env")
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and _api(server, "/tasks")[0] != 200:

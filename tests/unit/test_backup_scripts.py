@@ -193,10 +193,14 @@ def _release(directory: Path, name: str, images: str) -> Path:
     return path
 
 
+ID_A, ID_B = "sha256:" + "a" * 64, "sha256:" + "b" * 64
+
+
 @pytest.mark.parametrize(("new", "old", "skipped"), [
-    ('"app:1": "sha256:aa"', '"app:1": "sha256:aa"', True),   # same image IDs: the data-using services didn't change
-    ('"app:1": "sha256:bb"', '"app:1": "sha256:aa"', False),  # a new image (it may migrate at start)
-    ('"app:1": "sha256:aa"', None, False),                    # no record of the previous one: back up
+    (f'"app:1": "{ID_A}"', f'"app:1": "{ID_A}"', True),   # same image IDs: the data-using services didn't change
+    (f'"app:1": "{ID_B}"', f'"app:1": "{ID_A}"', False),  # a new image (it may migrate at start)
+    (f'"app:1": "{ID_A}"', None, False),                  # no record of the previous one: back up
+    ('"app:1": ""', '"app:1": ""', False),                # no image ID recorded: back up
 ])
 def test_a_new_release_with_the_same_images_is_not_backed_up_again(tmp_path, new, old, skipped):
     release = _release(tmp_path, "new", new)
@@ -213,3 +217,24 @@ def test_a_volume_is_tarred_in_a_container_and_compressed_here_as_the_connecting
     assert "tar_volume media uploads ''" in script
     assert 'docker run --rm -i --network none --user 0:0 --entrypoint "$e" -v "$v:/v:$m" "$i" "$@"' in script
     assert 'in_volume "$v" "$img" ro tar -cf - -C /v .' in script and '| gzip > "$tmp"' in script
+
+
+def test_a_directory_restore_replaces_its_content_with_the_tarball_and_counts_it(tmp_path):
+    from moorage.operations.backups.media import restore_media_script
+    backups, media = tmp_path / "backups", tmp_path / "media"
+    backups.mkdir()
+    (media / "sub").mkdir(parents=True)
+    (media / "sub" / "kept.txt").write_text("kept")
+    subprocess.run(["tar", "-czf", str(backups / "m.tar.gz"), "-C", str(media), "."], check=True)
+    (media / "later.txt").write_text("written after the backup")
+    script = restore_media_script(backup_dir=str(backups), project_name="dm",
+                                  items=[{"file": "m.tar.gz", "path": str(media)}])
+    result = subprocess.run(["sh", "-c", script], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.relative_to(media).as_posix() for p in media.rglob("*")) == ["sub", "sub/kept.txt"]
+    assert f"@@restored m.tar.gz {media} 2" in result.stdout
+    (backups / "bad.tar.gz").write_bytes(b"not a tarball")
+    bad = subprocess.run(["sh", "-c", restore_media_script(backup_dir=str(backups), project_name="dm", items=[
+        {"file": "bad.tar.gz", "path": str(media)}])], capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 1 and "nothing was changed" in bad.stderr
+    assert (media / "sub" / "kept.txt").exists(), "a tarball that can't be read emptied the directory"

@@ -241,7 +241,8 @@ def _same_images(images_of: Sequence[str]) -> list[str]:
         return []
     new, old = images_of
     return [
-        "images() { sed -n 's/.*\"images\": *{\\([^}]*\\)}.*/\\1/p' \"$1\" 2>/dev/null; }",
+        # the image IDs a release.json records, whatever its layout: every sha256:HEX in it, sorted
+        "images() { grep -o 'sha256:[0-9a-f]\\{64\\}' \"$1\" 2>/dev/null | LC_ALL=C sort -u; }",
         f"new_images=$(images {sh(new)}); old_images=$(images {sh(old)})",
         'if [ -n "$new_images" ] && [ "$new_images" = "$old_images" ]; then',
         '  say "no backup: the new release runs the same images as the one it replaces"',
