@@ -266,7 +266,7 @@ def test_a_failed_migration_after_the_automatic_backup_leaves_the_old_release_an
               "app_env_extra={MIGRATE_FAIL: '1'}", timeout=900)
     assert run.code == 1
     tasks = {e["task"]: e for e in run.tasks("nexus") if e.get("play") == "Application"}
-    assert tasks["verified database backup before the migrations"]["status"] == "changed"
+    assert tasks["verified database backup before the new release"]["status"] == "changed"
     assert next(e for e in run.tasks("nexus", "failed"))["task"] == "migrations"
     assert current_release(server) == live and "rolled back" in outcome(run)
     assert products(server) == before

@@ -92,7 +92,7 @@ def test_check_against_a_fresh_server_prints_the_whole_plan_and_changes_nothing(
     assert plan["compose file is valid"] == ("skipped", f"would run in {APP}/config once the changes above are "
                                              "made there")
     assert plan["record the release and switch current"][0] == "changed"
-    assert plan["verified database backup before the migrations"] == ("skipped", "condition is false")  # no data yet
+    assert plan["verified database backup before the new release"] == ("skipped", "condition is false")  # no data yet
     assert plan["migrations"][0] == "changed" and plan["stack up"][0] == "changed"
     assert plan["services ready"] == ("skipped", "not asked in check mode: it waits for the containers the run starts")
     assert run.recap("staging")["failed"] == 0
@@ -108,12 +108,12 @@ def test_check_shows_the_backup_before_migrations_that_the_real_run_then_takes(s
     check = deploy(inventory, "--check", "--set", "greeting=bonjour")
     assert check.code == 0, check.stdout[-3000:] + check.stderr
     plan = statuses(check)
-    assert plan["verified database backup before the migrations"][0] == "changed"
+    assert plan["verified database backup before the new release"][0] == "changed"
     assert plan["compose file is valid"][0] == "skipped"  # the staged file changes first
     assert server.exec(f"readlink {APP}/current").stdout.decode().strip() == live
     assert server.exec(f"ls {APP}/backups 2>/dev/null | grep -c dump").stdout.strip() in (b"", b"0")
 
     real = deploy(inventory, "--set", "greeting=bonjour")
     assert real.code == 0, real.stdout[-3000:] + real.stderr
-    assert statuses(real)["verified database backup before the migrations"][0] == "changed"
+    assert statuses(real)["verified database backup before the new release"][0] == "changed"
     assert server.exec(f"ls {APP}/backups | grep -c '\\.dump$'").stdout.strip() == b"1"

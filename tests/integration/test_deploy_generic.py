@@ -41,6 +41,7 @@ def project(tmp_path):
     yield root, tmp_path / "srv", port, name
     subprocess.run(["docker", "compose", "-p", name, "-f", "compose.prod.yml", "down"],
                    cwd=tmp_path / "srv" / "current", capture_output=True, check=False, timeout=120)
+    (Path.home() / ".moorage" / "secrets" / f"{name}.env").unlink(missing_ok=True)  # the generated TOKEN, kept
 
 
 def test_a_generic_app_deploys_with_each_optional_step_off(project):

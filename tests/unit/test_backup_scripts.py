@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from moorage.operations.backups import scripts
-from moorage.operations.base import Facts, OpContext, PathFacts, PlanError
+from moorage.operations.base import Facts, OpContext, PathFacts
 from moorage.operations.postgres import BackupJob
 
 REPO = Path(__file__).resolve().parents[2]
@@ -160,8 +160,10 @@ JOB = {"backup_dir": "/srv/dm/backups", "project_name": "dm", "prefix": "dm-nexu
 def test_the_daily_job_installs_the_script_and_a_cron_entry_then_changes_nothing():
     op = BackupJob(JOB, OpContext("nexus", {}))
     facts = Facts({p: PathFacts(p) for p in op.facts_needed().paths})
-    with pytest.raises(PlanError, match=r"no cron on this host \(/etc/cron.d is missing\).*apt-get install cron"):
-        op.plan(facts)
+    unscheduled = op.plan(facts)  # no cron: the script is written, the schedule is not, and it says why
+    assert unscheduled is not None and [s.path for s in unscheduled.steps] == ["/srv/dm/.moorage/backup.sh"]
+    assert "no cron on this host (/etc/cron.d is missing)" in unscheduled.data["unscheduled"][0]
+    assert "apt-get install cron" in unscheduled.summary
     facts.record(PathFacts("/etc/cron.d", "dir", "0755"))
     change = op.plan(facts)
     assert change is not None
@@ -182,3 +184,57 @@ def test_the_roles_share_their_common_defaults():
     shared = set(app) & set(data)
     assert {"backup_dir", "backup_prefix", "backup_databases", "compose_project", "health_url"} <= shared
     assert {k: app[k] for k in shared} == {k: data[k] for k in shared}
+
+
+def _release(directory: Path, name: str, images: str) -> Path:
+    path = directory / f"{name}.json"
+    path.write_text(f'{{"id": "{name}", "created": "2027-01-15T08:00:00Z", "previous": "", "images": {{{images}}}, '
+                    '"meta": {}}\n')
+    return path
+
+
+ID_A, ID_B = "sha256:" + "a" * 64, "sha256:" + "b" * 64
+
+
+@pytest.mark.parametrize(("new", "old", "skipped"), [
+    (f'"app:1": "{ID_A}"', f'"app:1": "{ID_A}"', True),   # same image IDs: the data-using services didn't change
+    (f'"app:1": "{ID_B}"', f'"app:1": "{ID_A}"', False),  # a new image (it may migrate at start)
+    (f'"app:1": "{ID_A}"', None, False),                  # no record of the previous one: back up
+    ('"app:1": ""', '"app:1": ""', False),                # no image ID recorded: back up
+])
+def test_a_new_release_with_the_same_images_is_not_backed_up_again(tmp_path, new, old, skipped):
+    release = _release(tmp_path, "new", new)
+    previous = _release(tmp_path, "old", old) if old else tmp_path / "missing.json"
+    guard = "\n".join(scripts._same_images((str(release), str(previous))))
+    result = sh(guard + "\necho went-on", tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert ("@@skipped" in result.stdout) is skipped and ("went-on" in result.stdout) is not skipped
+
+
+def test_a_volume_is_tarred_in_a_container_and_compressed_here_as_the_connecting_user():
+    script = scripts.backup_script(backup_dir="/srv/todo/backups", project_name="todo", prefix="todo-prod",
+                                   databases=[], media=[{"volume": "media", "label": "uploads"}])
+    assert "tar_volume media uploads ''" in script
+    assert 'docker run --rm -i --network none --user 0:0 --entrypoint "$e" -v "$v:/v:$m" "$i" "$@"' in script
+    assert 'in_volume "$v" "$img" ro tar -cf - -C /v .' in script and '| gzip > "$tmp"' in script
+
+
+def test_a_directory_restore_replaces_its_content_with_the_tarball_and_counts_it(tmp_path):
+    from moorage.operations.backups.media import restore_media_script
+    backups, media = tmp_path / "backups", tmp_path / "media"
+    backups.mkdir()
+    (media / "sub").mkdir(parents=True)
+    (media / "sub" / "kept.txt").write_text("kept")
+    subprocess.run(["tar", "-czf", str(backups / "m.tar.gz"), "-C", str(media), "."], check=True)
+    (media / "later.txt").write_text("written after the backup")
+    script = restore_media_script(backup_dir=str(backups), project_name="dm",
+                                  items=[{"file": "m.tar.gz", "path": str(media)}])
+    result = subprocess.run(["sh", "-c", script], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.relative_to(media).as_posix() for p in media.rglob("*")) == ["sub", "sub/kept.txt"]
+    assert f"@@restored m.tar.gz {media} 2" in result.stdout
+    (backups / "bad.tar.gz").write_bytes(b"not a tarball")
+    bad = subprocess.run(["sh", "-c", restore_media_script(backup_dir=str(backups), project_name="dm", items=[
+        {"file": "bad.tar.gz", "path": str(media)}])], capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 1 and "nothing was changed" in bad.stderr
+    assert (media / "sub" / "kept.txt").exists(), "a tarball that can't be read emptied the directory"

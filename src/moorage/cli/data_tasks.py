@@ -25,6 +25,7 @@ from moorage.errors import InputError
 from moorage.progname import command
 from moorage.recipes import backup as backup_recipe
 from moorage.recipes import restore as restore_recipe
+from moorage.recipes import restore_media
 from moorage.report import make_report
 
 
@@ -69,13 +70,23 @@ def backup(c: Context, host: str = "", inventory: str = "", project: str = "", j
     "destroy_data": "Drop the live database and replace it by a fresh restored copy (an exact copy: tables "
                     "the backup doesn't have go too); needs a verified backup newer than "
                     "data_guard_max_age_hours (24).",
+    "media": "Restore the media (backup_media: volumes or directories) instead of the databases: the newest "
+             "verified tarball of each, or --file; a safety tarball of the media first.",
 })
 @reports_errors
 def restore(c: Context, host: str = "", inventory: str = "", project: str = "", file: str = "", backup: str = "",
             into: str = "", yes: bool = False, destroy_data: bool = False, json_: bool = False,
-            set_: list[str] | None = None, break_lock: bool = False) -> None:
+            set_: list[str] | None = None, break_lock: bool = False, media: bool = False) -> None:
     """Restore a database from a verified backup: writers stopped, pg_restore in one transaction, health gate."""
     required_host(host, "the host (or its environment) whose database is restored")
+    if media:
+        if into or destroy_data:
+            raise InputError("--into and --destroy-data are for databases; --media replaces the media with the "
+                             "tarball (after a safety tarball of them): leave them out")
+        exit_with(restore_media.restore_media(request(host, project, inventory, set_), make_report(json_, False),
+                                              files=[n for n in (file, backup) if n], yes=yes,
+                                              break_lock=break_lock))
+        return
     if into and destroy_data:
         raise InputError("--destroy-data replaces the live database; a restore --into a scratch database destroys "
                          "nothing: leave --destroy-data out")

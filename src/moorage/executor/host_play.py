@@ -139,7 +139,7 @@ class HostPlay:
                 self.facts.record(after)
                 self.changed_paths.add(after.path)
             if self.options.check:
-                self._record(task, "changed", change=change, register=registered(True))
+                self._record(task, "changed", change=change, register=registered(True), data=change.data or None)
             else:
                 self.pending_become = become
                 self.queue.append(_Pending(task, change))
@@ -242,8 +242,8 @@ class HostPlay:
             if isinstance(item, dict):
                 self._emit(**item)
                 continue
-            if position < done:
-                self._record(item.task, "changed", change=item.change)
+            if position < done:  # a batched change's data (e.g. a warning) reaches the records too
+                self._record(item.task, "changed", change=item.change, data=item.change.data or None)
             elif position == done:
                 return self._batch_failed(item, failure)
             position += 1

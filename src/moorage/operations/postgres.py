@@ -35,11 +35,18 @@ DATABASES: dict[str, Any] = {
         "label": {**NAME, "description": "Name in the backup files (default: the service)."}}},
     "description": "Databases to back up: [{service, database, label}], e.g. [{service: db}]; [] for none.",
 }
-MEDIA = {
+MEDIA: dict[str, Any] = {
     "type": "array",
-    "items": {"type": "object", "additionalProperties": False, "required": ["path"], "properties": {
-        "path": PATH, "label": {**NAME, "description": "Name in the backup files (default media)."}}},
-    "description": "Directories saved as verified tarballs: [{path, label}].",
+    "items": {"type": "object", "additionalProperties": False,
+              "oneOf": [{"required": ["path"]}, {"required": ["volume"]}], "properties": {
+                  "path": {**PATH, "description": "A directory on the host (read as the connecting user)."},
+                  "volume": {**NAME, "description": "A named volume of the compose project (or a Docker volume so "
+                                                    "named), read through a container: no root needed."},
+                  "image": {"type": "string", "pattern": "^[^\\s]+$",
+                            "description": "The image whose tar reads the volume (default: the image of a container "
+                                           "that mounts it)."},
+                  "label": {**NAME, "description": "Name in the backup files (default media)."}}},
+    "description": "Media saved as verified tarballs: [{path, label}] or [{volume, label}].",
 }
 BACKUP_ARGS: dict[str, Any] = {
     "backup_dir": {**PATH, "description": "Where backups go, on the host, outside every Docker volume."},
@@ -62,7 +69,12 @@ def _script_args(args: dict[str, Any]) -> dict[str, Any]:
             "keep_days": args.get("keep_days", 14), "keep_count": args.get("keep_count", 30)}
 
 
-def _failures(stderr: str) -> str:
+def _images_of(args: dict[str, Any]) -> tuple[str, ...]:
+    pair = args.get("unless_same_images") or {}
+    return (pair["release"], pair["previous"]) if pair.get("release") and pair.get("previous") else ()
+
+
+def failures(stderr: str) -> str:
     """The script's ``FAILED:`` sentences, joined."""
     lines = [line.split("FAILED: ", 1)[1] for line in stderr.splitlines() if "FAILED: " in line]
     return "; ".join(lines)
@@ -113,26 +125,34 @@ class PostgresBackup(_Retention):
                         "description": "The release whose data this is (the one live while it was taken)."},
             "record_in": {**PATH, "description": "A release.json to record the backup in."},
             "prune": {"type": "boolean", "default": True, "description": "Apply the retention afterwards."},
+            "unless_same_images": {
+                "type": "object", "additionalProperties": False, "properties": {"release": PATH, "previous": PATH},
+                "description": "Two release.json files ({release, previous}): back up only when their image IDs "
+                               "differ (a new release whose images migrate at start); absent or {}: always."},
         },
     }
 
     def plan(self, facts: Facts) -> Change | None:
+        when = " if the release's images changed" if self.args.get("unless_same_images") else ""
         return Change(f"back up {_labels(self.args)} of {self.args['project_name']} to {self.args['backup_dir']} "
-                      "(verified by pg_restore)", [Shell(self.script())])
+                      f"(verified by pg_restore){when}", [Shell(self.script())])
 
     def script(self) -> str:
         """The backup script, as ``backup_job`` installs it, with this run's reason."""
         return scripts.backup_script(**_script_args(self.args), reason=self.args.get("reason", "manual"),
                                      data_of=self.args.get("data_of", ""), record_in=self.args.get("record_in", ""),
-                                     prune=self.args.get("prune", True))
+                                     prune=self.args.get("prune", True), images_of=_images_of(self.args))
 
     def apply(self, change: Change, conn: Connection) -> OpResult:
         result = conn.run(_shell(change).script)
         made = [line.split()[1] for line in result.text.splitlines() if line.startswith("@@backup ")]
         stderr = result.stderr.decode("utf-8", "replace")
+        if result.ok and "@@skipped " in result.text:
+            return OpResult(changed=False, stdout=result.text, message="no backup: the release's images did not "
+                            "change", data={"backups": []})
         if not result.ok:
             kept = f" (made: {', '.join(made)})" if made else ""
-            raise TaskFailed(f"backup failed: {_failures(stderr) or 'see the output'}{kept}",
+            raise TaskFailed(f"backup failed: {failures(stderr) or 'see the output'}{kept}",
                              "pg_dump -Fc | pg_restore --list", result.exit_code, result.stderr_tail(15))
         return OpResult(changed=True, stdout=result.text, stderr=stderr, message=", ".join(made),
                         data={"backups": made})
@@ -180,9 +200,7 @@ class BackupJob(_Retention):
         cron = self.args["cron_file"]
         if self.args.get("schedule", "30 2 * * *"):
             if facts[posixpath.dirname(cron)].kind != "dir":
-                raise PlanError(f"no cron on this host ({posixpath.dirname(cron)} is missing), so the daily backup "
-                                "would never run: install cron (Debian: apt-get install cron), or set "
-                                'backup_schedule: "" to go without the daily job')
+                return _unscheduled(posixpath.dirname(cron), [c for c in changes if c is not None])
             changes.append(plan_write(cron, self.cron_entry().encode(), facts, "0644", None, None))
         elif facts[cron].exists:
             changes.append(Change(f"remove {cron}", [Shell(sh("rm", "-f", cron))], after=[facts[cron].evolve(
@@ -192,6 +210,16 @@ class BackupJob(_Retention):
             return None
         return Change("; ".join(c.summary for c in done), [s for c in done for s in c.steps],
                       diff="".join(c.diff or "" for c in done) or None, after=[a for c in done for a in c.after])
+
+
+def _unscheduled(cron_dir: str, changes: list[Change]) -> Change:
+    """No cron daemon: the script is written (a backup made now stands), the schedule is not, and
+    the change says why (``data["unscheduled"]``: the sentence, read by the backup recipe)."""
+    why = (f"the daily backup is not scheduled: no cron on this host ({cron_dir} is missing); install cron "
+           '(Debian: apt-get install cron) and back up again, or set backup_schedule: "" to go without it')
+    return Change("; ".join([*(c.summary for c in changes), why]), [s for c in changes for s in c.steps],
+                  diff="".join(c.diff or "" for c in changes) or None, after=[a for c in changes for a in c.after],
+                  data={"unscheduled": [why]})
 
 
 @register
@@ -262,7 +290,7 @@ class PostgresRestore(Operation):
         leftovers = [line.split()[1] for line in lines if line.startswith("@@leftover ")]
         if not result.ok:
             done = f" (restored before it failed: {', '.join(r[0] for r in restored)})" if restored else ""
-            raise TaskFailed(f"restore failed: {_failures(result.stderr.decode('utf-8', 'replace')) or 'see above'}"
+            raise TaskFailed(f"restore failed: {failures(result.stderr.decode('utf-8', 'replace')) or 'see above'}"
                              f"{done}", "pg_restore --single-transaction", result.exit_code, result.stderr_tail(15))
         summary = ", ".join(f"{r[0]} into {r[1]} ({r[2]} tables)" for r in restored if len(r) >= 3)
         if leftovers:

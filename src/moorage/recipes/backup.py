@@ -81,6 +81,7 @@ def _outcome(data: DataSettings, result: RunResult, check: bool, fetch_dir: Path
                if not data.databases and not data.media else "nothing made")
     if fetch_dir and made:
         message += "; " + _fetch(data, made, fetch_dir)
+    message += "".join(f"; {why}" for why in result.collected(name, "unscheduled"))
     return Outcome(name, True, message)
 
 

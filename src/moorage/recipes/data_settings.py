@@ -39,11 +39,11 @@ class DataSettings:
         return [scripts.database_label(d) for d in self.databases]
 
     def service_of(self, label: str) -> str:
-        """The compose service of a database label (the first database's when unknown)."""
+        """The compose service of a database label (the first database's when unknown; "" with no database)."""
         for entry in self.databases:
             if scripts.database_label(entry) == label:
                 return str(entry["service"])
-        return str(self.databases[0]["service"])
+        return str(self.databases[0]["service"]) if self.databases else ""
 
     def backup_args(self, **extra: object) -> dict[str, Any]:
         """The arguments of a ``postgres_backup`` of the databases (no media)."""

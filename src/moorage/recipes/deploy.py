@@ -24,6 +24,7 @@ from moorage.recipes.compose_services import refuse_unknown
 from moorage.recipes.outcome import Outcome, finish
 from moorage.recipes.play import Request
 from moorage.recipes.preflight import failures
+from moorage.recipes.secrets_check import warn_new_secrets
 from moorage.report import Report
 
 
@@ -57,6 +58,7 @@ def _deploy(request: Request, report: Report, force: bool, break_lock: bool, ser
     _preflight(request, hosts, playbook, force)
     if request.options.check:
         result = Runner(inventory, request.options, report).run(playbook, hosts)
+        warn_new_secrets(result, hosts, playbook, report)
         return finish([_checked(h.name, result) for h in hosts], report)
     steps = _Deploy(request, report, base, inventory, playbook, release_id, revision, force, break_lock)
     return finish([steps.host(host) for host in hosts], report)
@@ -100,6 +102,7 @@ class _Deploy:
                 self._before(conn, host, server.read_ledger(conn, app_dir), app_dir)
                 result = Runner(self.inventory, self.request.options, self.report, {host.name: conn}).run(
                     self.playbook, [host])
+                warn_new_secrets(result, [host], self.playbook, self.report, {host.name: conn})
                 ledger = server.read_ledger(conn, app_dir)
                 if host.name in result.interrupted and not result.failed_hosts:
                     outcome = self._interrupted(host, ledger, result.interrupted[host.name])

@@ -51,6 +51,24 @@ describe() {  # FILE NAME KIND LABEL EXTRA_JSON: write NAME.json, the record of 
 }
 """
 
+VOLUME_FUNCTIONS = r"""volume_of() {  # NAME -> the compose project's volume NAME, else the Docker volume so named
+  v=$(docker volume ls -q --filter "label=com.docker.compose.project=$project" \
+    --filter "label=com.docker.compose.volume=$1" | head -n 1)
+  if [ -z "$v" ] && docker volume inspect "$1" > /dev/null 2>&1; then v=$1; fi
+  printf %s "$v"
+}
+image_for() {  # VOLUME IMAGE -> IMAGE, else the image of a container that mounts VOLUME, else one of the project's
+  if [ -n "$2" ]; then printf %s "$2"; return; fi
+  c=$(docker ps -aq --filter "volume=$1" | head -n 1)
+  [ -n "$c" ] || c=$(docker ps -aq --filter "label=com.docker.compose.project=$project" | head -n 1)
+  [ -z "$c" ] || docker inspect --format '{{.Image}}' "$c"
+}
+in_volume() {  # VOLUME IMAGE MODE PROGRAM ARGS...: PROGRAM in a throwaway container (root, no network), VOLUME on /v
+  v=$1; i=$2; m=$3; e=$4; shift 4
+  docker run --rm -i --network none --user 0:0 --entrypoint "$e" -v "$v:/v:$m" "$i" "$@"
+}
+"""
+
 BACKUP_FUNCTIONS = r"""keep() {  # TMP NAME KIND LABEL EXTRA_JSON: record the verified file, then give it its name
   if describe "$@" && mv -f "$1" "$dir/$2"; then
     echo "@@backup $2 $size $sha"
@@ -121,6 +139,27 @@ tar_media() {  # PATH LABEL
   fi
   [ "$prune" = yes ] && prune "$2" tar.gz
 }
+tar_volume() {  # VOLUME LABEL IMAGE: the volume read in a container (tar), compressed here as this user
+  v=$(volume_of "$1")
+  [ -n "$v" ] || { fail "$2: no Docker volume $1 (of compose project $project, or so named)"; return; }
+  img=$(image_for "$v" "$3")
+  [ -n "$img" ] || { fail "$2: no image to read volume $v with: set image: in its backup_media entry"; return; }
+  name="$prefix-$2-$stamp.tar.gz"
+  tmp="$dir/.$name.partial"
+  rm -f "$tmp.failed"
+  { in_volume "$v" "$img" ro tar -cf - -C /v . || : > "$tmp.failed"; } | gzip > "$tmp"
+  if [ $? -ne 0 ] || [ -e "$tmp.failed" ] || ! verify_tar "$tmp"; then
+    rm -f "$tmp" "$tmp.failed"
+    fail "$2: the tarball of volume $v failed or failed verification (above; a full disk? no tar in $img?);" \
+      "older backups are kept"
+    return
+  fi
+  if ! keep "$tmp" "$name" media "$2" ", \"volume\": \"$(json_str "$1")\"$extra"; then
+    fail "$2: cannot record $name in $dir (a full disk?); older backups are kept"
+    return
+  fi
+  [ "$prune" = yes ] && prune "$2" tar.gz
+}
 outside_volumes() {  # refuse a backup directory that lives in Docker's storage or in a container's mount
   real=$(cd "$dir" && pwd -P)
   for m in $(docker info --format '{{.DockerRootDir}}' 2>/dev/null) $(docker ps -aq --filter \
@@ -155,8 +194,11 @@ def database_label(entry: Mapping[str, Any]) -> str:
 def backup_script(*, backup_dir: str, project_name: str, prefix: str, databases: Sequence[Mapping[str, Any]],
                   media: Sequence[Mapping[str, Any]] = (), reason: str = "manual", data_of: str = "",
                   record_in: str = "", prune: bool = True, keep_days: int = 14, keep_count: int = 30,
-                  installed: bool = False) -> str:
-    """The backup script.  ``installed``: the reason comes from ``$1`` (cron passes ``scheduled``)."""
+                  installed: bool = False, images_of: Sequence[str] = ()) -> str:
+    """The backup script.  ``installed``: the reason comes from ``$1`` (cron passes ``scheduled``).
+    ``images_of``: two ``release.json`` (the new release's, the one it replaces): when both record the
+    same image IDs the script backs up nothing (prints ``@@skipped``) — the data-using services didn't
+    change; an unreadable record counts as a change."""
     extra = f', "data_of": "{data_of}"' if data_of else ""
     lines = [
         "#!/bin/sh",
@@ -175,7 +217,9 @@ def backup_script(*, backup_dir: str, project_name: str, prefix: str, databases:
         "failures=0",
         "files=",
         PRELUDE.rstrip(),
+        VOLUME_FUNCTIONS.rstrip(),
         BACKUP_FUNCTIONS.rstrip(),
+        *_same_images(images_of),
         'mkdir -p "$dir" || { say "FAILED: cannot create the backup directory $dir" >&2; exit 1; }',
         "outside_volumes",
         "stamp=$(date -u +%Y%m%dT%H%M%SZ)",
@@ -183,12 +227,28 @@ def backup_script(*, backup_dir: str, project_name: str, prefix: str, databases:
         f'say "backup of $project ({len(databases)} database(s), {len(media)} media dir(s)) into $dir, reason $reason"',
     ]
     lines += [sh("dump_db", d["service"], d.get("database") or "", database_label(d)) for d in databases]
-    lines += [sh("tar_media", m["path"], m.get("label") or "media") for m in media]
+    lines += [sh("tar_media", m["path"], m.get("label") or "media") if m.get("path")
+              else sh("tar_volume", m["volume"], m.get("label") or "media", m.get("image") or "") for m in media]
     if record_in:
         lines.append(sh("record", record_in))
     lines += ['[ "$failures" -eq 0 ] || { say "FAILED: $failures backup(s) failed; older backups are kept" >&2; '
               "exit 1; }", 'say "done"']
     return "\n".join(lines) + "\n"
+
+
+def _same_images(images_of: Sequence[str]) -> list[str]:
+    if not images_of:
+        return []
+    new, old = images_of
+    return [
+        # the image IDs a release.json records, whatever its layout: every sha256:HEX in it, sorted
+        "images() { grep -o 'sha256:[0-9a-f]\\{64\\}' \"$1\" 2>/dev/null | LC_ALL=C sort -u; }",
+        f"new_images=$(images {sh(new)}); old_images=$(images {sh(old)})",
+        'if [ -n "$new_images" ] && [ "$new_images" = "$old_images" ]; then',
+        '  say "no backup: the new release runs the same images as the one it replaces"',
+        '  echo "@@skipped same images"; exit 0',
+        "fi",
+    ]
 
 
 def verify_script(*, backup_dir: str, project_name: str, items: Iterable[tuple[str, str, str]]) -> str:
