@@ -25,8 +25,8 @@ _RECORDED = 3  # the script's exit status when the id names a release already re
 
 @register
 class Release(Operation):
-    """Record ``config_dir`` (compose files + ``.env``) and the IDs of ``images`` as release
-    ``id`` under ``app_dir/releases/``, point ``app_dir/current`` at it, and keep the newest
+    """Record ``config_dir`` (the whole staged tree: compose files, ``.env``, config folders) and
+    the IDs of ``images`` as release ``id`` under ``app_dir/releases/``, point ``app_dir/current`` at it, and keep the newest
     ``keep`` releases (never removing the current or the previous one).
 
     Nothing happens when the current release already has the same content hash.  Refuses the
@@ -89,7 +89,8 @@ class Release(Operation):
                       data={"release": self.args["id"], "created": True})
 
     def _hash_script(self) -> str:
-        """Sets ``$hash``: the staged config files and the images' IDs, hashed (read-only)."""
+        """Sets ``$hash``: every file of the staged tree (sub-folders included: a changed config in
+        ``configs/`` is a new release) and the images' IDs, hashed (read-only)."""
         app = self.args["app_dir"]
         config = self.args.get("config_dir") or f"{app}/config"
         images = " ".join(sh(i) for i in self.args["images"])
@@ -97,8 +98,8 @@ class Release(Operation):
 cd {sh(app)}
 ids=$(for i in {images}; do
   printf '%s %s\\n' "$i" "$(docker image inspect --format '{{{{.Id}}}}' "$i" 2>/dev/null)"; done)
-hash=$( (cd {sh(config)} && find . -maxdepth 1 -type f ! -name '.*.moorage-tmp' | LC_ALL=C sort \\
-        | xargs sha256sum; printf '%s\\n' "$ids") | sha256sum | cut -c1-64)"""
+hash=$( (cd {sh(config)} && find . -type f ! -name '.*.moorage-tmp' -print0 | LC_ALL=C sort -z \\
+        | xargs -0r sha256sum; printf '%s\\n' "$ids") | sha256sum | cut -c1-64)"""
 
     def script(self) -> str:
         """One round trip: hash config + image IDs, compare with current, create/switch/prune."""

@@ -1,7 +1,7 @@
 """Do the compose service names the inventory uses exist in the project's compose file?
 
 ``migrate_service``, each ``backup_databases[].service`` and ``restore_stop_services`` name
-services of the compose file the deploy copies (``compose_source``/``compose_file``, read here on
+services of the compose files the deploy copies (``compose_source``/``compose_files``, read here on
 the controller).  A wrong name fails late on the server: a migration after the release switch, a
 restore with the writer still running.  Only the ``services:`` keys are read: plain YAML keys,
 which compose never interpolates.
@@ -39,16 +39,22 @@ def service_problems(host: Host, plays: list[Play], root: Path) -> tuple[list[Pr
 
     def where(name: str) -> Location:
         return origin.get(name, (0, None))[1] or host.location
-    path = _compose_path(variables, root)
-    if path is None:
+    paths = compose_paths(variables, root)
+    if not paths:
         return [], 0
-    services = _services(path)
-    if isinstance(services, str):
-        first = next(iter(used))
-        return [Problem(where("compose_file"), "", f"host '{host.name}': {services} (checked because {first} "
-                        "names one of its services)")], 0
+    services: set[str] = set()
+    for path in paths:  # compose merges the files: a service defined in any of them exists
+        found_here = _services(path)
+        if isinstance(found_here, str):
+            first = next(iter(used))
+            setting = next((n for n in ("compose_files", "compose_file") if n in origin and origin[n][1]
+                            and not origin[n][1].file.startswith("builtin:")), "compose_file")
+            return [Problem(where(setting), "", f"host '{host.name}': {found_here} (checked because {first} "
+                            "names one of its services)")], 0
+        services |= found_here
+    shown = display_path(paths[0]) if len(paths) == 1 else f"{display_path(paths[0])} (and {len(paths) - 1} more)"
     found = [Problem(where(name), "", f"host '{host.name}': variable '{name}' names the compose service "
-                     f"'{service}', which {display_path(path)} does not define{suggest(service, services)}; "
+                     f"'{service}', which {shown} does not define{suggest(service, services)}; "
                      f"its services: {', '.join(sorted(services)) or 'none'}")
              for name, names in used.items() for service in names if service not in services]
     return found, sum(len(names) for names in used.values())
@@ -74,14 +80,17 @@ def _names(name: str, value: Any) -> list[str]:
     return []
 
 
-def _compose_path(variables: Mapping[str, Any], root: Path) -> Path | None:
-    """``compose_source``/``compose_file`` on the controller (a relative source is relative to the
-    project root, as the deploy's ``file`` task reads it); None when it can't be rendered here."""
-    source, file = _rendered("compose_source", variables), _rendered("compose_file", variables)
-    if not isinstance(file, str) or not file:
-        return None
+def compose_paths(variables: Mapping[str, Any], root: Path) -> list[Path]:
+    """``compose_source``/each of ``compose_files`` on the controller (a relative source is relative
+    to the project root, as the deploy's staging reads it); [] when they can't be rendered here."""
+    source, files = _rendered("compose_source", variables), _rendered("compose_files", variables)
+    if files is None:  # an inventory of the single-file days, or a playbook without compose_app's defaults
+        file = _rendered("compose_file", variables)
+        files = [file] if isinstance(file, str) and file else []
+    if not isinstance(files, list) or not all(isinstance(f, str) and f for f in files):
+        return []
     base = Path(str(source)) if isinstance(source, str) and source else root
-    return (base if base.is_absolute() else root / base) / file
+    return [(base if base.is_absolute() else root / base) / file for file in files]
 
 
 def _services(path: Path) -> set[str] | str:
