@@ -91,6 +91,11 @@ class Compose(Operation):
             return Change(summary, [Shell(command, reads_only=True)], not_yet=(
                 f"would run in {self.args['project_dir'].rstrip('/')} once the changes above are made there"
                 if waits else None))
+        if state == "up" and changed_under(self.context.changed_paths, self.args["project_dir"]):
+            # check mode can't ask compose about a release not recorded yet: it would act, and says what it knows
+            return Change(f"{summary}: the new release (what compose creates, recreates and removes is listed "
+                          "when it runs; above, the .env diff shows its files and profiles, the config labels "
+                          "the services whose files changed)", [Shell(self.script())])
         check = self.up_to_date_check()
         probe = [Check("\n".join([sh("cd", self.args["project_dir"], Raw("2>/dev/null || exit 1")),
                                    f'compose() {{ {self.base_command()} "$@"; }}', *check, "exit 1"]))] if check else []
@@ -148,8 +153,8 @@ class Compose(Operation):
         """For ``up``: exit early when the project is exactly as the last successful ``up`` left it.
 
         After an ``up`` succeeds, ``.moorage-up`` in the project directory records a hash of the
-        resolved config (``docker compose config``: files, .env, interpolation) and the containers
-        (id, state, health).  When both are unchanged and every container is running and healthy,
+        compose files, the .env (and the files its COMPOSE_FILE names), the command, and the
+        containers (id, state, health).  When both are unchanged and every container is running and healthy,
         ``up`` would do nothing, so its health wait is skipped.
         """
         if self.args.get("state", "up") != "up" or self.args.get("build"):
@@ -160,7 +165,9 @@ class Compose(Operation):
             read = (f"{{ {read}; sed -n 's/^COMPOSE_FILE=//p' .env | tr -d \"'\\\"\" | tr : '\\n' "
                     "| while IFS= read -r f; do cat -- \"$f\"; done; } 2>/dev/null")
         return [
-            f"config=$({read} | sha256sum | cut -c1-64)",
+            # the command itself too: the same files brought up with other flags (remove_orphans) may act
+            f"config=$({{ {read}; {sh('echo', self.base_command() + ' ' + self.action()[0])}; }}"
+            " | sha256sum | cut -c1-64)",
             f"now=$({self._containers()})",
             'if [ -n "$now" ] && [ "$(cat .moorage-up 2>/dev/null)" = "$config',
             '$now" ] && ! printf \'%s\\n\' "$now" | grep -qv \' running \\(healthy\\)\\{0,1\\}$\'; then exit 0; fi',

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 
 from moorage.connection.base import Connection
+from moorage.facts.paths import PathFacts
 from moorage.operations.base import Change, Check, Facts, Operation, OpResult, PlanError, Shell, TaskFailed, register
 from moorage.operations.file_writes import changed_under
 from moorage.operations.shell import Raw, sh
@@ -26,8 +27,8 @@ _RECORDED = 3  # the script's exit status when the id names a release already re
 @register
 class Release(Operation):
     """Record ``config_dir`` (the whole staged tree: compose files, ``.env``, config folders) and
-    the IDs of ``images`` as release ``id`` under ``app_dir/releases/``, point ``app_dir/current`` at it, and keep the newest
-    ``keep`` releases (never removing the current or the previous one).
+    the IDs of ``images`` as release ``id`` under ``app_dir/releases/``, point ``app_dir/current``
+    at it, and keep the newest ``keep`` releases (never removing the current or the previous one).
 
     Nothing happens when the current release already has the same content hash.  Refuses the
     placeholder id ``manual`` (``PlanError``) and an id already recorded (``TaskFailed``): release
@@ -86,7 +87,8 @@ class Release(Operation):
             self._hash_script() + '\n[ "$(cat current/.content-hash 2>/dev/null)" = "$hash" ]'
         return Change(f"record release {self.args['id']} in {app} if the config changed",
                       [Check(f"{current}\n{compare}"), Shell(self.script())],
-                      data={"release": self.args["id"], "created": True})
+                      data={"release": self.args["id"], "created": True},
+                      after=[PathFacts(f"{app}/current", "link")])  # check mode: what runs there waits
 
     def _hash_script(self) -> str:
         """Sets ``$hash``: every file of the staged tree (sub-folders included: a changed config in
