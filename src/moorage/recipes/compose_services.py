@@ -17,6 +17,8 @@ import yaml
 
 from moorage.errors import InputError, Location
 from moorage.inventory import Host
+from moorage.operations.base import PlanError
+from moorage.operations.compose_labels import bind_sources, staged
 from moorage.playbook import Play
 from moorage.schema import Problem, suggest
 from moorage.templating import render_value
@@ -47,8 +49,8 @@ def service_problems(host: Host, plays: list[Play], root: Path) -> tuple[list[Pr
         found_here = _services(path)
         if isinstance(found_here, str):
             first = next(iter(used))
-            setting = next((n for n in ("compose_files", "compose_file") if n in origin and origin[n][1]
-                            and not origin[n][1].file.startswith("builtin:")), "compose_file")
+            setting = next((n for n in ("compose_files", "compose_file")
+                            if not str(where(n).file).startswith("builtin:")), "compose_file")
             return [Problem(where(setting), "", f"host '{host.name}': {found_here} (checked because {first} "
                             "names one of its services)")], 0
         services |= found_here
@@ -109,3 +111,22 @@ def _services(path: Path) -> set[str] | str:
     if not isinstance(services, dict):
         return f"the compose file {display_path(path)} has no services: mapping"
     return {str(name) for name in services}
+
+
+def unstaged_binds(host: Host, plays: list[Play], root: Path) -> list[str]:
+    """Warnings for the relative bind mounts of the compose files that the release does not hold
+    (not under ``compose_files`` + ``release_files``): on the server compose would mount an empty
+    folder made in its place.  Nothing when the values can't be rendered here."""
+    variables = host.variables(merge_sourced(*(play.defaults() for play in plays)))
+    paths, files = compose_paths(variables, root), _rendered("compose_files", variables)
+    extra = _rendered("release_files", variables)
+    if not paths or not isinstance(files, list) or not isinstance(extra, list):
+        return []
+    base = paths[0].parents[len(Path(files[0]).parts) - 1]  # compose_source: the files are relative to it
+    try:
+        found = bind_sources(base, files)
+    except PlanError:
+        return []  # an unreadable file: the deploy's own check says it
+    return [f"host '{host.name}': service {service} bind-mounts ./{rel}, which the release does not hold: add it "
+            "to release_files (on the server compose would mount an empty folder in its place)"
+            for service, sources in found.items() for rel in sources if not staged(rel, [*files, *extra])]
