@@ -79,9 +79,9 @@ def test_a_bind_mount_the_release_does_not_hold_is_a_warning(tmp_path, monkeypat
                               "./configs/app.ini:/etc/app.ini, data:/data]\nvolumes: {data: {}}\n",
                "nginx.conf": "x\n", "configs/app.ini": "y\n"}
     report = run_check(project(tmp_path, monkeypatch, "release_files: [configs/]", compose), "staging")
-    assert [w for w in report.warnings if "bind-mounts" in w] == ["host 'staging': service web bind-mounts ./nginx.conf, which the release does not "
-                               "hold: add it to release_files (on the server compose would mount an empty folder "
-                               "in its place)"]
+    assert [w for w in report.warnings if "bind-mounts" in w] == [
+        "host 'staging': service web bind-mounts ./nginx.conf, which the release does not hold: add it to "
+        "release_files (on the server compose would mount an empty folder in its place)"]
 
 
 def test_services_of_every_compose_file_count(tmp_path, monkeypatch):

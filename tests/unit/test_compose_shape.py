@@ -69,3 +69,15 @@ def test_the_plan_names_each_container_under_its_strongest_verb():
     done = " Container shop-extra-1 Removed\n Container shop-web-1  Recreated\n Container shop-web-1  Started\n"
     assert containers_listed(done, _DONE) == "recreated shop-web-1; removed shop-extra-1"
     assert containers_listed(" Container shop-db-1  Running\n", _WOULD) == ""
+
+
+def test_init_proposes_the_bind_mounted_files_as_release_files(tmp_path):
+    from moorage.scaffold import init_project
+
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "site.conf").write_text("x\n")
+    (tmp_path / "compose.yml").write_text("services:\n  web:\n    image: nginx:1\n    volumes: "
+                                          "[./conf:/etc/nginx/conf.d:ro, ./site.conf:/x.conf, ./made-at-start:/y]\n")
+    scaffold, _ = init_project(tmp_path)
+    assert list(scaffold.release_files) == ["conf/", "site.conf"]
+    assert "release_files: [conf/, site.conf]" in (tmp_path / "inventory" / "group_vars" / "all.yml").read_text()
