@@ -91,8 +91,13 @@ def compose_paths(variables: Mapping[str, Any], root: Path) -> list[Path]:
         files = [file] if isinstance(file, str) and file else []
     if not isinstance(files, list) or not all(isinstance(f, str) and f for f in files):
         return []
+    return [compose_base(source, root) / file for file in files]
+
+
+def compose_base(source: Any, root: Path) -> Path:
+    """``compose_source`` (rendered) on the controller: a relative one is relative to the project root."""
     base = Path(str(source)) if isinstance(source, str) and source else root
-    return [(base if base.is_absolute() else root / base) / file for file in files]
+    return base if base.is_absolute() else root / base
 
 
 def _services(path: Path) -> set[str] | str:
@@ -118,13 +123,12 @@ def unstaged_binds(host: Host, plays: list[Play], root: Path) -> list[str]:
     (not under ``compose_files`` + ``release_files``): on the server compose would mount an empty
     folder made in its place.  Nothing when the values can't be rendered here."""
     variables = host.variables(merge_sourced(*(play.defaults() for play in plays)))
-    paths, files = compose_paths(variables, root), _rendered("compose_files", variables)
-    extra = _rendered("release_files", variables)
-    if not paths or not isinstance(files, list) or not isinstance(extra, list):
-        return []
-    base = paths[0].parents[len(Path(files[0]).parts) - 1]  # compose_source: the files are relative to it
+    files, extra = _rendered("compose_files", variables), _rendered("release_files", variables)
+    if not isinstance(files, list) or not isinstance(extra, list) or not compose_paths(variables, root) \
+            or any(Path(f).is_absolute() or ".." in Path(f).parts for f in files):
+        return []  # not renderable here, or refused by its own check
     try:
-        found = bind_sources(base, files)
+        found = bind_sources(compose_base(_rendered("compose_source", variables), root), files)
     except PlanError:
         return []  # an unreadable file: the deploy's own check says it
     return [f"host '{host.name}': service {service} bind-mounts ./{rel}, which the release does not hold: add it "
