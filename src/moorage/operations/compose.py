@@ -64,6 +64,9 @@ class Compose(Operation):
         "properties": {
             **PROJECT_ARGS,
             "state": {"enum": list(_STATES), "default": "up", "description": "One of: " + ", ".join(_STATES)},
+            "default_files": {"type": "array", "items": {"type": "string", "minLength": 1},
+                              "description": "Compose files (-f) used only when the project's .env names no "
+                                             "COMPOSE_FILE (a release recorded before moorage wrote it)."},
             "services": {"type": "array", "items": SERVICE_NAME, "description": "Limit to these services."},
             "build": {"type": "boolean", "default": False, "description": "Build images before up."},
             "pull": {"enum": ["missing", "always", "never"], "description": "Pull policy for up."},
@@ -98,7 +101,7 @@ class Compose(Operation):
                           "the services whose files changed)", [Shell(self.script())])
         check = self.up_to_date_check()
         probe = [Check("\n".join([sh("cd", self.args["project_dir"], Raw("2>/dev/null || exit 1")),
-                                   f'compose() {{ {self.base_command()} "$@"; }}', *check, "exit 1"]))] if check else []
+                                   self.compose_function(), *check, "exit 1"]))] if check else []
         preview = [Shell(self.dry_run(), reads_only=True)] if probe else []
         return Change(summary, [*probe, *preview, Shell(self.script())])
 
@@ -116,11 +119,22 @@ class Compose(Operation):
     def dry_run(self) -> str:
         """Check mode's listing: compose's own dry run of ``up`` and the containers it would remove."""
         flags = ["-d", "--remove-orphans"] if self.args.get("remove_orphans") else ["-d"]
-        lines = [sh("cd", self.args["project_dir"], Raw("|| exit 1")), f'compose() {{ {self.base_command()} "$@"; }}',
+        lines = [sh("cd", self.args["project_dir"], Raw("|| exit 1")), self.compose_function(),
                  sh(Raw("compose --dry-run up"), flags, self.args.get("services") or [], Raw("2>&1"))]
         if self.removes_inactive():
             lines += [self.inactive() + " | sed 's/^/inactive /'"]
         return "\n".join(lines)
+
+    def compose_function(self) -> str:
+        """The shell function ``compose`` the scripts call: the project's command, or — with
+        ``default_files`` and no ``files`` — ``-f`` each of them when the project's ``.env`` names no
+        COMPOSE_FILE (a release recorded before moorage wrote it there)."""
+        base, fallback = self.base_command(), self.args.get("default_files")
+        if not fallback or self.args.get("files"):
+            return f'compose() {{ {base} "$@"; }}'
+        files = sh([token for file in fallback for token in ("-f", file)])
+        return (f"compose() {{ if grep -q '^COMPOSE_FILE=' .env 2>/dev/null; then {base} \"$@\"; "
+                f'else {base} {files} "$@"; fi; }}')
 
     def base_command(self) -> str:
         """``docker compose`` with the project's files, profiles, env file and name."""
@@ -195,7 +209,7 @@ class Compose(Operation):
         subcommand, observe = self.action()
         return "\n".join([
             sh("cd", self.args["project_dir"], Raw("|| exit 1")),
-            f'compose() {{ {self.base_command()} "$@"; }}',
+            self.compose_function(),
             *self.up_to_date_check(),
             f"before=$({observe})",
             *self.remove_inactive(),
