@@ -139,6 +139,17 @@ def test_a_profile_switched_on_then_off(shop):
     assert f"removed {name}-extra-1" in up["summary"], up
 
 
+def test_a_rollback_brings_the_old_config_back(shop):
+    root, app_dir, port, name = shop
+    first = sorted(p.name for p in (app_dir / "releases").iterdir())[0]
+    run = moorage("rollback", "--host", "box", "--to", first, "--json", cwd=root, timeout=600)
+    assert run.code == 0, run.stdout[-3000:] + run.stderr
+    answer = _get(port, b"v1")
+    assert answer.body.strip() == b"v1" and answer.headers.get("x-shape") == "one"
+    _deploy(root)  # back to the project as it is
+    assert _get(port, b"v2").headers.get("x-shape") == "two" and set(_ids(name)) == {"web", "worker", "db"}
+
+
 def test_status_and_logs_read_every_file(shop):
     root, _, _, _ = shop
     status = moorage("status", "--host", "box", "--json", cwd=root, timeout=120)

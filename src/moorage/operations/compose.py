@@ -95,9 +95,9 @@ class Compose(Operation):
                 f"would run in {self.args['project_dir'].rstrip('/')} once the changes above are made there"
                 if waits else None))
         if state == "up" and changed_under(self.context.changed_paths, self.args["project_dir"]):
-            # check mode can't ask compose about a release not recorded yet: it would act, and says what it knows
-            return Change(f"{summary}: the new release (what compose creates, recreates and removes is listed "
-                          "when it runs; above, the .env diff shows its files and profiles, the config labels "
+            # check mode can't ask compose about files not written yet (a new release): it would act
+            return Change(f"{summary}: after the changes above (compose lists then what it creates, recreates "
+                          "and removes; above, the .env diff shows the files and profiles, the config labels "
                           "the services whose files changed)", [Shell(self.script())])
         check = self.up_to_date_check()
         probe = [Check("\n".join([sh("cd", self.args["project_dir"], Raw("2>/dev/null || exit 1")),
@@ -106,12 +106,12 @@ class Compose(Operation):
         return Change(summary, [*probe, *preview, Shell(self.script())])
 
     def inactive(self) -> str:
-        """Prints the name and service of each of the project's containers whose service the
-        files and profiles don't run (needs the project name: containers found by its label)."""
+        """Prints the name of each of the project's containers whose service the files and
+        profiles don't run (needs the project name: containers found by its label)."""
         listing = sh("docker", "ps", "-a", "--filter", f"label=com.docker.compose.project={self.args['project_name']}",
                      "--format", '{{.Names}} {{.Label "com.docker.compose.service"}}')
-        return (f"active=$(compose config --services) || exit 1\n{listing} | while read -r id service; do "
-                'printf \'%s\\n\' "$active" | grep -qxF -- "$service" || echo "$id"; done')
+        return (f"active=$(compose config --services) || exit 1\n{listing} | while read -r name service; do "
+                'printf \'%s\\n\' "$active" | grep -qxF -- "$service" || echo "$name"; done')
 
     def removes_inactive(self) -> bool:
         return bool(self.args.get("remove_orphans") and self.args.get("project_name"))
@@ -168,8 +168,8 @@ class Compose(Operation):
 
         After an ``up`` succeeds, ``.moorage-up`` in the project directory records a hash of the
         compose files, the .env (and the files its COMPOSE_FILE names), the command, and the
-        containers (id, state, health).  When both are unchanged and every container is running and healthy,
-        ``up`` would do nothing, so its health wait is skipped.
+        containers (id, state, health).  When both are unchanged and every container is running and
+        healthy, ``up`` would do nothing, so its health wait is skipped.
         """
         if self.args.get("state", "up") != "up" or self.args.get("build"):
             return []
