@@ -1,53 +1,55 @@
 """A compose project as real ones are (issue 13, items 1-3): three compose files, a profile, config
-in a sub-folder and a bind-mounted file, deployed with the built-in playbook on this machine's
-Docker engine (connection: local).  Each step is what a user would try: change a config and see it
-served, switch the profile on and off, read status and logs, run a `compose` task on some of the
-files and keep the others' containers."""
+in a sub-folder and a bind-mounted file, deployed with the built-in playbook on a test server (sshd
+and its own Docker engine; one for the module, the tests run in order).  Each step is what a user
+would try: change a config and see it served, switch the profile on and off, roll back, read
+status and logs, back up and restore, run a `compose` task on some of the files and keep the
+others' containers."""
 
 from __future__ import annotations
 
 import json
-import secrets
-import socket
-import subprocess
 import time
 from pathlib import Path
 
 import pytest
 import yaml
-from testbed.images import ensure_image
+from testbed import ensure_image
 
 from .helpers import moorage, request, write_playbook
 
 SITE = "server {{ listen 80; add_header X-Shape {tag}; location / {{ root /srv/html; }} }}\n"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+APP = "/srv/shop"
+NAME = "shape"
+SERVER = []  # the module's test server, for _ids and _read
 
 
-def _ids(name: str) -> dict[str, str]:
-    """service -> container id of compose project ``name``."""
-    out = subprocess.run(["docker", "ps", "-a", "--filter", f"label=com.docker.compose.project={name}", "--format",
-                          '{{.Label "com.docker.compose.service"}} {{.ID}}'], capture_output=True, text=True,
-                         check=True).stdout
+def _ids(name: str = NAME) -> dict[str, str]:
+    """service -> container id of compose project ``name`` on the server."""
+    out = SERVER[0].exec(f"docker ps -a --filter label=com.docker.compose.project={name} --format "
+                         "'{{.Label \"com.docker.compose.service\"}} {{.ID}}'").stdout.decode()
     return dict(line.split() for line in out.splitlines())
 
 
+def _read(path: str) -> str:
+    return SERVER[0].exec(f"cat {path}").stdout.decode()
+
+
 @pytest.fixture(scope="module")
-def shop(tmp_path_factory):
+def shop(testbed, tmp_path_factory):
+    server = testbed.start("dockerhost", name="shape")
+    SERVER[:] = [server]
     tmp = tmp_path_factory.mktemp("shape")
     image, db_image = ensure_image("nginx"), ensure_image("postgres")
-    port, name = _free_port(), f"shape{secrets.token_hex(3)}"
+    port, name = server.ports[80], NAME
     root = tmp / "shop"
     (root / "configs" / "nginx").mkdir(parents=True)
     (root / "html").mkdir()
     (root / "html" / "index.html").write_text("v1\n")
     (root / "configs" / "nginx" / "site.conf").write_text(SITE.format(tag="one"))
     (root / "compose.yml").write_text(yaml.safe_dump({"services": {"web": {
-        "image": image, "ports": [f"127.0.0.1:{port}:80"],
+        "image": image, "ports": ["80:80"],
         "volumes": ["./configs/nginx/site.conf:/etc/nginx/conf.d/default.conf:ro", "./html:/srv/html:ro"]}}}))
     (root / "compose.worker.yml").write_text(yaml.safe_dump({"services": {"worker": {"image": image}, "db": {
         "image": db_image, "volumes": ["data:/var/lib/postgresql/data"],
@@ -56,18 +58,20 @@ def shop(tmp_path_factory):
     (root / "compose.extra.yml").write_text(yaml.safe_dump({"services": {"extra": {
         "image": image, "profiles": ["extra"]}}}))
     (root / "inventory").mkdir()
+    (root / "inventory" / "known_hosts").write_text(server.known_hosts_file.read_text())
     hosts = root / "inventory" / "hosts.yml"
     hosts.write_text(yaml.safe_dump({
         "project": name,
-        "environments": {"prod": {"connection": "local", "production": False, "vars": {
-            "app_dir": str(tmp / "srv"), "app_images": [image, db_image], "image_source": "ship",
+        "environments": {"prod": {"production": False, "vars": {
+            "app_dir": APP, "app_images": [image, db_image], "image_source": "ship",
             "app_env": {"DB_PASSWORD": {"generate": 24}}, "backup_databases": [{"service": "db"}],
             "compose_files": ["compose.yml", "compose.worker.yml", "compose.extra.yml"],
-            "release_files": ["configs/", "html"]}, "hosts": {"box": {}}}},
+            "release_files": ["configs/", "html"]}, "hosts": {"box": {
+                "address": server.address, "port": server.port, "user": "root",
+                "ssh_key": str(server.key_file)}}}},
     }, sort_keys=False))
-    yield root, tmp / "srv", port, name
-    subprocess.run(["docker", "compose", "--profile", "*", "down", "-v"], cwd=tmp / "srv" / "current",
-                   capture_output=True, check=False, timeout=120)
+    yield root, APP, port, name
+    testbed.stop(server)
 
 
 def _get(port: int, body: bytes):
@@ -102,11 +106,11 @@ def test_three_files_deploy_and_record_their_shape(shop):
     _deploy(root)
     assert _get(port, b"v1").body.strip() == b"v1"
     assert set(_ids(name)) == {"web", "worker", "db"}
-    env = (app_dir / "current" / ".env").read_text()
+    env = _read(f"{app_dir}/current/.env")
     assert "COMPOSE_FILE=compose.yml:compose.worker.yml:compose.extra.yml:moorage.override.yml\n" in env
-    record = json.loads((app_dir / "current" / "release.json").read_text())
+    record = json.loads(_read(f"{app_dir}/current/release.json"))
     assert record["meta"]["compose_files"] == ["compose.yml", "compose.worker.yml", "compose.extra.yml"]
-    assert (app_dir / "current" / "configs" / "nginx" / "site.conf").is_file()
+    assert _read(f"{app_dir}/current/configs/nginx/site.conf") == SITE.format(tag="one")
     again = _deploy(root)
     assert again.recap("box")["changed"] == 0
 
@@ -141,7 +145,7 @@ def test_a_profile_switched_on_then_off(shop):
 
 def test_a_rollback_brings_the_old_config_back(shop):
     root, app_dir, port, name = shop
-    first = sorted(p.name for p in (app_dir / "releases").iterdir())[0]
+    first = sorted(SERVER[0].exec(f"ls {app_dir}/releases").stdout.decode().split())[0]
     run = moorage("rollback", "--host", "box", "--to", first, "--json", cwd=root, timeout=600)
     assert run.code == 0, run.stdout[-3000:] + run.stderr
     answer = _get(port, b"v1")
@@ -172,7 +176,7 @@ def test_a_compose_task_on_some_files_keeps_the_others_containers(shop):
     root, app_dir, _, name = shop
     before = _ids(name)
     book = write_playbook(root / "playbooks", [{"name": "web only", "compose": {
-        "project_dir": str(app_dir / "current"), "project_name": name, "files": ["compose.yml"]}}])
+        "project_dir": f"{app_dir}/current", "project_name": name, "files": ["compose.yml"]}}])
     run = moorage("play", book, "--host", "box", "--json", cwd=root, timeout=300)
     assert run.code == 0, run.stdout[-3000:] + run.stderr
     assert _ids(name)["worker"] == before["worker"]
@@ -182,7 +186,7 @@ def test_the_plan_of_a_compose_task_lists_the_containers_it_would_remove(shop):
     root, app_dir, _, name = shop
     before = _ids(name)
     book = write_playbook(root / "playbooks", [{"name": "web alone", "compose": {
-        "project_dir": str(app_dir / "current"), "project_name": name, "files": ["compose.yml"],
+        "project_dir": f"{app_dir}/current", "project_name": name, "files": ["compose.yml"],
         "remove_orphans": True}}], name="alone.yml")
     plan = moorage("play", book, "--host", "box", "--check", "--json", cwd=root, timeout=300)
     assert plan.code == 0, plan.stdout[-3000:] + plan.stderr
