@@ -308,7 +308,8 @@ def test_a_stopped_stack_is_not_restored_into_and_the_message_says_how_to_start_
         assert run.code == 1
         assert ("the database service db of compose project dm is not running, so nothing can be restored into "
                 "it; start the stack with `moorage deploy --host nexus` (or on the server: cd /srv/dm/current && "
-                "docker compose -p dm -f docker-compose.nexus.yml up -d --wait db)") in run.stderr
+                "docker compose up -d --wait db: the release's .env names its compose files and profiles)") \
+            in run.stderr
         failed = cli(inventory, "backup")
         assert failed.code == 1 and "service db of compose project dm is not running" in failed.stdout
     finally:

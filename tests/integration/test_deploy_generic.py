@@ -58,7 +58,8 @@ def test_a_generic_app_deploys_with_each_optional_step_off(project):
     env = (app_dir / "current" / ".env").read_text()
     assert f"COMPOSE_PROJECT_NAME={name}\n" in env
     lines = [line.split("=", 1)[0] for line in env.splitlines() if "=" in line]
-    assert lines == ["COMPOSE_PROJECT_NAME", "GREETING", "TOKEN"]
+    assert lines == ["COMPOSE_PROJECT_NAME", "COMPOSE_FILE", "COMPOSE_PROFILES", "GREETING", "TOKEN"]
+    assert "COMPOSE_FILE=compose.prod.yml:moorage.override.yml\n" in env
     assert "GREETING=hello" in env and "DJANGO" not in env and "DB_" not in env
 
     again = moorage("deploy", "--host", "box", "--json", cwd=root, timeout=600)

@@ -57,7 +57,7 @@ def check(project: Path, password: bytes, token: bytes) -> subprocess.CompletedP
 def test_values_compose_can_read_pass(project):
     result = check(project, b"pa$$ 'w\"o\\rd\\\n", b"t#k ${X}")
     assert result.returncode == 0, result.stderr
-    assert "ok   .env values of vps (6 values)" in result.stdout
+    assert "ok   .env values of vps (10 values)" in result.stdout
 
 
 def test_a_nul_byte_and_invalid_utf8_are_refused_with_the_reason(project):

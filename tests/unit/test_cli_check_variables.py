@@ -40,7 +40,7 @@ def test_check_host_names_each_wrong_value_and_warns_about_the_typo(tmp_path):
         "ok   built-in roles: base, compose_app, docker_engine, hardening, media, nginx_static, postgres_backup, "
         "traefik",
         "FAIL role variables of staging (3 problems)",
-        "ok   .env values of staging (2 values)",
+        "ok   .env values of staging (6 values)",
         "ok   files of staging (known_hosts)",
         "ok   templates of staging",
     ]

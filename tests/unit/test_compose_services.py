@@ -73,3 +73,20 @@ def test_a_compose_file_that_is_not_yaml_is_said_with_its_line(tmp_path, monkeyp
     (tmp_path / "compose.yml").write_text("services:\n  web:\n    image: [unclosed\n")
     (problem,) = problems(run_check(proj, "staging"))
     assert "the compose file compose.yml:4 is not valid YAML: " in problem
+
+
+def test_a_bind_mount_the_release_does_not_hold_is_a_warning(tmp_path, monkeypatch):
+    compose = {"compose.yml": "services:\n  web:\n    image: shop\n    volumes: [./nginx.conf:/etc/n.conf, "
+                              "./configs/app.ini:/etc/app.ini, data:/data]\nvolumes: {data: {}}\n",
+               "nginx.conf": "x\n", "configs/app.ini": "y\n"}
+    report = run_check(project(tmp_path, monkeypatch, "release_files: [configs/]", compose), "staging")
+    assert [w for w in report.warnings if "bind-mounts" in w] == [
+        "host 'staging': service web bind-mounts ./nginx.conf, which the release does not hold: add it to "
+        "release_files (on the server compose would mount an empty folder in its place)"]
+
+
+def test_services_of_every_compose_file_count(tmp_path, monkeypatch):
+    files = {**COMPOSE, "compose.jobs.yml": "services:\n  cron: {image: shop}\n"}
+    setting = "compose_files: [compose.yml, compose.jobs.yml]\nrestore_stop_services: [web, cron]"
+    report = run_check(project(tmp_path, monkeypatch, setting, files), "staging")
+    assert problems(report) == [] and "ok   compose services of staging (2 names)" in report.lines

@@ -186,6 +186,8 @@ class HostPlay:
             changed = result.changed and bool(change.acting())
             data.update(preview.data, **result.data)
             change = dataclasses.replace(change, summary=preview.summary, diff=preview.diff)
+        if changed:  # what it would change: later read-only checks there can't be asked yet
+            self.changed_paths.update(after.path for after in change.after)
         self._record(task, "changed" if changed else "ok", change=change if changed else None,
                      register=registered(changed, **data), data=data)
         return True

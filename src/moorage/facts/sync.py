@@ -91,6 +91,48 @@ def scan_local(root: Path, exclude: Iterable[str] = (), checksum: bool = False) 
     return tree
 
 
+def scan_only(root: Path, paths: Iterable[str], exclude: Iterable[str] = (),
+              checksum: bool = False) -> dict[str, Entry]:
+    """The entries of ``root`` that ``paths`` name (files, or folders with all they hold) and the
+    folders leading to them, by relative path; the rest of ``root`` is never walked.
+
+    Raises ``SourceError`` naming the path when one is missing, absolute, or has a ``..``.
+    """
+    if not root.is_dir():
+        raise SourceError(f"source directory {root} does not exist")
+    tree: dict[str, Entry] = {}
+    for given in paths:
+        rel = posixpath.normpath(given.strip("/")) if given.strip("/") else ""
+        if given.startswith("/") or rel in ("", ".") or rel == ".." or rel.startswith("../"):
+            raise SourceError(f"{given!r} is not a path inside {root} (relative, no ..)")
+        parts = rel.split("/")
+        for depth in range(1, len(parts)):
+            folder = "/".join(parts[:depth])
+            tree.setdefault(folder, Entry("d", mode=(root / folder).stat().st_mode & 0o7777))
+        path = root / rel
+        if not path.exists() and not path.is_symlink():
+            raise SourceError(f"{path} does not exist")
+        if path.is_dir() and not path.is_symlink():
+            tree[rel] = Entry("d", mode=path.stat().st_mode & 0o7777)
+            tree.update({f"{rel}/{sub}": entry for sub, entry in scan_local(path, (), checksum).items()
+                         if not excluded(f"{rel}/{sub}", entry.kind == "d", list(exclude))})
+        else:
+            tree.update(_one(path, rel, root, checksum))
+    return tree
+
+
+def _one(path: Path, rel: str, root: Path, checksum: bool) -> dict[str, Entry]:
+    """One file or symlink of ``scan_only``, as ``scan_local`` records it."""
+    st = path.lstat()
+    if stat.S_ISLNK(st.st_mode):
+        target = os.readlink(path)
+        if not _inside(root, rel, target):
+            raise SourceError(f"{path} is a symlink to {target}, outside the source directory {root}")
+        return {rel: Entry("l", target=target, mtime=int(st.st_mtime))}
+    digest = _sha256(path) if checksum else ""
+    return {rel: Entry("f", st.st_size, int(st.st_mtime), st.st_mode & 0o7777, sha256=digest)}
+
+
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:

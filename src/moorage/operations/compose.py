@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from moorage.connection.base import Connection
@@ -22,6 +23,9 @@ PROJECT_ARGS = {
                  "description": "Profiles to enable."},
     "env_file": {"type": "string", "minLength": 1, "description": "The --env-file to read."},
     "project_name": PROJECT_NAME,
+    "default_files": {"type": "array", "items": {"type": "string", "minLength": 1},
+                      "description": "Compose files (-f) used only when the project's .env names no "
+                                     "COMPOSE_FILE (a release recorded before moorage wrote it)."},
 }
 
 
@@ -39,6 +43,18 @@ def compose_tokens(args: dict[str, Any]) -> list[str]:
     return parts
 
 
+def compose_function(args: dict[str, Any]) -> str:
+    """The shell function ``compose`` a script calls: the project's command, or — with
+    ``default_files`` and no ``files`` — ``-f`` each of them when the project's ``.env`` names no
+    COMPOSE_FILE (a release recorded before moorage wrote it there)."""
+    base, fallback = sh(compose_tokens(args)), args.get("default_files")
+    if not fallback or args.get("files"):
+        return f'compose() {{ {base} "$@"; }}'
+    files = sh([token for file in fallback for token in ("-f", file)])
+    return (f"compose() {{ if grep -q '^COMPOSE_FILE=' .env 2>/dev/null; then {base} \"$@\"; "
+            f'else {base} {files} "$@"; fi; }}')
+
+
 @register
 class Compose(Operation):
     """Bring a compose project to a state: ``up`` (``up -d --wait``: the containers'
@@ -47,9 +63,11 @@ class Compose(Operation):
     ``checked``: ``docker compose config --quiet`` validates the project (it runs in check mode
     too and never counts as a change; a broken file fails the task with compose's message).
 
-    Changed only when containers were created, replaced, started or stopped, or
-    images changed — compared before and after in the same round trip.  When
-    ``up`` fails, the error carries ``docker compose ps`` and the last log lines.
+    Changed only when containers were created, replaced, started, stopped or removed, or
+    images changed — compared before and after in the same round trip; the result names the
+    containers compose created, recreated, stopped or removed.  In check mode ``up`` lists what it
+    would do (``docker compose --dry-run up``, and the containers ``remove_orphans`` would remove).
+    When ``up`` fails, the error carries ``docker compose ps`` and the last log lines.
     """
 
     name = "compose"
@@ -67,8 +85,11 @@ class Compose(Operation):
             "wait": {"type": "boolean", "default": True, "description": "Wait for healthy containers."},
             "wait_timeout": {"type": "integer", "minimum": 1, "default": 180,
                              "description": "Seconds --wait allows (default 180)."},
-            "remove_orphans": {"type": "boolean", "default": True,
-                               "description": "Remove containers of services no longer defined."},
+            "remove_orphans": {"type": "boolean", "default": False,
+                               "description": "For up: also stop and remove the project's containers whose "
+                                              "service the files and profiles given don't run (services "
+                                              "removed, profiles switched off). Off by default: a run on "
+                                              "some of a project's files never removes the others'."},
             "no_deps": {"type": "boolean", "default": False,
                         "description": "With services: up those alone (--no-deps), never their dependencies."},
             "scale": {"type": "object", "propertyNames": SERVICE_NAME,
@@ -91,10 +112,41 @@ class Compose(Operation):
             return Change(summary, [Shell(command, reads_only=True)], not_yet=(
                 f"would run in {self.args['project_dir'].rstrip('/')} once the changes above are made there"
                 if waits else None))
+        if state == "up" and changed_under(self.context.changed_paths, self.args["project_dir"]):
+            # check mode can't ask compose about files not written yet (a new release): it would act
+            return Change(f"{summary}: after the changes above (compose lists then what it creates, recreates "
+                          "and removes; above, the .env diff shows the files and profiles, the config labels "
+                          "the services whose files changed)", [Shell(self.script())])
         check = self.up_to_date_check()
         probe = [Check("\n".join([sh("cd", self.args["project_dir"], Raw("2>/dev/null || exit 1")),
-                                   f'compose() {{ {self.base_command()} "$@"; }}', *check, "exit 1"]))] if check else []
-        return Change(summary, [*probe, Shell(self.script())])
+                                   self.compose_function(), *check, "exit 1"]))] if check else []
+        preview = [Shell(self.dry_run(), reads_only=True)] if probe else []
+        return Change(summary, [*probe, *preview, Shell(self.script())])
+
+    def inactive(self) -> str:
+        """Prints the name of each of the project's containers whose service the files and
+        profiles don't run (needs the project name: containers found by its label)."""
+        listing = sh("docker", "ps", "-a", "--filter", f"label=com.docker.compose.project={self.args['project_name']}",
+                     "--format", '{{.Names}} {{.Label "com.docker.compose.service"}}')
+        return (f"active=$(compose config --services) || exit 1\n{listing} | while read -r name service; do "
+                'printf \'%s\\n\' "$active" | grep -qxF -- "$service" || echo "$name"; done')
+
+    def removes_inactive(self) -> bool:
+        return bool(self.args.get("remove_orphans") and self.args.get("project_name"))
+
+    def dry_run(self) -> str:
+        """Check mode's listing: compose's own dry run of ``up`` and the containers it would remove."""
+        flags = ["-d", "--remove-orphans"] if self.args.get("remove_orphans") else ["-d"]
+        flags += (["--no-deps"] if self.args.get("no_deps") else []) + self.scale_flags()
+        lines = [sh("cd", self.args["project_dir"], Raw("|| exit 1")), self.compose_function(),
+                 sh(Raw("compose --dry-run up"), flags, self.args.get("services") or [], Raw("2>&1"))]
+        if self.removes_inactive():
+            lines += [self.inactive() + " | sed 's/^/inactive /'"]
+        return "\n".join(lines)
+
+    def compose_function(self) -> str:
+        """The shell function ``compose`` the scripts call (see ``compose_function``)."""
+        return compose_function(self.args)
 
     def base_command(self) -> str:
         """``docker compose`` with the project's files, profiles, env file and name."""
@@ -113,7 +165,7 @@ class Compose(Operation):
                 flags.append("--build")
             if self.args.get("pull"):
                 flags += ["--pull", self.args["pull"]]
-            if self.args.get("remove_orphans", True):
+            if self.args.get("remove_orphans"):
                 flags.append("--remove-orphans")
             if self.args.get("no_deps"):
                 flags.append("--no-deps")
@@ -135,18 +187,21 @@ class Compose(Operation):
         """For ``up``: exit early when the project is exactly as the last successful ``up`` left it.
 
         After an ``up`` succeeds, ``.moorage-up`` in the project directory records a hash of the
-        resolved config (``docker compose config``: files, .env, interpolation) and the containers
-        (id, state, health).  When both are unchanged and every container is running and healthy,
-        ``up`` would do nothing, so its health wait is skipped.
+        compose files, the .env (and the files its COMPOSE_FILE names), the command, and the
+        containers (id, state, health).  When both are unchanged and every container is running and
+        healthy, ``up`` would do nothing, so its health wait is skipped.
         """
         if self.args.get("state", "up") != "up" or self.args.get("build"):
             return []
         files = self.args.get("files") or ["compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml"]
         read = sh("cat", "--", files, self.args.get("env_file") or ".env", Raw("2>/dev/null"))
-        if self.scale_flags():  # a new count alone must not look up to date
-            read = f"{{ {read}; echo {sh(self.scale_flags())}; }}"
+        if not self.args.get("files") and not self.args.get("env_file"):  # the files .env's COMPOSE_FILE names
+            read = (f"{{ {read}; sed -n 's/^COMPOSE_FILE=//p' .env | tr -d \"'\\\"\" | tr : '\\n' "
+                    "| while IFS= read -r f; do cat -- \"$f\"; done; } 2>/dev/null")
         return [
-            f"config=$({read} | sha256sum | cut -c1-64)",
+            # the command itself too: the same files brought up with other flags (remove_orphans) may act
+            f"config=$({{ {read}; {sh('echo', self.base_command() + ' ' + self.action()[0])}; }}"
+            " | sha256sum | cut -c1-64)",
             f"now=$({self._containers()})",
             'if [ -n "$now" ] && [ "$(cat .moorage-up 2>/dev/null)" = "$config',
             '$now" ] && ! printf \'%s\\n\' "$now" | grep -qv \' running \\(healthy\\)\\{0,1\\}$\'; then exit 0; fi',
@@ -176,9 +231,10 @@ class Compose(Operation):
         subcommand, observe = self.action()
         return "\n".join([
             sh("cd", self.args["project_dir"], Raw("|| exit 1")),
-            f'compose() {{ {self.base_command()} "$@"; }}',
+            self.compose_function(),
             *self.up_to_date_check(),
             f"before=$({observe})",
+            *self.remove_inactive(),
             f"compose {subcommand}",
             "rc=$?",
             f"after=$({observe})",
@@ -188,11 +244,25 @@ class Compose(Operation):
             "exit $rc",
         ])
 
+    def remove_inactive(self) -> list[str]:
+        """For ``up`` with ``remove_orphans``: before ``up``, stop and remove the containers of
+        services the files and profiles no longer run (compose's ``--remove-orphans`` leaves those
+        of a profile switched off running)."""
+        if self.args.get("state", "up") != "up" or not self.removes_inactive():
+            return []
+        return [f"gone=$({self.inactive()})",
+                'if [ -n "$gone" ]; then printf \'%s\\n\' "$gone" | while read -r name; do '
+                'docker rm -f "$name" >/dev/null && echo " Container $name Removed" >&2; done; '
+                f"echo {_CHANGED}; fi"]
+
     def apply(self, change: Change, conn: Connection) -> OpResult:
         """The script (or the validation); in check mode the ``Check`` alone."""
-        run = change.shell()
+        acting = next((s for s in change.steps if isinstance(s, Shell) and not s.reads_only), None)
+        if acting is None and change.check() is not None:
+            return self._preview(change, conn)
+        run = acting or change.shell()  # `checked`: its read-only validation
         if run is None:
-            return OpResult(changed=conn.run(change.required_check().script).exit_code != 0)
+            return OpResult(changed=False)
         result = conn.run(run.script)
         if run.reads_only:
             if result.exit_code != 0:
@@ -205,6 +275,51 @@ class Compose(Operation):
                              f"{self.base_command()} {self.action()[0]}", result.exit_code,
                              result.stderr_tail(30))
         changed = _CHANGED in result.text
-        return OpResult(changed=changed, stdout=result.text.replace(_CHANGED, "").strip(),
-                        stderr=result.stderr.decode("utf-8", "replace"),
-                        message="" if changed else "containers already as asked")
+        stderr = result.stderr.decode("utf-8", "replace")
+        done = containers_listed(stderr, _DONE)
+        if changed and done:
+            change.summary = f"{change.summary}: {done}"
+        return OpResult(changed=changed, stdout=result.text.replace(_CHANGED, "").strip(), stderr=stderr,
+                        message="" if changed else "containers already as asked", data={"containers": done})
+
+    def _preview(self, change: Change, conn: Connection) -> OpResult:
+        """Check mode: the up-to-date test, then (when ``up`` would act) what it would do."""
+        if conn.run(change.required_check().script).exit_code == 0:
+            return OpResult(changed=False)
+        run = change.shell()
+        if run is not None:
+            listing = conn.run(run.script)
+            would = containers_listed(listing.text, _WOULD) if listing.ok else \
+                f"(no preview: {listing.stderr_tail(3) or listing.text.strip()[-200:]})"
+            change.summary = f"{change.summary}: {would or 'nothing to create, recreate or remove'}"
+        return OpResult(changed=True)
+
+
+# compose's progress verbs (after an up, and in its --dry-run) -> what the plan says
+_DONE = {"Created": "created", "Recreated": "recreated", "Started": "started", "Stopped": "stopped",
+         "Removed": "removed"}
+_WOULD = {"Creating": "create", "Recreate": "recreate", "Starting": "start", "Stopping": "stop",
+          "Removing": "remove", "inactive": "remove"}
+
+
+def containers_listed(output: str, verbs: dict[str, str]) -> str:
+    """``recreate shop-web-1; create shop-nginx-1``: the containers compose's output names, under
+    the strongest verb each had (a recreated container is also started: said once)."""
+    strongest: dict[str, str] = {}
+    order = list(verbs.values())
+    for line in output.splitlines():
+        words = line.replace("DRY-RUN MODE -", "").split()
+        if words[:1] == ["inactive"] and len(words) == 2:
+            strongest[words[1]] = verbs["inactive"]
+            continue
+        if len(words) < 3 or words[0] != "Container" or words[-1] not in verbs:
+            continue
+        name = re.sub(r"^[0-9a-f]{12}_", "", " ".join(words[1:-1]))
+        verb = verbs[words[-1]]
+        if name not in strongest or order.index(verb) < order.index(strongest[name]):
+            strongest[name] = verb
+    grouped: dict[str, list[str]] = {}
+    for name, verb in strongest.items():
+        grouped.setdefault(verb, []).append(name)
+    return "; ".join(f"{verb} {', '.join(sorted(names))}" for verb, names in
+                     sorted(grouped.items(), key=lambda item: order.index(item[0])))

@@ -24,7 +24,7 @@ from datetime import datetime
 
 from moorage.connection.base import Connection
 from moorage.operations.base import Change, Facts, Operation, OpResult, Shell, TaskFailed, register
-from moorage.operations.compose import PROJECT_ARGS, compose_tokens
+from moorage.operations.compose import PROJECT_ARGS, compose_function
 from moorage.operations.names import SERVICE_NAME
 from moorage.operations.shell import Raw, sh
 
@@ -105,7 +105,8 @@ class ComposeReady(Operation):
         """``date +%s``, then the project's containers (``docker compose ps -a -q``) inspected."""
         return "\n".join([
             sh("cd", self.args["project_dir"], Raw("|| exit 1")),
-            sh(Raw("ids=$("), compose_tokens(self.args), "ps", "-a", "-q", self.args.get("services") or [],
+            compose_function(self.args),
+            sh(Raw("ids=$(compose"), "ps", "-a", "-q", self.args.get("services") or [],
                Raw(") || exit 1")),
             "date +%s",
             sh(Raw('[ -z "$ids" ] ||'), "docker", "inspect", "--format", _FIELDS, Raw("$ids")),
@@ -113,8 +114,8 @@ class ComposeReady(Operation):
 
     def logs_command(self, services: list[str]) -> str:
         """The last log lines of ``services`` (all when empty)."""
-        return sh("cd", self.args["project_dir"], Raw("&&"), compose_tokens(self.args), "logs", "--no-color",
-                  "--tail", str(LOG_LINES), services)
+        return "\n".join([sh("cd", self.args["project_dir"], Raw("|| exit 1")), compose_function(self.args),
+                          sh(Raw("compose"), "logs", "--no-color", "--tail", str(LOG_LINES), services)])
 
     def apply(self, change: Change, conn: Connection) -> OpResult:
         """Poll until every container is ready (not "changed"), or raise ``TaskFailed`` naming the

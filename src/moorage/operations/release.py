@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 
 from moorage.connection.base import Connection
+from moorage.facts.paths import PathFacts
 from moorage.operations.base import Change, Check, Facts, Operation, OpResult, PlanError, Shell, TaskFailed, register
 from moorage.operations.file_writes import changed_under
 from moorage.operations.image import IMAGE_ITEM, image_refs
@@ -33,9 +34,9 @@ mkdir -p .moorage && printf '%s\\n' "$seq" > .moorage/sequence"""
 
 @register
 class Release(Operation):
-    """Record ``config_dir`` (compose files + ``.env``) and the IDs of ``images`` as release
-    ``id`` under ``app_dir/releases/``, point ``app_dir/current`` at it, and keep the newest
-    ``keep`` releases (never removing the current or the previous one).
+    """Record ``config_dir`` (the whole staged tree: compose files, ``.env``, config folders) and
+    the IDs of ``images`` as release ``id`` under ``app_dir/releases/``, point ``app_dir/current``
+    at it, and keep the newest ``keep`` releases (never removing the current or the previous one).
 
     Nothing happens when the current release already has the same content hash.  Refuses the
     placeholder id ``manual`` (``PlanError``) and an id already recorded (``TaskFailed``): release
@@ -95,10 +96,12 @@ class Release(Operation):
             self._hash_script() + '\n[ "$(cat current/.content-hash 2>/dev/null)" = "$hash" ]'
         return Change(f"record release {self.args['id']} in {app} if the config changed",
                       [Check(f"{current}\n{compare}"), Shell(self.script())],
-                      data={"release": self.args["id"], "created": True})
+                      data={"release": self.args["id"], "created": True},
+                      after=[PathFacts(f"{app}/current", "link")])  # check mode: what runs there waits
 
     def _hash_script(self) -> str:
-        """Sets ``$hash``: the staged config files and the images' IDs, hashed (read-only)."""
+        """Sets ``$hash``: every file of the staged tree (sub-folders included: a changed config in
+        ``configs/`` is a new release) and the images' IDs, hashed (read-only)."""
         app = self.args["app_dir"]
         config = self.args.get("config_dir") or f"{app}/config"
         images = " ".join(sh(i) for i in image_refs(self.args["images"]))
@@ -106,8 +109,8 @@ class Release(Operation):
 cd {sh(app)}
 ids=$(for i in {images}; do
   printf '%s %s\\n' "$i" "$(docker image inspect --format '{{{{.Id}}}}' "$i" 2>/dev/null)"; done)
-hash=$( (cd {sh(config)} && find . -maxdepth 1 -type f ! -name '.*.moorage-tmp' | LC_ALL=C sort \\
-        | xargs sha256sum; printf '%s\\n' "$ids") | sha256sum | cut -c1-64)"""
+hash=$( (cd {sh(config)} && find . -type f ! -name '.*.moorage-tmp' -print0 | LC_ALL=C sort -z \\
+        | xargs -0r sha256sum; printf '%s\\n' "$ids") | sha256sum | cut -c1-64)"""
 
     def script(self) -> str:
         """One round trip: hash config + image IDs, compare with current, create/switch/prune."""

@@ -21,6 +21,7 @@ from typing import Any
 from moorage.connection.base import Connection
 from moorage.facts import patterns
 from moorage.facts import sync as tree
+from moorage.facts.paths import PathFacts
 from moorage.facts.sync import Outcome
 from moorage.operations.base import Change, Facts, Operation, OpResult, PlanError, TaskFailed, Transfer, register
 from moorage.operations.file_writes import MODE, normalize_mode
@@ -95,6 +96,10 @@ class Sync(Operation):
                                        "holds), `a/b` (nested), `*`/`?` (within a name), `**` (across "
                                        "directories). Rule prefixes (`+ `, `- `, `!`), `***` and "
                                        "backslash escapes are refused."},
+            "only": {"type": "array", "items": {"type": "string", "minLength": 1},
+                     "description": "Send only these paths of src (files, or folders with all they hold; "
+                                    "relative, no ..); with delete, everything else in dest goes (excluded "
+                                    "entries stay). Uses the tar transport: the difference is computed here."},
             "checksum": {"type": "boolean", "default": False,
                          "description": "Compare file contents instead of size and modification time."},
             "mode": {**MODE, "description": "Set every file's mode (default: the local file's)."},
@@ -111,7 +116,10 @@ class Sync(Operation):
         return {"dest": self.args["dest"]} if self.args.get("delete") else {}
 
     def validate(self) -> None:
-        """Exclude patterns outside the subset both transports implement alike are refused."""
+        """Exclude patterns outside the subset both transports implement alike are refused, and
+        ``only`` with ``transport: rsync``."""
+        if "only" in self.args and self.args.get("transport") == "rsync":
+            raise ValueError("only uses the tar transport; leave transport out or set it to tar")
         for pattern in self.args.get("exclude", []):
             reason = patterns.unsupported(pattern)
             if reason:
@@ -134,12 +142,17 @@ class Sync(Operation):
         if ".." in self.args["dest"].split("/"):
             raise PlanError(f"sync dest {self.args['dest']} contains '..'; give the directory's real path")
         try:
-            self.local = tree.scan_local(self.source(), self.args.get("exclude", []),
-                                         bool(self.args.get("checksum")))
+            if "only" in self.args:
+                self.local = tree.scan_only(self.source(), self.args["only"], self.args.get("exclude", []),
+                                            bool(self.args.get("checksum")))
+            else:
+                self.local = tree.scan_local(self.source(), self.args.get("exclude", []),
+                                             bool(self.args.get("checksum")))
         except tree.SourceError as exc:
             raise PlanError(f"cannot sync to {self.context.host}:{self.dest}: {exc}") from None
         return Change(f"sync {self.args['src']}/ -> {self.dest} ({self._files()} files, "
-                      f"{human_size(self._total())})", [self.transfer(dry_run=True), self.transfer(dry_run=False)])
+                      f"{human_size(self._total())})", [self.transfer(dry_run=True), self.transfer(dry_run=False)],
+                      after=[PathFacts(self.dest, "dir")])  # what a check-mode run after it must not trust
 
     def _files(self) -> int:
         return sum(1 for e in self.local.values() if e.kind == "f")
@@ -175,6 +188,8 @@ class Sync(Operation):
         """rsync when both ends have it (the host's answer comes with the rsync command itself),
         else the manifest and a tar stream."""
         transport = self.args.get("transport", "auto")
+        if "only" in self.args:  # rsync's filter rules can't say "these paths, delete the rest" alike
+            transport = "tar"
         if transport != "tar" and shutil.which("rsync"):
             outcome = self._rsync(conn, step)
             if outcome is not None:

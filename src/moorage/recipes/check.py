@@ -18,7 +18,7 @@ from moorage.playbook.declarations import value_problems
 from moorage.playbook.usage import unused_warnings, used_names
 from moorage.playbook.validations import validation_problems
 from moorage.project import Project
-from moorage.recipes.compose_services import service_problems
+from moorage.recipes.compose_services import service_problems, unstaged_binds
 from moorage.recipes.preflight import preflight
 from moorage.schema import Problem, error_problems, raise_problems
 from moorage.templating import render_value
@@ -103,9 +103,12 @@ def _check_hosts(report: CheckReport, inventory: Inventory, project: Project) ->
 
 def _check_services(report: CheckReport, inventory: Inventory, project: Project) -> None:
     """The compose services the inventory names (migrate_service, backup_databases,
-    restore_stop_services) exist in the project's compose file (a line only when some are named)."""
+    restore_stop_services) exist in the project's compose files (a line only when some are named);
+    a warning for each relative bind mount the release does not hold."""
     for selected in report.hosts:
-        found, count = service_problems(selected, _plays_of(report, inventory, selected), project.root)
+        plays = _plays_of(report, inventory, selected)
+        found, count = service_problems(selected, plays, project.root)
+        report.warnings += [w for w in unstaged_binds(selected, plays, project.root) if w not in report.warnings]
         if count or found:
             def attempt(found: list[Problem] = found, count: int = count) -> str:
                 raise_problems(found)

@@ -1,10 +1,10 @@
 """Do the compose service names the inventory uses exist in the project's compose file?
 
 ``migrate_service``, each ``backup_databases[].service``, ``restore_stop_services`` and the keys of
-``compose_scale`` name services of the compose file the deploy copies (``compose_source``/
-``compose_file``, read here on the controller).  A wrong name fails late on the server: a migration
-after the release switch, a restore with the writer still running, an ``up --scale`` refused.
-Only the ``services:`` keys are read: plain YAML keys, which compose never interpolates.
+``compose_scale`` name services of the compose files the deploy copies (``compose_source``/
+``compose_files``, read here on the controller).  A wrong name fails late on the server: a
+migration after the release switch, a restore with the writer still running, an ``up --scale``
+refused.  Only the ``services:`` keys are read: plain YAML keys, which compose never interpolates.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ import yaml
 
 from moorage.errors import InputError, Location
 from moorage.inventory import Host
+from moorage.operations.base import PlanError
+from moorage.operations.compose_labels import bind_sources, staged
 from moorage.playbook import Play
 from moorage.schema import Problem, suggest
 from moorage.templating import render_value
@@ -39,16 +41,22 @@ def service_problems(host: Host, plays: list[Play], root: Path) -> tuple[list[Pr
 
     def where(name: str) -> Location:
         return origin.get(name, (0, None))[1] or host.location
-    path = _compose_path(variables, root)
-    if path is None:
+    paths = compose_paths(variables, root)
+    if not paths:
         return [], 0
-    services = _services(path)
-    if isinstance(services, str):
-        first = next(iter(used))
-        return [Problem(where("compose_file"), "", f"host '{host.name}': {services} (checked because {first} "
-                        "names one of its services)")], 0
+    services: set[str] = set()
+    for path in paths:  # compose merges the files: a service defined in any of them exists
+        found_here = _services(path)
+        if isinstance(found_here, str):
+            first = next(iter(used))
+            setting = next((n for n in ("compose_files", "compose_file")
+                            if not str(where(n).file).startswith("builtin:")), "compose_file")
+            return [Problem(where(setting), "", f"host '{host.name}': {found_here} (checked because {first} "
+                            "names one of its services)")], 0
+        services |= found_here
+    shown = display_path(paths[0]) if len(paths) == 1 else f"{display_path(paths[0])} (and {len(paths) - 1} more)"
     found = [Problem(where(name), "", f"host '{host.name}': variable '{name}' names the compose service "
-                     f"'{service}', which {display_path(path)} does not define{suggest(service, services)}; "
+                     f"'{service}', which {shown} does not define{suggest(service, services)}; "
                      f"its services: {', '.join(sorted(services)) or 'none'}")
              for name, names in used.items() for service in names if service not in services]
     return found, sum(len(names) for names in used.values())
@@ -76,14 +84,22 @@ def _names(name: str, value: Any) -> list[str]:
     return []
 
 
-def _compose_path(variables: Mapping[str, Any], root: Path) -> Path | None:
-    """``compose_source``/``compose_file`` on the controller (a relative source is relative to the
-    project root, as the deploy's ``file`` task reads it); None when it can't be rendered here."""
-    source, file = _rendered("compose_source", variables), _rendered("compose_file", variables)
-    if not isinstance(file, str) or not file:
-        return None
+def compose_paths(variables: Mapping[str, Any], root: Path) -> list[Path]:
+    """``compose_source``/each of ``compose_files`` on the controller (a relative source is relative
+    to the project root, as the deploy's staging reads it); [] when they can't be rendered here."""
+    source, files = _rendered("compose_source", variables), _rendered("compose_files", variables)
+    if files is None:  # an inventory of the single-file days, or a playbook without compose_app's defaults
+        file = _rendered("compose_file", variables)
+        files = [file] if isinstance(file, str) and file else []
+    if not isinstance(files, list) or not all(isinstance(f, str) and f for f in files):
+        return []
+    return [compose_base(source, root) / file for file in files]
+
+
+def compose_base(source: Any, root: Path) -> Path:
+    """``compose_source`` (rendered) on the controller: a relative one is relative to the project root."""
     base = Path(str(source)) if isinstance(source, str) and source else root
-    return (base if base.is_absolute() else root / base) / file
+    return base if base.is_absolute() else root / base
 
 
 def _services(path: Path) -> set[str] | str:
@@ -105,19 +121,41 @@ def _services(path: Path) -> set[str] | str:
 
 
 def refuse_unknown(host: Host, plays: list[Play], root: Path, names: list[str], flag: str) -> None:
-    """Raise ``InputError`` (exit 2) naming each of ``names`` (given with ``flag``) that the
-    project's compose file for ``host`` does not define, with did-you-mean and the services it
-    has; also when the compose file can't be read.  Nothing is checked when the file's path
-    can't be rendered on the controller (the server's compose then refuses the name)."""
+    """Raise ``InputError`` (exit 2) naming each of ``names`` (given with ``flag``) that none of the
+    project's compose files for ``host`` defines, with did-you-mean and the services they have;
+    also when a compose file can't be read.  Nothing is checked when the files' paths can't be
+    rendered on the controller (the server's compose then refuses the name)."""
     variables = host.variables(merge_sourced(*(play.defaults() for play in plays)))
-    path = _compose_path(variables, root)
-    if path is None:
+    paths = compose_paths(variables, root)
+    if not paths:
         return
-    services = _services(path)
-    if isinstance(services, str):
-        raise InputError(f"host '{host.name}': {services} ({flag} names its services)", host.location)
+    services: set[str] = set()
+    for path in paths:  # compose merges the files: a service defined in any of them exists
+        found = _services(path)
+        if isinstance(found, str):
+            raise InputError(f"host '{host.name}': {found} ({flag} names its services)", host.location)
+        services |= found
     unknown = [name for name in names if name not in services]
     if unknown:
         raise InputError(f"host '{host.name}': {flag} names " + ", ".join(
             f"'{name}'{suggest(name, services)}" for name in unknown)
-            + f", not a service of {display_path(path)}; its services: {', '.join(sorted(services)) or 'none'}")
+            + f", not a service of {', '.join(display_path(p) for p in paths)}; its services: "
+            + (", ".join(sorted(services)) or "none"))
+
+
+def unstaged_binds(host: Host, plays: list[Play], root: Path) -> list[str]:
+    """Warnings for the relative bind mounts of the compose files that the release does not hold
+    (not under ``compose_files`` + ``release_files``): on the server compose would mount an empty
+    folder made in its place.  Nothing when the values can't be rendered here."""
+    variables = host.variables(merge_sourced(*(play.defaults() for play in plays)))
+    files, extra = _rendered("compose_files", variables), _rendered("release_files", variables)
+    if not isinstance(files, list) or not isinstance(extra, list) or not compose_paths(variables, root) \
+            or any(Path(f).is_absolute() or ".." in Path(f).parts for f in files):
+        return []  # not renderable here, or refused by its own check
+    try:
+        found = bind_sources(compose_base(_rendered("compose_source", variables), root), files)
+    except PlanError:
+        return []  # an unreadable file: the deploy's own check says it
+    return [f"host '{host.name}': service {service} bind-mounts ./{rel}, which the release does not hold: add it "
+            "to release_files (on the server compose would mount an empty folder in its place)"
+            for service, sources in found.items() for rel in sources if not staged(rel, [*files, *extra])]

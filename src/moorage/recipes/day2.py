@@ -49,16 +49,20 @@ class App:
     host: Host
     app_dir: str
     compose_project: str
-    compose_file: str
+    compose_files: tuple[str, ...]
     health_url: str
     health_headers: dict[str, Any]
     backup_dir: str
     backup_databases: list[Any]
 
     def compose(self, *arguments: str) -> str:
-        """``docker compose ARGUMENTS`` run in the current release of the app (each argument quoted)."""
-        return (f"cd {shlex.quote(self.app_dir + '/current')} && docker compose -p {shlex.quote(self.compose_project)}"
-                f" -f {shlex.quote(self.compose_file)} " + " ".join(shlex.quote(a) for a in arguments))
+        """``docker compose ARGUMENTS`` run in the current release of the app (each argument quoted):
+        the release's ``.env`` names its compose files and profiles (COMPOSE_FILE, COMPOSE_PROFILES);
+        a release recorded before it did gets ``-f`` for each of ``compose_files``."""
+        files = " ".join(f"-f {shlex.quote(f)}" for f in self.compose_files)
+        return (f"cd {shlex.quote(self.app_dir + '/current')} && if grep -q '^COMPOSE_FILE=' .env 2>/dev/null; "
+                f"then set --; else set -- {files}; fi && docker compose -p {shlex.quote(self.compose_project)} "
+                '"$@" ' + " ".join(shlex.quote(a) for a in arguments))
 
 
 def app_of(request: Request) -> App:
@@ -66,10 +70,11 @@ def app_of(request: Request) -> App:
     hosts = request.inventory().select(request.target)
     if len(hosts) != 1:
         raise InputError(f"--host must name one host here, '{request.target}' selects {len(hosts)}")
-    keys = ("app_dir", "compose_project", "compose_file", "health_url", "health_headers", "backup_dir",
+    keys = ("app_dir", "compose_project", "compose_files", "health_url", "health_headers", "backup_dir",
             "backup_databases")
     values = render_keys(hosts[0].variables(request.project.load_playbook("deploy").defaults()), keys)
-    return App(hosts[0], str(values["app_dir"]), str(values["compose_project"]), str(values["compose_file"]),
+    return App(hosts[0], str(values["app_dir"]), str(values["compose_project"]),
+               tuple(str(f) for f in values["compose_files"] or ["compose.yml"]),
                str(values["health_url"] or ""), dict(values["health_headers"] or {}), str(values["backup_dir"] or ""),
                list(values["backup_databases"] or []))
 

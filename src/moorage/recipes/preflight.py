@@ -28,6 +28,7 @@ from typing import Any
 
 from moorage import secrets
 from moorage.recipes import compose_ports
+from moorage.recipes.compose_services import compose_paths
 from moorage.schema import suggest
 from moorage.templating import render_value
 
@@ -101,10 +102,9 @@ def _tls_on(value: Value, _: Mapping[str, Any]) -> str | None:
 
 
 def _db_port_closed(v: Mapping[str, Any], root: Path) -> str | None:
-    source = Path(str(v.get("compose_source") or root))
-    if not source.is_absolute():
-        source = root / source
-    return compose_ports.published_database(source / str(v.get("compose_file") or "compose.yml"))
+    """The first database port one of the project's compose files publishes (every file is read)."""
+    paths = compose_paths(v, root) or [root / "compose.yml"]
+    return next((found for path in paths if (found := compose_ports.published_database(path))), None)
 
 
 def _env_untracked(_: Mapping[str, Any], root: Path) -> str | None:

@@ -101,16 +101,15 @@ def choose(backups: list[catalog.Backup], names: Sequence[str], settings: DataSe
     return picked
 
 
-def require_running(conn: Connection, settings: DataSettings, services: Sequence[str], compose_file: str) -> None:
+def require_running(conn: Connection, settings: DataSettings, services: Sequence[str]) -> None:
     """Fail with how to start the stack when a database service isn't running."""
     for service in dict.fromkeys(services):
         if not conn.run(scripts.running_command(settings.project_name, service)).text.strip():
-            files = f" -f {compose_file}" if compose_file else ""
             raise HostError(settings.host.name, f"the database service {service} of compose project "
                             f"{settings.project_name} is not running, so nothing can be restored into it; start "
                             f"the stack with `{command('deploy', '--host', settings.host.name)}` (or on the server: cd "
-                            f"{settings.app_dir}/current && docker compose -p {settings.project_name}{files} "
-                            f"up -d --wait {service}), then restore again; nothing was changed")
+                            f"{settings.app_dir}/current && docker compose up -d --wait {service}: the release's "
+                            ".env names its compose files and profiles), then restore again; nothing was changed")
 
 
 def verify(conn: Connection, settings: DataSettings, backups: Sequence[catalog.Backup]) -> dict[str, str]:
@@ -156,10 +155,10 @@ def safety_backup(conn: Connection, settings: DataSettings, labels: Sequence[str
 
 def prepare(conn: Connection, settings: DataSettings, chosen: list[catalog.Backup], report: Report, *,
             into: str = "", destroy: bool = False, yes: bool = False, ask: guard.Ask = guard.terminal_ask,
-            compose_file: str = "", after: str = "") -> Prepared:
+            after: str = "") -> Prepared:
     """Every check before anything changes, the guard (with its prompt) last; then the safety backup."""
     host = settings.host
-    require_running(conn, settings, [b.service or settings.service_of(b.label) for b in chosen], compose_file)
+    require_running(conn, settings, [b.service or settings.service_of(b.label) for b in chosen])
     problems = {n: s for n, s in verify(conn, settings, chosen).items() if s != "ok"}
     if problems:
         listed = "; ".join(f"{n}: {s}" for n, s in problems.items())
@@ -226,12 +225,6 @@ def outcome_message(prepared: Prepared, ok: bool) -> str:
             + (f"; the safety backup is {', '.join(prepared.safety)}" if prepared.safety else ""))
 
 
-def compose_file_of(settings: DataSettings) -> str:
-    """The host's compose file name, for the how-to-start hint (empty when not set)."""
-    value = settings.host.variables().get("compose_file", "")
-    return value if isinstance(value, str) else ""
-
-
 def for_release(conn: Connection, inventory: Inventory, project: Project, report: Report, host: Host,
                 ledger: server.Ledger, release_id: str, confirm: Confirmation) -> Prepared:
     """``rollback --restore-db``: the checks of a restore of the backup recorded as ``release_id``'s data,
@@ -245,7 +238,7 @@ def for_release(conn: Connection, inventory: Inventory, project: Project, report
                          f"(`{command('backup', '--host', host.name, '--list')}` shows them)")
     chosen = choose(list_backups(conn, settings), names, settings)
     return prepare(conn, settings, chosen, report, destroy=confirm.destroy, yes=confirm.yes, ask=confirm.ask,
-                   compose_file=compose_file_of(settings), after=f"roll back to release {release_id} and ")
+                   after=f"roll back to release {release_id} and ")
 
 
 def restore(request: Request, report: Report, *, files: Sequence[str] = (), into: str = "", destroy: bool = False,
@@ -261,8 +254,7 @@ def restore(request: Request, report: Report, *, files: Sequence[str] = (), into
         INTERRUPT.repair[settings.host.name] = command("restore", "--host", settings.host.name, "--break-lock")
         with server.locked(settings.host.target, settings.app_dir, "restore", break_lock, report) as conn:
             chosen = choose(list_backups(conn, settings), files, settings)
-            prepared = prepare(conn, settings, chosen, report, into=into, destroy=destroy, yes=yes, ask=ask,
-                               compose_file=compose_file_of(settings))
+            prepared = prepare(conn, settings, chosen, report, into=into, destroy=destroy, yes=yes, ask=ask)
             if INTERRUPT.requested:  # Ctrl-C during the checks: the restore itself never started
                 prepared.interrupted = "before the restore"
                 ok = False

@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from moorage.errors import InputError
+from moorage.operations.base import PlanError
+from moorage.operations.compose_labels import bind_sources
 from moorage.scaffold.compose import ComposeApp, find_compose_file, read_compose
 from moorage.scaffold.envvars import env_entries, preflight
 from moorage.scaffold.render import Scaffold, group_vars_yml, hosts_yml
@@ -59,7 +61,18 @@ def propose(app: ComposeApp, project: str, environments: Sequence[str], root: Pa
     entries = env_entries(app, plan.image_vars)
     return Scaffold(project=project, compose_dir=compose_dir, compose_file=app.path.name,
                     environments=list(environments), services=plan, app_env=entries,
-                    preflight=preflight(entries, plan.db_ports))
+                    preflight=preflight(entries, plan.db_ports), release_files=_bind_mounted(app.path))
+
+
+def _bind_mounted(path: Path) -> list[str]:
+    """The files and folders beside the compose file its services bind-mount (those that exist:
+    a missing one is a folder compose makes at start, not part of the app)."""
+    try:
+        found = bind_sources(path.parent, [path.name])
+    except PlanError:
+        return []
+    return sorted({rel + ("/" if (path.parent / rel).is_dir() else "") for sources in found.values()
+                   for rel in sources if (path.parent / rel).exists()})
 
 
 def _from_root(folder: Path, root: Path) -> str:

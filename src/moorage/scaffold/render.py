@@ -40,6 +40,7 @@ class Scaffold:
     services: ServicePlan
     app_env: Sequence[Entry]
     preflight: Sequence[Entry]
+    release_files: Sequence[str] = ()
 
 
 def is_production(environment: str) -> bool:
@@ -66,7 +67,11 @@ def group_vars_yml(s: Scaffold) -> str:
                      f"override these). Written by `moorage init` from {s.compose_file}.")
     lines += ["", _line("app_dir", f"/srv/{s.project}", "on the server: releases/, current, config/, backups/"),
               _line("compose_source", s.compose_dir, "holds compose_file (relative: to the project root)"),
-              _line("compose_file", s.compose_file, "sent as is; .env is written beside it from app_env"), ""]
+              _line("compose_file", s.compose_file, "sent as is; .env is written beside it from app_env")]
+    if s.release_files:  # what the compose file bind-mounts from beside it: each release holds it
+        lines.append(_line("release_files", list(s.release_files), f"bind-mounted by {s.compose_file}: staged "
+                           "with each release, a change recreates the service"))
+    lines.append("")
     lines += _comment("Images the stack runs, and how they reach the server: " + plan.images_why[0])
     lines += [f"#   {command}" for command in plan.image_commands]
     lines += _comment(" ".join(plan.images_why[1:]))
