@@ -21,7 +21,7 @@ def conn() -> LocalConnection:
 
 def test_taken_held_released(conn: LocalConnection, tmp_path: Path) -> None:
     app = str(tmp_path / "app")
-    assert lock.acquire(conn, app, "deploy") == (None, [])
+    assert lock.acquire(conn, app, "deploy") == (None, [], None)
     holder = json.loads((tmp_path / "app/.moorage/lock/holder").read_text())
     assert holder["action"] == "deploy" and holder["by"] == lock.operator() and holder["session"]
     state = lock.inspect(conn, app)
@@ -42,10 +42,31 @@ def test_a_lock_whose_holder_is_gone_is_stale(conn: LocalConnection, tmp_path: P
     assert state.session_alive is False
     assert state.describe().startswith("deploy by ci@elsewhere (pid 4242) since 2026-01-01T00:00:00Z, for ")
     assert "stale: the holder's connection to the server is gone" in state.describe()
-    with pytest.raises(lock.LockHeld, match="stale"):
+    broken, _, took_over = lock.acquire(conn, str(app), "deploy")
+    assert broken is None and took_over is not None and "ci@elsewhere" in took_over
+    assert json.loads((app / ".moorage/lock/holder").read_text())["by"] == lock.operator()
+    assert sorted(p.name for p in (app / ".moorage").iterdir()) == ["lock"]
+
+
+def test_a_lock_merely_old_or_alive_is_not_taken_over(conn: LocalConnection, tmp_path: Path) -> None:
+    """Only the server's proof that the holder's connection is gone allows a takeover: a lock
+    whose session can't be told (no session recorded) stays held, however old; --break-lock breaks it."""
+    app = tmp_path / "app"
+    (app / ".moorage/lock").mkdir(parents=True)
+    (app / ".moorage/lock/holder").write_text(json.dumps({"by": "ci@elsewhere", "pid": 4242}) + "\n")
+    with pytest.raises(lock.LockHeld, match="ci@elsewhere"):
         lock.acquire(conn, str(app), "deploy")
-    broken, _ = lock.acquire(conn, str(app), "deploy", break_lock=True)
-    assert broken is not None and "ci@elsewhere" in broken
+    broken, _, took_over = lock.acquire(conn, str(app), "deploy", break_lock=True)
+    assert broken is not None and "ci@elsewhere" in broken and took_over is None
+
+
+def test_a_takeover_removes_only_the_lock_it_saw(conn: LocalConnection, tmp_path: Path) -> None:
+    """Two reruns racing: the second's takeover finds another holder than the one it judged and
+    removes nothing."""
+    app = str(tmp_path / "app")
+    lock.acquire(conn, app, "deploy")
+    assert not conn.run(lock.takeover_command(app, '{"by": "someone else"}')).ok
+    assert lock.inspect(conn, app).held
 
 
 def test_another_failure_says_why_and_leaves_no_lock(conn: LocalConnection, tmp_path: Path) -> None:
@@ -62,7 +83,7 @@ def test_half_written_releases_are_removed_once_the_lock_is_taken(conn: LocalCon
     (releases / "20260101T000000Z.partial/sub").mkdir(parents=True)
     (releases / "20260101T000000Z").mkdir()
     (releases / "link.partial").symlink_to(tmp_path)
-    _, removed = lock.acquire(conn, str(tmp_path / "app"), "deploy")
+    _, removed, _ = lock.acquire(conn, str(tmp_path / "app"), "deploy")
     assert removed == ["20260101T000000Z.partial"]
     assert sorted(p.name for p in releases.iterdir()) == ["20260101T000000Z", "link.partial"]
 

@@ -17,7 +17,7 @@ import os
 import socket
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from moorage.connection.base import Connection
 from moorage.errors import HostError
@@ -96,8 +96,18 @@ def failure_reason(stderr: str) -> str:
     return text or "the command failed without saying why"
 
 
-def acquire(conn: Connection, app_dir: str, action: str, break_lock: bool = False) -> tuple[str | None, list[str]]:
-    """Take the deploy lock; returns (the holder a ``break_lock`` replaced, the partial releases removed).
+class Taken(NamedTuple):
+    """What taking the lock found: the holder text a ``--break-lock`` removed, the partial releases
+    removed, and the holder text of a stale lock taken over (its connection to the server was gone)."""
+
+    broken: str | None
+    partials: list[str]
+    took_over: str | None = None
+
+
+def acquire(conn: Connection, app_dir: str, action: str, break_lock: bool = False) -> Taken:
+    """Take the deploy lock.  A lock whose holder's connection the server proves gone (a controller
+    killed, an SSH connection dropped) is taken over; a lock merely old is not.
 
     Raises ``LockHeld`` naming who holds it and since when, or ``HostError`` with the reason it
     couldn't be taken (nothing is left behind then).  ``app_dir`` must be a path a recursive delete may
@@ -107,11 +117,16 @@ def acquire(conn: Connection, app_dir: str, action: str, break_lock: bool = Fals
     if refusal:
         raise HostError(conn.target.name, f"app_dir {app_dir} cannot hold a deploy lock: {app_dir}/releases {refusal}")
     holder = {"by": operator(), "pid": os.getpid(), "since": now(), "action": action}
-    broken = None
+    broken = took_over = None
     if break_lock:
         result = conn.run(sh("cat", f"{lock_dir(app_dir)}/holder", Raw("2>/dev/null; rm -rf --"), lock_dir(app_dir)))
         broken = result.text.strip() or None
     result = conn.run(take_command(app_dir, holder))
+    if result.exit_code == HELD_EXIT:
+        state = inspect(conn, app_dir)
+        if state.session_alive is False and conn.run(takeover_command(app_dir, state.holder_text)).ok:
+            took_over = state.holder_text
+            result = conn.run(take_command(app_dir, holder))
     if result.exit_code == HELD_EXIT:
         state = inspect(conn, app_dir)
         raise LockHeld(conn.target.name, f"deploy lock on {app_dir} is held: {state.describe()}; wait for that run, "
@@ -120,7 +135,21 @@ def acquire(conn: Connection, app_dir: str, action: str, break_lock: bool = Fals
         raise HostError(conn.target.name, f"cannot take the deploy lock in {app_dir}: "
                                           f"{failure_reason(result.stderr_tail(3))}; no lock was left behind")
     partials = [line[len(_PARTIAL):] for line in result.text.splitlines() if line.startswith(_PARTIAL)]
-    return broken, partials
+    return Taken(broken, partials, took_over)
+
+
+def takeover_command(app_dir: str, holder_text: str) -> str:
+    """Remove a stale lock, only when its holder file still reads ``holder_text`` (two reruns racing
+    for it: one removes it, the other finds the new holder and is refused).  ``lock.takeover`` is a
+    mutex between them (one left by a killed takeover is removed after a minute).  Exit 0: removed."""
+    state = f"{app_dir}/{STATE}"
+    return "\n".join([
+        sh("cd", state, Raw("|| exit 1")),
+        "find . -maxdepth 1 -name lock.takeover -mmin +1 -exec rmdir {} + 2>/dev/null",
+        "mkdir lock.takeover 2>/dev/null || exit 1",
+        sh(Raw('[ "$(cat lock/holder 2>/dev/null)" ='), holder_text, Raw('] && mv -T lock "lock.stale.$$"; ok=$?')),
+        'rmdir lock.takeover; [ "$ok" = 0 ] && rm -rf -- "lock.stale.$$"; exit "$ok"',
+    ])
 
 
 def release(conn: Connection, app_dir: str) -> None:

@@ -43,9 +43,11 @@ def locked(target: Target, app_dir: str, action: str, break_lock: bool,
     """
     conn = connect(target)
     try:
-        broken, partials = server_lock.acquire(conn, app_dir, action, break_lock)
+        broken, partials, took_over = server_lock.acquire(conn, app_dir, action, break_lock)
         if broken:
             audit(conn, app_dir, "break-lock", "", "ok", previous_holder=broken)
+        if took_over:
+            _took_over(conn, app_dir, action, took_over, report)
         if partials and report is not None:
             report.emit("warning", host=target.name, message="removed half-written release directories left by "
                         f"an interrupted run: {', '.join(partials)}")
@@ -55,6 +57,15 @@ def locked(target: Target, app_dir: str, action: str, break_lock: bool,
             server_lock.release(conn, app_dir)
     finally:
         conn.close()
+
+
+def _took_over(conn: Connection, app_dir: str, action: str, holder_text: str, report: Report | None) -> None:
+    """Say and audit that a stale lock (its holder's connection gone) was taken over."""
+    described = server_lock.LockState(True, holder_text).describe()
+    audit(conn, app_dir, "take-over-lock", "", "ok", previous_holder=holder_text)
+    if report is not None:
+        report.emit("warning", host=conn.target.name, message=f"took over a stale lock from {described}: its "
+                    "connection to the server is gone (an interrupted run); this run checks what it left")
 
 
 # -- audit --------------------------------------------------------------------------
