@@ -3,7 +3,8 @@ meets them: a lock that can't be taken says why and leaves nothing; a half-writt
 removed by the next deploy; Ctrl-C stops a real ``moorage deploy`` at a safe point (before the
 switch, or once the health gate passed), exits 130 with the recap and an "interrupted" audit line,
 the lock free; a second Ctrl-C aborts at once, saying how to repair, and ``status`` then shows the
-stale lock and the containers left on the old release until ``deploy --break-lock`` repairs it.
+stale lock and the containers left on the old release until the same ``deploy`` again takes the lock
+over and finishes the release.
 """
 
 from __future__ import annotations
@@ -197,7 +198,7 @@ def test_a_second_ctrl_c_aborts_and_status_shows_what_to_repair(site):
                           presses=2)
     assert run.code == 130 and time.monotonic() - started < 60, run.stderr
     assert "aborted (second Ctrl-C)" in run.stderr and "inside the release switch and health gate" in run.stderr
-    assert "repair with `moorage deploy --host staging --break-lock`" in run.stderr
+    assert "repair with `moorage deploy --host staging`" in run.stderr
     assert not lock_free(server) and live(server) != before  # switched, the containers not recreated yet
 
     for _ in range(30):  # the server notices the dropped connection within a moment
@@ -208,13 +209,16 @@ def test_a_second_ctrl_c_aborts_and_status_shows_what_to_repair(site):
     assert state["lock"]["held"] and state["lock"]["stale"] == "the holder's connection to the server is gone"
     assert state["drift"] and state["drift"][0].startswith("web: its configuration is not the release's")
     human = moorage("status", "--host", "staging", "--inventory", inventory, timeout=300)
-    assert "deploy lock: deploy by" in human.stdout and "--break-lock" in human.stdout
+    assert "deploy lock: deploy by" in human.stdout and "the next deploy takes it over" in human.stdout
     assert "the containers do not run release" in human.stdout
 
-    refused = deploy(inventory)
-    assert refused.code == 1 and "stale" in refused.stderr and "--break-lock" in refused.stderr
-    repaired = deploy(inventory, "--break-lock", "--set", "greeting=four")
+    switched = live(server)  # the same command again: the stale lock is taken over, the release finished
+    repaired = deploy(inventory, "--set", "greeting=four")
     assert repaired.code == 0, repaired.stdout[-3000:] + repaired.stderr
+    warnings = " ".join(e["message"] for e in repaired.events if e["kind"] == "warning")
+    assert "took over a stale lock from deploy by" in warnings
+    assert f"release {switched} is current but never passed its health gate" in warnings
+    assert live(server) == switched and "take-over-lock" in sh(server, f"cat {APP}/.moorage/audit.log")
     state = status(inventory)
     assert state["drift"] == [] and not state["lock"]["held"] and state["problems"] == []
 

@@ -48,7 +48,15 @@ def test_a_held_lock_whose_connection_is_gone() -> None:
     assert lock == ("deploy lock: deploy by ci@runner (pid 7) since 2026-11-29T10:00:00Z, for 10 min — stale: "
                     "the holder's connection to the server is gone")
     assert problems == ["the deploy lock looks abandoned (the holder's connection to the server is gone): the next "
-                        "deploy is refused until `moorage deploy --host vps --break-lock`"]
+                        "deploy takes it over and finishes or rolls back what that run left: "
+                        "`moorage deploy --host vps`"]
+
+
+def test_a_lock_merely_old_still_needs_break_lock() -> None:
+    probe = health.parse(probe_text(lock=f"held 9000 unknown\n{HOLDER}"))
+    _, problems = health.findings(probe, "R2", RELEASE, "vps")
+    assert problems == ["the deploy lock looks abandoned (it was taken 2 h 30 min ago, longer than any deploy "
+                        "takes): the next deploy is refused until `moorage deploy --host vps --break-lock`"]
 
 
 def test_a_held_lock_of_a_live_run_is_no_problem() -> None:

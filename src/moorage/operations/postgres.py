@@ -148,8 +148,9 @@ class PostgresBackup(_Retention):
         made = [line.split()[1] for line in result.text.splitlines() if line.startswith("@@backup ")]
         stderr = result.stderr.decode("utf-8", "replace")
         if result.ok and "@@skipped " in result.text:
-            return OpResult(changed=False, stdout=result.text, message="no backup: the release's images did not "
-                            "change", data={"backups": []})
+            why = ("its backup was taken before the interruption (recorded in its release.json)"
+                   if "@@skipped recorded" in result.text else "the release's images did not change")
+            return OpResult(changed=False, stdout=result.text, message=f"no backup: {why}", data={"backups": []})
         if not result.ok:
             kept = f" (made: {', '.join(made)})" if made else ""
             raise TaskFailed(f"backup failed: {failures(stderr) or 'see the output'}{kept}",

@@ -40,7 +40,9 @@ class Release(Operation):
 
     Nothing happens when the current release already has the same content hash.  Refuses the
     placeholder id ``manual`` (``PlanError``) and an id already recorded (``TaskFailed``): release
-    ids are unique.  Registers ``release`` (the live id), ``previous`` and ``created``.
+    ids are unique.  Registers ``release`` (the live id), ``previous``, ``created`` and ``resumed``:
+    the current release has the same content but is still ``pending`` (switched to, never passed its
+    gate: a deploy was interrupted), so this run finishes it (its backup, migrations, up, gates).
     """
 
     name = "release"
@@ -92,8 +94,9 @@ class Release(Operation):
         config = self.args.get("config_dir") or f"{app}/config"
         staged = changed_under(self.context.changed_paths, config.rstrip("/"))
         current = sh("readlink", f"{app}/current", Raw("2>/dev/null | sed 's|^releases/||' || true"))
-        compare = "exit 1" if staged else \
-            self._hash_script() + '\n[ "$(cat current/.content-hash 2>/dev/null)" = "$hash" ]'
+        compare = "exit 1" if staged else self._hash_script() + (  # a pending current is finished: a change
+            '\n[ "$(cat current/.content-hash 2>/dev/null)" = "$hash" ]'
+            ' && [ "$(cat current/.state 2>/dev/null)" != pending ]')
         return Change(f"record release {self.args['id']} in {app} if the config changed",
                       [Check(f"{current}\n{compare}"), Shell(self.script())],
                       data={"release": self.args["id"], "created": True},
@@ -121,6 +124,9 @@ hash=$( (cd {sh(config)} && find . -type f ! -name '.*.moorage-tmp' -print0 | LC
         return self._hash_script() + f"""
 previous=$(readlink current 2>/dev/null | sed 's|^releases/||' || true)
 if [ -n "$previous" ] && [ "$(cat "current/.content-hash" 2>/dev/null)" = "$hash" ]; then
+  if [ "$(cat current/.state 2>/dev/null)" = pending ]; then
+    echo "{_MARK}resumed $previous $(sed -n 's/.*"previous": "\\([^"]*\\)".*/\\1/p' current/release.json)"; exit 0
+  fi
   echo "{_MARK}unchanged $previous"; exit 0
 fi
 mkdir -p releases
@@ -162,11 +168,15 @@ echo "{_MARK}created {release_id} $previous"
                              result.exit_code, result.stderr_tail())
         line = next((ln for ln in result.text.splitlines() if ln.startswith(_MARK)), "")
         parts = [*line[len(_MARK):].split(), "", "", ""]
-        created = parts[0] == "created"
+        created, resumed = parts[0] == "created", parts[0] == "resumed"
         live = parts[1]
-        previous = parts[2] if created else ""
-        return OpResult(changed=created, message=f"release {live} unchanged" if not created else "",
-                        data={"release": live, "previous": previous, "created": created})
+        previous = parts[2] if created or resumed else ""
+        message = "" if created else f"release {live} unchanged"
+        if resumed:
+            message = (f"release {live} is current but never passed its gate (an interrupted deploy): "
+                       "this run finishes it")
+        return OpResult(changed=created, message=message,
+                        data={"release": live, "previous": previous, "created": created, "resumed": resumed})
 
     def _roll_back(self, conn: Connection, change: Change) -> OpResult:
         release_id = self.args["rollback_to"]

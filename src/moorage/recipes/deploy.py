@@ -18,7 +18,7 @@ from moorage.inventory import Host, Inventory
 from moorage.operations import server_state as server
 from moorage.playbook import Playbook
 from moorage.progname import command
-from moorage.recipes import rollback
+from moorage.recipes import resume, rollback
 from moorage.recipes.check import check_before_run
 from moorage.recipes.compose_services import refuse_unknown
 from moorage.recipes.outcome import Outcome, finish
@@ -96,10 +96,10 @@ class _Deploy:
         forced = "yes" if self.force and host.production else ""
         if INTERRUPT.requested:
             return Outcome(host.name, False, "not started: interrupted (Ctrl-C) before this host", interrupted=True)
-        INTERRUPT.repair[host.name] = command("deploy", "--host", host.name, "--break-lock")
+        INTERRUPT.repair[host.name] = command("deploy", "--host", host.name)  # a stale lock is taken over
         try:
             with server.locked(host.target, app_dir, "deploy", self.break_lock, self.report) as conn:
-                self._before(conn, host, server.read_ledger(conn, app_dir), app_dir)
+                pending = self._before(conn, host, server.read_ledger(conn, app_dir), app_dir)
                 result = Runner(self.inventory, self.request.options, self.report, {host.name: conn}).run(
                     self.playbook, [host])
                 warn_new_secrets(result, [host], self.playbook, self.report, {host.name: conn})
@@ -109,30 +109,38 @@ class _Deploy:
                     server.audit(conn, app_dir, "deploy", ledger.current or "", "interrupted", forced=forced,
                                  revision=self.revision, detail=outcome.message)
                     return outcome
+                finished = pending is not None and ledger.current == pending.release
                 if not result.failed_hosts:
                     server.mark_live(conn, ledger, app_dir, ledger.current or "")
                     server.audit(conn, app_dir, "deploy", ledger.current or "", "ok", forced=forced,
-                                 revision=self.revision)
-                    return Outcome(host.name, True, f"release {ledger.current} is live")
+                                 revision=self.revision, detail="finished an interrupted deploy" if finished else "")
+                    said = " (it finished the deploy an interruption had left after the switch)" if finished else ""
+                    return Outcome(host.name, True, f"release {ledger.current} is live{said}")
                 outcome = self._recover(conn, host, ledger, app_dir)
-                server.audit(conn, app_dir, "deploy", self.release_id, "failed", forced=forced,
-                             detail=outcome.message)
+                server.audit(conn, app_dir, "deploy", (ledger.current or "") if finished else self.release_id, "failed",
+                             forced=forced, detail=outcome.message)
                 return outcome
         except HostError as exc:
             self.report.emit("task", host=host.name, task="deploy lock", status="failed", message=exc.detail)
             return Outcome(host.name, False, exc.detail)
 
-    def _before(self, conn: Connection, host: Host, ledger: server.Ledger, app_dir: str) -> None:
+    def _before(self, conn: Connection, host: Host, ledger: server.Ledger, app_dir: str) -> resume.Unfinished | None:
         """Before the playbook: a current release recorded before states existed is the live one
-        (written, so a failure after the switch knows where to return); and when the current one
-        is live by a rollback, say that this deploy replaces it."""
+        (written, so a failure after the switch knows where to return); a current one still pending
+        is an interrupted deploy this run finishes (said, returned); and when the current one is
+        live by a rollback, say that this deploy replaces it."""
         if ledger.current and ledger.current in ledger.inferred:
             server.set_states(conn, app_dir, {ledger.current: "live"})
+        pending = resume.unfinished(ledger)
+        if pending is not None:
+            self.report.emit("warning", host=host.name, message=pending.announce())
+            return pending
         undone = ledger.rolled_back_from()
         if undone:
             self.report.emit("warning", host=host.name, message=(
                 f"release {ledger.current} is live because a rollback replaced {undone['id']}; this deploy "
                 "replaces it with the project as it is now"))
+        return None
 
 
     def _interrupted(self, host: Host, ledger: server.Ledger, where: str) -> Outcome:
@@ -146,14 +154,15 @@ class _Deploy:
                        "run (deploy again to finish it)", interrupted=True)
 
     def _recover(self, conn: Connection, host: Host, ledger: server.Ledger, app_dir: str) -> Outcome:
-        """After a failed deploy: its release (if recorded) is marked failed, never a rollback target;
-        if it went live, the release that was live before it comes back."""
-        release_id = self.release_id
-        if ledger.get(release_id) is not None:
-            server.set_states(conn, app_dir, {release_id: "failed"})
-        if ledger.current != release_id:
-            still = f"release {ledger.current} is still running" if ledger.current else "nothing was running"
+        """After a failed deploy (``resume.after_failure``): its release, and a current one that never
+        passed its gates, are marked failed (never rollback targets); when the current one had not
+        passed them, the last live release comes back (a rollback)."""
+        decision = resume.after_failure(ledger, self.release_id)
+        server.set_states(conn, app_dir, dict.fromkeys(decision.failed, "failed"))
+        if not decision.roll_back:
+            still = f"release {decision.still} is still live" if decision.still else "nothing was running"
             return Outcome(host.name, False, f"deploy failed before the switch: {still}")
+        release_id = ledger.current or self.release_id
         good = ledger.live_besides(release_id)
         if good is None:
             return Outcome(host.name, False, f"deploy of {release_id} failed (marked failed) and no earlier release "

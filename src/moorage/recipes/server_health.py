@@ -102,7 +102,10 @@ def findings(probe: Probe, ledger_current: str | None, release: dict[str, Any] |
     with the command that repairs it.  ``newest``: the newest recorded release, to roll back to."""
     lock = f"deploy lock: {probe.lock.describe()}"
     problems = []
-    if probe.lock.held and probe.lock.stale():
+    if probe.lock.held and probe.lock.session_alive is False:  # the server's proof: the next run takes it over
+        problems.append(f"the deploy lock looks abandoned ({probe.lock.stale()}): the next deploy takes it over "
+                        f"and finishes or rolls back what that run left: `{command('deploy', '--host', host)}`")
+    elif probe.lock.held and probe.lock.stale():
         problems.append(f"the deploy lock looks abandoned ({probe.lock.stale()}): the next deploy is refused until "
                         f"`{command('deploy', '--host', host, '--break-lock')}`")
     if probe.broken_current:

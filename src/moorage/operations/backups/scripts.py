@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from moorage.operations.backups import naming
-from moorage.operations.shell import sh
+from moorage.operations.shell import Raw, sh
 
 SCRATCH_MARK = "moorage scratch restore"
 
@@ -220,6 +220,7 @@ def backup_script(*, backup_dir: str, project_name: str, prefix: str, databases:
         VOLUME_FUNCTIONS.rstrip(),
         BACKUP_FUNCTIONS.rstrip(),
         *_same_images(images_of),
+        *_recorded(record_in),
         'mkdir -p "$dir" || { say "FAILED: cannot create the backup directory $dir" >&2; exit 1; }',
         "outside_volumes",
         "stamp=$(date -u +%Y%m%dT%H%M%SZ)",
@@ -234,6 +235,19 @@ def backup_script(*, backup_dir: str, project_name: str, prefix: str, databases:
     lines += ['[ "$failures" -eq 0 ] || { say "FAILED: $failures backup(s) failed; older backups are kept" >&2; '
               "exit 1; }", 'say "done"']
     return "\n".join(lines) + "\n"
+
+
+def _recorded(record_in: str) -> list[str]:
+    """A release whose record already names its backup (a deploy interrupted after it, rerun) gets no
+    second one: after its migrations started, a new backup would hold the half-migrated data."""
+    if not record_in:
+        return []
+    return [
+        sh(Raw("if grep -q '\"backup\": {'"), record_in, Raw("2>/dev/null; then")),
+        '  say "no backup: this release\'s backup was taken before the interruption (recorded in its release.json)"',
+        '  echo "@@skipped recorded"; exit 0',
+        "fi",
+    ]
 
 
 def _same_images(images_of: Sequence[str]) -> list[str]:
