@@ -105,6 +105,8 @@ class _Deploy:
                 warn_new_secrets(result, [host], self.playbook, self.report, {host.name: conn})
                 ledger = server.read_ledger(conn, app_dir)
                 if host.name in result.interrupted and not result.failed_hosts:
+                    if ledger.current == self.release_id:  # its switch-to-gate window ran through: it passed
+                        server.mark_live(conn, ledger, app_dir, self.release_id)
                     outcome = self._interrupted(host, ledger, result.interrupted[host.name])
                     server.audit(conn, app_dir, "deploy", ledger.current or "", "interrupted", forced=forced,
                                  revision=self.revision, detail=outcome.message)
@@ -147,6 +149,8 @@ class _Deploy:
         """Ctrl-C stopped the deploy at a safe point: which release is live, truthfully."""
         if ledger.current == self.release_id:
             live = f"release {self.release_id} is live (it passed its health gate)"
+        elif ledger.current and ledger.state(ledger.current) == "pending":
+            live = f"release {ledger.current} is current but has not passed its health gate yet"
         else:
             live = (f"release {ledger.current} is still live" if ledger.current else "no release is live") + \
                    f"; release {self.release_id} was not switched to"
