@@ -139,7 +139,7 @@ def test_a_profile_switched_on_then_off(shop):
     assert "-COMPOSE_PROFILES=extra" in plan.stdout and "+COMPOSE_PROFILES=" in plan.stdout, plan.stdout
     run = _deploy(root)
     assert "extra" not in _ids(name)
-    up = next(t for t in run.tasks("box") if t["task"] == "stack up and healthy")
+    up = next(t for t in run.tasks("box") if t["task"] == "stack up")
     assert f"removed {name}-extra-1" in up["summary"], up
 
 

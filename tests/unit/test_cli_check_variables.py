@@ -86,3 +86,33 @@ def test_a_wrong_secret_value_is_named_but_never_printed(tmp_path):
     assert result.stderr.splitlines()[-1] == (
         "error: inventory/hosts.yml:8: variable 'postgres_port' must be an integer, not a string ('********'); "
         "role base: The PostgreSQL port, never opened by the firewall (dropped when Docker publishes it).")
+
+
+REGISTRY_HOSTS = """\
+project: shop
+environments:
+  staging:
+    vars:
+      app_dir: /srv/shop
+      compose_file: compose.yml
+      registry_login:
+        - {{registry: reg.example.org, username: bot, password: {password}}}
+    hosts:
+      staging: {{address: 192.0.2.1}}
+"""
+
+
+def test_a_registry_token_written_in_clear_is_refused_and_one_from_a_secret_passes(tmp_path):
+    (tmp_path / "inventory").mkdir()
+    (tmp_path / "inventory/known_hosts").write_text("")
+    (tmp_path / "compose.yml").write_text("services: {web: {image: nginx}}\n")
+    (tmp_path / "inventory/hosts.yml").write_text(REGISTRY_HOSTS.format(password="s3cr3t-token"))
+    clear = moorage("check", "--host", "staging", cwd=tmp_path)
+    assert clear.returncode == 2, clear.stdout + clear.stderr
+    assert "inventory/hosts.yml:7: variable registry_login.0.password: written in clear; a token must come " \
+           "from a secret" in clear.stderr
+    (tmp_path / "inventory/hosts.yml").write_text(REGISTRY_HOSTS.format(password='{secret: "env:REG_TOKEN"}'))
+    env = {**os.environ, "REG_TOKEN": "s3cr3t-token"}
+    fine = subprocess.run([sys.executable, "-m", "moorage.cli.program", "check", "--host", "staging"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60, env=env)
+    assert fine.returncode == 0, fine.stdout + fine.stderr

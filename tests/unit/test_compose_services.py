@@ -90,3 +90,33 @@ def test_services_of_every_compose_file_count(tmp_path, monkeypatch):
     setting = "compose_files: [compose.yml, compose.jobs.yml]\nrestore_stop_services: [web, cron]"
     report = run_check(project(tmp_path, monkeypatch, setting, files), "staging")
     assert problems(report) == [] and "ok   compose services of staging (2 names)" in report.lines
+
+
+def test_compose_one_shot_names_a_service_too(tmp_path, monkeypatch):
+    report = run_check(project(tmp_path, monkeypatch, "compose_one_shot: [migrat]", COMPOSE), "staging")
+    assert any("variable 'compose_one_shot' names the compose service 'migrat'" in p for p in problems(report))
+
+
+PROFILED = {"compose.yml": "services:\n  web: {image: shop}\n",
+            "compose.tools.yml": "services:\n  monitor: {image: mon, profiles: [monitoring]}\n"
+                                 "  adminer: {image: adm, profiles: [tools, debug]}\n"}
+
+
+def test_an_unknown_profile_is_named_with_the_profiles_the_files_declare(tmp_path, monkeypatch):
+    setting = "compose_files: [compose.yml, compose.tools.yml]\ncompose_profiles: [monitorng]"
+    report = run_check(project(tmp_path, monkeypatch, setting, PROFILED), "staging")
+    line = line_of(tmp_path / "inventory/hosts.yml", "compose_profiles:")
+    assert problems(report) == [
+        f"inventory/hosts.yml:{line}: host 'staging': variable 'compose_profiles' names the profile 'monitorng', "
+        "which no service of compose.yml (and 1 more) declares (did you mean 'monitoring'?) (compose would start "
+        "none and the deploy would remove the profiled containers); its profiles: debug, monitoring, tools"]
+
+
+def test_known_profiles_pass_and_a_wrong_one_from_set_is_refused_before_deploy(tmp_path, monkeypatch):
+    setting = "compose_files: [compose.yml, compose.tools.yml]\ncompose_profiles: [monitoring, debug]"
+    proj = project(tmp_path, monkeypatch, setting, PROFILED)
+    assert problems(run_check(proj, "staging")) == []
+    inventory = load_inventory(proj.inventory, {"compose_profiles": ["tool"]})
+    with pytest.raises(InputError, match=r"--set: host 'staging': variable 'compose_profiles' names the profile "
+                                         r"'tool'.*\(did you mean 'tools'\?\)"):
+        check_before_run(proj, inventory, "staging", "deploy")

@@ -53,8 +53,8 @@ def test_services_flag_is_split_on_commas_once_each():
 def test_a_commands_words_reach_compose_as_data(host, mode, tty):
     app = day2.app_of(host[0])
     line = services.command_line(app, mode, "api", HOSTILE, tty=tty)
-    words = shlex.split(line.split(" && ", 1)[1])
-    head = ["docker", "compose", "-p", "demo", "-f", "compose.yml", mode, *(["--rm"] if mode == "run" else []),
+    words = shlex.split(line.rsplit("; fi && ", 1)[1])  # after the choice of -f for a release without COMPOSE_FILE
+    head = ["docker", "compose", "-p", "demo", "$@", mode, *(["--rm"] if mode == "run" else []),
             *([] if tty else ["-T"]), "api"]
     assert words == [*head, *HOSTILE]  # each word one argument, nothing expanded by the remote shell
     assert "'echo $(touch /tmp/x); exit 3'" in line

@@ -58,6 +58,10 @@ class Verdict:
     why: str
 
 
+# docker inspect's error for an id listed a moment before and removed since
+_VANISHED = "No such object"
+
+
 @register
 class ComposeReady(Operation):
     """Wait until every container of the project (or of ``services``) is ready: healthy where
@@ -127,6 +131,10 @@ class ComposeReady(Operation):
         first: dict[str, int] = {}
         while True:
             result = conn.run(poll.script, timeout=_POLL_TIMEOUT)
+            if not result.ok and _VANISHED in result.stderr.decode("utf-8", "replace") \
+                    and time.monotonic() - started < timeout:
+                time.sleep(float(self.args.get("interval", 1)))  # a container listed, then removed since
+                continue                                         # (compose replacing it): ask again
             if not result.ok:
                 raise TaskFailed(f"cannot list the containers of {self.args['project_dir']}", poll.script,
                                  result.exit_code, result.stderr_tail())

@@ -88,7 +88,8 @@ def value_problems(host: Host, plays: Sequence[Play]) -> tuple[list[Problem], in
             for name, declaration in role.variables.items():
                 checked.add((role.name, name))
                 if name not in wrong:
-                    problem = _check_one(name, declaration, role, variables, origin, host)
+                    problem = _check_one(name, declaration, role, variables, origin, host) \
+                        or _in_clear(name, declaration, raw.get(name), origin, host)
                     if problem is not None:
                         wrong[name] = (raw.get(name), problem)
     kept = [problem for name, (value, problem) in wrong.items() if not _refers_to(value, set(wrong) - {name})]
@@ -129,6 +130,39 @@ def _check_one(name: str, declaration: Mapping[str, Any], role: Role, variables:
     sentence = first.message if first.path == name else f"{first.path}: {first.message}"
     where = origin.get(name, (0, None))[1] or host.location
     return Problem(where, "", f"variable {sentence}; {expects}")
+
+
+def _in_clear(name: str, declaration: Mapping[str, Any], raw: Any,
+              origin: Mapping[str, tuple[int, Location | None]], host: Any) -> Problem | None:
+    """A key its declaration marks ``secret: true`` (a moorage annotation, e.g. a registry token)
+    written in clear instead of ``{secret: ...}`` (or a template naming a variable that is one):
+    a clear value is no registered secret, so nothing would mask it in the output."""
+    found = _clear_paths(declaration, raw, [name])
+    if not found:
+        return None
+    where = origin.get(name, (0, None))[1] or host.location
+    return Problem(where, "", f"variable {'.'.join(map(str, found[0]))}: written in clear; a token must come "
+                   'from a secret ({secret: "env:NAME"} or {secret: "file:PATH"}) so that no output shows it')
+
+
+def _clear_paths(schema: Mapping[str, Any], raw: Any, path: list[Any]) -> list[list[Any]]:
+    if isinstance(raw, list):
+        items = schema.get("items")
+        return [p for i, item in enumerate(raw) if isinstance(items, Mapping)
+                for p in _clear_paths(items, item, [*path, i])]
+    if not isinstance(raw, Mapping) or secrets.is_secret_ref(raw):
+        return []
+    found = []
+    for key, sub in (schema.get("properties") or {}).items():
+        if key not in raw or not isinstance(sub, Mapping):
+            continue
+        value = raw[key]
+        if sub.get("secret") is True:
+            if not (secrets.is_secret_ref(value) or (isinstance(value, str) and is_templated(value))):
+                found.append([*path, key])
+        else:
+            found += _clear_paths(sub, value, [*path, key])
+    return found
 
 
 def _refers_to(value: Any, names: set[str]) -> bool:

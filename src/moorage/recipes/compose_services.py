@@ -24,7 +24,8 @@ from moorage.schema import Problem, suggest
 from moorage.templating import render_value
 from moorage.yamlsrc import display_path, merge_sourced
 
-USES = ("migrate_service", "backup_databases", "restore_stop_services", "compose_scale")
+USES = ("migrate_service", "backup_databases", "restore_stop_services", "compose_scale", "compose_one_shot")
+PROFILES = "compose_profiles"  # names a profile some service of the files declares (``profiles: [...]``)
 
 
 def service_problems(host: Host, plays: list[Play], root: Path) -> tuple[list[Problem], int]:
@@ -35,7 +36,7 @@ def service_problems(host: Host, plays: list[Play], root: Path) -> tuple[list[Pr
     defaults = merge_sourced(*(play.defaults() for play in plays))
     variables = host.variables(defaults)
     origin = host.unresolved(defaults)[1]
-    used = {name: names for name in USES if (names := _names(name, _rendered(name, variables)))}
+    used = {name: names for name in (*USES, PROFILES) if (names := _names(name, _rendered(name, variables)))}
     if not used:
         return [], 0
 
@@ -45,8 +46,10 @@ def service_problems(host: Host, plays: list[Play], root: Path) -> tuple[list[Pr
     if not paths:
         return [], 0
     services: set[str] = set()
+    profiles: set[str] = set()
     for path in paths:  # compose merges the files: a service defined in any of them exists
         found_here = _services(path)
+        profiles |= _profiles(path)
         if isinstance(found_here, str):
             first = next(iter(used))
             setting = next((n for n in ("compose_files", "compose_file")
@@ -58,7 +61,12 @@ def service_problems(host: Host, plays: list[Play], root: Path) -> tuple[list[Pr
     found = [Problem(where(name), "", f"host '{host.name}': variable '{name}' names the compose service "
                      f"'{service}', which {shown} does not define{suggest(service, services)}; "
                      f"its services: {', '.join(sorted(services)) or 'none'}")
-             for name, names in used.items() for service in names if service not in services]
+             for name, names in used.items() if name != PROFILES for service in names if service not in services]
+    found += [Problem(where(PROFILES), "", f"host '{host.name}': variable '{PROFILES}' names the profile "
+                      f"'{profile}', which no service of {shown} declares{suggest(profile, profiles)} (compose "
+                      f"would start none and the deploy would remove the profiled containers); its profiles: "
+                      f"{', '.join(sorted(profiles)) or 'none'}")
+              for profile in used.get(PROFILES, []) if profile not in profiles]
     return found, sum(len(names) for names in used.values())
 
 
@@ -100,6 +108,18 @@ def compose_base(source: Any, root: Path) -> Path:
     """``compose_source`` (rendered) on the controller: a relative one is relative to the project root."""
     base = Path(str(source)) if isinstance(source, str) and source else root
     return base if base.is_absolute() else root / base
+
+
+def _profiles(path: Path) -> set[str]:
+    """The profiles the services of the compose file at ``path`` declare (``profiles: [...]``);
+    none when it can't be read (``_services`` says why)."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return set()
+    services = data.get("services") if isinstance(data, dict) else None
+    return {str(p) for svc in (services.values() if isinstance(services, dict) else [])
+            if isinstance(svc, dict) and isinstance(svc.get("profiles"), list) for p in svc["profiles"]}
 
 
 def _services(path: Path) -> set[str] | str:

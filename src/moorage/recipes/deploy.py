@@ -50,10 +50,10 @@ def _deploy(request: Request, report: Report, force: bool, break_lock: bool, ser
                                      "deploy_by": server.operator(), "deploy_services": list(services or [])},
                                     under_set=True)
     hosts = inventory.select(request.target)
-    check_before_run(request.project, inventory, request.target, "deploy")  # input errors: exit 2, nothing touched
     playbook = request.project.load_playbook("deploy")
-    for host in hosts if services else []:
+    for host in hosts if services else []:  # first: a wrong name is the flag's, not the inventory's
         refuse_unknown(host, playbook.plays, request.project.root, list(services or []), "--services")
+    check_before_run(request.project, inventory, request.target, "deploy")  # input errors: exit 2, nothing touched
     request.options.check_tags(playbook)  # before the preflight and the lock: a typo runs nothing
     _preflight(request, hosts, playbook, force)
     if request.options.check:
