@@ -130,3 +130,23 @@ def test_the_session_is_the_connection_not_a_shell_or_sudo_between(conn: LocalCo
     holder = json.loads((tmp_path / "app/.moorage/lock/holder").read_text())
     assert holder["session"].split()[0] == str(os.getpid())
     assert lock.inspect(conn, app).session_alive is True
+
+
+def test_the_same_command_again_takes_a_stale_lock_over_saying_so(tmp_path: Path) -> None:
+    """``server_state.locked`` (every deploy, rollback, restore): the takeover is a warning naming the
+    holder and an audit line, and the lock is given back at the end."""
+    from fakes import RecordingReport
+
+    from moorage.operations import server_state
+
+    app = tmp_path / "app"
+    (app / ".moorage/lock").mkdir(parents=True)
+    (app / ".moorage/lock/holder").write_text(json.dumps(
+        {"by": "ci@elsewhere", "pid": 4242, "since": "2026-01-01T00:00:00Z", "action": "deploy",
+         "session": "999999 12345"}) + "\n")
+    report = RecordingReport()
+    with server_state.locked(Target("pc", connection="local"), str(app), "deploy", False, report):
+        assert json.loads((app / ".moorage/lock/holder").read_text())["by"] == lock.operator()
+    (warning,) = [e.message or "" for e in report.events if e.kind == "warning"]
+    assert warning.startswith("took over a stale lock from deploy by ci@elsewhere (pid 4242) since 2026-01-01")
+    assert "take-over-lock" in (app / ".moorage/audit.log").read_text() and not (app / ".moorage/lock").exists()
