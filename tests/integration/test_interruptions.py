@@ -39,6 +39,7 @@ PROJECT = "rerunlist"
 NEW = "tasklist/app:1.1"
 MODES = ("SIGKILL of the controller", "SSH connection dropped")
 TIMINGS: dict[str, float] = {}
+RESUMED: dict[str, int] = {}  # step -> reruns that finished a release left pending (reported at the end)
 
 
 @dataclass
@@ -78,6 +79,7 @@ def site(testbed, tmp_path_factory):
     assert api(server, "/tasks", {"title": "written before"})[0] == 201
     yield Site(server, inventory, live(server))
     print("\ninterruption matrix timings (s): " + json.dumps({k: round(v) for k, v in TIMINGS.items()}))
+    print("reruns that finished a pending release, per step: " + json.dumps(RESUMED))
     server.exec(f"cd {APP}/current && docker compose down -v", timeout=180)
     testbed.stop(server)
 
@@ -252,6 +254,11 @@ def deploy_checked(site: Site) -> Callable[[str, Run, str], list[str]]:
             wrong.append(f"the row written before is gone: {titles(site.server)}")
         if not any(" deploy " in line and "result=ok" in line for line in audit.splitlines()):
             wrong.append(f"no deploy result=ok in the audit log:\n{audit}")
+        resumed = any("never passed its health gate" in (e.get("message") or "") for e in rerun.events
+                      if e["kind"] == "warning")
+        if resumed and "finished an interrupted deploy" not in audit:
+            wrong.append(f"the rerun finished a pending release, and the audit log doesn't say so:\n{audit}")
+        RESUMED[step] = RESUMED.get(step, 0) + resumed
         return wrong
     return check
 
