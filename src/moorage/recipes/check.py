@@ -19,6 +19,7 @@ from moorage.playbook.usage import unused_warnings, used_names
 from moorage.playbook.validations import validation_problems
 from moorage.project import Project
 from moorage.recipes.compose_services import service_problems, unstaged_binds
+from moorage.recipes.deploy_inputs import input_problems
 from moorage.recipes.preflight import preflight
 from moorage.schema import Problem, error_problems, raise_problems
 from moorage.templating import render_value
@@ -109,11 +110,18 @@ def _check_services(report: CheckReport, inventory: Inventory, project: Project)
         plays = _plays_of(report, inventory, selected)
         found, count = service_problems(selected, plays, project.root)
         report.warnings += [w for w in unstaged_binds(selected, plays, project.root) if w not in report.warnings]
+        if inputs := input_problems(selected, plays, project.root):  # a line only when some fail
+            report.record(f"deploy inputs of {selected.name}", functools.partial(_refuse, inputs))
         if count or found:
             def attempt(found: list[Problem] = found, count: int = count) -> str:
                 raise_problems(found)
                 return _count(count, "name")
             report.record(f"compose services of {selected.name}", attempt)
+
+
+def _refuse(found: list[Problem]) -> str:
+    raise_problems(found)
+    return ""
 
 
 def _check_files(report: CheckReport, inventory: Inventory) -> None:
