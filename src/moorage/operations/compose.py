@@ -68,7 +68,8 @@ class Compose(Operation):
     images changed — compared before and after in the same round trip; the result names the
     containers compose created, recreated, stopped or removed.  In check mode ``up`` lists what it
     would do (``docker compose --dry-run up``, and the containers ``remove_orphans`` would remove).
-    When ``up`` fails, the error carries ``docker compose ps`` and the last log lines.
+    When a state fails, the error names compose's own reason (and the service it names); its
+    detail is ``docker compose ps`` and the last log lines, then compose's error lines, last.
     """
 
     name = "compose"
