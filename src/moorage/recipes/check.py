@@ -105,18 +105,19 @@ def _check_hosts(report: CheckReport, inventory: Inventory, project: Project) ->
 def _check_services(report: CheckReport, inventory: Inventory, project: Project) -> None:
     """The compose services the inventory names (migrate_service, backup_databases,
     restore_stop_services) exist in the project's compose files (a line only when some are named);
-    a warning for each relative bind mount the release does not hold."""
+    a warning for each relative bind mount the release does not hold; the deploy inputs a run
+    would refuse (``deploy_inputs``: a line only when some do)."""
     for selected in report.hosts:
         plays = _plays_of(report, inventory, selected)
         found, count = service_problems(selected, plays, project.root)
         report.warnings += [w for w in unstaged_binds(selected, plays, project.root) if w not in report.warnings]
-        if inputs := input_problems(selected, plays, project.root):  # a line only when some fail
-            report.record(f"deploy inputs of {selected.name}", functools.partial(_refuse, inputs))
         if count or found:
             def attempt(found: list[Problem] = found, count: int = count) -> str:
                 raise_problems(found)
                 return _count(count, "name")
             report.record(f"compose services of {selected.name}", attempt)
+        if inputs := input_problems(selected, plays, project.root):  # a line only when some fail
+            report.record(f"deploy inputs of {selected.name}", functools.partial(_refuse, inputs))
 
 
 def _refuse(found: list[Problem]) -> str:
