@@ -29,7 +29,7 @@ COMPOSE = """\
 services:
   migrate:
     image: ${IMAGE}
-    command: ["sh", "-c", "echo migrated"]
+    command: ["sh", "-c", "${MIGRATE_SCRIPT}"]
   web:
     image: ${IMAGE}
     command: ["sh", "-c", "exec sleep 3600"]
@@ -68,7 +68,9 @@ def app(testbed, tmp_path_factory):
         "image": ensure_image("busybox"), "image_source": "ship", "app_images": ["{{ image }}"],
         "compose_wait_timeout": TIMEOUT, "releases_keep": 3,
         "web_mode": "ok", "greeting": "hello", "worker_script": "echo worker started; exec sleep 3600",
-        "app_env": {"IMAGE": "{{ image }}", "WEB_MODE": "{{ web_mode }}", "GREETING": "{{ greeting }}",
+        "migrate_script": "echo migrated",
+        "app_env": {"MIGRATE_SCRIPT": "{{ migrate_script }}",
+                    "IMAGE": "{{ image }}", "WEB_MODE": "{{ web_mode }}", "GREETING": "{{ greeting }}",
                     "WORKER_SCRIPT": "{{ worker_script }}"},
     }
     hosts = {"staging": {"address": server.address, "port": server.port, "user": "root",
@@ -186,3 +188,20 @@ def test_a_rollback_is_marked_and_the_next_deploy_says_it_replaces_it(app):
     warnings = [e for e in again.events if e["kind"] == "warning"]
     assert any(f"rollback replaced {second}" in json.dumps(w) for w in warnings), warnings
     assert ledger(inventory)[0] == (current(server), "live")
+
+
+def test_a_failing_one_shot_names_itself_and_composes_error_comes_last(app):
+    """`up` fails on a service another depends on: compose's own sentence is the reason, after the
+    containers' log lines (they hid it: the last 30 lines were the worker's and the db's)."""
+    server, inventory = app
+    good = current(server)
+    result, _ = deploy(inventory, "migrate_script=echo migration 7 cannot lock; exit 1")
+    assert result.code == 1
+    up = [t for t in result.tasks("staging", "failed") if t["task"] == "stack up"]
+    assert up, result.stdout[-3000:]
+    said = json.dumps(up[0])
+    print(f"\nfailing one-shot: {up[0]}")  # shown with -s
+    assert 'service \\"migrate\\" didn\'t complete successfully: exit 1' in said, said
+    assert "migration 7 cannot lock" in said  # its log line, in the context before
+    assert said.rindex("docker compose said:") > said.rindex("migration 7 cannot lock"), said
+    assert current(server) == good

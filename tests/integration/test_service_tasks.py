@@ -158,6 +158,9 @@ def test_scale_is_kept_across_deploys_and_recorded(project):
     names = {moorage("exec", "--host", HOST, "--service", "api", "--index", str(i), "--", "hostname", cwd=root).stdout
              for i in (1, 2, 3)}
     assert len(names) == 3   # each --index is another container
+    beyond = moorage("exec", "--host", HOST, "--service", "api", "--index", "9", "--", "hostname", cwd=root)
+    assert (beyond.code, beyond.stderr.strip()) == (
+        2, f"error: {HOST}: api has 3 running container(s) (--index 1, 2, 3); there is no --index 9"), beyond.stderr
 
     back = moorage("rollback", "--host", HOST, "--to", "previous", cwd=root)   # recorded before the scale
     assert back.code == 0, back.stdout[-3000:] + back.stderr

@@ -33,6 +33,11 @@ def moorage(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
                "see `moorage --help play`"),
     (["--help", "nosuch"], "error: unknown task 'nosuch'; see `moorage --help`"),
     (["logs", "--host", "vps", "--tail", "-5"], "error: --tail must be 0 or more lines, got -5"),
+    # compose reads `logs ""` as every service: an empty name (a shell variable unset) is refused
+    (["logs", "--host", "vps", "--service", ""], "error: --service needs a service name, got an empty one "
+                                                 "(without --service: every service)"),
+    (["logs", "--host", "vps", "--service= "], "error: --service needs a service name, got an empty one "
+                                               "(without --service: every service)"),
 ])
 def test_a_line_it_cannot_parse_is_one_sentence_and_exit_2(args, message):
     result = moorage(*args)

@@ -68,6 +68,16 @@ def test_exec_index_picks_a_container_of_a_scaled_service(host):
         services.attach(host[0], "exec", "api", ["ls"], index=-1)
 
 
+def test_exec_index_beyond_the_running_containers_is_refused_with_what_there_is(host):
+    request, conn = host
+    conn.answer(r" ps --status running --format '\{\{.Name\}\}' api", stdout="demo-api-1\ndemo-api-2\n")
+    with pytest.raises(InputError) as refused:
+        services.attach(request, "exec", "api", ["ls"], index=9)
+    assert str(refused.value) == "web1: api has 2 running container(s) (--index 1, 2); there is no --index 9"
+    assert not any(" exec " in call.command for call in conn.calls)
+    assert services.attach(request, "exec", "api", ["ls"], index=2) == 3  # one that runs: compose execs
+
+
 def test_exec_passes_the_remote_exit_status_back(host, capsys):
     request, conn = host
     assert services.attach(request, "exec", "api", ["sh", "-c", "exit 3"]) == 3

@@ -90,9 +90,12 @@ def status(c: Context, host: str = "", inventory: str = "", project: str = "", j
     "follow": "Keep streaming new lines until Ctrl-C (exit 0).",
 })
 @reports_errors
-def logs(c: Context, host: str = "", inventory: str = "", project: str = "", service: str = "",
+def logs(c: Context, host: str = "", inventory: str = "", project: str = "", service: str | None = None,
          tail: int = 100, since: str = "", follow: bool = False) -> None:
     """Show the last lines of the app's container logs on a host (docker compose logs); --follow streams."""
+    if service is not None and not service.strip():  # compose reads an empty name as "every service"
+        raise InputError("--service needs a service name, got an empty one (without --service: every service)")
+    service = (service or "").strip()
     if tail < 0:  # docker compose reads a negative --tail as "all": refuse it rather than flood the terminal
         raise InputError(f"--tail must be 0 or more lines, got {tail}")
     asked = request(host, project, inventory)

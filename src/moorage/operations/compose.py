@@ -7,6 +7,7 @@ from typing import Any
 
 from moorage.connection.base import Connection
 from moorage.operations.base import Change, Check, Facts, Operation, OpResult, Shell, TaskFailed, register
+from moorage.operations.compose_errors import SAID, failure
 from moorage.operations.file_writes import changed_under
 from moorage.operations.names import PROJECT_NAME, SERVICE_NAME
 from moorage.operations.shell import Raw, sh
@@ -67,7 +68,8 @@ class Compose(Operation):
     images changed — compared before and after in the same round trip; the result names the
     containers compose created, recreated, stopped or removed.  In check mode ``up`` lists what it
     would do (``docker compose --dry-run up``, and the containers ``remove_orphans`` would remove).
-    When ``up`` fails, the error carries ``docker compose ps`` and the last log lines.
+    When a state fails, the error names compose's own reason (and the service it names); its
+    detail is ``docker compose ps`` and the last log lines, then compose's error lines, last.
     """
 
     name = "compose"
@@ -235,12 +237,16 @@ class Compose(Operation):
             *self.up_to_date_check(),
             f"before=$({observe})",
             *self.remove_inactive(),
-            f"compose {subcommand}",
+            # compose's own stderr kept apart: on failure it is printed last, after the context
+            "exec 3>&1",
+            f"said=$(compose {subcommand} 2>&1 >&3)",
             "rc=$?",
             f"after=$({observe})",
             f'[ "$before" = "$after" ] || echo {_CHANGED}',
             *self.record_up(),
-            "if [ $rc -ne 0 ]; then compose ps -a >&2; compose logs --no-color --tail 20 >&2; fi",
+            "if [ $rc -ne 0 ]; then { compose ps -a; compose logs --no-color --tail 20; "
+            f"echo {SAID}; }} >&2; fi",
+            'printf \'%s\\n\' "$said" >&2',
             "exit $rc",
         ])
 
@@ -270,10 +276,11 @@ class Compose(Operation):
                                  result.exit_code, result.stderr_tail())
             return OpResult(changed=False, message="compose config is valid")
         if result.exit_code != 0:
-            raise TaskFailed(f"docker compose {self.args.get('state', 'up')} failed "
-                             f"(exit {result.exit_code}) in {self.args['project_dir']}",
-                             f"{self.base_command()} {self.action()[0]}", result.exit_code,
-                             result.stderr_tail(30))
+            reason, detail = failure(result.stderr.decode("utf-8", "replace"), self.args.get("project_name"))
+            where = f"(exit {result.exit_code}) in {self.args['project_dir']}"
+            raise TaskFailed(f"docker compose {self.args.get('state', 'up')} failed {where}"
+                             + (f": {reason}" if reason else ""),
+                             f"{self.base_command()} {self.action()[0]}", result.exit_code, detail)
         changed = _CHANGED in result.text
         stderr = result.stderr.decode("utf-8", "replace")
         done = containers_listed(stderr, _DONE)

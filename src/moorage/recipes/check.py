@@ -19,6 +19,7 @@ from moorage.playbook.usage import unused_warnings, used_names
 from moorage.playbook.validations import validation_problems
 from moorage.project import Project
 from moorage.recipes.compose_services import service_problems, unstaged_binds
+from moorage.recipes.deploy_inputs import input_problems
 from moorage.recipes.preflight import preflight
 from moorage.schema import Problem, error_problems, raise_problems
 from moorage.templating import render_value
@@ -104,7 +105,8 @@ def _check_hosts(report: CheckReport, inventory: Inventory, project: Project) ->
 def _check_services(report: CheckReport, inventory: Inventory, project: Project) -> None:
     """The compose services the inventory names (migrate_service, backup_databases,
     restore_stop_services) exist in the project's compose files (a line only when some are named);
-    a warning for each relative bind mount the release does not hold."""
+    a warning for each relative bind mount the release does not hold; the deploy inputs a run
+    would refuse (``deploy_inputs``: a line only when some do)."""
     for selected in report.hosts:
         plays = _plays_of(report, inventory, selected)
         found, count = service_problems(selected, plays, project.root)
@@ -114,6 +116,13 @@ def _check_services(report: CheckReport, inventory: Inventory, project: Project)
                 raise_problems(found)
                 return _count(count, "name")
             report.record(f"compose services of {selected.name}", attempt)
+        if inputs := input_problems(selected, plays, project.root):  # a line only when some fail
+            report.record(f"deploy inputs of {selected.name}", functools.partial(_refuse, inputs))
+
+
+def _refuse(found: list[Problem]) -> str:
+    raise_problems(found)
+    return ""
 
 
 def _check_files(report: CheckReport, inventory: Inventory) -> None:

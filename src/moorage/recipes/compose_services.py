@@ -36,7 +36,7 @@ def service_problems(host: Host, plays: list[Play], root: Path) -> tuple[list[Pr
     defaults = merge_sourced(*(play.defaults() for play in plays))
     variables = host.variables(defaults)
     origin = host.unresolved(defaults)[1]
-    used = {name: names for name in (*USES, PROFILES) if (names := _names(name, _rendered(name, variables)))}
+    used = {name: names for name in (*USES, PROFILES) if (names := _names(name, rendered(name, variables)))}
     if not used:
         return [], 0
 
@@ -70,7 +70,7 @@ def service_problems(host: Host, plays: list[Play], root: Path) -> tuple[list[Pr
     return found, sum(len(names) for names in used.values())
 
 
-def _rendered(name: str, variables: Mapping[str, Any]) -> Any:
+def rendered(name: str, variables: Mapping[str, Any]) -> Any:
     if name not in variables:
         return None
     try:
@@ -95,9 +95,9 @@ def _names(name: str, value: Any) -> list[str]:
 def compose_paths(variables: Mapping[str, Any], root: Path) -> list[Path]:
     """``compose_source``/each of ``compose_files`` on the controller (a relative source is relative
     to the project root, as the deploy's staging reads it); [] when they can't be rendered here."""
-    source, files = _rendered("compose_source", variables), _rendered("compose_files", variables)
+    source, files = rendered("compose_source", variables), rendered("compose_files", variables)
     if files is None:  # an inventory of the single-file days, or a playbook without compose_app's defaults
-        file = _rendered("compose_file", variables)
+        file = rendered("compose_file", variables)
         files = [file] if isinstance(file, str) and file else []
     if not isinstance(files, list) or not all(isinstance(f, str) and f for f in files):
         return []
@@ -168,12 +168,12 @@ def unstaged_binds(host: Host, plays: list[Play], root: Path) -> list[str]:
     (not under ``compose_files`` + ``release_files``): on the server compose would mount an empty
     folder made in its place.  Nothing when the values can't be rendered here."""
     variables = host.variables(merge_sourced(*(play.defaults() for play in plays)))
-    files, extra = _rendered("compose_files", variables), _rendered("release_files", variables)
+    files, extra = rendered("compose_files", variables), rendered("release_files", variables)
     if not isinstance(files, list) or not isinstance(extra, list) or not compose_paths(variables, root) \
             or any(Path(f).is_absolute() or ".." in Path(f).parts for f in files):
         return []  # not renderable here, or refused by its own check
     try:
-        found = bind_sources(compose_base(_rendered("compose_source", variables), root), files)
+        found = bind_sources(compose_base(rendered("compose_source", variables), root), files)
     except PlanError:
         return []  # an unreadable file: the deploy's own check says it
     return [f"host '{host.name}': service {service} bind-mounts ./{rel}, which the release does not hold: add it "

@@ -72,12 +72,28 @@ def attach(request: Request, mode: str, service: str, command: list[str], *, ind
     conn = connect(app.host.target)
     try:
         _release(app, conn, [service])
+        if mode == "exec" and index:
+            _refuse_absent_index(app, conn, service, index)
         tty = sys.stdin.isatty()
         return conn.interact(command_line(app, mode, service, command, tty=tty, index=index), tty=tty)
     except KeyboardInterrupt:  # Ctrl-C without a TTY (with one, it reaches the remote program instead)
         return INTERRUPTED
     finally:
         conn.close()
+
+
+def _refuse_absent_index(app: App, conn: Connection, service: str, index: int) -> None:
+    """``InputError`` naming the running containers' numbers when none is ``index`` (compose's
+    own refusal names neither the service nor what there is)."""
+    listed = conn.run(app.compose("ps", "--status", "running", "--format", "{{.Name}}", service))
+    names = listed.text.split()
+    if not listed.ok or not all(name.rsplit("-", 1)[-1].isdigit() for name in names):
+        return  # compose says why in exec; a container_name carries no number to compare
+    numbers = sorted(int(name.rsplit("-", 1)[1]) for name in names)
+    if index not in numbers:
+        which = f" (--index {', '.join(map(str, numbers))})" if numbers else ""
+        raise InputError(f"{app.host.name}: {service} has {len(numbers)} running container(s){which}; "
+                         f"there is no --index {index}")
 
 
 def follow_logs(request: Request, *, service: str = "", tail: int = 100, since: str = "") -> int:
