@@ -36,6 +36,13 @@ def moorage(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
     # compose reads `logs ""` as every service: an empty name (a shell variable unset) is refused
     (["logs", "--host", "vps", "--service", ""], "error: --service needs a service name, got an empty one "
                                                  "(without --service: every service)"),
+    # `--set $TAG` with TAG empty: Invoke drops a bare repeatable flag, which deployed the inventory's value
+    (["deploy", "--host", "vps", "--set"], "error: --set needs a value (--set KEY=VALUE); was it an empty shell "
+                                           "variable?"),
+    (["deploy", "--host", "vps", "--set", "--check"], "error: --set needs a value (--set KEY=VALUE); was it an "
+                                                      "empty shell variable?"),
+    (["restart", "--host", "vps", "--service"], "error: --service needs a value (--service NAME); was it an empty "
+                                                "shell variable?"),
     (["logs", "--host", "vps", "--service= "], "error: --service needs a service name, got an empty one "
                                                "(without --service: every service)"),
 ])

@@ -94,3 +94,20 @@ def test_after_a_failed_first_deploy_the_next_failure_has_nothing_to_roll_back_t
     outcome = steps._recover(conn, type("H", (), {"name": "web1"})(), ledger, "/srv/app")  # type: ignore[arg-type]
     assert not outcome.ok and "no earlier release passed its deploy" in outcome.message
     assert any("failed" in c and "releases/r2/.state" in c for c in conn.commands)
+
+
+def _ledger(current: str, states: dict[str, str]) -> server.Ledger:
+    releases = [{"id": rid, "seq": n, "state": state} for n, (rid, state) in
+                reversed(list(enumerate(states.items(), start=1)))]
+    return server.Ledger(current, releases)
+
+
+def test_previous_after_an_interruption_goes_back_to_what_was_live_or_finishes_the_cut_rollback() -> None:
+    # no interruption: the good release before the current (live) one
+    assert _ledger("r3", {"r1": "superseded", "r2": "failed", "r3": "live"}).find("previous")["id"] == "r1"
+    # a deploy cut after its switch: current r4 never passed its gate; r3 is what was live
+    assert _ledger("r4", {"r2": "superseded", "r3": "live", "r4": "pending"}).find("previous")["id"] == "r3"
+    assert _ledger("r4", {"r2": "superseded", "r3": "live", "r4": "failed"}).find("previous")["id"] == "r3"
+    # `rollback --to previous` from r5 cut after switching to r4: the same command again targets r4 again
+    cut = _ledger("r4", {"r3": "superseded", "r4": "superseded", "r5": "live"})
+    assert cut.find("previous")["id"] == "r4"

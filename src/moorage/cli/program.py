@@ -93,6 +93,8 @@ class MoorageProgram(Program):
         parser = super()._make_parser()
         for context in parser.contexts.values():
             for argument in context.args.values():
+                if argument.kind is list:  # repeatable flags: Invoke drops a bare one silently
+                    self._repeatable = {*getattr(self, "_repeatable", set()), *(f"--{n}" for n in argument.names)}
                 if argument.kind not in (str, bool, list):  # a typed flag (int): Invoke casts it
                     argument.__class__ = CheckedArgument  # this parser's own arguments, this parse only
                     argument.task_context = context
@@ -103,6 +105,19 @@ class MoorageProgram(Program):
 
     def parse_tasks(self) -> None:
         self._parsing(super().parse_tasks)
+        self._refuse_bare_repeatable()
+
+    def _refuse_bare_repeatable(self) -> None:
+        """``--set`` (or another repeatable flag) with no value — what ``--set $TAG`` becomes when TAG
+        is empty — is refused: Invoke would drop it and deploy the inventory's value instead."""
+        words = list(self.argv or [])
+        words = words[:words.index("--")] if "--" in words else words  # exec/run's command is data
+        flags = getattr(self, "_repeatable", set())
+        for at, word in enumerate(words):
+            if word in flags and (at + 1 == len(words) or words[at + 1].startswith("--")):
+                example = " KEY=VALUE" if word == "--set" else " NAME"
+                raise Exit(f"error: {word} needs a value ({word}{example}); was it an empty shell variable?",
+                           code=USAGE_ERROR)
 
     def parse_cleanup(self) -> None:
         self._parsing(super().parse_cleanup)

@@ -112,15 +112,26 @@ class Ledger:
 
     def find(self, tag: str) -> dict[str, Any] | None:
         """A release by id, by unique id prefix, or by recorded revision; ``previous`` = the newest
-        good release (one that was live) before the current one."""
+        good release (one that was live) before the current one — after an interruption, before
+        what was live: a current release that never passed its gate (a cut deploy) goes back to
+        the live one, and a current one a cut rollback switched to is the rollback to finish."""
         if tag == "previous":
-            return self.good_before(self.current or "")
+            return self._previous()
         exact = self.get(tag)
         if exact:
             return exact
         matches = [r for r in self.releases
                    if r.get("id", "").startswith(tag) or r.get("meta", {}).get("revision") == tag]
         return matches[0] if len(matches) == 1 else None
+
+    def _previous(self) -> dict[str, Any] | None:
+        current = self.current or ""
+        live = self.live_besides(current)
+        if live is None or self.state(current) == "live":
+            return self.good_before(current)
+        if self.state(current) in GOOD:  # a rollback was cut after its switch: the same target again
+            return self.good_before(str(live["id"]))
+        return live  # pending or failed current: the release that was live before it
 
     def good_before(self, release_id: str) -> dict[str, Any] | None:
         """The newest release older than ``release_id`` that was live once (never a failed one)."""
