@@ -236,6 +236,7 @@ class Compose(Operation):
             self.compose_function(),
             *self.up_to_date_check(),
             f"before=$({observe})",
+            *self.remove_debris(),
             *self.remove_inactive(),
             # compose's own stderr kept apart: on failure it is printed last, after the context
             "exec 3>&1",
@@ -249,6 +250,18 @@ class Compose(Operation):
             'printf \'%s\\n\' "$said" >&2',
             "exit $rc",
         ])
+
+    def remove_debris(self) -> list[str]:
+        """For ``up``: remove the containers an interrupted recreate left behind — created, never
+        started, under compose's temporary name ``<12 hex>_<name>`` — which make the next ``up``
+        fail with "the container name ... is already in use" (a rerun after a cut run)."""
+        if self.args.get("state", "up") != "up" or not self.args.get("project_name"):
+            return []
+        listing = sh("docker", "ps", "-a", "--filter", f"label=com.docker.compose.project={self.args['project_name']}",
+                     "--filter", "status=created", "--format", "{{.ID}} {{.Names}}")
+        return [f'{listing} | while read -r id name; do case "$name" in {"[0-9a-f]" * 12}_*) '
+                'docker rm -f "$id" >/dev/null && echo " Container $name Removed" >&2 '
+                f"&& echo {_CHANGED};; esac; done"]
 
     def remove_inactive(self) -> list[str]:
         """For ``up`` with ``remove_orphans``: before ``up``, stop and remove the containers of
