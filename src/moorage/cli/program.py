@@ -112,7 +112,7 @@ class MoorageProgram(Program):
         is empty — is refused: Invoke would drop it and deploy the inventory's value instead."""
         words = list(self.argv or [])
         words = words[:words.index("--")] if "--" in words else words  # exec/run's command is data
-        flags = getattr(self, "_repeatable", set())
+        flags: set[str] = getattr(self, "_repeatable", set())
         for at, word in enumerate(words):
             if word in flags and (at + 1 == len(words) or words[at + 1].startswith("--")):
                 example = " KEY=VALUE" if word == "--set" else " NAME"
