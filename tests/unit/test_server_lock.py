@@ -4,6 +4,8 @@ failing for another reason with that reason and nothing left behind; half-writte
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -150,3 +152,27 @@ def test_the_same_command_again_takes_a_stale_lock_over_saying_so(tmp_path: Path
     (warning,) = [e.message or "" for e in report.events if e.kind == "warning"]
     assert warning.startswith("took over a stale lock from deploy by ci@elsewhere (pid 4242) since 2026-01-01")
     assert "take-over-lock" in (app / ".moorage/audit.log").read_text() and not (app / ".moorage/lock").exists()
+
+
+def test_a_takeover_waits_for_the_cut_runs_commands_still_running_on_the_server(conn: LocalConnection,
+                                                                                 tmp_path: Path) -> None:
+    """A dropped connection's `docker compose up` runs on: the next run waits for it (found by the
+    SSH_CONNECTION its environment inherited) before it takes the lock over, and refuses while it runs."""
+    app = tmp_path / "app"
+    (app / ".moorage/lock").mkdir(parents=True)
+    connection = "192.0.2.9 40404 192.0.2.1 22"
+    (app / ".moorage/lock/holder").write_text(json.dumps(
+        {"by": "ci@elsewhere", "pid": 4242, "since": "2026-01-01T00:00:00Z", "action": "deploy",
+         "session": "999999 12345", "connection": connection}) + "\n")
+    still = subprocess.Popen(["sleep", "30"], env={**os.environ, "SSH_CONNECTION": connection})
+    try:
+        assert not conn.run(lock.drain_command(connection, seconds=2)).ok
+        ended = subprocess.Popen(["sleep", "1"], env={**os.environ, "SSH_CONNECTION": "198.51.100.1 1 2 22"})
+        assert conn.run(lock.drain_command("198.51.100.1 1 2 22", seconds=10)).ok  # waited for it to end
+        assert ended.poll() is not None
+    finally:
+        still.kill()
+        still.wait()
+    assert conn.run(lock.drain_command(connection, seconds=2)).ok
+    _, _, took_over = lock.acquire(conn, str(app), "deploy")
+    assert took_over is not None and "ci@elsewhere" in took_over

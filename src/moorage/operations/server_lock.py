@@ -36,6 +36,10 @@ _SESSION = ('p=$PPID; for _ in 1 2 3 4; do case "$(cat /proc/$p/comm 2>/dev/null
             'p=$(sed \'s/.*) //\' /proc/$p/stat | cut -d" " -f2);; *) break;; esac; done; '
             'printf \'%s %s\' "$p" "$(sed \'s/.*) //\' /proc/$p/stat 2>/dev/null | cut -d" " -f20)"')
 
+# The holder's SSH connection as sshd names it (client address and port, server address and port):
+# every process its commands start inherits it, so a takeover can wait for those still running.
+_CONNECTION = 'printf \'", "connection": "%s"}\\n\' "$SSH_CONNECTION"'
+
 # Why a filesystem call fails, as the shell says it, and what the user can do about it.
 _REASONS = (
     ("No space left on device", "the disk is full: free space on the server, then rerun"),
@@ -79,7 +83,7 @@ def take_command(app_dir: str, holder: dict[str, Any]) -> str:
         "fi",
         # The holder goes in whole or not at all: a lock without its holder would block every later run.
         # Written through ``cat``, whose error names the cause (dash's printf says "I/O error").
-        sh(Raw("if ! { printf '%s'"), body, Raw(f"&& {_SESSION} && printf '\"}}\\n'; }} | cat >"), f"{lock}/holder",
+        sh(Raw("if ! { printf '%s'"), body, Raw(f"&& {_SESSION} && {_CONNECTION}; }} | cat >"), f"{lock}/holder",
            Raw("; then rm -rf --"), lock, Raw(f"; exit {FAILED_EXIT}; fi")),
         sh("cd", f"{app_dir}/releases", Raw("2>/dev/null || exit 0")),
         'for p in *.partial; do [ -d "$p" ] && [ ! -L "$p" ] || continue; '
@@ -124,7 +128,8 @@ def acquire(conn: Connection, app_dir: str, action: str, break_lock: bool = Fals
     result = conn.run(take_command(app_dir, holder))
     if result.exit_code == HELD_EXIT:
         state = inspect(conn, app_dir)
-        if state.session_alive is False and conn.run(takeover_command(app_dir, state.holder_text)).ok:
+        if state.session_alive is False and _drained(conn, state) \
+                and conn.run(takeover_command(app_dir, state.holder_text)).ok:
             took_over = state.holder_text
             result = conn.run(take_command(app_dir, holder))
     if result.exit_code == HELD_EXIT:
@@ -136,6 +141,40 @@ def acquire(conn: Connection, app_dir: str, action: str, break_lock: bool = Fals
                                           f"{failure_reason(result.stderr_tail(3))}; no lock was left behind")
     partials = [line[len(_PARTIAL):] for line in result.text.splitlines() if line.startswith(_PARTIAL)]
     return Taken(broken, partials, took_over)
+
+
+DRAIN_SECONDS = 120  # how long a takeover waits for the cut run's commands still running on the server
+
+
+def drain_command(connection: str, seconds: int = DRAIN_SECONDS) -> str:
+    """Wait (at most ``seconds``) until no process on the server carries the cut run's SSH connection
+    (``SSH_CONNECTION`` in its environment, inherited by everything its commands started: a
+    ``docker compose up`` outlives the dropped connection).  Exit 0 when none is left; 1 with
+    their pids on stdout when some still run."""
+    return "\n".join([
+        "want=" + sh("SSH_CONNECTION=" + connection),
+        f"for _ in $(seq 1 {int(seconds)}); do",
+        "  pids=$(for e in /proc/[0-9]*/environ; do tr '\\0' '\\n' 2>/dev/null < \"$e\" | grep -qxF -- \"$want\" "
+        "&& { p=${e#/proc/}; echo \"${p%/environ}\"; }; done)",
+        '  [ -z "$pids" ] && exit 0',
+        "  sleep 1",
+        "done",
+        'echo $pids; exit 1',
+    ])
+
+
+def _drained(conn: Connection, state: LockState) -> bool:
+    """Before taking over a stale lock: the cut run's remote commands have ended (waited for).
+    Raises ``LockHeld`` when some still run after ``DRAIN_SECONDS``."""
+    connection = str(state.holder.get("connection") or "")
+    if not connection:
+        return True  # a holder from before the field, or a local connection: nothing to wait for
+    result = conn.run(drain_command(connection), timeout=DRAIN_SECONDS + 30)
+    if result.ok:
+        return True
+    raise LockHeld(conn.target.name, f"the run holding the deploy lock ({state.describe()}) lost its connection, "
+                   f"but its commands still run on the server (pids {result.text.strip()}): wait for them to "
+                   "end and rerun, or rerun with --break-lock")
 
 
 def takeover_command(app_dir: str, holder_text: str) -> str:
