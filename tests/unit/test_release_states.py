@@ -111,3 +111,12 @@ def test_previous_after_an_interruption_goes_back_to_what_was_live_or_finishes_t
     # `rollback --to previous` from r5 cut after switching to r4: the same command again targets r4 again
     cut = _ledger("r4", {"r3": "superseded", "r4": "superseded", "r5": "live"})
     assert cut.find("previous")["id"] == "r4"
+
+
+def test_a_cut_rollback_run_again_marks_the_release_it_replaced_rolled_back() -> None:
+    """The cut run switched current to r4 already; the rerun's rollback replaces r5, the live one."""
+    from moorage.recipes.rollback import _mark
+    conn = FakeConnection()
+    said = _mark(conn, _ledger("r4", {"r3": "superseded", "r4": "superseded", "r5": "live"}), "/srv/app", "r4")
+    assert "r5 is marked rolled-back" in said
+    assert any("rolled-back" in c and "releases/r5/.state" in c for c in conn.commands)

@@ -117,6 +117,8 @@ def _mark(conn: Connection, ledger: server.Ledger, app_dir: str, release: str) -
     newer (``superseded`` when the rollback went forward, still ``failed`` when it had failed).
     Returns what the outcome adds."""
     replaced = ledger.current or ""
+    if replaced == release:  # a cut run of this rollback switched already: it replaces what was live
+        replaced = str((ledger.live_besides(release) or {}).get("id") or "")
     state = ledger.state(replaced)
     server.mark_live(conn, ledger, app_dir, release)
     if not replaced or replaced == release or state == "failed":
