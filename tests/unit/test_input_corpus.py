@@ -43,7 +43,9 @@ def test_malformed_input(tmp_path, case: Case):
         if letter == "D" and letter not in case.refused_by:
             continue  # accepted input: deploy would go on and connect
         outcome = run(command, root)
-        if outcome.seconds >= SECOND:  # the machine may be busy: a slow input is slow twice
+        for _ in range(2):  # the machine may be busy: a slow input is slow three times
+            if outcome.seconds < SECOND:
+                break
             outcome = run(command, root)
         assert "Traceback" not in outcome.stderr
         assert outcome.seconds < SECOND, f"{command}: {outcome.seconds:.2f}s"

@@ -152,7 +152,9 @@ def assert_answers_well(scenario: Scenario, commands: tuple[str, ...]) -> None:
         root = write_project(Path(folder), scenario.files, scenario.links)
         for command in commands:
             outcome = run(command, root)
-            if outcome.seconds >= SECOND:  # the machine may be busy: a slow input is slow twice
+            for _ in range(2):  # the machine may be busy: a slow input is slow three times
+                if outcome.seconds < SECOND:
+                    break
                 outcome = run(command, root)
             assert "Traceback" not in outcome.stderr
             assert outcome.seconds < SECOND, f"{command} took {outcome.seconds:.2f}s"
