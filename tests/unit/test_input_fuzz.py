@@ -209,6 +209,9 @@ def test_any_inventory_is_answered_with_exit_0_or_a_placed_error(scenario):
 @example(_corpus("alias bomb as a playbook"))
 @example(_corpus("recursive alias in a playbook"))
 @example(_corpus("playbook unknown operation"))
+# a line break as an operation's name split the message: its second line named no file
+@example(Scenario({"playbooks/deploy.yml": as_yaml([{"handlers": [{"\n": None}], "hosts": "web1", "name": "App",
+                                                     "tasks": [{"dir": {"path": "/srv/demo/x"}, "name": "dir"}]}])}))
 def test_any_playbook_is_answered_with_exit_0_or_a_placed_error(scenario):
     assert_answers_well(scenario, (DEPLOY_INPUTS, "check"))
 

@@ -34,8 +34,10 @@ def task_problems(task: Any, path: Sequence[Any], file: str = "") -> list[Proble
 def _unknown_op(task: Mapping[str, Any], key: str, path: list[Any], file: str) -> Problem:
     hint = suggest(key, [*REGISTRY, *CONTROL_KEYS])
     tail = "" if hint else f"; known operations: {_known(REGISTRY)}"
-    return Problem(location_of(task, [key], file), format_path([*path, key]),
-                   f"unknown operation '{key}'{hint}{tail}")
+    text = str(key)
+    shown = text if text.isprintable() else repr(text)[1:-1]  # a line break in a key would split the message
+    return Problem(location_of(task, [key], file), format_path([*path, shown]),
+                   f"unknown operation '{shown}'{hint}{tail}")
 
 
 def _args_problems(task: Mapping[str, Any], op: str, path: list[Any], file: str) -> list[Problem]:
