@@ -74,18 +74,26 @@ def list_backups(conn: Connection, settings: DataSettings) -> list[catalog.Backu
     return catalog.parse_listing(result.text)
 
 
+def newest_of_each(backups: list[catalog.Backup], labels: Sequence[str], kind: str, settings: DataSettings,
+                   available: str) -> list[catalog.Backup]:
+    """The newest verified backup of ``kind`` ("db" or "media") of each label, never the safety copy a
+    restore took; ``InputError`` (saying how to make one, and ``available``) when a label has none."""
+    chosen = [catalog.newest_verified([b for b in backups if b.meta.get("reason") != "pre-restore"], label,
+                                      kind=kind) for label in labels]
+    if not all(chosen):
+        what = "database" if kind == "db" else kind
+        raise InputError(f"no verified {what} backup in {settings.backup_dir} on {settings.host.name} to restore; "
+                         f"make one with `{command('backup', '--host', settings.host.name)}` (available: {available})")
+    return [b for b in chosen if b is not None]
+
+
 def choose(backups: list[catalog.Backup], names: Sequence[str], settings: DataSettings) -> list[catalog.Backup]:
     """The database backups to restore: the named ones, or the newest verified one of each database."""
     where = f"{settings.backup_dir} on {settings.host.name}"
     dumps = [b for b in backups if b.kind == "db"]
     available = ", ".join(f"{b.name} ({b.state})" for b in dumps[:12]) or "none"
-    if not names:  # the newest verified backup of each database, not the safety copy of a restore
-        chosen = [catalog.newest_verified([b for b in dumps if b.meta.get("reason") != "pre-restore"], label)
-                  for label in settings.labels]
-        if not all(chosen):
-            raise InputError(f"no verified database backup in {where} to restore; make one with "
-                             f"`{command('backup', '--host', settings.host.name)}` (available: {available})")
-        return [b for b in chosen if b is not None]
+    if not names:
+        return newest_of_each(dumps, settings.labels, "db", settings, available)
     picked = []
     for name in names:
         match = next((b for b in backups if b.name == name), None)

@@ -23,7 +23,7 @@ from moorage.recipes.data_settings import DataSettings, one
 from moorage.recipes.data_settings import load as settings_load
 from moorage.recipes.outcome import Outcome, finish
 from moorage.recipes.play import Request
-from moorage.recipes.restore import list_backups, verify
+from moorage.recipes.restore import list_backups, newest_of_each, verify
 from moorage.report import Report
 
 
@@ -40,12 +40,7 @@ def choose(backups: list[catalog.Backup], names: Sequence[str], settings: DataSe
         raise InputError(f"{settings.host.name}: backup_media is empty, so there are no media to restore")
     labels = {_label(m) for m in settings.media}
     if not names:
-        chosen = [catalog.newest_verified([b for b in tarballs if b.meta.get("reason") != "pre-restore"], label,
-                                          kind="media") for label in sorted(labels)]
-        if not all(chosen):
-            raise InputError(f"no verified media backup in {where} to restore; make one with "
-                             f"`{command('backup', '--host', settings.host.name)}` (available: {available})")
-        return [b for b in chosen if b is not None]
+        return newest_of_each(tarballs, sorted(labels), "media", settings, available)
     picked = []
     for name in names:
         match = next((b for b in tarballs if b.name == name), None)
