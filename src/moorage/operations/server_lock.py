@@ -111,7 +111,7 @@ class Taken(NamedTuple):
 
 
 def acquire(conn: Connection, app_dir: str, action: str, break_lock: bool = False,
-            say: Callable[[str], None] | None = None) -> Taken:
+            say: Callable[[str], object] | None = None) -> Taken:
     """Take the deploy lock.  A lock whose holder's connection the server proves gone (a controller
     killed, an SSH connection dropped) is taken over; a lock merely old is not.
 
@@ -166,7 +166,7 @@ def drain_command(connection: str, seconds: int = DRAIN_SECONDS) -> str:
     ])
 
 
-def _drained(conn: Connection, state: LockState, say: Callable[[str], None] | None = None) -> bool:
+def _drained(conn: Connection, state: LockState, say: Callable[[str], object] | None = None) -> bool:
     """Before taking over a stale lock: the cut run's remote commands have ended (waited for).
     Raises ``LockHeld`` when some still run after ``DRAIN_SECONDS``."""
     connection = str(state.holder.get("connection") or "")
