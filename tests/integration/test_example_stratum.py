@@ -11,7 +11,6 @@ it); rollback; the restore procedure; the preflight refusing a missing volume an
 
 from __future__ import annotations
 
-import http.client
 import json
 import shutil
 import time
@@ -58,16 +57,8 @@ def run(project: Path, *args: str) -> Run:
 
 
 def api(server, path: str = "/api/v1/", port: int = 80, body: dict | None = None):
-    if body is None:
-        answer = request(server.ports[port], path)
-        return answer.status, json.loads(answer.body or b"null")
-    conn = http.client.HTTPConnection("127.0.0.1", server.ports[port], timeout=10)
-    try:
-        conn.request("POST", path, body=json.dumps(body), headers={"Content-Type": "application/json"})
-        answer = conn.getresponse()
-        return answer.status, json.loads(answer.read() or b"null")
-    finally:
-        conn.close()
+    answer = request(server.ports[port], path, method="GET" if body is None else "POST", json_body=body)
+    return answer.status, json.loads(answer.body or b"null")
 
 
 def on_server(server, cmd: str) -> str:
@@ -111,6 +102,11 @@ def test_deploy_update_rollback_restore_and_the_preflight(project, server):
     assert "0 1 * * *" in on_server(server, "cat /etc/cron.d/moorage-stratum-production")
     before = set(backups(server))
     assert len(before) == 1 and all(r["state"] == "verified" for r in backups(server).values())
+    for row in (["backup", "--list"], ["backup", "--verify"], ["restore", "--into", "stratum_check"],
+                ["exec", "--service", "backend", "--", "stratum-backend", "seed"],
+                ["logs", "--service", "backend", "--tail", "20"]):
+        done = run(project, *row[:1], "--host", "production", *row[1:])
+        assert done.code == 0, f"{row}: {done.stdout[-2000:]}{done.stderr}"
 
     update = run(project, "deploy", "--host", "production", "--set", "stratum_version=1.1.0", "--json")
     assert update.code == 0, update.stdout[-4000:] + update.stderr
@@ -136,7 +132,7 @@ def test_deploy_update_rollback_restore_and_the_preflight(project, server):
 
     # The restore procedure: the newest verified backup back into the live database.
     assert api(server, "/api/v1/notes", body={"title": "written after the backup"})[0] == 201
-    restore = run(project, "restore", "--host", "production", "--yes")
+    restore = run(project, "restore", "--host", "production", "--file", name, "--yes")
     assert restore.code == 0, restore.stdout[-3000:] + restore.stderr
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and api(server, "/api/v1/notes")[0] != 200:
