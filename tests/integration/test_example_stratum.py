@@ -96,9 +96,12 @@ def test_deploy_update_rollback_restore_and_the_preflight(project, server):
     assert "COMPOSE_PROFILES=nginx\n" in on_server(server, "cat /srv/stratum/current/.env")
     assert api(server, "/api/v1/notes", body={"title": "written before the update"})[0] == 201
 
-    # The guide's safe update: 1. a backup now (and the daily job), 2. the new version.
+    # The guide's safe update: 1. a backup now (and the daily job; 14 days kept), 2. the new version.
+    old = f"{BACKUPS}/stratum-db-20200101T010000Z.dump"
+    on_server(server, f"mkdir -p {BACKUPS} && echo old > {old} && touch -d '15 days ago' {old}")
     backup = run(project, "backup", "--host", "production")
     assert backup.code == 0, backup.stdout[-3000:] + backup.stderr
+    assert server.exec(f"test -e {old}").returncode == 1   # retention: older than 14 days, removed
     assert "0 1 * * *" in on_server(server, "cat /etc/cron.d/moorage-stratum-production")
     before = set(backups(server))
     assert len(before) == 1 and all(r["state"] == "verified" for r in backups(server).values())

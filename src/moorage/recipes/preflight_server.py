@@ -3,7 +3,7 @@
 server).  Generic: the inventory's ``preflight`` mapping names the project's own things::
 
     preflight:
-      volume_present: {volume: stratum_pg_data}   # Docker volume(s) by name: {volume: [a, b]}
+      volume_present: {volume: shop_pg_data}      # Docker volume(s) by name: {volume: [a, b]}
       backup_fresh: {hours: 24}                   # each backup_databases entry has a verified backup
                                                   # newer than 24 h, read back in full again now
 
