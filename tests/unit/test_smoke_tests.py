@@ -58,8 +58,8 @@ def test_all_pass_in_order_from_the_release_directory(base: str, tmp_path: Path)
 
 
 def test_a_failing_command_is_named_with_its_output_and_the_rest_do_not_run(base: str, tmp_path: Path) -> None:
-    message = run([{"name": "exams listed", "command": "echo checking exams; echo 'AssertionError: 0 != 3' >&2; exit 1"},
-                   {"name": "never", "command": "touch ran"}], tmp_path)
+    failing = "echo checking exams; echo 'AssertionError: 0 != 3' >&2; exit 1"
+    message = run([{"name": "exams listed", "command": failing}, {"name": "never", "command": "touch ran"}], tmp_path)
     assert message.startswith("smoke test 'exams listed' failed: exited with status 1; its output ends:")
     assert "checking exams" in message and "AssertionError: 0 != 3" in message
     assert not (tmp_path / "ran").exists()

@@ -97,7 +97,8 @@ class SmokeTests(Operation):
             return None
         steps = [self._step(test) for test in tests]
         return Change(f"smoke tests: {', '.join(t['name'] for t in tests)}", steps,
-                      data={"tests": [t["name"] for t in tests]})
+                      data={"tests": [t["name"] for t in tests]},
+                      not_yet="not asked in check mode: they test what the run deploys")
 
     def _step(self, test: dict[str, Any]) -> Step:
         if "url" in test:
@@ -137,5 +138,6 @@ class SmokeTests(Operation):
             return
         lines = [line for line in result.text.splitlines() if line.strip()][-OUTPUT_LINES:]
         output = ("; its output ends:\n" + "\n".join(lines)) if lines else " (it wrote nothing)"
+        # The output is in the message (stdout and stderr together), not repeated as a stderr tail.
         raise TaskFailed(f"smoke test {name!r} failed: exited with status {result.exit_code}{output}",
-                         step.script, result.exit_code, "\n".join(lines))
+                         step.script, result.exit_code)
