@@ -157,7 +157,7 @@ class _Deploy:
         return Outcome(host.name, False, f"interrupted (Ctrl-C) {where}: {live}; the rest of the deploy did not "
                        "run (deploy again to finish it)", interrupted=True)
 
-    def _recover(self, conn: Connection, host: Host, ledger: server.Ledger, app_dir: str, why: str) -> Outcome:
+    def _recover(self, conn: Connection, host: Host, ledger: server.Ledger, app_dir: str, why: str = "") -> Outcome:
         """After a failed deploy (``resume.after_failure``): its release, and a current one that never
         passed its gates, are marked failed (never rollback targets); when the current one had not
         passed them, the last live release comes back (a rollback).  ``why``: the failed task and
