@@ -79,3 +79,33 @@ def test_a_failing_http_check_names_the_test_and_the_answer(base: str, tmp_path:
 def test_tests_a_run_could_not_make_sense_of_are_refused(tests: list[dict[str, Any]], error: str) -> None:
     with pytest.raises(ValueError, match=error):
         SmokeTests({"project_dir": "/srv/app/current", "tests": tests}, OpContext("web", {})).validate()
+
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "korrigo"
+FRONTEND = '  - {name: frontend answers, url: "{{ site_url }}/", contains: Korrigo}\n'
+
+
+@pytest.mark.parametrize(("entry", "said"), [
+    ('  - {name: "smoke suite (pytest -m smoke)", url: "http://x/"}', "two entries are named 'smoke suite"),
+    ('  - {name: x, url: "http://x/", service: backend}', "is not valid under any of the given schemas"),
+    ('  - {name: x, command: "echo ok", status: 200}', "is not valid under any of the given schemas"),
+    ("  - {name: x, service: backend, command: \"echo 'oops\"}", "cannot be split into words (No closing quotation)"),
+    ('  - {name: x, service: bakend, command: "true"}', "names the compose service 'bakend'"),
+])
+def test_check_refuses_a_smoke_test_a_deploy_could_not_run(tmp_path: Path, entry: str, said: str) -> None:
+    """Before anything runs (the smoke tests come after the switch): exit 2 naming the line."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    project = tmp_path / "korrigo"
+    shutil.copytree(EXAMPLE, project, ignore=shutil.ignore_patterns("app"))
+    group_vars = project / "inventory" / "group_vars" / "all.yml"
+    text = group_vars.read_text()
+    assert FRONTEND in text
+    group_vars.write_text(text.replace(FRONTEND, entry + "\n"))
+    proc = subprocess.run([sys.executable, "-m", "moorage.cli.program", "check", "--host", "staging"], cwd=project,
+                          env={**os.environ, "GITHUB_TOKEN": "t" * 40}, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "inventory/group_vars/all.yml:" in proc.stderr and said in proc.stderr, proc.stderr
