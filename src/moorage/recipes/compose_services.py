@@ -4,7 +4,8 @@
 ``restore_stop_services`` and the keys of ``compose_scale`` name services of the compose files the
 deploy copies (``compose_source``/``compose_files``, read here on the controller).  A wrong name
 fails late on the server: a migration or a smoke test after the release switch, a restore with the
-writer still running, an ``up --scale`` refused.  Only the ``services:`` keys are read: plain YAML keys, which compose never interpolates.
+writer still running, an ``up --scale`` refused.  Only the ``services:`` keys are read: plain YAML
+keys, which compose never interpolates.
 """
 
 from __future__ import annotations
