@@ -19,6 +19,7 @@ import difflib
 import functools
 import json
 import re
+import shlex
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -98,8 +99,31 @@ def _server_path(value: object) -> bool:
     return True
 
 
+@FORMATS.checks("command-words", raises=ValueError)
+def _command_words(value: object) -> bool:
+    """``format: command-words``: a command line split into words the way a shell would (quotes
+    closed), so a run never finds out after the release switch that it can't be."""
+    if isinstance(value, str) and "{{" not in value:
+        try:
+            shlex.split(value)
+        except ValueError as exc:
+            raise ValueError(f"it cannot be split into words ({exc}); give it as a list of words") from None
+    return True
+
+
+@FORMATS.checks("unique-names", raises=ValueError)
+def _unique_names(value: object) -> bool:
+    """``format: unique-names``: a list of mappings whose ``name`` keys differ (messages name them)."""
+    names = [item.get("name") for item in value if isinstance(item, Mapping)] if isinstance(value, list) else []
+    twice = sorted({str(name) for name in names if name is not None and names.count(name) > 1})
+    if twice:
+        raise ValueError(f"two entries are named {twice[0]!r}; each needs its own name")
+    return True
+
+
 _FORMAT_NAMES = {"owned-dir": "a directory moorage owns", "relative-path": "a path inside its directory",
-                 "server-path": "a file path on the server"}
+                 "server-path": "a file path on the server", "command-words": "a command split into words",
+                 "unique-names": "entries with distinct names"}
 
 
 def _no_climbing(value: str) -> None:

@@ -103,6 +103,7 @@ SPECS: dict[str, ImageSpec] = {
         ImageSpec("webapp", extra={"app.py": (lambda: APP_DIR / "app.py", 0o755),
                                    "entrypoint.sh": (lambda: APP_DIR / "entrypoint.sh", 0o755)}),
         ImageSpec("traefik", extra={"traefik": (traefik_binary, 0o755)}),
+        ImageSpec("redis"),   # Korrigo's broker and cache (examples/korrigo)
     )
 }
 

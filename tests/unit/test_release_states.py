@@ -120,3 +120,16 @@ def test_a_cut_rollback_run_again_marks_the_release_it_replaced_rolled_back() ->
     said = _mark(conn, _ledger("r4", {"r3": "superseded", "r4": "superseded", "r5": "live"}), "/srv/app", "r4")
     assert "r5 is marked rolled-back" in said
     assert any("rolled-back" in c and "releases/r5/.state" in c for c in conn.commands)
+
+
+def test_a_rollback_after_a_failure_names_the_task_and_the_first_line_of_its_failure() -> None:
+    from moorage.executor.results import RunResult, TaskRecord
+    from moorage.recipes.deploy import _failure
+
+    result = RunResult(tasks={"web1": [
+        TaskRecord("stack up", "changed"),
+        TaskRecord("smoke tests: suite", "failed", "smoke test 'suite' failed: exited with status 1; its output "
+                   "ends:\ntest_copy_list_flow FAILED")]})
+    assert _failure(result, "web1") == " at 'smoke tests: suite': smoke test 'suite' failed: exited with status 1; " \
+                                       "its output ends:"
+    assert _failure(RunResult(), "web1") == ""

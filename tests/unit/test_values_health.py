@@ -92,3 +92,9 @@ def test_nothing_listening_says_no_answer() -> None:
 
 def test_the_body_it_did_not_like_is_reported_when_contains_is_missing(base: str) -> None:
     assert "did not answer 200 without 'ready' in the body" in wait(f"{base}/ok", contains="ready")
+
+
+def test_several_urls_must_all_answer_and_the_failing_one_is_named(base: str) -> None:
+    assert wait([f"{base}/ok", f"{base}/hop"], follow_redirects=True) == "ok"
+    message = wait([f"{base}/ok", f"{base}/down"])
+    assert message.startswith(f"{base}/down did not answer 200") and "503" in message

@@ -18,7 +18,9 @@ SHORT_BODY = 2000  # characters: a body this short is an error page worth quotin
 
 @register
 class WaitHttp(Operation):
-    """Poll ``url`` from the controller until it returns ``status`` (and ``contains``).
+    """Poll ``url`` from the controller until it returns ``status`` (and ``contains``); ``url`` may
+    be a list (e.g. a liveness and a readiness URL): each is asked in turn, the next once the one
+    before answered, and all share the one ``timeout`` (``retries`` counts per URL).
 
     Gives up after ``timeout`` seconds or ``retries`` attempts, whichever comes
     first, and fails saying what answered last: the status and reason, the ``Location`` of a
@@ -33,7 +35,9 @@ class WaitHttp(Operation):
         "additionalProperties": False,
         "required": ["url"],
         "properties": {
-            "url": {"type": "string", "pattern": "^https?://", "description": "URL to request."},
+            "url": {"oneOf": [{"type": "string", "pattern": "^https?://"},
+                              {"type": "array", "minItems": 1, "items": {"type": "string", "pattern": "^https?://"}}],
+                    "description": "URL to request, or a list of URLs that must all answer (in order)."},
             "status": {"type": "integer", "minimum": 100, "maximum": 599, "default": 200,
                        "description": "Expected HTTP status (default 200)."},
             "contains": {"type": "string", "description": "Text the body must contain."},
@@ -54,34 +58,52 @@ class WaitHttp(Operation):
         },
     }
 
+    def urls(self) -> list[str]:
+        """The URLs to ask, in order (``url`` is one or a list)."""
+        url = self.args["url"]
+        return [url] if isinstance(url, str) else list(url)
+
     def plan(self, facts: Facts) -> Change | None:
-        """The exact request: method, URL, headers, expected answer, and how long to keep asking."""
-        args = self.args
-        return Change(f"wait for {args['url']} to answer {args.get('status', 200)}", [Request(
-            args["url"], "GET", tuple(sorted((args.get("headers") or {}).items())), args.get("status", 200),
+        """The exact requests, one per URL: method, URL, headers, expected answer, and how long to
+        keep asking."""
+        args, urls = self.args, self.urls()
+        return Change(f"wait for {' and '.join(urls)} to answer {args.get('status', 200)}", [Request(
+            url, "GET", tuple(sorted((args.get("headers") or {}).items())), args.get("status", 200),
             args.get("contains"), float(args.get("timeout", 60)), args.get("retries"),
-            float(args.get("interval", 1)), args.get("validate_certs", True), args.get("follow_redirects", False))])
+            float(args.get("interval", 1)), args.get("validate_certs", True), args.get("follow_redirects", False))
+            for url in urls])
 
     def apply(self, change: Change, conn: Connection) -> OpResult:
-        """Ask until answered as expected (never "changed"); raises ``TaskFailed`` saying what
-        answered last."""
-        request = next(step for step in change.steps if isinstance(step, Request))
-        deadline = time.monotonic() + request.timeout
-        attempts = 0
-        while True:
-            attempts += 1
-            answer = _attempt(request)
-            if answer.status == request.status and (not request.contains or request.contains in answer.body):
-                return OpResult(changed=False, message=f"{answer.status} after {attempts} attempt(s)",
-                                data={"status": answer.status, "attempts": attempts})
-            if (request.retries and attempts >= request.retries) or time.monotonic() >= deadline:
-                break
-            time.sleep(request.interval)
-        missing = f" without {request.contains!r} in the body" \
-            if answer.status == request.status and request.contains else ""
-        raise TaskFailed(f"{request.url} did not answer {request.status}{missing} after {attempts} "
-                         f"attempt(s): last {answer.describe()}", f"{request.method} {request.url}", None,
-                         answer.body[-500:])
+        """Ask each URL until answered as expected (never "changed"), within one shared timeout;
+        raises ``TaskFailed`` naming the URL and what answered last."""
+        requests = [step for step in change.steps if isinstance(step, Request)]
+        deadline = time.monotonic() + (requests[0].timeout if requests else 0)
+        attempts, status = 0, None
+        for request in requests:
+            attempts += ask(request, deadline)
+            status = request.status
+        return OpResult(changed=False, message=f"{status} after {attempts} attempt(s)",
+                        data={"status": status, "attempts": attempts})
+
+
+def ask(request: Request, deadline: float) -> int:
+    """Ask ``request`` until it is answered as expected (returns the attempts it took), its
+    ``retries`` are spent or ``deadline`` (``time.monotonic()``) passed: then ``TaskFailed`` names
+    the URL and what answered last."""
+    attempts = 0
+    while True:
+        attempts += 1
+        answer = _attempt(request)
+        if answer.status == request.status and (not request.contains or request.contains in answer.body):
+            return attempts
+        if (request.retries and attempts >= request.retries) or time.monotonic() >= deadline:
+            break
+        time.sleep(request.interval)
+    missing = f" without {request.contains!r} in the body" \
+        if answer.status == request.status and request.contains else ""
+    raise TaskFailed(f"{request.url} did not answer {request.status}{missing} after {attempts} "
+                     f"attempt(s): last {answer.describe()}", f"{request.method} {request.url}", None,
+                     answer.body[-500:])
 
 
 def _attempt(request: Request) -> Answer:

@@ -1,10 +1,11 @@
 """Do the compose service names the inventory uses exist in the project's compose file?
 
-``migrate_service``, each ``backup_databases[].service``, ``restore_stop_services`` and the keys of
-``compose_scale`` name services of the compose files the deploy copies (``compose_source``/
-``compose_files``, read here on the controller).  A wrong name fails late on the server: a
-migration after the release switch, a restore with the writer still running, an ``up --scale``
-refused.  Only the ``services:`` keys are read: plain YAML keys, which compose never interpolates.
+``migrate_service``, each ``backup_databases[].service`` and ``smoke_tests[].service``,
+``restore_stop_services`` and the keys of ``compose_scale`` name services of the compose files the
+deploy copies (``compose_source``/``compose_files``, read here on the controller).  A wrong name
+fails late on the server: a migration or a smoke test after the release switch, a restore with the
+writer still running, an ``up --scale`` refused.  Only the ``services:`` keys are read: plain YAML
+keys, which compose never interpolates.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from moorage.schema import Problem, suggest
 from moorage.templating import render_value
 from moorage.yamlsrc import display_path, merge_sourced
 
-USES = ("migrate_service", "backup_databases", "restore_stop_services", "compose_scale", "compose_one_shot")
+USES = ("migrate_service", "backup_databases", "restore_stop_services", "compose_scale", "compose_one_shot",
+        "smoke_tests")
 PROFILES = "compose_profiles"  # names a profile some service of the files declares (``profiles: [...]``)
 
 
@@ -85,7 +87,7 @@ def _names(name: str, value: Any) -> list[str]:
         return [value] if isinstance(value, str) and value else []
     if name == "compose_scale" and isinstance(value, Mapping):
         return [str(service) for service in value]
-    if name == "backup_databases" and isinstance(value, list):
+    if name in ("backup_databases", "smoke_tests") and isinstance(value, list):
         return [str(item["service"]) for item in value if isinstance(item, Mapping) and item.get("service")]
     if isinstance(value, list):
         return [item for item in value if isinstance(item, str) and item]

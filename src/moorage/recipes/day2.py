@@ -50,7 +50,7 @@ class App:
     app_dir: str
     compose_project: str
     compose_files: tuple[str, ...]
-    health_url: str
+    health_url: str | list[str]  # one URL, or several asked in turn
     health_headers: dict[str, Any]
     backup_dir: str
     backup_databases: list[Any]
@@ -75,7 +75,7 @@ def app_of(request: Request) -> App:
     values = render_keys(hosts[0].variables(request.project.load_playbook("deploy").defaults()), keys)
     return App(hosts[0], str(values["app_dir"]), str(values["compose_project"]),
                tuple(str(f) for f in values["compose_files"] or ["compose.yml"]),
-               str(values["health_url"] or ""), dict(values["health_headers"] or {}), str(values["backup_dir"] or ""),
+               _urls(values["health_url"]), dict(values["health_headers"] or {}), str(values["backup_dir"] or ""),
                list(values["backup_databases"] or []))
 
 
@@ -110,6 +110,11 @@ def releases(request: Request, *, json_: bool = False) -> int:
         console().print(f"release {ledger.current} is live because a rollback replaced {undone['id']}: "
                         "the next deploy replaces it with the project as it is now")
     return 0
+
+
+def _urls(value: Any) -> str | list[str]:
+    """``health_url`` as set: one URL (``""`` for none) or a list of them."""
+    return [str(url) for url in value] if isinstance(value, list) else str(value or "")
 
 
 def _health(app: App, conn: Connection) -> str:
@@ -164,7 +169,8 @@ def status(request: Request, *, json_: bool = False) -> int:
     for row in services:
         table.add_row(*row)
     out.print(table)
-    out.print(" ".join(filter(None, ["health gate", app.health_url])) + f": {health}")
+    urls = [app.health_url] if isinstance(app.health_url, str) else app.health_url
+    out.print(" ".join(filter(None, ["health gate", *urls])) + f": {health}")
     out.print(escape(lock))
     for problem in problems:
         out.print(f"[yellow]warning[/]: {escape(problem)}")

@@ -124,7 +124,7 @@ class _Deploy:
                                  revision=self.revision, detail="finished an interrupted deploy" if finished else "")
                     said = " (it finished the deploy an interruption had left after the switch)" if finished else ""
                     return Outcome(host.name, True, f"release {ledger.current} is live{said}")
-                outcome = self._recover(conn, host, ledger, app_dir)
+                outcome = self._recover(conn, host, ledger, app_dir, _failure(result, host.name))
                 server.audit(conn, app_dir, "deploy", (ledger.current or "") if finished else self.release_id, "failed",
                              forced=forced, detail=outcome.message)
                 return outcome
@@ -163,10 +163,11 @@ class _Deploy:
         return Outcome(host.name, False, f"interrupted (Ctrl-C) {where}: {live}; the rest of the deploy did not "
                        "run (deploy again to finish it)", interrupted=True)
 
-    def _recover(self, conn: Connection, host: Host, ledger: server.Ledger, app_dir: str) -> Outcome:
+    def _recover(self, conn: Connection, host: Host, ledger: server.Ledger, app_dir: str, why: str = "") -> Outcome:
         """After a failed deploy (``resume.after_failure``): its release, and a current one that never
         passed its gates, are marked failed (never rollback targets); when the current one had not
-        passed them, the last live release comes back (a rollback)."""
+        passed them, the last live release comes back (a rollback).  ``why``: the failed task and
+        the first line of its failure (`` at 'TASK': ...``), said in the rollback's outcome."""
         decision = resume.after_failure(ledger, self.release_id)
         server.set_states(conn, app_dir, dict.fromkeys(decision.failed, "failed"))
         if not decision.roll_back:
@@ -184,7 +185,16 @@ class _Deploy:
             rolled_back = rollback.run_rollback(self.base, self.request, self.report, conn, host.name, previous,
                                                 ledger.get(previous))
         if rolled_back:
-            return Outcome(host.name, False, f"rolled back: deploy of {release_id} failed, release {previous} "
+            return Outcome(host.name, False, f"rolled back: deploy of {release_id} failed{why}, release {previous} "
                            "is live again")
         return Outcome(host.name, False, f"rollback failed: deploy of {release_id} failed and bringing back "
                        f"{previous} failed too; see above")
+
+
+def _failure(result: RunResult, host: str) -> str:
+    """`` at 'TASK': FIRST LINE`` of the task that failed on ``host``, or ``""`` when none is recorded."""
+    failed = next((r for r in result.tasks.get(host, []) if r.status == "failed"), None)
+    if failed is None:
+        return ""
+    line = (failed.message or "").strip().splitlines()[:1]
+    return f" at '{failed.task}'" + (f": {line[0]}" if line else "")
