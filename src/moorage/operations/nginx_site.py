@@ -18,7 +18,18 @@ from __future__ import annotations
 from pathlib import Path
 
 from moorage.connection.base import Connection
-from moorage.operations.base import Change, Check, Facts, Operation, OpResult, Shell, TaskFailed, register
+from moorage.operations.base import (
+    Change,
+    Check,
+    FactRequest,
+    Facts,
+    Operation,
+    OpResult,
+    Shell,
+    TaskFailed,
+    register,
+)
+from moorage.operations.file_writes import content_diff
 from moorage.operations.files import find_source
 from moorage.operations.scripted import DID, PATH_PRELUDE, TIMEOUT, failure_sentence
 from moorage.operations.shell import argv, sh
@@ -58,7 +69,8 @@ class NginxSite(Operation):
         "oneOf": [{"required": ["content"]}, {"required": ["src"]}],
         "properties": {
             "site": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]*$",
-                     "description": "The site's file name in sites-available and sites-enabled, e.g. shop.example.org."},
+                     "description": "The site's file name in sites-available and sites-enabled, "
+                                    "e.g. shop.example.org."},
             "content": {"type": "string", "description": "The site's text (server blocks)."},
             "src": {"type": "string", "minLength": 1,
                     "description": "A template rendered with the host's variables: in the role's or playbook's "
@@ -93,6 +105,11 @@ class NginxSite(Operation):
         enabled = str(self.args.get("enabled_dir", "/etc/nginx/sites-enabled")).rstrip("/")
         return f"{available}/{site}", f"{enabled}/{site}"
 
+    def facts_needed(self) -> FactRequest:
+        """The site file's content, with ``--diff`` (the change then shows what the site gains)."""
+        file = self.paths()[0]
+        return FactRequest({file}, {file}) if self.context.diff else FactRequest()
+
     def plan(self, facts: Facts) -> Change | None:
         """A ``Check`` (exit 0 when the file holds the text and the link points at it) and the script
         that writes, enables, tests, reloads, or puts everything back; both read the text on stdin."""
@@ -104,8 +121,12 @@ class NginxSite(Operation):
         same = 'cmp -s "$new" "$file" && [ "$(readlink "$link" 2>/dev/null)" = "$file" ]'
         check = "\n".join([*head, 'new=/dev/stdin', same])
         script = "\n".join([*head, *_script(same, test, reload)])
+        diff = None
+        if self.context.diff and facts[file].content != text:
+            diff = content_diff(file, facts[file].content, text, self.context.mask)
         return Change(f"nginx site {self.args['site']}: {file}, enabled, nginx -t, reload",
-                      [Check(check, stdin=text), Shell(script, stdin=text, timeout=self.args.get("timeout"))])
+                      [Check(check, stdin=text), Shell(script, stdin=text, timeout=self.args.get("timeout"))],
+                      diff=diff)
 
     def apply(self, change: Change, conn: Connection) -> OpResult:
         """The script (in check mode the ``Check`` alone: changed when the file or link differ)."""
@@ -135,7 +156,8 @@ def _script(same: str, test: str, reload: str) -> list[str]:
         'echo "$link is a file, not a link: refusing to replace it (move it away, or name the site otherwise)" >&2; '
         'exit 1; fi',
         'had=; back="$file and its link are removed again (there was no such site before)"',
-        'if [ -f "$file" ]; then cp -p "$file" "$old" && had=1 || exit 1; back="the previous $file and its link are back"; fi',
+        'if [ -f "$file" ]; then cp -p "$file" "$old" && had=1 || exit 1; '
+        'back="the previous $file and its link are back"; fi',
         'was=; if [ -L "$link" ]; then was=$(readlink "$link"); fi',
         'put_back() {',
         '  if [ -n "$had" ]; then mv -f "$old" "$file"; else rm -f "$file"; fi',
