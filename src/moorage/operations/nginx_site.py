@@ -26,12 +26,11 @@ from moorage.operations.base import (
     Operation,
     OpResult,
     Shell,
-    TaskFailed,
     register,
 )
 from moorage.operations.file_writes import content_diff
 from moorage.operations.files import find_source
-from moorage.operations.scripted import DID, PATH_PRELUDE, TIMEOUT, failure_sentence
+from moorage.operations.scripted import DID, TIMEOUT, apply_fed
 from moorage.operations.shell import argv, sh
 
 _COMMAND = {"type": ["string", "array"], "items": {"type": "string", "minLength": 1}, "minLength": 1}
@@ -130,19 +129,7 @@ class NginxSite(Operation):
 
     def apply(self, change: Change, conn: Connection) -> OpResult:
         """The script (in check mode the ``Check`` alone: changed when the file or link differ)."""
-        act = change.shell()
-        if act is None:
-            check = change.required_check()
-            probe = conn.run(f"{PATH_PRELUDE}\n{check.script}", stdin=check.stdin)
-            return OpResult(changed=probe.exit_code != 0)
-        result = conn.run(f"{PATH_PRELUDE}\n{act.script}", stdin=act.stdin, timeout=act.timeout)
-        if not result.ok:
-            raise TaskFailed(failure_sentence(self.name, result), change.summary, result.exit_code,
-                             result.stderr_tail())
-        did = [line[len(DID):] for line in result.text.splitlines() if line.startswith(DID)]
-        if did:
-            change.summary = "; ".join(did)
-        return OpResult(changed=bool(did), message="" if did else "already so", stdout=result.text)
+        return apply_fed(self.name, change, conn, "already so")
 
 
 def _script(same: str, test: str, reload: str) -> list[str]:
