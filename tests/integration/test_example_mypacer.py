@@ -165,6 +165,8 @@ def test_ci_deploys_a_tag_to_staging_then_rollback(server, project):
     assert ci.code == 0, ci.stdout[-3000:] + ci.stderr
     assert page(server, "staging") == "MyPacer web v1.2.2-prod (staging)\n"
     assert page(server, "production") == "MyPacer web v1.2.3-prod (production)\n"
+    listed = run(project, "backup", "staging", "--list")   # the new images came after a verified backup
+    assert listed.code == 0 and "verified" in listed.stdout, listed.stdout[-2000:]
     back = run(project, "rollback", "staging", "--tag", "previous")
     assert back.code == 0, back.stdout[-3000:] + back.stderr
     assert page(server, "staging") == "MyPacer web v1.2.3-prod (staging)\n"
