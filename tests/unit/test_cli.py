@@ -15,7 +15,7 @@ REPO = Path(__file__).resolve().parents[2]
 TASKS = ["backup", "check", "deploy", "exec", "init", "inventory", "logs", "onboard", "play", "playbooks", "releases",
          "restart", "restore", "roles", "rollback", "run", "start", "status", "stop", "sync-media", "trust"]
 BUILTIN_PLAYBOOKS = "backup, deploy, onboard, proxy, restore, rollback, sync-media"
-BUILTIN_ROLES = "base, compose_app, docker_engine, hardening, media, nginx_static, postgres_backup, traefik"
+BUILTIN_ROLES = "base, compose_app, docker_engine, hardening, host_nginx, media, nginx_static, postgres_backup, traefik"
 
 
 def invoke(*args: str, cwd: Path = REPO, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:

@@ -13,8 +13,8 @@ import base64
 from typing import Any
 
 from moorage.connection.base import Connection
-from moorage.operations.base import Change, Check, Facts, Operation, OpResult, Shell, TaskFailed, register
-from moorage.operations.scripted import DID, PATH_PRELUDE, failure_sentence
+from moorage.operations.base import Change, Check, Facts, Operation, OpResult, Shell, register
+from moorage.operations.scripted import DID, apply_fed
 from moorage.operations.shell import Raw, sh
 
 # Docker Hub's logins are kept under its v1 index URL, whatever name `docker login` was given.
@@ -111,19 +111,7 @@ class RegistryLogin(Operation):
     def apply(self, change: Change, conn: Connection) -> OpResult:
         """The script (or, in check mode, the ``Check`` alone: changed when a login is missing or
         differs).  Changed when a ``docker login`` ran."""
-        act = change.shell()
-        if act is None:
-            check = change.required_check()
-            probe = conn.run(f"{PATH_PRELUDE}\n{check.script}", stdin=check.stdin)
-            return OpResult(changed=probe.exit_code != 0)
-        result = conn.run(f"{PATH_PRELUDE}\n{act.script}", stdin=act.stdin)
-        if not result.ok:
-            raise TaskFailed(failure_sentence(self.name, result), change.summary, result.exit_code,
-                             result.stderr_tail())
-        did = [line[len(DID):] for line in result.text.splitlines() if line.startswith(DID)]
-        if did:
-            change.summary = "; ".join(did)
-        return OpResult(changed=bool(did), message="" if did else "already logged in")
+        return apply_fed(self.name, change, conn, "already logged in")
 
 
 def _expected(login: dict[str, Any]) -> str:

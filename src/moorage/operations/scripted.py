@@ -79,3 +79,22 @@ def failure_sentence(name: str, result: CommandResult) -> str:
 def each(values: Any) -> str:
     """Space-separated, quoted words for a shell ``for`` loop."""
     return sh([str(v) for v in values])
+
+
+def apply_fed(name: str, change: Change, conn: Connection, unchanged: str) -> OpResult:
+    """Apply a change made of a ``Check`` and a ``Shell`` that each read their own ``stdin`` (values
+    kept out of command lines) and whose script checks again itself before acting.  In check mode
+    (the ``Check`` alone): changed when it fails.  Else the script; changed when it printed ``@@did``
+    lines (they become the summary), ``unchanged`` as the message otherwise."""
+    act = change.shell()
+    if act is None:
+        check = change.required_check()
+        probe = conn.run(f"{PATH_PRELUDE}\n{check.script}", stdin=check.stdin)
+        return OpResult(changed=probe.exit_code != 0)
+    result = conn.run(f"{PATH_PRELUDE}\n{act.script}", stdin=act.stdin, timeout=act.timeout)
+    if not result.ok:
+        raise TaskFailed(failure_sentence(name, result), change.summary, result.exit_code, result.stderr_tail())
+    did = [line[len(DID):] for line in result.text.splitlines() if line.startswith(DID)]
+    if did:
+        change.summary = "; ".join(did)
+    return OpResult(changed=bool(did), message="" if did else unchanged)
