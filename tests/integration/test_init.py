@@ -56,12 +56,12 @@ def test_init_writes_a_project_that_check_accepts(tmp_path):
     assert hosts["project"] == "tasks"
     assert {name: env.get("production", False) for name, env in hosts["environments"].items()} == {
         "staging": False, "production": True}
-    assert app["app_images"] == ["postgres:16-alpine", "ghcr.io/acme/tasks:2.0.1"]
+    assert app["app_images"] == ["postgres:16-alpine", "ghcr.io/acme/tasks:{{ tag }}"] and app["tag"] == "2.0.1"
     assert app["backup_databases"] == [{"service": "db"}]
     assert app["restore_stop_services"] == ["web", "worker"]
     assert app["health_url"] == "http://{{ domain }}:8000/health"
     assert app["app_env"] == {"DB_PASSWORD": {"generate": 32}, "DEBUG": "0", "SECRET_KEY": {"generate": 50},
-                              "TAG": "2.0.1"}
+                              "TAG": "{{ tag }}"}
     assert app["preflight"]["debug_off"] == {"env": "DEBUG"}
     assert app["preflight"]["secret_strong"] == {"env": "SECRET_KEY"}
 

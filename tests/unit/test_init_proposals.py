@@ -49,7 +49,9 @@ def all_yml(name: str, project: str) -> str:
 def test_api_with_postgres_and_a_worker():
     hosts, app = written("fastapi")
     assert hosts["project"] == "notes"                       # the compose file's name:
-    assert app["app_images"] == ["ghcr.io/acme/notes-api:1.4.0", "postgres:16-alpine", "redis:7-alpine"]
+    # the tag variable becomes api_tag (default 1.4.0): `--set api_tag=1.5.0` deploys a version
+    assert app["app_images"] == ["ghcr.io/acme/notes-api:{{ api_tag }}", "postgres:16-alpine", "redis:7-alpine"]
+    assert app["api_tag"] == "1.4.0"
     assert app["image_source"] == "pull"
     assert app["backup_databases"] == [{"service": "db"}]
     assert app["restore_stop_services"] == ["api", "worker"]   # depends_on db / DATABASE_URL at db:5432
@@ -64,7 +66,7 @@ def test_api_env_generates_secrets_and_keeps_defaults():
     _, app = written("fastapi")
     assert app["app_env"] == {
         "ALLOWED_HOSTS": "{{ domain }}",
-        "API_TAG": "1.4.0",
+        "API_TAG": "{{ api_tag }}",            # the image tag: set by api_tag
         "DEBUG": "false",
         "POSTGRES_PASSWORD": {"generate": 32},
         "SECRET_KEY": {"generate": 50},
@@ -134,6 +136,16 @@ def test_two_postgres_behind_traefik():
     # the web's named volume is media to back up; the database's volume, bind mounts and an
     # anonymous volume are not
     assert app["backup_media"] == [{"volume": "uploads", "label": "uploads"}]
+
+
+def test_variables_inside_image_refs_become_inventory_variables():
+    # interpolated without the CI's values, the ref was `ghcr.io//shop-api:`; each variable is now
+    # one inventory variable feeding both app_images and the .env, so `--set sha=...` deploys a version
+    _, app = written("pinned")
+    assert app["app_images"] == ["ghcr.io/{{ owner }}/shop-api:{{ sha }}", "redis:{{ redis_tag }}"]
+    assert (app["owner"], app["sha"], app["redis_tag"]) == ("CHANGE-ME", "CHANGE-ME", "7-alpine")
+    assert app["app_env"]["SHA"] == "{{ sha }}" and app["app_env"]["OWNER"] == "{{ owner }}"
+    assert "`moorage deploy --set sha=VALUE`" in all_yml("pinned", "pinned")
 
 
 def test_no_named_volume_outside_the_databases_proposes_no_media():

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -65,6 +65,20 @@ class ComposeApp:
             known = self.variables.get(name)
             return known.default if known else ""
         return _REFERENCE.sub(substitute, text)
+
+    def templated(self, text: str, name_of: Callable[[str], str]) -> tuple[str, list[str]]:
+        """``text`` with each ``${VAR}`` replaced by the Jinja2 reference ``{{ name_of(VAR) }}``
+        (``$$`` by ``$``), and the variables replaced, in order of first use."""
+        names: list[str] = []
+
+        def substitute(match: re.Match[str]) -> str:
+            name = match.group(1) or match.group(2)
+            if name is None:
+                return "$"
+            if name not in names:
+                names.append(name)
+            return "{{ " + name_of(name) + " }}"
+        return _REFERENCE.sub(substitute, text), names
 
 
 def find_compose_file(directory: Path) -> Path:

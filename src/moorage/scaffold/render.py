@@ -76,8 +76,9 @@ def group_vars_yml(s: Scaffold) -> str:
     lines += [f"#   {command}" for command in plan.image_commands]
     lines += _comment(" ".join(plan.images_why[1:]))
     for env_name, default in plan.image_vars.items():
+        what = "VALUE" if env_name in plan.image_parts else "REF"
         lines.append(_line(env_name.lower(), default, f"{s.compose_file}'s ${{{env_name}}}: another version is "
-                           f"`moorage deploy --set {env_name.lower()}=REF`"))
+                           f"`moorage deploy --set {env_name.lower()}={what}`"))
     lines += [_line("image_source", plan.image_source), "app_images:"]
     lines += [f"  - {_value(image)}" for image in plan.images] or ["  []"]
     lines += ["", *_comment(f"Web service: {plan.web_why}." if plan.web else f"Web service: none ({plan.web_why}).")]

@@ -59,6 +59,7 @@ class ServicePlan:
     # ${VAR} that is a whole image reference (image: ${APP_IMAGE:-app:1.0}) -> its default: one
     # variable (app_image) then feeds both the .env and app_images, so a new version is one --set
     image_vars: dict[str, str] = field(default_factory=dict)
+    image_parts: set[str] = field(default_factory=set)   # those of image_vars that are part of a ref
 
 
 def propose_services(app: ComposeApp, project: str, compose_ref: str = "") -> ServicePlan:
@@ -150,6 +151,14 @@ def _propose_images(app: ComposeApp, project: str, compose_ref: str, plan: Servi
         if whole and image:
             plan.image_vars[whole.group(1)] = image
             image = "{{ " + image_variable(whole.group(1)) + " }}"
+        elif not whole and image != str(svc.get("image") or ""):
+            # variables inside a ref (ghcr.io/${OWNER}/api:${SHA}): each one an inventory variable,
+            # so `--set sha=...` deploys a version; interpolated, an unset one left `ghcr.io//api:`
+            image, names = app.templated(str(svc["image"]), image_variable)
+            for var in names:
+                known = app.variables.get(var)
+                plan.image_vars.setdefault(var, (known.default if known else "") or "CHANGE-ME")
+                plan.image_parts.add(var)
         if not image and name in built:
             image = f"{project}-{name}"     # compose's name for a built image without image:
         if image and name in built and image not in built_refs:
