@@ -1,10 +1,11 @@
 """Do the compose service names the inventory uses exist in the project's compose file?
 
-``migrate_service``, each ``backup_databases[].service``, ``restore_stop_services`` and the keys of
-``compose_scale`` name services of the compose files the deploy copies (``compose_source``/
-``compose_files``, read here on the controller).  A wrong name fails late on the server: a
-migration after the release switch, a restore with the writer still running, an ``up --scale``
-refused.  Only the ``services:`` keys are read: plain YAML keys, which compose never interpolates.
+``migrate_service``, each ``backup_databases[].service``, ``restore_stop_services``, the keys of
+``compose_scale`` and the services of each of ``parts`` name services of the compose files the
+deploy copies (``compose_source``/``compose_files``, read here on the controller).  A wrong name
+fails late on the server: a migration after the release switch, a restore with the writer still
+running, an ``up --scale`` refused, a ``--part`` that stops nothing.
+Only the ``services:`` keys are read: plain YAML keys, which compose never interpolates.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from moorage.schema import Problem, suggest
 from moorage.templating import render_value
 from moorage.yamlsrc import display_path, merge_sourced
 
-USES = ("migrate_service", "backup_databases", "restore_stop_services", "compose_scale", "compose_one_shot")
+USES = ("migrate_service", "backup_databases", "restore_stop_services", "compose_scale", "compose_one_shot", "parts")
 PROFILES = "compose_profiles"  # names a profile some service of the files declares (``profiles: [...]``)
 
 
@@ -83,6 +84,8 @@ def _names(name: str, value: Any) -> list[str]:
     """The service names in one variable's rendered value (wrong shapes are the declarations')."""
     if name == "migrate_service":
         return [value] if isinstance(value, str) and value else []
+    if name == "parts" and isinstance(value, Mapping):
+        return [str(s) for services in value.values() if isinstance(services, list) for s in services if s]
     if name == "compose_scale" and isinstance(value, Mapping):
         return [str(service) for service in value]
     if name == "backup_databases" and isinstance(value, list):

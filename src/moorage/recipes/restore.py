@@ -30,6 +30,7 @@ from moorage.recipes.data_settings import load as settings_load
 from moorage.recipes.outcome import Outcome, finish
 from moorage.recipes.play import Request
 from moorage.report import Report
+from moorage.schema import suggest
 
 
 @dataclass(frozen=True)
@@ -87,13 +88,21 @@ def newest_of_each(backups: list[catalog.Backup], labels: Sequence[str], kind: s
     return [b for b in chosen if b is not None]
 
 
-def choose(backups: list[catalog.Backup], names: Sequence[str], settings: DataSettings) -> list[catalog.Backup]:
-    """The database backups to restore: the named ones, or the newest verified one of each database."""
+def choose(backups: list[catalog.Backup], names: Sequence[str], settings: DataSettings,
+           labels: Sequence[str] = ()) -> list[catalog.Backup]:
+    """The database backups to restore: the named ones, else the newest verified one of each of
+    ``labels`` (``restore --database``; a label backup_databases lacks is refused with did-you-mean),
+    else of each database."""
     where = f"{settings.backup_dir} on {settings.host.name}"
     dumps = [b for b in backups if b.kind == "db"]
     available = ", ".join(f"{b.name} ({b.state})" for b in dumps[:12]) or "none"
+    for label in labels:
+        if label not in settings.labels:
+            raise InputError(f"--database {label}: {settings.host.name} backs up no database labelled {label!r}"
+                             f"{suggest(label, settings.labels)}; its databases (backup_databases): "
+                             f"{', '.join(settings.labels) or 'none'}")
     if not names:
-        return newest_of_each(dumps, settings.labels, "db", settings, available)
+        return newest_of_each(dumps, list(labels) or settings.labels, "db", settings, available)
     picked = []
     for name in names:
         match = next((b for b in backups if b.name == name), None)
@@ -250,10 +259,12 @@ def for_release(conn: Connection, inventory: Inventory, project: Project, report
 
 
 def restore(request: Request, report: Report, *, files: Sequence[str] = (), into: str = "", destroy: bool = False,
-            yes: bool = False, break_lock: bool = False, ask: guard.Ask = guard.terminal_ask) -> int:
+            yes: bool = False, break_lock: bool = False, ask: guard.Ask = guard.terminal_ask,
+            labels: Sequence[str] = ()) -> int:
     """The restore recipe on one host (see the module docstring); returns the exit status.
 
-    ``files``: the backups to restore (default: the newest verified one of each database);
+    ``files``: the backups to restore (default: the newest verified one of each of ``labels``, or
+    of each database);
     ``into``: a scratch database instead of the live one; ``destroy``: drop and recreate it.
     """
     with catching():
@@ -261,7 +272,7 @@ def restore(request: Request, report: Report, *, files: Sequence[str] = (), into
         settings = one(settings_load(inventory, request.target, request.project), request.target)
         INTERRUPT.repair[settings.host.name] = command("restore", "--host", settings.host.name, "--break-lock")
         with server.locked(settings.host.target, settings.app_dir, "restore", break_lock, report) as conn:
-            chosen = choose(list_backups(conn, settings), files, settings)
+            chosen = choose(list_backups(conn, settings), files, settings, labels)
             prepared = prepare(conn, settings, chosen, report, into=into, destroy=destroy, yes=yes, ask=ask)
             if INTERRUPT.requested:  # Ctrl-C during the checks: the restore itself never started
                 prepared.interrupted = "before the restore"
