@@ -54,14 +54,14 @@ def command(app: App, conn: Connection, verb: str, services: Sequence[str]) -> s
     assert verb in PART_VERBS, verb
     if verb == "down":  # no -v: volumes are the data, a part brought back finds it
         return app.compose("rm", "--stop", "--force", *services)
-    scale = _scale(conn, app)
+    scale = release_scale(conn, app.app_dir)
     scaled = [f"{service}={scale[service]}" for service in services if isinstance(scale.get(service), int)]
     return app.compose("up", "-d", "--no-deps", *[token for s in scaled for token in ("--scale", s)], *services)
 
 
-def _scale(conn: Connection, app: App) -> dict[str, Any]:
+def release_scale(conn: Connection, app_dir: str) -> dict[str, Any]:
     """The current release's compose_scale (``{}`` when it recorded none)."""
-    text = conn.run(sh("cat", f"{app.app_dir}/current/{SCALE_FILE}", Raw("2>/dev/null"))).text
+    text = conn.run(sh("cat", f"{app_dir}/current/{SCALE_FILE}", Raw("2>/dev/null"))).text
     try:
         scale = json.loads(text or "{}")
     except ValueError:

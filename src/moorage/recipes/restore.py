@@ -28,6 +28,7 @@ from moorage.project import Project
 from moorage.recipes.data_settings import DataSettings, of_hosts, one
 from moorage.recipes.data_settings import load as settings_load
 from moorage.recipes.outcome import Outcome, finish
+from moorage.recipes.parts import release_scale
 from moorage.recipes.play import Request
 from moorage.report import Report
 from moorage.schema import suggest
@@ -201,7 +202,8 @@ def run(prepared: Prepared, conn: Connection, inventory: Inventory, project: Pro
               **({"database": b.meta["database"]} if b.meta.get("database") else {})} for b in prepared.backups]
     restoring = inventory.with_variables({"restore_backups": items, "restore_into": prepared.into,
                                           "restore_recreate": prepared.recreate,
-                                          "restore_permit": prepared.permit})
+                                          "restore_permit": prepared.permit,
+                                          "compose_scale": release_scale(conn, settings.app_dir)})
     name = settings.host.name
     result = Runner(restoring, RunOptions(), report, {name: conn}).run(project.load_playbook("restore"),
                                                                        restoring.select(name))
