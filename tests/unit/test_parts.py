@@ -102,5 +102,6 @@ def test_check_finds_each_service_of_each_part_at_its_line(tmp_path, monkeypatch
     report = run_check(project(tmp_path, monkeypatch, "parts: {db: [db], app: [web, wrker]}", COMPOSE), "staging")
     line = line_of(tmp_path / "inventory/hosts.yml", "parts:")
     assert check_problems(report) == [
-        f"inventory/hosts.yml:{line}: host 'staging': variable 'parts' names the compose service 'wrker', "
+        f"inventory/hosts.yml:{line}: host 'staging': variable 'parts' (part 'app') names the compose service "
+        "'wrker', "
         "which compose.yml does not define (did you mean 'worker'?); its services: db, web, worker"]

@@ -59,7 +59,9 @@ def service_problems(host: Host, plays: list[Play], root: Path) -> tuple[list[Pr
                             "names one of its services)")], 0
         services |= found_here
     shown = display_path(paths[0]) if len(paths) == 1 else f"{display_path(paths[0])} (and {len(paths) - 1} more)"
-    found = [Problem(where(name), "", f"host '{host.name}': variable '{name}' names the compose service "
+    part_of = _part_of(rendered("parts", variables))
+    found = [Problem(where(name), "", f"host '{host.name}': variable '{name}'"
+                     f"{f' (part {part_of[service]!r})' if name == 'parts' else ''} names the compose service "
                      f"'{service}', which {shown} does not define{suggest(service, services)}; "
                      f"its services: {', '.join(sorted(services)) or 'none'}")
              for name, names in used.items() if name != PROFILES for service in names if service not in services]
@@ -93,6 +95,17 @@ def _names(name: str, value: Any) -> list[str]:
     if isinstance(value, list):
         return [item for item in value if isinstance(item, str) and item]
     return []
+
+
+def _part_of(parts: Any) -> dict[str, str]:
+    """``{service: the (first) part naming it}`` of the rendered ``parts``."""
+    if not isinstance(parts, Mapping):
+        return {}
+    owners: dict[str, str] = {}
+    for part, members in parts.items():
+        for service in members if isinstance(members, list) else []:
+            owners.setdefault(str(service), str(part))
+    return owners
 
 
 def compose_paths(variables: Mapping[str, Any], root: Path) -> list[Path]:
