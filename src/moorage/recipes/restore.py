@@ -97,11 +97,7 @@ def choose(backups: list[catalog.Backup], names: Sequence[str], settings: DataSe
     where = f"{settings.backup_dir} on {settings.host.name}"
     dumps = [b for b in backups if b.kind == "db"]
     available = ", ".join(f"{b.name} ({b.state})" for b in dumps[:12]) or "none"
-    for label in labels:
-        if label not in settings.labels:
-            raise InputError(f"--database {label}: {settings.host.name} backs up no database labelled {label!r}"
-                             f"{suggest(label, settings.labels)}; its databases (backup_databases): "
-                             f"{', '.join(settings.labels) or 'none'}")
+    refuse_unknown_labels(settings, labels)
     if not names:
         return newest_of_each(dumps, list(labels) or settings.labels, "db", settings, available)
     picked = []
@@ -117,6 +113,15 @@ def choose(backups: list[catalog.Backup], names: Sequence[str], settings: DataSe
                              f"{settings.host.name} --verify --file {name}`, or choose another: {available}")
         picked.append(match)
     return picked
+
+
+def refuse_unknown_labels(settings: DataSettings, labels: Sequence[str]) -> None:
+    """``InputError`` for a label of ``restore --database`` that backup_databases lacks (did-you-mean)."""
+    for label in labels:
+        if label not in settings.labels:
+            raise InputError(f"--database {label}: {settings.host.name} backs up no database labelled {label!r}"
+                             f"{suggest(label, settings.labels)}; its databases (backup_databases): "
+                             f"{', '.join(settings.labels) or 'none'}")
 
 
 def require_running(conn: Connection, settings: DataSettings, services: Sequence[str]) -> None:
@@ -272,6 +277,7 @@ def restore(request: Request, report: Report, *, files: Sequence[str] = (), into
     with catching():
         inventory = request.inventory()
         settings = one(settings_load(inventory, request.target, request.project), request.target)
+        refuse_unknown_labels(settings, labels)  # before any connection
         INTERRUPT.repair[settings.host.name] = command("restore", "--host", settings.host.name, "--break-lock")
         with server.locked(settings.host.target, settings.app_dir, "restore", break_lock, report) as conn:
             chosen = choose(list_backups(conn, settings), files, settings, labels)
