@@ -6,8 +6,9 @@ string ('22')", "'connection' is 'sssh'; allowed values: ssh, local").  ``valida
 raises ONE ``InputError`` listing them all (the first ``MAX_SHOWN``).
 
 The static schema of a task only knows the control keys (``CONTROL_KEYS``: name, when,
-notify, tags, register, become, validation, interruptible); ``playbook/task_checks.py`` checks the operation
-key and its arguments against ``moorage.operations.REGISTRY`` with ``problems``.
+notify, tags, register, become, validation, interruptible, allow_data_loss);
+``playbook/task_checks.py`` checks the operation key and its arguments against
+``moorage.operations.REGISTRY`` with ``problems``.
 Values that are Jinja2 templates (``"{{ ... }}"``) are not type-checked: they are
 only known after rendering.
 """
@@ -34,7 +35,8 @@ from moorage.yamlsrc import format_path, location_of
 
 SCHEMA_DIR = builtin.SCHEMAS
 MAX_SHOWN = 25
-CONTROL_KEYS = ("name", "when", "notify", "tags", "register", "become", "validation", "interruptible")
+CONTROL_KEYS = ("name", "when", "notify", "tags", "register", "become", "validation", "interruptible",
+                "allow_data_loss")
 _TYPE_NAMES = {"object": "a mapping", "array": "a list", "string": "a string", "integer": "an integer",
                "number": "a number", "boolean": "true or false", "null": "empty"}
 

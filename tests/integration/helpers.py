@@ -68,8 +68,8 @@ class Response:
 
 
 def request(port: int, path: str = "/", method: str = "GET", host: str | None = None,
-         form: dict[str, str] | None = None, timeout: float = 10) -> Response:
-    """One HTTP request to 127.0.0.1:port (never a container address)."""
+         form: dict[str, str] | None = None, timeout: float = 10, json_body: Any = None) -> Response:
+    """One HTTP request to 127.0.0.1:port (never a container address); ``json_body``: sent as JSON."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
         headers = {"Host": host or f"127.0.0.1:{port}"}
@@ -79,6 +79,9 @@ def request(port: int, path: str = "/", method: str = "GET", host: str | None = 
 
             body = urlencode(form)
             headers["Content-Type"] = "application/x-www-form-urlencoded"
+        elif json_body is not None:
+            body = json.dumps(json_body)
+            headers["Content-Type"] = "application/json"
         conn.request(method, path, body=body, headers=headers)
         resp = conn.getresponse()
         return Response(resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read())

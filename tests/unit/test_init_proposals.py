@@ -131,6 +131,15 @@ def test_two_postgres_behind_traefik():
     assert app["preflight"]["tls_on"] == {"env": "FORCE_HTTPS"}
     assert app["preflight"]["csrf_https"] == {"env": "CSRF_TRUSTED_ORIGINS"}
     assert app["preflight"]["secret_strong"] == {"env": "APP_KEY"}
+    # the web's named volume is media to back up; the database's volume, bind mounts and an
+    # anonymous volume are not
+    assert app["backup_media"] == [{"volume": "uploads", "label": "uploads"}]
+
+
+def test_no_named_volume_outside_the_databases_proposes_no_media():
+    _, app = written("fastapi")
+    assert app["backup_media"] == []
+    assert "no media to back up" in all_yml("fastapi", "notes")
 
 
 def test_a_published_database_port_is_flagged():

@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 
-from moorage.recipes.preflight import CHECKS, failures, preflight
+from moorage.recipes.preflight import CHECKS, NAMES, failures, preflight
 
 DOMAIN = "shop.example.org"
 SECRET = "k3Y-9aQ!zW2xE7rT5yU1iO0pL4sD6fG8hJ3kZ9xC2vB7nM5qA1wS8eR6tY4uI0oP"
@@ -56,6 +56,19 @@ def project(tmp_path):
 @pytest.mark.parametrize("app", [django_like, fastapi_like, node_like])
 def test_a_compliant_app_passes_in_its_own_names(project, app):
     assert failures(app(), project) == []
+
+
+def test_server_checks_are_off_unless_set_and_left_to_deploy_when_set_right(project):
+    """volume_present and backup_fresh read the server: ``check`` only validates them."""
+    variables = fastapi_like()
+    assert "volume_present" not in {r.name for r in preflight(variables, project)}
+    variables["preflight"] = {**variables["preflight"], "volume_present": {"volume": ["shop_pg", "shop_media"]},
+                              "backup_fresh": {"hours": 24}}
+    results = {r.name: r.status for r in preflight(variables, project)}
+    assert results["volume_present"] == results["backup_fresh"] == "server"
+    assert failures(variables, project) == []
+    variables["preflight"]["backup_fresh"] = False
+    assert "backup_fresh" not in {r.name for r in preflight(variables, project)}
 
 
 def test_a_disabled_check_is_reported_as_such(project):
@@ -114,8 +127,17 @@ def test_no_preflight_at_all_fails_every_check_that_needs_a_mapping(project):
 @pytest.mark.parametrize(("mapping", "reason"), [
     ({"debug_off": {"env": "DEBUG_MODE"}}, "debug_off: app_env has no key 'DEBUG_MODE' (did you mean 'DEBUG'?)"),
     ({"tls_on": {"var": "ssl"}}, "tls_on: the variable 'ssl' is not set"),
-    ({"debug_of": False}, "debug_of: unknown check (did you mean 'debug_off'?); the checks are: " + ", ".join(CHECKS)),
+    ({"debug_of": False}, "debug_of: unknown check (did you mean 'debug_off'?); the checks are: "
+     + ", ".join(NAMES)),
     ({"env_untracked": "yes"}, "env_untracked: set it to true (on) or false (off), not 'yes'"),
+    ({"volume_present": "pg_data"}, "volume_present: set it to {volume: NAME} (a Docker volume, or a list of them), "
+     "or false"),
+    ({"volume_present": {"volume": "bad name"}}, "volume_present: set it to {volume: NAME} (a Docker volume, or a "
+     "list of them): Docker volume names (letters, digits, _ . -)"),
+    ({"backup_fresh": {"hours": 0}}, "backup_fresh: set it to {hours: N} (a verified backup of each database newer "
+     "than N hours), N a number of hours above 0"),
+    ({"backup_fresh": {"days": 1}}, "backup_fresh: set it to {hours: N} (a verified backup of each database newer "
+     "than N hours), N a number of hours above 0"),
 ])
 def test_a_wrong_mapping_is_named(project, mapping, reason):
     variables = fastapi_like()

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from moorage.recipes import server_health as health
 
 RELEASE = {"id": "R2", "images": {"app:latest": "sha256:" + "b" * 64}}
@@ -50,6 +52,22 @@ def test_a_held_lock_whose_connection_is_gone() -> None:
     assert problems == ["the deploy lock looks abandoned (the holder's connection to the server is gone): the next "
                         "deploy takes it over and finishes or rolls back what that run left: "
                         "`moorage deploy --host vps`"]
+
+
+@pytest.mark.parametrize(("action", "rerun"), [
+    ("rollback", "running the rollback again takes it over and finishes it: "
+                 "`moorage rollback --host vps --to previous`"),
+    ("restore", "running the restore again takes it over, restores and starts the app: `moorage restore --host vps`"),
+    ("restart", "the next deploy takes it over and finishes or rolls back what that run left: "
+                "`moorage deploy --host vps`"),
+])
+def test_an_abandoned_lock_is_finished_by_the_same_kind_of_run(action: str, rerun: str) -> None:
+    # a killed rollback told to `deploy` replaced the rollback by the release it had left
+    holder = HOLDER.replace('"action": "deploy"', f'"action": "{action}"')
+    assert holder != HOLDER
+    probe = health.parse(probe_text(lock=f"held 600 gone\n{holder}"))
+    _, problems = health.findings(probe, "R2", RELEASE, "vps")
+    assert problems == [f"the deploy lock looks abandoned (the holder's connection to the server is gone): {rerun}"]
 
 
 def test_a_lock_merely_old_still_needs_break_lock() -> None:

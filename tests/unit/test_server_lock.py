@@ -174,5 +174,9 @@ def test_a_takeover_waits_for_the_cut_runs_commands_still_running_on_the_server(
         still.kill()
         still.wait()
     assert conn.run(lock.drain_command(connection, seconds=2)).ok
-    _, _, took_over = lock.acquire(conn, str(app), "deploy")
+    said: list[str] = []
+    _, _, took_over = lock.acquire(conn, str(app), "deploy", say=said.append)
     assert took_over is not None and "ci@elsewhere" in took_over
+    # the wait is said before it starts (it was silent for up to two minutes)
+    assert len(said) == 1 and said[0].startswith("the deploy lock's holder (deploy by ci@elsewhere (pid 4242)")
+    assert "waiting up to 120 s for its commands still running on the server to end" in said[0]

@@ -16,6 +16,7 @@ import json
 import os
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -109,13 +110,15 @@ class Taken(NamedTuple):
     took_over: str | None = None
 
 
-def acquire(conn: Connection, app_dir: str, action: str, break_lock: bool = False) -> Taken:
+def acquire(conn: Connection, app_dir: str, action: str, break_lock: bool = False,
+            say: Callable[[str], object] | None = None) -> Taken:
     """Take the deploy lock.  A lock whose holder's connection the server proves gone (a controller
     killed, an SSH connection dropped) is taken over; a lock merely old is not.
 
     Raises ``LockHeld`` naming who holds it and since when, or ``HostError`` with the reason it
     couldn't be taken (nothing is left behind then).  ``app_dir`` must be a path a recursive delete may
-    touch (``serverpaths.delete_refusal``): the lock's cleanup removes under it.
+    touch (``serverpaths.delete_refusal``): the lock's cleanup removes under it.  ``say`` is told, before
+    a takeover waits (up to ``DRAIN_SECONDS``) for the cut run's commands, that it waits and why.
     """
     refusal = delete_refusal(f"{app_dir}/releases")
     if refusal:
@@ -128,7 +131,7 @@ def acquire(conn: Connection, app_dir: str, action: str, break_lock: bool = Fals
     result = conn.run(take_command(app_dir, holder))
     if result.exit_code == HELD_EXIT:
         state = inspect(conn, app_dir)
-        if state.session_alive is False and _drained(conn, state) \
+        if state.session_alive is False and _drained(conn, state, say) \
                 and conn.run(takeover_command(app_dir, state.holder_text)).ok:
             took_over = state.holder_text
             result = conn.run(take_command(app_dir, holder))
@@ -163,12 +166,15 @@ def drain_command(connection: str, seconds: int = DRAIN_SECONDS) -> str:
     ])
 
 
-def _drained(conn: Connection, state: LockState) -> bool:
+def _drained(conn: Connection, state: LockState, say: Callable[[str], object] | None = None) -> bool:
     """Before taking over a stale lock: the cut run's remote commands have ended (waited for).
     Raises ``LockHeld`` when some still run after ``DRAIN_SECONDS``."""
     connection = str(state.holder.get("connection") or "")
     if not connection:
         return True  # a holder from before the field, or a local connection: nothing to wait for
+    if say is not None:
+        say(f"the deploy lock's holder ({state.describe()}) lost its connection: waiting up to "
+            f"{DRAIN_SECONDS} s for its commands still running on the server to end before taking it over")
     result = conn.run(drain_command(connection), timeout=DRAIN_SECONDS + 30)
     if result.ok:
         return True

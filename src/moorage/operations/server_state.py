@@ -43,7 +43,8 @@ def locked(target: Target, app_dir: str, action: str, break_lock: bool,
     """
     conn = connect(target)
     try:
-        broken, partials, took_over = server_lock.acquire(conn, app_dir, action, break_lock)
+        say = None if report is None else (lambda text: report.emit("info", host=target.name, message=text))
+        broken, partials, took_over = server_lock.acquire(conn, app_dir, action, break_lock, say)
         if broken:
             audit(conn, app_dir, "break-lock", "", "ok", previous_holder=broken)
         if took_over:

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from moorage.operations import REGISTRY
+from moorage.operations.data_loss import destroys_volumes
 from moorage.schema import CONTROL_KEYS, Problem, problems, suggest, type_of
 from moorage.yamlsrc import LineDict, format_path, location_of
 
@@ -28,6 +29,24 @@ def task_problems(task: Any, path: Sequence[Any], file: str = "") -> list[Proble
                              "split it into separate tasks"))
     elif known:
         found.extend(_args_problems(task, known[0], list(path), file))
+        found.extend(_data_loss_problems(task, known[0], list(path), file))
+    return found
+
+
+def _data_loss_problems(task: Mapping[str, Any], op: str, path: list[Any], file: str) -> list[Problem]:
+    """A ``command`` whose words destroy Docker volumes (``operations.data_loss``), unless the task
+    says ``allow_data_loss: true``: the data of a project must not go by a typo or an old habit."""
+    args = task[op]
+    if op != "command" or task.get("allow_data_loss") is True or not isinstance(args, Mapping):
+        return []
+    found = []
+    for key in ("cmd", "unless"):
+        reason = destroys_volumes(args[key]) if isinstance(args.get(key), str) else None
+        if reason:
+            found.append(Problem(location_of(task, [op, key], file), format_path([*path, op, key]),
+                                 f"this command destroys data: {reason}. Keep the volumes (e.g. `docker compose "
+                                 "down` or `stop`), or, if deleting them is really meant, add `allow_data_loss: "
+                                 "true` to this task"))
     return found
 
 

@@ -232,8 +232,10 @@ def _check_preflight(report: CheckReport, project: Project) -> None:
             if problems:
                 raise InputError(f"production preflight of {h.name} fails: " + "; ".join(problems), h.location)
             disabled = [r.name for r in results if r.status == "disabled"]
-            return (f"{_count(len(results) - len(disabled), 'check')} passed"
-                    + (f", disabled: {', '.join(disabled)}" if disabled else ""))
+            remote = [r.name for r in results if r.status == "server"]
+            return (f"{_count(len(results) - len(disabled) - len(remote), 'check')} passed"
+                    + (f", disabled: {', '.join(disabled)}" if disabled else "")
+                    + (f", run on the server by deploy: {', '.join(remote)}" if remote else ""))
         report.record(f"preflight of {selected.name} (production)", attempt)
 
 

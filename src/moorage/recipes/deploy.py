@@ -18,7 +18,7 @@ from moorage.inventory import Host, Inventory
 from moorage.operations import server_state as server
 from moorage.playbook import Playbook
 from moorage.progname import command
-from moorage.recipes import resume, rollback
+from moorage.recipes import preflight_server, resume, rollback
 from moorage.recipes.check import check_before_run
 from moorage.recipes.compose_services import refuse_unknown
 from moorage.recipes.outcome import Outcome, finish
@@ -75,9 +75,15 @@ def _checked(host: str, result: RunResult) -> Outcome:
 
 
 def _preflight(request: Request, hosts: list[Host], playbook: Playbook, force: bool) -> None:
+    """The production preflight: the checks of the project's files and variables, then (when those
+    pass and some are set) the server checks (``preflight_server``: a connection)."""
     for host in hosts:
-        problems = failures(host.variables(playbook.defaults()), request.project.root) if host.production else []
-        if problems and not force:
+        if not host.production or force:
+            continue
+        variables = host.variables(playbook.defaults())
+        problems = failures(variables, request.project.root) or preflight_server.asked(host, variables,
+                                                                                       request.project)
+        if problems:
             raise InputError(f"preflight failed for production host {host.name}: " + "; ".join(problems)
                              + ". Fix them, or deploy with --force (written to the audit log)", host.location)
 

@@ -11,6 +11,8 @@ names, or disables it with ``false``::
       tls_on: {var: tls}                         # or a variable, by name
       db_port_closed: true                       # on unless false: needs no mapping
       env_untracked: true                        # on unless false: needs no mapping
+      volume_present: {volume: app_pg_data}      # server checks (preflight_server): off unless set,
+      backup_fresh: {hours: 24}                  # run by deploy on the server; check validates them
 
 A check that reads a value and has no mapping fails, saying how to map or disable it.
 ``moorage check --host H`` runs them too; ``deploy --force`` goes on despite failures (audited).
@@ -27,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from moorage import secrets
-from moorage.recipes import compose_ports
+from moorage.recipes import compose_ports, preflight_server
 from moorage.recipes.compose_services import compose_paths
 from moorage.schema import suggest
 from moorage.templating import render_value
@@ -43,7 +45,8 @@ SECRET_DISTINCT = 20
 
 @dataclass(frozen=True)
 class Result:
-    """One check's outcome: ``status`` is passed, failed or disabled; ``reason`` says why it failed."""
+    """One check's outcome: ``status`` is passed, failed, disabled or server (a server check, set
+    right: deploy runs it on the server); ``reason`` says why it failed."""
 
     name: str
     status: str
@@ -128,6 +131,7 @@ UNMAPPED: dict[str, Callable[[Mapping[str, Any], Path], str | None]] = {
     "env_untracked": _env_untracked,
 }
 CHECKS = (*MAPPED, *UNMAPPED)
+NAMES = (*CHECKS, *preflight_server.SERVER)  # every name the mapping may hold
 
 
 def preflight(variables: Mapping[str, Any], project_root: Path) -> list[Result]:
@@ -136,9 +140,9 @@ def preflight(variables: Mapping[str, Any], project_root: Path) -> list[Result]:
     mapping = variables.get("preflight") or {}
     if not isinstance(mapping, Mapping):
         return [Result("preflight", "failed", "the variable 'preflight' must be a mapping of check names "
-                                              f"({', '.join(CHECKS)}) to {{env: KEY}}, {{var: NAME}}, true or false")]
-    results = [Result(name, "failed", f"unknown check{suggest(name, CHECKS)}; the checks are: {', '.join(CHECKS)}")
-               for name in mapping if name not in CHECKS]
+                                              f"({', '.join(NAMES)}) to {{env: KEY}}, {{var: NAME}}, true or false")]
+    results = [Result(name, "failed", f"unknown check{suggest(name, NAMES)}; the checks are: {', '.join(NAMES)}")
+               for name in mapping if name not in NAMES]
     rendered = {k: render_value(variables[k], variables, f"variable '{k}'")
                 for k in ("domain", "compose_source", "compose_file") if k in variables}
     values = {**variables, **rendered}
@@ -149,6 +153,9 @@ def preflight(variables: Mapping[str, Any], project_root: Path) -> list[Result]:
             continue
         reason = _run(name, setting, values, project_root)
         results.append(Result(name, "failed" if reason else "passed", reason or ""))
+    for name, setting in preflight_server.wanted(variables).items():
+        reason = preflight_server.setting_problem(name, setting)
+        results.append(Result(name, "failed" if reason else "server", reason or ""))
     return results
 
 

@@ -91,6 +91,20 @@ def drift(release: dict[str, Any] | None, probe: Probe) -> list[str]:
     return found
 
 
+def _rerun(lock: server_lock.LockState, host: str) -> str:
+    """What finishes the cut run: the same kind of run again (a cut rollback is finished by
+    ``rollback --to previous``, not by a deploy that would replace it)."""
+    action = lock.holder.get("action")
+    if action == "rollback":
+        return (f"running the rollback again takes it over and finishes it: "
+                f"`{command('rollback', '--host', host, '--to', 'previous')}`")
+    if action == "restore":
+        return (f"running the restore again takes it over, restores and starts the app: "
+                f"`{command('restore', '--host', host)}`")
+    return (f"the next deploy takes it over and finishes or rolls back what that run left: "
+            f"`{command('deploy', '--host', host)}`")
+
+
 def _short(image_id: str) -> str:
     return image_id.removeprefix("sha256:")[:12]
 
@@ -103,8 +117,7 @@ def findings(probe: Probe, ledger_current: str | None, release: dict[str, Any] |
     lock = f"deploy lock: {probe.lock.describe()}"
     problems = []
     if probe.lock.held and probe.lock.session_alive is False:  # the server's proof: the next run takes it over
-        problems.append(f"the deploy lock looks abandoned ({probe.lock.stale()}): the next deploy takes it over "
-                        f"and finishes or rolls back what that run left: `{command('deploy', '--host', host)}`")
+        problems.append(f"the deploy lock looks abandoned ({probe.lock.stale()}): {_rerun(probe.lock, host)}")
     elif probe.lock.held and probe.lock.stale():
         problems.append(f"the deploy lock looks abandoned ({probe.lock.stale()}): the next deploy is refused until "
                         f"`{command('deploy', '--host', host, '--break-lock')}`")

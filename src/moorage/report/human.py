@@ -77,6 +77,11 @@ class HumanRenderer:
         where = escape(f"[{event.host}] ") if event.host else ""
         self.console.print(f"[bold yellow]warning[/]: {where}{escape(event.message or '')}")
 
+    def _on_info(self, event: Event) -> None:
+        # a wait the run must make before its tasks (e.g. a lock takeover), said when it starts
+        where = escape(f"[{event.host}] ") if event.host else ""
+        self.console.print(f"[cyan]info[/]: {where}{escape(event.message or '')}")
+
     def _on_step(self, event: Event) -> None:
         key = (event.host, event.summary)
         phase = event.data.get("phase")

@@ -87,6 +87,7 @@ def group_vars_yml(s: Scaffold) -> str:
                       "step (e.g. the image migrates when it starts).")
     lines += [_line("migrate_service", ""), _line("migrate_command", ""), ""]
     lines += _databases(plan)
+    lines += _media(plan)
     lines += ["", *_app_env(s), "", *_preflight(s)]
     return "\n".join(lines) + "\n"
 
@@ -121,6 +122,25 @@ def _databases(plan: ServicePlan) -> list[str]:
                       f"{users}), stopped while one is restored.")
     lines.append(_line("restore_stop_services", plan.restore_stop))
     return lines
+
+
+def _media(plan: ServicePlan) -> list[str]:
+    """``backup_media`` for the named volumes of services that are not databases (uploads, media)."""
+    if not plan.media_volumes:
+        return [*_comment("No named volume outside the databases: no media to back up "
+                          "(a directory on the server: [{path: /srv/app/media}])."), _line("backup_media", [])]
+    users = "; ".join(f"{svc}: {', '.join(vols)}" for svc, vols in plan.media_volumes.items())
+    lines = _comment(f"Named volumes of services that are not databases ({users}): saved as verified tarballs "
+                     "by `moorage backup`, put back by `moorage restore --media`. Remove the ones that hold "
+                     "nothing worth keeping (caches).")
+    volumes = list(dict.fromkeys(v for vols in plan.media_volumes.values() for v in vols))
+    lines += ["backup_media:", *[f"  - {{volume: {_value(v)}, label: {_value(_label(v))}}}" for v in volumes]]
+    return lines
+
+
+def _label(volume: str) -> str:
+    """A backup label for a volume name (the label's pattern: ``[A-Za-z0-9][A-Za-z0-9_.-]*``)."""
+    return volume.lstrip("_.-") or "media"
 
 
 def _app_env(s: Scaffold) -> list[str]:

@@ -54,6 +54,8 @@ class ServicePlan:
     domain: str = ""                     # from a Traefik Host(`...`) rule; "" when none
     db_ports: list[str] = field(default_factory=list)   # "db: 127.0.0.1:5432" for each published one
     reads_dotenv: list[str] = field(default_factory=list)  # services with env_file: .env
+    # named volumes mounted by a service that is not a database (uploads, media): service -> volumes
+    media_volumes: dict[str, list[str]] = field(default_factory=dict)
     # ${VAR} that is a whole image reference (image: ${APP_IMAGE:-app:1.0}) -> its default: one
     # variable (app_image) then feeds both the .env and app_images, so a new version is one --set
     image_vars: dict[str, str] = field(default_factory=dict)
@@ -69,6 +71,8 @@ def propose_services(app: ComposeApp, project: str, compose_ref: str = "") -> Se
     plan.db_ports = [f"{name}: {_show(port)}" for name in plan.databases
                      for port in published_ports(app, app.services[name]) if port.published]
     plan.reads_dotenv = [name for name, svc in app.services.items() if _reads_dotenv(svc)]
+    plan.media_volumes = {name: vols for name, svc in app.services.items()
+                          if name not in plan.databases and (vols := named_volumes(svc))}
     plan.web, plan.web_why = choose_web(app, plan.databases)
     plan.domain = _traefik_domain(app, app.services.get(plan.web, {}))
     plan.health_url, plan.health_why = health_url(app, plan.web)
@@ -197,6 +201,18 @@ def _uses_any(app: ComposeApp, service: Mapping[str, Any], databases: list[str])
     values = environment.values() if isinstance(environment, Mapping) else environment
     text = " ".join(app.interpolate(str(v)) for v in values if v is not None)
     return any(re.search(rf"(^|[\s@/=]){re.escape(db)}(:\d|/|\s|$)", text) for db in databases)
+
+
+def named_volumes(service: Mapping[str, Any]) -> list[str]:
+    """The named volumes a service mounts (``type: volume`` with a source; anonymous ones and
+    bind mounts are not data moorage can name), in the compose file's order."""
+    found: list[str] = []
+    for mount in service.get("volumes") or []:
+        if isinstance(mount, Mapping) and mount.get("type") == "volume" and mount.get("source"):
+            source = str(mount["source"])
+            if source not in found:
+                found.append(source)
+    return found
 
 
 def _reads_dotenv(service: Mapping[str, Any]) -> bool:
