@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-TASKS = ["backup", "check", "deploy", "exec", "init", "inventory", "logs", "onboard", "play", "playbooks", "releases",
-         "restart", "restore", "roles", "rollback", "run", "start", "status", "stop", "sync-media", "trust"]
+TASKS = ["backup", "check", "deploy", "down", "exec", "init", "inventory", "logs", "onboard", "play", "playbooks",
+         "releases", "restart", "restore", "roles", "rollback", "run", "start", "status", "stop", "sync-media", "trust",
+         "up"]
 BUILTIN_PLAYBOOKS = "backup, deploy, onboard, proxy, restore, rollback, sync-media"
 BUILTIN_ROLES = "base, compose_app, docker_engine, hardening, host_nginx, media, nginx_static, postgres_backup, traefik"
 

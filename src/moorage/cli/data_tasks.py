@@ -59,12 +59,14 @@ def backup(c: Context, host: str = "", inventory: str = "", project: str = "", j
                                        fetch_dir=Path(fetch_dir) if fetch_dir else None))
 
 
-@task(auto_shortflags=False, iterable=["set_"], help={
+@task(auto_shortflags=False, iterable=["set_", "database"], help={
     "host": HOST_HELP, "inventory": INVENTORY_HELP, "project": PROJECT_HELP, "json_": JSON_HELP, "set_": SET_HELP,
     **LOCK_HELP,
     "file": f"Backup to restore (see `{command('backup', '--list')}`); default: the newest verified one of each "
             "database.",
     "backup": "Same as --file.",
+    "database": "Restore only this database of backup_databases (its label; repeatable): the newest verified "
+                "backup of it; the others are untouched.",
     "into": "Restore into this scratch database instead (created, marked as moorage's); the live one is untouched.",
     "yes": "Confirm without the typed confirmation (scripts); otherwise type the environment's name.",
     "destroy_data": "Drop the live database and replace it by a fresh restored copy (an exact copy: tables "
@@ -76,9 +78,14 @@ def backup(c: Context, host: str = "", inventory: str = "", project: str = "", j
 @reports_errors
 def restore(c: Context, host: str = "", inventory: str = "", project: str = "", file: str = "", backup: str = "",
             into: str = "", yes: bool = False, destroy_data: bool = False, json_: bool = False,
-            set_: list[str] | None = None, break_lock: bool = False, media: bool = False) -> None:
+            set_: list[str] | None = None, break_lock: bool = False, media: bool = False,
+            database: list[str] | None = None) -> None:
     """Restore a database from a verified backup: writers stopped, pg_restore in one transaction, health gate."""
     required_host(host, "the host (or its environment) whose database is restored")
+    labels = list(dict.fromkeys(name for name in database or [] if name))
+    if labels and (file or backup or media):
+        raise InputError("--database picks the newest verified backup of a database; --file names one (and --media "
+                         "restores the media): give one of them")
     if media:
         if into or destroy_data:
             raise InputError("--into and --destroy-data are for databases; --media replaces the media with the "
@@ -95,4 +102,4 @@ def restore(c: Context, host: str = "", inventory: str = "", project: str = "", 
                          "(e.g. --into restore_check)")
     exit_with(restore_recipe.restore(request(host, project, inventory, set_), make_report(json_, False),
                                      files=[n for n in (file, backup) if n], into=into, destroy=destroy_data,
-                                     yes=yes, break_lock=break_lock))
+                                     yes=yes, break_lock=break_lock, labels=labels))

@@ -1,11 +1,12 @@
 """Do the compose service names the inventory uses exist in the project's compose file?
 
 ``migrate_service``, each ``backup_databases[].service`` and ``smoke_tests[].service``,
-``restore_stop_services`` and the keys of ``compose_scale`` name services of the compose files the
-deploy copies (``compose_source``/``compose_files``, read here on the controller).  A wrong name
-fails late on the server: a migration or a smoke test after the release switch, a restore with the
-writer still running, an ``up --scale`` refused.  Only the ``services:`` keys are read: plain YAML
-keys, which compose never interpolates.
+``restore_stop_services``, the keys of ``compose_scale`` and the services of each of ``parts`` name
+services of the compose files the deploy copies (``compose_source``/``compose_files``, read here on
+the controller).  A wrong name fails late on the server: a migration or a smoke test after the
+release switch, a restore with the writer still running, an ``up --scale`` refused, a ``--part``
+that stops nothing.  Only the ``services:`` keys are read: plain YAML keys, which compose never
+interpolates.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from moorage.templating import render_value
 from moorage.yamlsrc import display_path, merge_sourced
 
 USES = ("migrate_service", "backup_databases", "restore_stop_services", "compose_scale", "compose_one_shot",
-        "smoke_tests")
+        "smoke_tests", "parts")
 PROFILES = "compose_profiles"  # names a profile some service of the files declares (``profiles: [...]``)
 
 
@@ -60,7 +61,9 @@ def service_problems(host: Host, plays: list[Play], root: Path) -> tuple[list[Pr
                             "names one of its services)")], 0
         services |= found_here
     shown = display_path(paths[0]) if len(paths) == 1 else f"{display_path(paths[0])} (and {len(paths) - 1} more)"
-    found = [Problem(where(name), "", f"host '{host.name}': variable '{name}' names the compose service "
+    part_of = _part_of(rendered("parts", variables))
+    found = [Problem(where(name), "", f"host '{host.name}': variable '{name}'"
+                     f"{f' (part {part_of[service]!r})' if name == 'parts' else ''} names the compose service "
                      f"'{service}', which {shown} does not define{suggest(service, services)}; "
                      f"its services: {', '.join(sorted(services)) or 'none'}")
              for name, names in used.items() if name != PROFILES for service in names if service not in services]
@@ -85,6 +88,8 @@ def _names(name: str, value: Any) -> list[str]:
     """The service names in one variable's rendered value (wrong shapes are the declarations')."""
     if name == "migrate_service":
         return [value] if isinstance(value, str) and value else []
+    if name == "parts" and isinstance(value, Mapping):
+        return [str(s) for services in value.values() if isinstance(services, list) for s in services if s]
     if name == "compose_scale" and isinstance(value, Mapping):
         return [str(service) for service in value]
     if name in ("backup_databases", "smoke_tests") and isinstance(value, list):
@@ -92,6 +97,17 @@ def _names(name: str, value: Any) -> list[str]:
     if isinstance(value, list):
         return [item for item in value if isinstance(item, str) and item]
     return []
+
+
+def _part_of(parts: Any) -> dict[str, str]:
+    """``{service: the (first) part naming it}`` of the rendered ``parts``."""
+    if not isinstance(parts, Mapping):
+        return {}
+    owners: dict[str, str] = {}
+    for part, members in parts.items():
+        for service in members if isinstance(members, list) else []:
+            owners.setdefault(str(service), str(part))
+    return owners
 
 
 def compose_paths(variables: Mapping[str, Any], root: Path) -> list[Path]:

@@ -15,7 +15,7 @@ import shlex
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from rich.markup import escape
@@ -54,6 +54,7 @@ class App:
     health_headers: dict[str, Any]
     backup_dir: str
     backup_databases: list[Any]
+    parts: dict[str, Any] = field(default_factory=dict)  # {part: [service, ...]}, the inventory's ``parts``
 
     def compose(self, *arguments: str) -> str:
         """``docker compose ARGUMENTS`` run in the current release of the app (each argument quoted):
@@ -71,12 +72,12 @@ def app_of(request: Request) -> App:
     if len(hosts) != 1:
         raise InputError(f"--host must name one host here, '{request.target}' selects {len(hosts)}")
     keys = ("app_dir", "compose_project", "compose_files", "health_url", "health_headers", "backup_dir",
-            "backup_databases")
+            "backup_databases", "parts")
     values = render_keys(hosts[0].variables(request.project.load_playbook("deploy").defaults()), keys)
     return App(hosts[0], str(values["app_dir"]), str(values["compose_project"]),
                tuple(str(f) for f in values["compose_files"] or ["compose.yml"]),
                _urls(values["health_url"]), dict(values["health_headers"] or {}), str(values["backup_dir"] or ""),
-               list(values["backup_databases"] or []))
+               list(values["backup_databases"] or []), dict(values["parts"] or {}))
 
 
 @contextmanager

@@ -28,8 +28,10 @@ from moorage.project import Project
 from moorage.recipes.data_settings import DataSettings, of_hosts, one
 from moorage.recipes.data_settings import load as settings_load
 from moorage.recipes.outcome import Outcome, finish
+from moorage.recipes.parts import release_scale
 from moorage.recipes.play import Request
 from moorage.report import Report
+from moorage.schema import suggest
 
 
 @dataclass(frozen=True)
@@ -87,13 +89,17 @@ def newest_of_each(backups: list[catalog.Backup], labels: Sequence[str], kind: s
     return [b for b in chosen if b is not None]
 
 
-def choose(backups: list[catalog.Backup], names: Sequence[str], settings: DataSettings) -> list[catalog.Backup]:
-    """The database backups to restore: the named ones, or the newest verified one of each database."""
+def choose(backups: list[catalog.Backup], names: Sequence[str], settings: DataSettings,
+           labels: Sequence[str] = ()) -> list[catalog.Backup]:
+    """The database backups to restore: the named ones, else the newest verified one of each of
+    ``labels`` (``restore --database``; a label backup_databases lacks is refused with did-you-mean),
+    else of each database."""
     where = f"{settings.backup_dir} on {settings.host.name}"
     dumps = [b for b in backups if b.kind == "db"]
     available = ", ".join(f"{b.name} ({b.state})" for b in dumps[:12]) or "none"
+    refuse_unknown_labels(settings, labels)
     if not names:
-        return newest_of_each(dumps, settings.labels, "db", settings, available)
+        return newest_of_each(dumps, list(labels) or settings.labels, "db", settings, available)
     picked = []
     for name in names:
         match = next((b for b in backups if b.name == name), None)
@@ -107,6 +113,15 @@ def choose(backups: list[catalog.Backup], names: Sequence[str], settings: DataSe
                              f"{settings.host.name} --verify --file {name}`, or choose another: {available}")
         picked.append(match)
     return picked
+
+
+def refuse_unknown_labels(settings: DataSettings, labels: Sequence[str]) -> None:
+    """``InputError`` for a label of ``restore --database`` that backup_databases lacks (did-you-mean)."""
+    for label in labels:
+        if label not in settings.labels:
+            raise InputError(f"--database {label}: {settings.host.name} backs up no database labelled {label!r}"
+                             f"{suggest(label, settings.labels)}; its databases (backup_databases): "
+                             f"{', '.join(settings.labels) or 'none'}")
 
 
 def require_running(conn: Connection, settings: DataSettings, services: Sequence[str]) -> None:
@@ -192,7 +207,8 @@ def run(prepared: Prepared, conn: Connection, inventory: Inventory, project: Pro
               **({"database": b.meta["database"]} if b.meta.get("database") else {})} for b in prepared.backups]
     restoring = inventory.with_variables({"restore_backups": items, "restore_into": prepared.into,
                                           "restore_recreate": prepared.recreate,
-                                          "restore_permit": prepared.permit})
+                                          "restore_permit": prepared.permit,
+                                          "compose_scale": release_scale(conn, settings.app_dir)})
     name = settings.host.name
     result = Runner(restoring, RunOptions(), report, {name: conn}).run(project.load_playbook("restore"),
                                                                        restoring.select(name))
@@ -250,18 +266,21 @@ def for_release(conn: Connection, inventory: Inventory, project: Project, report
 
 
 def restore(request: Request, report: Report, *, files: Sequence[str] = (), into: str = "", destroy: bool = False,
-            yes: bool = False, break_lock: bool = False, ask: guard.Ask = guard.terminal_ask) -> int:
+            yes: bool = False, break_lock: bool = False, ask: guard.Ask = guard.terminal_ask,
+            labels: Sequence[str] = ()) -> int:
     """The restore recipe on one host (see the module docstring); returns the exit status.
 
-    ``files``: the backups to restore (default: the newest verified one of each database);
+    ``files``: the backups to restore (default: the newest verified one of each of ``labels``, or
+    of each database);
     ``into``: a scratch database instead of the live one; ``destroy``: drop and recreate it.
     """
     with catching():
         inventory = request.inventory()
         settings = one(settings_load(inventory, request.target, request.project), request.target)
+        refuse_unknown_labels(settings, labels)  # before any connection
         INTERRUPT.repair[settings.host.name] = command("restore", "--host", settings.host.name, "--break-lock")
         with server.locked(settings.host.target, settings.app_dir, "restore", break_lock, report) as conn:
-            chosen = choose(list_backups(conn, settings), files, settings)
+            chosen = choose(list_backups(conn, settings), files, settings, labels)
             prepared = prepare(conn, settings, chosen, report, into=into, destroy=destroy, yes=yes, ask=ask)
             if INTERRUPT.requested:  # Ctrl-C during the checks: the restore itself never started
                 prepared.interrupted = "before the restore"

@@ -2,6 +2,9 @@
 
 restart|stop|start:  lock -> the services exist in the current release -> docker compose VERB
                      SERVICES -> audit -> unlock (exit 1 when compose fails)
+up|down:             the same, with up -d --no-deps (compose_scale kept) + the readiness gate, or
+                     rm --stop --force (containers only, never a volume): see ``recipes.parts``;
+                     ``--part NAME`` names the inventory's ``parts`` for any of the five
 exec|run:            the service exists -> docker compose exec|run --rm [-T] SERVICE CMD... with
                      this terminal attached -> the command's exit status is ours
 logs --follow:       docker compose logs --follow, streamed until the command ends or Ctrl-C (exit 0)
@@ -14,36 +17,50 @@ each is quoted (``sh``), ``$(...)``, ``;`` and quotes reach the container as wri
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 
 from moorage.connection import Connection, connect
 from moorage.errors import HostError, InputError
 from moorage.operations import server_state as server
 from moorage.operations.shell import Raw, sh
+from moorage.recipes import parts as parts_recipe
 from moorage.recipes.console import console
 from moorage.recipes.day2 import App, app_of, known_service, logs_arguments, refuse_unlisted
 from moorage.recipes.play import Request
 
-VERBS = ("restart", "stop", "start")
+VERBS = ("restart", "stop", "start", "up", "down")
 NO_RELEASE = 79  # the listing's own exit status when there is no current link (compose's are 1, 15)
 INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for a command stopped by Ctrl-C
 
 
-def control(request: Request, verb: str, services: list[str], *, break_lock: bool = False) -> int:
-    """``docker compose VERB SERVICES`` in the current release, inside the deploy lock, audited.
+def control(request: Request, verb: str, services: Sequence[str], *, parts: Sequence[str] = (),
+            break_lock: bool = False) -> int:
+    """``docker compose VERB SERVICES`` (and the services of ``parts``) in the current release,
+    inside the deploy lock, audited; ``up`` then waits for them to be ready.
 
-    Raises ``InputError`` for a service the current release doesn't define, ``HostError`` when
-    no release is current or the lock is held."""
+    Raises ``InputError`` for a part the inventory lacks or a service the current release doesn't
+    define, ``HostError`` when no release is current, the lock is held, compose fails or an ``up``
+    service is not ready."""
     assert verb in VERBS, verb
     app = app_of(request)
+    services = parts_recipe.services_of(app, parts, services)
     with server.locked(app.host.target, app.app_dir, verb, break_lock) as conn:
         current = _release(app, conn, services)
-        result = conn.run(app.compose(verb, *services))
-        server.audit(conn, app.app_dir, verb, current, "ok" if result.ok else "failed", services=",".join(services))
+        line = parts_recipe.command(app, conn, verb, services) if verb in parts_recipe.PART_VERBS \
+            else app.compose(verb, *services)
+        result = conn.run(line)
+        unready = parts_recipe.wait_ready(app, conn, services) if result.ok and verb == "up" else ""
+        server.audit(conn, app.app_dir, verb, current, "ok" if result.ok and not unready else "failed",
+                     services=",".join(services), parts=",".join(parts))
     if not result.ok:
         raise HostError(app.host.name, f"docker compose {verb} {' '.join(services)} failed (exit "
                         f"{result.exit_code}): {result.stderr_tail(5)}")
-    done = {"restart": "restarted", "stop": "stopped", "start": "started"}[verb]
-    console().print(f"{app.host.name}: {', '.join(services)} {done} (release {current})")
+    if unready:
+        raise HostError(app.host.name, f"{', '.join(services)} started but not ready: {unready}")
+    done = {"restart": "restarted", "stop": "stopped", "start": "started", "up": "up and ready",
+            "down": "removed (containers only; volumes kept)"}[verb]
+    of = f"part {', '.join(parts)}: " if parts else ""
+    console().print(f"{app.host.name}: {of}{', '.join(services)} {done} (release {current})")
     return 0
 
 
@@ -115,7 +132,7 @@ def follow_logs(request: Request, *, service: str = "", tail: int = 100, since: 
     return 0
 
 
-def _release(app: App, conn: Connection, services: list[str]) -> str:
+def _release(app: App, conn: Connection, services: Sequence[str]) -> str:
     """The current release's id, once ``services`` are found in it (one round trip).
 
     Raises ``HostError`` when nothing is deployed yet, ``InputError`` for a service it lacks."""
