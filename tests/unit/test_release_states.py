@@ -113,6 +113,16 @@ def test_previous_after_an_interruption_goes_back_to_what_was_live_or_finishes_t
     assert cut.find("previous")["id"] == "r4"
 
 
+def test_previous_skips_a_release_that_was_rolled_back() -> None:
+    # r2 went live, was rolled back to r1, then r3 was deployed: `previous` is r1, which served
+    # before r3 (it went to r2, the refused release, and said success while r3's version served)
+    ledger = _ledger("r3", {"r1": "superseded", "r2": "rolled-back", "r3": "live"})
+    assert ledger.find("previous")["id"] == "r1"  # type: ignore[index]
+    assert ledger.find("r2")["state"] == "rolled-back"  # type: ignore[index]  # still a target by id
+    # only rolled-back releases before: none is `previous`
+    assert _ledger("r2", {"r1": "rolled-back", "r2": "live"}).find("previous") is None
+
+
 def test_a_cut_rollback_run_again_marks_the_release_it_replaced_rolled_back() -> None:
     """The cut run switched current to r4 already; the rerun's rollback replaces r5, the live one."""
     from moorage.recipes.rollback import _mark

@@ -91,6 +91,7 @@ def read_audit(conn: Connection, app_dir: str, lines: int = 20) -> list[str]:
 # rollback replaced it.  Only releases that once were live are rollback targets.
 STATES = ("pending", "live", "failed", "superseded", "rolled-back")
 GOOD = frozenset({"live", "superseded", "rolled-back"})
+PREVIOUS = frozenset({"live", "superseded"})   # what `--to previous` picks among the GOOD ones
 
 
 @dataclass
@@ -135,10 +136,13 @@ class Ledger:
         return live  # pending or failed current: the release that was live before it
 
     def good_before(self, release_id: str) -> dict[str, Any] | None:
-        """The newest release older than ``release_id`` that was live once (never a failed one)."""
+        """The newest release older than ``release_id`` that was live and was not replaced by a
+        rollback (never a failed one): a release someone rolled back from is what they refused, so
+        after a redeploy ``previous`` is the release that served before, not the refused one (it
+        stays a target by its id)."""
         ids = [r.get("id") for r in self.releases]
         start = ids.index(release_id) + 1 if release_id in ids else len(ids)
-        return next((r for r in self.releases[start:] if r.get("state") in GOOD), None)
+        return next((r for r in self.releases[start:] if r.get("state") in PREVIOUS), None)
 
     def live_besides(self, release_id: str) -> dict[str, Any] | None:
         """The live release other than ``release_id``: during a deploy, the one it replaces."""

@@ -83,7 +83,8 @@ def _host(request: Request, report: Report, inventory: Inventory, playbook: Play
         chosen = ledger.find(tag)
         if chosen is None:
             known = ", ".join(f"{r['id']} ({r.get('state')})" for r in ledger.releases) or "none"
-            what = "no release before the current one was live" if tag == "previous" else f"no release matches '{tag}'"
+            what = ("no release before the current one was live and kept (a release a rollback replaced is chosen "
+                    "by its id)") if tag == "previous" else f"no release matches '{tag}'"
             raise InputError(f"{host.name}: {what}; recorded: {known}")
         release = str(chosen["id"])
         if chosen.get("state") not in server.GOOD:
