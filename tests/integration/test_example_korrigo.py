@@ -116,6 +116,8 @@ def test_a_release_whose_smoke_test_fails_is_rolled_back(project, server):
     assert "error: staging: rolled back: deploy of " in bad.stderr   # the last line names the test
     assert f"failed at 'smoke tests: {SMOKE}, frontend answers, API refuses anonymous users': smoke test " \
            f"'{SMOKE}' failed: exited with status 1" in bad.stderr, bad.stderr
+    # the release brought back passes the gates; the smoke tests (of the failed release) aren't run on it
+    assert "smoke tests: not run by a rollback" in said, said[-4000:]
     assert version(server) == "v1.0.0"
     ledger = releases(project)
     assert ledger["releases"][0]["state"] == "failed" and ledger["current"] == ledger["releases"][1]["id"]
