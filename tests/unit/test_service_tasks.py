@@ -154,3 +154,17 @@ def test_deploy_services_names_an_unknown_service_with_did_you_mean(tmp_path, ca
     err = capsys.readouterr().err
     assert err.startswith("error: host 'web1': --services names 'wroker' (did you mean 'worker'?), not a service of ")
     assert err.rstrip().endswith("compose.yml; its services: api, db, worker")
+
+
+@pytest.mark.parametrize(("setting", "expected"), [("", True), ("health_validate_certs: false\n", False)])
+def test_status_probes_health_with_the_deploys_certificate_setting(tmp_path, monkeypatch, setting, expected):
+    # a staging site on a self-signed certificate passed the deploy's gate and was "FAILING" in status
+    root = write_project(tmp_path, {"compose.yml": COMPOSE,
+                                    "inventory/group_vars/all.yml": "health_url: https://127.0.0.1:9/\n" + setting})
+    app = day2.app_of(Request(locate(str(root)), "web1"))
+    assert app.health_validate_certs is expected
+    seen = []
+    monkeypatch.setattr(day2.WaitHttp, "apply", lambda self, change, conn: seen.append(self.args) or
+                        type("R", (), {"message": "200"})())
+    assert day2._health(app, FakeConnection("web1")) == "200"
+    assert seen[0]["validate_certs"] is expected

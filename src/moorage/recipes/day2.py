@@ -55,6 +55,7 @@ class App:
     backup_dir: str
     backup_databases: list[Any]
     parts: dict[str, Any] = field(default_factory=dict)  # {part: [service, ...]}, the inventory's ``parts``
+    health_validate_certs: bool = True   # as the deploy's gate: a self-signed staging cert was "FAILING"
 
     def compose(self, *arguments: str) -> str:
         """``docker compose ARGUMENTS`` run in the current release of the app (each argument quoted):
@@ -72,12 +73,13 @@ def app_of(request: Request) -> App:
     if len(hosts) != 1:
         raise InputError(f"--host must name one host here, '{request.target}' selects {len(hosts)}")
     keys = ("app_dir", "compose_project", "compose_files", "health_url", "health_headers", "backup_dir",
-            "backup_databases", "parts")
+            "backup_databases", "parts", "health_validate_certs")
     values = render_keys(hosts[0].variables(request.project.load_playbook("deploy").defaults()), keys)
     return App(hosts[0], str(values["app_dir"]), str(values["compose_project"]),
                tuple(str(f) for f in values["compose_files"] or ["compose.yml"]),
                _urls(values["health_url"]), dict(values["health_headers"] or {}), str(values["backup_dir"] or ""),
-               list(values["backup_databases"] or []), dict(values["parts"] or {}))
+               list(values["backup_databases"] or []), dict(values["parts"] or {}),
+               values["health_validate_certs"] is not False)
 
 
 @contextmanager
@@ -122,7 +124,8 @@ def _health(app: App, conn: Connection) -> str:
     """One probe of the health URL from this machine (no retry), as one sentence."""
     if not app.health_url:
         return "none (health_url is empty: the containers' healthchecks are the gate)"
-    probe = WaitHttp({"url": app.health_url, "headers": app.health_headers, "retries": 1, "timeout": 5},
+    probe = WaitHttp({"url": app.health_url, "headers": app.health_headers, "retries": 1, "timeout": 5,
+                      "validate_certs": app.health_validate_certs},
                      OpContext(app.host.name, {}))
     change = probe.plan(Facts())
     assert change is not None, "wait_http always plans its request"
