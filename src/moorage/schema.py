@@ -31,6 +31,7 @@ from referencing import Registry, Resource
 from moorage import builtin
 from moorage.errors import InputError, Location
 from moorage.scalars import SOURCE_NUMBERS
+from moorage.cron import schedule_problem
 from moorage.serverpaths import delete_refusal
 from moorage.yamlsrc import format_path, location_of
 
@@ -121,9 +122,18 @@ def _unique_names(value: object) -> bool:
     return True
 
 
+@FORMATS.checks("cron-schedule", raises=ValueError)
+def _cron_schedule(value: object) -> bool:
+    """``format: cron-schedule``: five cron fields cron would run (``moorage.cron``); "" is no job."""
+    problem = schedule_problem(value) if isinstance(value, str) and value and "{{" not in value else ""
+    if problem:
+        raise ValueError(problem)
+    return True
+
+
 _FORMAT_NAMES = {"owned-dir": "a directory moorage owns", "relative-path": "a path inside its directory",
                  "server-path": "a file path on the server", "command-words": "a command split into words",
-                 "unique-names": "entries with distinct names"}
+                 "unique-names": "entries with distinct names", "cron-schedule": "a cron schedule"}
 
 
 def _no_climbing(value: str) -> None:

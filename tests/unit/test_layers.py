@@ -28,7 +28,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("report", "templating", "schema"),
     ("yamlsrc", "secrets", "template_lines", "target"),
     ("yamlbounds",),
-    ("scalars", "progname", "builtin", "errors", "serverpaths"),
+    ("scalars", "progname", "builtin", "errors", "serverpaths", "cron"),
 ]
 RANK = {name: index for index, names in enumerate(LAYERS) for name in names}
 
