@@ -29,9 +29,9 @@ from jsonschema.exceptions import ValidationError
 from referencing import Registry, Resource
 
 from moorage import builtin
+from moorage.cron import schedule_problem
 from moorage.errors import InputError, Location
 from moorage.scalars import SOURCE_NUMBERS
-from moorage.cron import schedule_problem
 from moorage.serverpaths import delete_refusal
 from moorage.yamlsrc import format_path, location_of
 
