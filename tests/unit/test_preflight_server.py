@@ -59,14 +59,19 @@ def test_no_database_to_back_up_cannot_be_fresh() -> None:
 
 
 def test_before_the_first_release_there_is_nothing_to_protect(monkeypatch: pytest.MonkeyPatch) -> None:
-    conn = FakeConnection().answer("docker volume inspect", stdout="@@missing stratum_pg_data\n")
-    monkeypatch.setattr(preflight_server, "connect", lambda target: conn)
+    def server(ledger: str = "") -> FakeConnection:
+        conn = FakeConnection().answer("docker volume inspect", stdout="@@missing stratum_pg_data\n")
+        return conn.answer("readlink current", stdout=ledger) if ledger else conn
     monkeypatch.setattr(preflight_server, "of_hosts", lambda hosts, playbook: [settings()])
     host: Any = SimpleNamespace(name="prod", target=None)
     project: Any = SimpleNamespace(load_playbook=lambda name: None)
     variables = {"preflight": {"volume_present": {"volume": "stratum_pg_data"}}}
+    monkeypatch.setattr(preflight_server, "connect", lambda target: server())
     assert preflight_server.failures(host, variables, project) == []      # no current release
-    conn.answer("readlink current", stdout="releases/20261005T010000Z\n")
+    # a first deploy that failed: current names it, but no release was ever live (the rerun must pass)
+    monkeypatch.setattr(preflight_server, "connect", lambda target: server('releases/R1\nfailed {"id": "R1"}\n'))
+    assert preflight_server.failures(host, variables, project) == []
+    monkeypatch.setattr(preflight_server, "connect", lambda target: server('releases/R1\nlive {"id": "R1"}\n'))
     assert preflight_server.failures(host, variables, project) == [
         "volume_present: the Docker volume stratum_pg_data is missing on the server (`docker volume ls`): its data "
         "is gone or the volume was renamed; restore it before deploying (see `moorage restore`)"]

@@ -8,7 +8,8 @@ server).  Generic: the inventory's ``preflight`` mapping names the project's own
                                                   # newer than 24 h, read back in full again now
 
 Off unless set (``false`` too): they need the server, and the project must say which volume.
-Before the host's first release (no ``current`` release) they pass: no data to protect yet.
+Before a release of the host was ever live (the first deploy, or its rerun after it failed) they
+pass: no data to protect yet.
 """
 
 from __future__ import annotations
@@ -69,8 +70,8 @@ def failures(host: Host, variables: Mapping[str, Any], project: Project) -> list
     settings = of_hosts([host], project.load_playbook("backup"))[0]
     conn = connect(host.target)
     try:
-        if not server.read_ledger(conn, settings.app_dir).current:
-            return []  # the first release: there is no data yet to protect
+        if not any(r.get("state") in server.GOOD for r in server.read_ledger(conn, settings.app_dir).releases):
+            return []  # no release was ever live (the first deploy, or its rerun after it failed): no data to protect
         found = []
         if "volume_present" in checks and (reason := _volumes_missing(conn, checks["volume_present"]["volume"])):
             found.append(f"volume_present: {reason}")
