@@ -32,10 +32,13 @@ __all__ = ["TestServer", "Testbed", "write_inventory"]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark every test under tests/integration with ``integration``."""
+    """Mark every test under tests/integration with ``integration``; run the modules marked ``long``
+    first (stable: the rest keep their order).  Under pytest-xdist (``--no-loadscope-reorder``, as
+    scripts/test.sh runs it) a long module started last would end the run alone on one worker."""
     for item in items:
         if INTEGRATION_DIR in Path(item.path).resolve().parents:
             item.add_marker(pytest.mark.integration)
+    items.sort(key=lambda item: item.get_closest_marker("long") is None)
 
 
 @functools.cache

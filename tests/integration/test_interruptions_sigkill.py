@@ -3,9 +3,12 @@ interrupted at each of their steps are finished by the same command run again.""
 
 from __future__ import annotations
 
+import pytest
+
 from .interruptkit import MODES, deploy_matrix, deploy_steps, restore_matrix, restore_steps, site
 
 __all__ = ["deploy_steps", "restore_steps", "site"]  # the module's fixtures
+pytestmark = pytest.mark.long  # ~8 min
 MODE = MODES[0]  # SIGKILL of the controller
 
 
