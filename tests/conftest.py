@@ -10,7 +10,9 @@ engine those tests FAIL (they are never skipped: CI must really run them).
 
 from __future__ import annotations
 
+import fcntl
 import functools
+import os
 import shutil
 import subprocess
 import sys
@@ -30,10 +32,13 @@ __all__ = ["TestServer", "Testbed", "write_inventory"]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark every test under tests/integration with ``integration``."""
+    """Mark every test under tests/integration with ``integration``; run the modules marked ``long``
+    first (stable: the rest keep their order).  Under pytest-xdist (``--no-loadscope-reorder``, as
+    scripts/test.sh runs it) a long module started last would end the run alone on one worker."""
     for item in items:
         if INTEGRATION_DIR in Path(item.path).resolve().parents:
             item.add_marker(pytest.mark.integration)
+    items.sort(key=lambda item: item.get_closest_marker("long") is None)
 
 
 @functools.cache
@@ -143,8 +148,29 @@ def _write_inventory_fixture() -> Callable[..., Path]:
 @pytest.fixture(scope="session")
 def installed_moorage(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The ``moorage`` console script of a fresh venv holding only the wheel built from this
-    checkout and its dependencies: moorage as a user installs it (``pip install moorage``)."""
-    where = tmp_path_factory.mktemp("wheel")
+    checkout and its dependencies: moorage as a user installs it (``pip install moorage``).
+
+    Under pytest-xdist the workers share one venv: the first to ask builds it (``pip wheel`` builds
+    in the checkout's build/, which two builds at once would trample), the others wait on a lock.
+    """
+    where = _run_dir(tmp_path_factory) / "wheel"
+    where.mkdir(exist_ok=True)
+    script = where / "venv" / "bin" / "moorage"
+    with open(where / ".lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (where / ".done").exists():
+            _build_venv(where)
+            (where / ".done").touch()
+    return script
+
+
+def _run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """This run's temp dir: shared by its xdist workers (each has its own basetemp below it)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+def _build_venv(where: Path) -> None:
     repo = TESTS_DIR.parent
     subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(where), str(repo)],
                    check=True, capture_output=True, timeout=600)
@@ -153,4 +179,3 @@ def installed_moorage(tmp_path_factory: pytest.TempPathFactory) -> Path:
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
     subprocess.run([str(venv / "bin/pip"), "install", "-q", str(wheel)], check=True, capture_output=True,
                    timeout=900)
-    return venv / "bin" / "moorage"

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from testbed import TestServer, write_inventory
+
 MOORAGE = str(Path(sys.executable).with_name("moorage"))
 
 
@@ -40,6 +42,16 @@ def moorage(*args: str | Path, cwd: Path | None = None, env: dict[str, str] | No
     proc = subprocess.run([MOORAGE, *map(str, args)], capture_output=True, text=True, cwd=cwd,
                           env={**os.environ, **(env or {})}, timeout=timeout, check=False)
     return Run(proc.returncode, proc.stdout, proc.stderr)
+
+
+def compose_project(root: Path, compose: str, server: TestServer, name: str, variables: dict[str, Any]) -> Path:
+    """A project as a user lays one out, in ``root``: ``compose/compose.yml`` holding ``compose`` and an
+    inventory (project ``name``, ``variables`` its vars, the compose source set) whose one environment
+    and host, ``staging``, is ``server``.  Returns the inventory directory."""
+    (root / "compose").mkdir(parents=True, exist_ok=True)
+    (root / "compose" / "compose.yml").write_text(compose)
+    variables = {"compose_source": "{{ inventory_dir }}/../compose", "compose_file": "compose.yml", **variables}
+    return write_inventory(root / "inventory", {"staging": server}, project=name, extra_vars=variables).parent
 
 
 def write_playbook(directory: Path, tasks: list[dict[str, Any]], handlers: list[dict[str, Any]] | None = None,

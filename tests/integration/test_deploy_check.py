@@ -17,7 +17,7 @@ import yaml
 from testbed import ensure_image
 from testbed.dm import ROOT
 
-from .helpers import moorage
+from .helpers import compose_project, moorage
 
 APP = "/srv/shop"
 COMPOSE = """\
@@ -48,27 +48,17 @@ def shop(testbed, tmp_path_factory):
     server = testbed.start("dockerhost", name="shop", publish=(8000,))
     web, db = ensure_image("busybox"), ensure_image("postgres")
     project = tmp_path_factory.mktemp("shop")
-    (project / "compose").mkdir()
-    (project / "compose" / "compose.yml").write_text(COMPOSE)
     (project / "playbooks").mkdir()
     (project / "playbooks" / "deploy.yml").write_text("- name: shop\n  hosts: all\n  roles: [compose_app]\n")
-    inventory = project / "inventory"
-    inventory.mkdir()
-    (inventory / "known_hosts").write_text(server.known_hosts_file.read_text())
-    variables = {
-        "app_dir": APP, "compose_source": "{{ inventory_dir }}/../compose", "compose_file": "compose.yml",
-        "web_image": web, "db_image": db, "image_source": "ship", "migrate_command": "echo migrated",
+    inventory = compose_project(project, COMPOSE, server, "shop", {
+        "app_dir": APP, "web_image": web, "db_image": db, "image_source": "ship", "migrate_command": "echo migrated",
         "app_images": ["{{ web_image }}", "{{ db_image }}"], "migrate_service": "web",
         "backup_databases": [{"service": "db"}],
         "greeting": "hello", "health_url": f"http://127.0.0.1:{server.ports[8000]}/health",
         "health_timeout": 40, "compose_wait_timeout": 90,
         "app_env": {"WEB_IMAGE": "{{ web_image }}", "DB_IMAGE": "{{ db_image }}", "GREETING": "{{ greeting }}",
                     "DB_PASSWORD": {"generate": 24}},
-    }
-    hosts = {"staging": {"address": server.address, "port": server.port, "user": "root",
-                         "ssh_key": str(server.key_file)}}
-    (inventory / "hosts.yml").write_text(yaml.safe_dump(
-        {"project": "shop", "vars": variables, "environments": {"staging": {"hosts": hosts}}}, sort_keys=False))
+    })
     yield server, inventory
     server.exec(f"cd {APP}/current && docker compose -p shop -f compose.yml down -v", timeout=120)
     testbed.stop(server)

@@ -17,10 +17,9 @@ import time
 from pathlib import Path
 
 import pytest
-import yaml
 from testbed.images import ensure_image
 
-from .helpers import MOORAGE, Run, moorage, request
+from .helpers import MOORAGE, Run, compose_project, moorage, request
 
 APP = "/srv/lk"
 COMPOSE = """\
@@ -39,22 +38,12 @@ def site(testbed, tmp_path_factory):
     press Ctrl-C in), an HTTP health gate from here."""
     server = testbed.start("dockerhost", name="lock", publish=(80,))
     project = tmp_path_factory.mktemp("lockshop")
-    (project / "compose").mkdir()
-    (project / "compose" / "compose.yml").write_text(COMPOSE)
-    inventory = project / "inventory"
-    inventory.mkdir()
-    (inventory / "known_hosts").write_text(server.known_hosts_file.read_text())
-    variables = {
-        "app_dir": APP, "compose_source": "{{ inventory_dir }}/../compose", "compose_file": "compose.yml",
-        "web_image": ensure_image("nginx"), "app_images": ["{{ web_image }}"], "image_source": "ship",
+    inventory = compose_project(project, COMPOSE, server, "lockshop", {
+        "app_dir": APP, "web_image": ensure_image("nginx"), "app_images": ["{{ web_image }}"], "image_source": "ship",
         "migrate_service": "web", "migrate_command": "sleep 6", "greeting": "one",
         "health_url": f"http://127.0.0.1:{server.ports[80]}/", "health_timeout": 40, "compose_wait_timeout": 90,
         "app_env": {"WEB_IMAGE": "{{ web_image }}", "GREETING": "{{ greeting }}"},
-    }
-    hosts = {"staging": {"address": server.address, "port": server.port, "user": "root",
-                         "ssh_key": str(server.key_file)}}
-    (inventory / "hosts.yml").write_text(yaml.safe_dump(
-        {"project": "lockshop", "vars": variables, "environments": {"staging": {"hosts": hosts}}}, sort_keys=False))
+    })
     yield server, inventory
     server.exec(f"cd {APP}/current && docker compose -p lockshop -f compose.yml down", timeout=120)
     testbed.stop(server)

@@ -18,10 +18,9 @@ import json
 import time
 
 import pytest
-import yaml
 from testbed import ensure_image
 
-from .helpers import moorage
+from .helpers import compose_project, moorage
 
 APP = "/srv/states"
 TIMEOUT = 150  # compose_wait_timeout: a failing deploy must end well before it
@@ -58,25 +57,15 @@ def app(testbed, tmp_path_factory):
     """A fresh dockerhost server and a project of its own: inventory, deploy playbook, compose file."""
     server = testbed.start("dockerhost", name="states")
     project = tmp_path_factory.mktemp("states")
-    (project / "compose").mkdir()
-    (project / "compose" / "compose.yml").write_text(COMPOSE)
-    inventory = project / "inventory"
-    inventory.mkdir()
-    (inventory / "known_hosts").write_text(server.known_hosts_file.read_text())
-    variables = {
-        "app_dir": APP, "compose_source": "{{ inventory_dir }}/../compose", "compose_file": "compose.yml",
-        "image": ensure_image("busybox"), "image_source": "ship", "app_images": ["{{ image }}"],
+    inventory = compose_project(project, COMPOSE, server, "states", {
+        "app_dir": APP, "image": ensure_image("busybox"), "image_source": "ship", "app_images": ["{{ image }}"],
         "compose_wait_timeout": TIMEOUT, "releases_keep": 3,
         "web_mode": "ok", "greeting": "hello", "worker_script": "echo worker started; exec sleep 3600",
         "migrate_script": "echo migrated",
         "app_env": {"MIGRATE_SCRIPT": "{{ migrate_script }}",
                     "IMAGE": "{{ image }}", "WEB_MODE": "{{ web_mode }}", "GREETING": "{{ greeting }}",
                     "WORKER_SCRIPT": "{{ worker_script }}"},
-    }
-    hosts = {"staging": {"address": server.address, "port": server.port, "user": "root",
-                         "ssh_key": str(server.key_file)}}
-    (inventory / "hosts.yml").write_text(yaml.safe_dump(
-        {"project": "states", "vars": variables, "environments": {"staging": {"hosts": hosts}}}, sort_keys=False))
+    })
     yield server, inventory
     server.exec(f"cd {APP}/current && docker compose -p states -f compose.yml down", timeout=120)
     testbed.stop(server)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 
-from testbed.images import APP_DIR, ensure_image
+from testbed.images import APP_DIR, build_lock, ensure_image
 from testbed.servers import docker
 
 WEBAPP_V1 = "moorage-test/webapp:v1"
@@ -34,10 +34,11 @@ def build_webapp_version(tag: str, version: str, base: str = WEBAPP_V1, **env: s
         if proc.returncode != 0:
             raise RuntimeError(f"building {tag} failed:\n{proc.stderr[-2000:]}")
 
-    build("--build-arg", f"BASE_IMAGE={base}", "--build-arg", f"APP_VERSION={version}", "-t", tag,
-          str(APP_DIR))
-    if env:
-        plain = docker("image", "inspect", "--format", "{{.Id}}", tag).stdout.strip()
-        build("-t", tag, "-", stdin=f"FROM {plain}\n" + "".join(f"ENV {k}={v}\n" for k, v in env.items()))
-        docker("rmi", plain, check=False)  # now untagged: only the layered image remains
-    return docker("image", "inspect", "--format", "{{.Id}}", tag).stdout.strip()
+    with build_lock():  # two modules (xdist workers) building one tag: the second finds it cached
+        build("--build-arg", f"BASE_IMAGE={base}", "--build-arg", f"APP_VERSION={version}", "-t", tag,
+              str(APP_DIR))
+        if env:
+            plain = docker("image", "inspect", "--format", "{{.Id}}", tag).stdout.strip()
+            build("-t", tag, "-", stdin=f"FROM {plain}\n" + "".join(f"ENV {k}={v}\n" for k, v in env.items()))
+            docker("rmi", plain, check=False)  # now untagged: only the layered image remains
+        return docker("image", "inspect", "--format", "{{.Id}}", tag).stdout.strip()

@@ -138,8 +138,11 @@ def _image_id(ref: str) -> str | None:
 
 
 @contextlib.contextmanager
-def _build_lock() -> Iterator[None]:
-    """Serialise builds across processes (several test runs may share one engine)."""
+def build_lock() -> Iterator[None]:
+    """Serialise builds across processes: several test runs, and the xdist workers of one, share an
+    engine; the second to build an image then finds it current (or, for a plain ``docker build`` of
+    the same inputs, fully cached: the same image id, so a tag never moves under a running test).
+    Not re-entrant: don't call ``ensure_image`` inside it."""
     with open(LOCK_FILE, "a") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         try:
@@ -278,13 +281,13 @@ def _ensure(name: str, seen: tuple[str, ...] = ()) -> tuple[str, str]:
 
 def ensure_image(name: str) -> str:
     """Make sure test image ``name`` (and its parents) is built and current; return its ref."""
-    with _build_lock():
+    with build_lock():
         return _ensure(name)[0]
 
 
 def ensure_images(names: list[str] | None = None) -> list[str]:
     """``ensure_image`` for several images (all known images by default) under one lock."""
-    with _build_lock():
+    with build_lock():
         return [_ensure(n)[0] for n in (names or list(SPECS))]
 
 

@@ -22,9 +22,8 @@ import yaml
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from input_corpus import CASES, bomb, nested
-from inputkit import DEPLOY_INPUTS, run, write_project
+from inputkit import DEPLOY_INPUTS, run, run_quick, write_project
 
-SECOND = 1.0
 FILE_LEVEL = ("is empty", "names no environment", "names no host", "is a directory", "is missing",
               "symbolic link", "a second variables file", "is not UTF-8", "does not exist",
               "(top level): ")  # the whole file is wrong (a scalar where a mapping belongs has no line of its own)
@@ -151,13 +150,9 @@ def assert_answers_well(scenario: Scenario, commands: tuple[str, ...]) -> None:
     with tempfile.TemporaryDirectory() as folder:
         root = write_project(Path(folder), scenario.files, scenario.links)
         for command in commands:
-            outcome = run(command, root)
-            for _ in range(2):  # the machine may be busy: a slow input is slow three times
-                if outcome.seconds < SECOND:
-                    break
-                outcome = run(command, root)
+            outcome = run_quick(command, root)
             assert "Traceback" not in outcome.stderr
-            assert outcome.seconds < SECOND, f"{command} took {outcome.seconds:.2f}s"
+            assert outcome.quick, f"{command} took {outcome.took}"
             assert outcome.code in (0, 2), f"{command} exited {outcome.code}: {outcome.stderr[-2000:]}"
             if outcome.code == 2:
                 assert_names_its_place(outcome.error)

@@ -13,6 +13,10 @@ One test server for the module (sshd + its own Docker engine) and the tutorial's
 (tests/testbed/tasklist.py: 1.0 knows migration 1, 1.1 adds migration 2, and 1.1's /healthz fails on
 the old schema): each deploy case starts on 1.0 with schema 1 (a rollback and a downgrade in SQL
 put it back) and reruns ``deploy --set app_image=tasklist/app:1.1``.
+
+The matrix runs in two modules, one per way of cutting (``test_interruptions_sigkill.py``,
+``test_interruptions_ssh_drop.py``), each on a site of its own: under pytest-xdist two workers share
+its ~8 minutes.  This module holds their fixtures (imported by name) and the matrix itself.
 """
 
 from __future__ import annotations
@@ -23,23 +27,20 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from testbed.images import ensure_image
 from testbed.tasklist import TUTORIAL_DIR, build_tasklist
 
-from .helpers import MOORAGE, Run, moorage, request
+from .helpers import MOORAGE, Run, compose_project, moorage, request
 
 APP = "/srv/rerun"
 PROJECT = "rerunlist"
 NEW = "tasklist/app:1.1"
 MODES = ("SIGKILL of the controller", "SSH connection dropped")
-TIMINGS: dict[str, float] = {}
-RESUMED: dict[str, int] = {}  # step -> reruns that finished a release left pending (reported at the end)
 
 
 @dataclass
@@ -47,6 +48,8 @@ class Site:
     server: Any
     inventory: Path
     first: str  # the 1.0 release, live between cases
+    timings: dict[str, float] = field(default_factory=dict)
+    resumed: dict[str, int] = field(default_factory=dict)  # step -> reruns that finished a pending release
 
 
 @pytest.fixture(scope="module")
@@ -56,30 +59,23 @@ def site(testbed, tmp_path_factory):
     ensure_image("postgres")
     server = testbed.start("dockerhost", name="rerun", publish=(80,))
     project = tmp_path_factory.mktemp("rerun")
-    (project / "compose.yml").write_text((TUTORIAL_DIR / "compose.yml").read_text())
-    inventory = project / "inventory"
-    inventory.mkdir()
-    (inventory / "known_hosts").write_text(server.known_hosts_file.read_text())
-    variables = {
-        "app_dir": APP, "compose_source": "{{ inventory_dir }}/..", "compose_file": "compose.yml",
-        "app_image": "tasklist/app:1.0", "app_images": ["{{ app_image }}", "moorage-test/postgres:latest"],
+    inventory = compose_project(project, (TUTORIAL_DIR / "compose.yml").read_text(), server, PROJECT, {
+        "app_dir": APP, "app_image": "tasklist/app:1.0",
+        "app_images": ["{{ app_image }}", "moorage-test/postgres:latest"],
         "image_source": "ship", "migrate_service": "api", "migrate_command": "tasklist migrate",
         "backup_databases": [{"service": "db"}], "restore_stop_services": ["api", "worker"],
         "health_url": f"http://127.0.0.1:{server.ports[80]}/healthz", "health_timeout": 60,
         "compose_wait_timeout": 90,
         "app_env": {"APP_IMAGE": "{{ app_image }}", "DB_PASSWORD": "rerun-db-password",
                     "SECRET_KEY": "rerun-secret-key-not-a-real-one"},
-    }
-    hosts = {"staging": {"address": server.address, "port": server.port, "user": "root",
-                         "ssh_key": str(server.key_file)}}
-    (inventory / "hosts.yml").write_text(yaml.safe_dump(
-        {"project": PROJECT, "vars": variables, "environments": {"staging": {"hosts": hosts}}}, sort_keys=False))
+    })
     first = run(inventory, "deploy")
     assert first.code == 0, first.stdout[-4000:] + first.stderr
     assert api(server, "/tasks", {"title": "written before"})[0] == 201
-    yield Site(server, inventory, live(server))
-    print("\ninterruption matrix timings (s): " + json.dumps({k: round(v) for k, v in TIMINGS.items()}))
-    print("reruns that finished a pending release, per step: " + json.dumps(RESUMED))
+    site = Site(server, inventory, live(server))
+    yield site
+    print("\ninterruption matrix timings (s): " + json.dumps({k: round(v) for k, v in site.timings.items()}))
+    print("reruns that finished a pending release, per step: " + json.dumps(site.resumed))
     server.exec(f"cd {APP}/current && docker compose down -v", timeout=180)
     testbed.stop(server)
 
@@ -227,7 +223,7 @@ def matrix(site: Site, mode: str, name: str, steps: list[tuple[str, str | None]]
             wrong.append("the audit log doesn't say the stale lock was taken over")
         problems += [f"{name}, {mode} at '{step}': {w}" for w in wrong]
         reached += landed
-    TIMINGS[f"{name}, {mode} ({len(steps)} steps, {reached} cut before the run ended)"] = \
+    site.timings[f"{name}, {mode} ({len(steps)} steps, {reached} cut before the run ended)"] = \
         time.monotonic() - started
     assert not problems, "\n".join(problems)
     assert reached >= len(steps) - 1, "the cuts came too late to interrupt the runs"
@@ -259,13 +255,13 @@ def deploy_checked(site: Site) -> Callable[[str, Run, str], list[str]]:
                       if e["kind"] == "warning")
         if resumed and "finished an interrupted deploy" not in audit:
             wrong.append(f"the rerun finished a pending release, and the audit log doesn't say so:\n{audit}")
-        RESUMED[step] = RESUMED.get(step, 0) + resumed
+        site.resumed[step] = site.resumed.get(step, 0) + resumed
         return wrong
     return check
 
 
-@pytest.mark.parametrize("mode", MODES)
-def test_a_deploy_interrupted_at_any_step_is_finished_by_the_same_command(site, deploy_steps, mode):
+def deploy_matrix(site: Site, deploy_steps: list[tuple[str, str | None]], mode: str) -> None:
+    """Every deploy step cut in ``mode``; the same deploy again finishes the release."""
     matrix(site, mode, "deploy", deploy_steps, ["deploy", "--set", f"app_image={NEW}"],
            lambda: reset_to_first(site), deploy_checked(site))
 
@@ -284,8 +280,8 @@ def restore_steps(site) -> tuple[list[tuple[str, str | None]], str]:
     return steps, name
 
 
-@pytest.mark.parametrize("mode", MODES)
-def test_a_restore_interrupted_at_any_step_ends_with_the_app_up(site, restore_steps, mode):
+def restore_matrix(site: Site, restore_steps: tuple[list[tuple[str, str | None]], str], mode: str) -> None:
+    """Every restore step cut in ``mode``; the same restore again ends with the backup's data, app up."""
     steps, name = restore_steps
 
     def before() -> None:  # a row the restore must take away again (the backup is older)
