@@ -291,7 +291,7 @@ def _subject(path: list[Any]) -> str:
     if not path:
         return "the file's content"
     last = path[-1]
-    return f"item {last + 1}" if isinstance(last, int) else f"'{last}'"
+    return f"item {last + 1}" if isinstance(last, int) else _quoted(last)   # a key with a line break: one line
 
 
 def _sentence(error: ValidationError, subject: str) -> str:

@@ -195,6 +195,10 @@ FUZZ = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCh
 @example(_corpus("broken Jinja in a variable"))
 @example(_corpus("undefined name in a variable"))
 @example(_corpus("missing env secret"))
+# found by this test: an environment named with a line break split the type error in two lines
+@example(Scenario({"inventory/hosts.yml": 'project: demo\nknown_hosts: known_hosts\nenvironments:\n'
+                                          '  "web\\nprod": "{{ oops"\n  web:\n    hosts:\n'
+                                          '      web1: {address: 127.0.0.1}\n'}))
 def test_any_inventory_is_answered_with_exit_0_or_a_placed_error(scenario):
     assert_answers_well(scenario, COMMANDS)
 
