@@ -1,6 +1,7 @@
 """`check --host` (and a deploy's input check) refuse, at the variable's file:line, what a deploy
 would only refuse at run time: one image ref with two sources, a release_files entry that isn't
-there, compose_scale past 1 for a service with a fixed host port or container_name."""
+there, compose_scale past 1 for a service with a fixed host port or container_name, a smoke test that
+destroys volumes on the host."""
 
 from __future__ import annotations
 
@@ -68,3 +69,19 @@ def test_a_deploy_refuses_before_connecting(tmp_path, monkeypatch):
     with pytest.raises(InputError, match=r"--set: host 'staging': compose_scale \{web: 2\}: web publishes host "
                                          r"port 8080"):
         check_before_run(proj, inventory, "staging", "deploy")
+
+
+@pytest.mark.parametrize("command", ["docker compose down -v", "cd /srv && docker volume prune -f",
+                                     "['sh', '-c', 'docker compose down --volumes']"])
+def test_a_smoke_test_that_destroys_volumes_on_the_host_is_refused(tmp_path, monkeypatch, command):
+    # a `down -v` smoke test deleted every volume and the deploy said success (korrigo trial)
+    value = command if command.startswith("[") else f"'{command}'"
+    found = problems(tmp_path, monkeypatch, f"smoke_tests: [{{name: cleanup, command: {value}}}]")
+    assert len(found) == 1 and found[0].startswith(at(tmp_path, "smoke_tests") + "smoke test 'cleanup' would "
+                                                   "destroy data on the host: `"), found
+    assert found[0].endswith("a smoke test checks the release, it must not change it")
+
+
+def test_smoke_tests_that_read_pass(tmp_path, monkeypatch):
+    assert problems(tmp_path, monkeypatch, "smoke_tests: [{name: ps, command: 'docker compose ps'}, "
+                                           "{name: in app, service: web, command: 'rm -rf /tmp/cache'}]") == []

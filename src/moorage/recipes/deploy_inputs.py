@@ -4,7 +4,10 @@ a deploy's input check) at the ``file:line`` where the variable was set:
 - ``app_images`` listing one ref with two different sources (the image task refuses it);
 - a ``release_files`` entry missing from ``compose_source`` (the release sync fails on it);
 - ``compose_scale`` above 1 for a service with a fixed host port or a ``container_name`` (compose
-  refuses the second container after the switch: a failed deploy and a rollback).
+  refuses the second container after the switch: a failed deploy and a rollback);
+- a smoke test whose host command destroys Docker volumes (``operations.data_loss``): a
+  ``docker compose down -v`` there deleted every volume and the deploy said success.  Inside a
+  service's container (``service:``) the command can't reach the host's volumes.
 
 Values that can't be rendered here, and compose values compose interpolates (``${PORT}``), are
 left to the run.
@@ -12,6 +15,7 @@ left to the run.
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -19,6 +23,7 @@ from typing import Any
 import yaml
 
 from moorage.inventory import Host
+from moorage.operations.data_loss import destroys_volumes
 from moorage.operations.image import image_sources
 from moorage.playbook import Play
 from moorage.recipes.compose_services import compose_base, compose_paths, rendered
@@ -36,7 +41,23 @@ def input_problems(host: Host, plays: list[Play], root: Path) -> list[Problem]:
         return Problem(origin.get(name, (0, None))[1] or host.location, "", f"host '{host.name}': {message}")
     return ([at("app_images", m) for m in _image_problems(variables)]
             + [at("release_files", m) for m in _release_file_problems(variables, root)]
-            + [at("compose_scale", m) for m in _scale_problems(variables, root)])
+            + [at("compose_scale", m) for m in _scale_problems(variables, root)]
+            + [at("smoke_tests", m) for m in _smoke_problems(variables)])
+
+
+def _smoke_problems(variables: Mapping[str, Any]) -> list[str]:
+    tests = rendered("smoke_tests", variables)
+    found = []
+    for test in tests if isinstance(tests, list) else []:
+        command = test.get("command") if isinstance(test, Mapping) and not test.get("service") else None
+        if isinstance(command, list):
+            command = shlex.join(str(word) for word in command)
+        if isinstance(command, str):
+            reason = destroys_volumes(command)
+            if reason:
+                found.append(f"smoke test {str(test.get('name', ''))!r} would destroy data on the host: {reason}; "
+                             "a smoke test checks the release, it must not change it")
+    return found
 
 
 def _image_problems(variables: Mapping[str, Any]) -> list[str]:
