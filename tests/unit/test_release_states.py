@@ -140,6 +140,8 @@ def test_a_rollback_after_a_failure_names_the_task_and_the_first_line_of_its_fai
         TaskRecord("stack up", "changed"),
         TaskRecord("smoke tests: suite", "failed", "smoke test 'suite' failed: exited with status 1; its output "
                    "ends:\ntest_copy_list_flow FAILED")]})
-    assert _failure(result, "web1") == " at 'smoke tests: suite': smoke test 'suite' failed: exited with status 1; " \
-                                       "its output ends:"
+    # the clause introducing the lines below is not left dangling ("its output ends:, release R is live")
+    assert _failure(result, "web1") == " at 'smoke tests: suite': smoke test 'suite' failed: exited with status 1"
+    bare = RunResult(tasks={"web1": [TaskRecord("stack up", "failed", "docker compose up failed:\nport in use")]})
+    assert _failure(bare, "web1") == " at 'stack up': docker compose up failed"
     assert _failure(RunResult(), "web1") == ""

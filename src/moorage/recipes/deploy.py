@@ -10,6 +10,8 @@ deploy:   preflight (production) -> lock -> [say so when the current release is 
 
 from __future__ import annotations
 
+import re
+
 from moorage.connection import Connection
 from moorage.errors import HostError, InputError
 from moorage.executor import Runner, RunResult
@@ -197,4 +199,6 @@ def _failure(result: RunResult, host: str) -> str:
     if failed is None:
         return ""
     line = (failed.message or "").strip().splitlines()[:1]
-    return f" at '{failed.task}'" + (f": {line[0]}" if line else "")
+    # a first line that introduces the lines below it ("...; its output ends:") ends at its last clause
+    first = re.sub(r"[;,]\s*[^;,]*:$", "", line[0]).rstrip(":") if line else ""
+    return f" at '{failed.task}'" + (f": {first}" if first else "")
