@@ -21,6 +21,7 @@ from moorage.project import Project
 from moorage.recipes.compose_services import service_problems, unstaged_binds
 from moorage.recipes.deploy_inputs import input_problems
 from moorage.recipes.preflight import preflight
+from moorage.recipes.shared_server import shared_server_problems
 from moorage.schema import Problem, error_problems, raise_problems
 from moorage.templating import render_value
 from moorage.yamlsrc import display_path, merge_sourced
@@ -116,7 +117,9 @@ def _check_services(report: CheckReport, inventory: Inventory, project: Project)
                 raise_problems(found)
                 return _count(count, "name")
             report.record(f"compose services of {selected.name}", attempt)
-        if inputs := input_problems(selected, plays, project.root):  # a line only when some fail
+        inputs = input_problems(selected, plays, project.root) + shared_server_problems(
+            selected, inventory, functools.partial(_plays_of, report, inventory))
+        if inputs:  # a line only when some fail
             report.record(f"deploy inputs of {selected.name}", functools.partial(_refuse, inputs))
 
 
