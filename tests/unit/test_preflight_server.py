@@ -36,19 +36,21 @@ def test_a_missing_volume_is_named() -> None:
 
 
 @pytest.mark.parametrize(("answers", "hours", "expected"), [
-    ([("cd /opt/stratum_backups", listing(30))], 24,
+    ([("cd /opt/stratum_backups", lambda: listing(30))], 24,
      "the newest verified backup of db is 30.0 h old (stratum-db-20261005T010000Z.dump), more than 24 h; "
      "make one with `moorage backup --host prod`"),
     ([("cd /opt/stratum_backups", "")], 24, "no verified database backup of db on this host"),
-    ([("cd /opt/stratum_backups", listing(1, state="corrupt"))], 24, "no verified database backup of db"),
-    ([("cd /opt/stratum_backups", listing(1)), ("check ", f"@@verify {NAME} corrupt pg_restore cannot read it\n")],
+    ([("cd /opt/stratum_backups", lambda: listing(1, state="corrupt"))], 24, "no verified database backup of db"),
+    ([("cd /opt/stratum_backups", lambda: listing(1)),
+      ("check ", f"@@verify {NAME} corrupt pg_restore cannot read it\n")],
      24, f"the newest backup does not read back: {NAME}: corrupt: pg_restore cannot read it"),
-    ([("cd /opt/stratum_backups", listing(1)), ("check ", f"@@verify {NAME} ok\n")], 24, None),
+    ([("cd /opt/stratum_backups", lambda: listing(1)), ("check ", f"@@verify {NAME} ok\n")], 24, None),
 ])
-def test_backup_fresh(answers: list[tuple[str, str]], hours: float, expected: str | None) -> None:
+def test_backup_fresh(answers: list[tuple[str, Any]], hours: float, expected: str | None) -> None:
     conn = FakeConnection()
+    # listings are made now, not at collection: a long run made "30 h" into "30.2 h"
     for pattern, stdout in reversed(answers):  # the first pattern found wins: the verify script holds both
-        conn.answer(pattern, stdout=stdout)
+        conn.answer(pattern, stdout=stdout() if callable(stdout) else stdout)
     reason = preflight_server._backup_stale(conn, settings(), hours)  # type: ignore[arg-type]
     assert reason == expected if expected is None else reason is not None and expected in reason
 
