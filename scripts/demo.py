@@ -4,6 +4,7 @@ Starts (or reuses) a test server with its own Docker engine, published on 127.0.
 builds the example images locally (no registry), then runs `moorage deploy --host nexus`
 exactly as a user would, and prints the URL where the app answers.
 `--down` removes the server.  State lives in .moorage-demo/ (git-ignored).
+`--example NAME` (`--down --example NAME`): one of examples/*/ instead, see demo_examples.py.
 """
 
 from __future__ import annotations
@@ -32,7 +33,9 @@ def down() -> int:
         subprocess.run(["docker", "rm", "-f", "-v", state["container_id"]], capture_output=True, check=False)
         subprocess.run(["docker", "volume", "rm", "-f", state["volume"]], capture_output=True, check=False)
         print(f"removed the demo server {state['container_id'][:12]}")
-    shutil.rmtree(STATE, ignore_errors=True)
+    state_file.unlink(missing_ok=True)  # the examples' servers and state stay (demo_examples.py)
+    (STATE / "id_ed25519").unlink(missing_ok=True)
+    shutil.rmtree(STATE / "project", ignore_errors=True)
     return 0
 
 
@@ -67,5 +70,18 @@ def up() -> int:
     return code
 
 
+def main(args: list[str]) -> int:
+    """``[--down] [--example NAME]``; no --example: the DM stack."""
+    if "--example" not in args:
+        return down() if "--down" in args else up()
+    import demo_examples
+
+    name = args[args.index("--example") + 1] if args.index("--example") + 1 < len(args) else ""
+    if name not in demo_examples.EXAMPLES:
+        print(f"--example wants one of {', '.join(demo_examples.EXAMPLES)}, not {name!r}", file=sys.stderr)
+        return 2
+    return demo_examples.down(name) if "--down" in args else demo_examples.up(name)
+
+
 if __name__ == "__main__":
-    sys.exit(down() if "--down" in sys.argv[1:] else up())
+    sys.exit(main(sys.argv[1:]))

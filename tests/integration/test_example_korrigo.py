@@ -13,46 +13,27 @@ from __future__ import annotations
 import json
 import os
 import pty
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
-import yaml
-from testbed.images import ensure_image
-from testbed.korrigo import build_korrigo
+from testbed import korrigo
 
 from .helpers import MOORAGE, Run, moorage, request
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "korrigo"
 ENV = {"GITHUB_TOKEN": "unused-here-registry_login-is-off"}
 SMOKE = "smoke suite (pytest -m smoke)"
 
 
 @pytest.fixture(scope="module")
 def server(testbed):
-    return testbed.start("dockerhost", name="korrigo", publish=[8088])
+    return korrigo.start_server(testbed)
 
 
 @pytest.fixture(scope="module")
 def project(server, tmp_path_factory) -> Path:
     """The example copied, its staging host pointed at the test server, images shipped from here."""
-    for version, migrations, broken in (("v1.0.0", 2, False), ("v1.0.1", 2, True), ("v1.1.0", 3, False)):
-        build_korrigo(version, migrations, broken)
-    root = tmp_path_factory.mktemp("korrigo") / "korrigo"
-    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns("app"))
-    hosts_file = root / "inventory" / "hosts.yml"
-    hosts = yaml.safe_load(hosts_file.read_text())
-    staging = hosts["environments"]["staging"]
-    staging["user"] = server.user
-    staging["hosts"]["staging"] = {"address": server.address, "port": server.port, "ssh_key": str(server.key_file)}
-    staging["vars"].update(
-        domain="127.0.0.1", site_url=f"http://127.0.0.1:{server.ports[8088]}", korrigo_sha="v1.0.0",
-        postgres_image=ensure_image("postgres"), redis_image=ensure_image("redis"),
-        image_source="ship", registry_login=[])  # no registry here: the images go from this machine
-    hosts_file.write_text(yaml.safe_dump(hosts, sort_keys=False))
-    (root / "inventory" / "known_hosts").write_text(server.known_hosts_file.read_text())
-    return root
+    return korrigo.prepare_project(server, tmp_path_factory.mktemp("korrigo") / "korrigo")
 
 
 def run(project: Path, *args: str) -> Run:

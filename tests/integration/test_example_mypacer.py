@@ -13,96 +13,28 @@ The tests share the server and run in order.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
 import time
 from pathlib import Path
 
 import pytest
-import yaml
-from testbed.images import ensure_image
+from testbed import mypacer
+from testbed.mypacer import DOMAINS, HOSTS, REGISTRY
 
 from .helpers import Run, moorage
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "mypacer"
 TOKEN = "ghcr-T0ken-5a9e11"
-REGISTRY = "127.0.0.1:5000"
-REGISTRY_CONFIG = f"""version: 0.1
-storage: {{filesystem: {{rootdirectory: /var/lib/docker-registry}}}}
-http: {{addr: "{REGISTRY}"}}
-auth: {{htpasswd: {{realm: mypacer-test, path: /etc/docker/registry/htpasswd}}}}
-"""
-DOMAINS = {"staging": "stage.mypacer.fr", "production": "mypacer.fr"}
-HOSTS = {"staging": "stage", "production": "prod"}
-
-
-def build(service: str, version: str, *tags: str) -> list[str]:
-    """The stand-in of mypacer_SERVICE at VERSION, tagged with the registry's refs for each tag."""
-    parent = ensure_image("postgres" if service == "scraper" else "nginx")
-    refs = [f"{REGISTRY}/cmoron/mypacer_{service}:{tag}" for tag in tags]
-    proc = subprocess.run(["docker", "build", "--quiet", "--build-arg", f"PARENT={parent}", "--build-arg",
-                           f"VERSION={version}", *(a for r in refs for a in ("-t", r)), str(EXAMPLE / "app" / service)],
-                          capture_output=True, text=True, timeout=600, check=False,
-                          env={**os.environ, "DOCKER_BUILDKIT": "0"})
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    return refs
-
-
-def certificates(server, tmp: Path) -> None:
-    """Self-signed certificates where certbot would have put them, for both sites."""
-    for domain in DOMAINS.values():
-        key, cert = tmp / f"{domain}.key", tmp / f"{domain}.pem"
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
-                        f"/CN={domain}", "-keyout", str(key), "-out", str(cert)], capture_output=True, timeout=60,
-                       check=True)
-        live = f"/etc/letsencrypt/live/{domain}"
-        server.exec(f"mkdir -p {live} && cat > {live}/privkey.pem", input=key.read_bytes())
-        server.exec(f"cat > {live}/fullchain.pem", input=cert.read_bytes())
 
 
 @pytest.fixture(scope="module")
-def server(testbed, tmp_path_factory):
+def server(testbed):
     """The team's server, its registry holding web v1.2.2-prod and v1.2.3-prod (= latest-prod)."""
-    server = testbed.start("nginxhost", name="mypacer")
-    server.exec("cat > /etc/docker/registry/config.yml", input=REGISTRY_CONFIG.encode())
-    assert server.exec("htpasswd -iBc /etc/docker/registry/htpasswd cmoron", input=TOKEN.encode()).returncode == 0
-    server.exec("setsid docker-registry serve /etc/docker/registry/config.yml >/var/log/registry.log 2>&1 </dev/null &")
-    certificates(server, tmp_path_factory.mktemp("certs"))
-    refs = [*build("web", "v1.2.2-prod", "v1.2.2-prod"), *build("web", "v1.2.3-prod", "v1.2.3-prod", "latest-prod"),
-            *build("api", "v1.2.3-prod", "latest-prod"), *build("scraper", "v1.2.3-prod", "latest-prod")]
-    testbed.load_images(server, refs)
-    pushes = " && ".join(f"docker push -q {r} >/dev/null" for r in refs)
-    push = server.exec(f"for i in $(seq 50); do docker login {REGISTRY} -u cmoron --password-stdin <<EOF && break\n"
-                       f"{TOKEN}\nEOF\nsleep 0.2; done && {pushes} && docker rmi {' '.join(refs)} >/dev/null "
-                       f"&& docker logout {REGISTRY} && rm -f /root/.docker/config.json")
-    assert push.returncode == 0, (push.stdout + push.stderr)[-2000:]
-    return server
+    return mypacer.start_server(testbed, TOKEN)
 
 
 @pytest.fixture(scope="module")
 def project(server, tmp_path_factory) -> Path:
-    """The example as the team keeps it, its placeholder host pointed at the test server, the
-    registry at the server's, postgres:16 at the test image (shipped) and the health URL at the
-    published HTTPS port."""
-    root = tmp_path_factory.mktemp("example") / "mypacer"
-    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns("app"))
-    hosts_file = root / "inventory" / "hosts.yml"
-    hosts = yaml.safe_load(hosts_file.read_text())
-    for env, host in HOSTS.items():
-        hosts["environments"][env]["hosts"][host] = {"address": server.address, "port": server.port,
-                                                     "user": "root", "ssh_key": str(server.key_file)}
-    hosts_file.write_text(yaml.safe_dump(hosts, sort_keys=False))
-    (root / "inventory" / "known_hosts").write_text(server.known_hosts_file.read_text())
-    all_file = root / "inventory" / "group_vars" / "all.yml"
-    app = yaml.safe_load(all_file.read_text())
-    postgres = ensure_image("postgres")
-    app["image_registry"] = REGISTRY
-    app["app_images"] = [*app["app_images"][:3], {"ref": postgres, "source": "ship"}]
-    app["app_env"]["POSTGRES_IMAGE"] = postgres
-    app["health_url"] = f"https://127.0.0.1:{server.ports[443]}/api/health"
-    all_file.write_text(yaml.safe_dump(app, sort_keys=False))
-    return root
+    """The example as the team keeps it, pointed at the test server and its registry."""
+    return mypacer.prepare_project(server, tmp_path_factory.mktemp("example") / "mypacer")
 
 
 def run(project: Path, task: str, env: str, *flags: str) -> Run:

@@ -12,14 +12,11 @@ it); rollback; the restore procedure; the preflight refusing a missing volume an
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from pathlib import Path
 
 import pytest
-import yaml
-from testbed.images import ensure_image
-from testbed.stratum import EXAMPLE_DIR, build_stratum
+from testbed import stratum
 
 from .helpers import Run, moorage, request
 
@@ -28,28 +25,13 @@ BACKUPS = "/opt/stratum_backups"
 
 @pytest.fixture(scope="module")
 def server(testbed):
-    server = testbed.start("dockerhost", name="stratum", publish=[80, 3000, 4001])
-    assert server.exec("mkdir -p /etc/cron.d").returncode == 0   # where the daily job goes (no cron daemon needed)
-    return server
+    return stratum.start_server(testbed)
 
 
 @pytest.fixture(scope="module")
 def project(server, tmp_path_factory) -> Path:
     """The example, its production host the test server, its images the local stand-ins."""
-    root = tmp_path_factory.mktemp("stratum") / "stratum"
-    shutil.copytree(EXAMPLE_DIR, root, ignore=shutil.ignore_patterns("app"))
-    hosts_file = root / "inventory" / "hosts.yml"
-    hosts = yaml.safe_load(hosts_file.read_text())
-    prod = hosts["environments"]["production"]
-    prod["user"] = "root"   # the test server's login; a real server: the deploy user
-    prod["hosts"]["prod"] = {"address": server.address, "port": server.port, "ssh_key": str(server.key_file)}
-    prod["vars"].update(public_url=f"http://127.0.0.1:{server.ports[80]}",   # the stand-ins below
-                        postgres_image=ensure_image("postgres"), nginx_image=ensure_image("nginx"))
-    hosts_file.write_text(yaml.safe_dump(hosts, sort_keys=False))
-    (root / "inventory" / "known_hosts").write_text(server.known_hosts_file.read_text())
-    build_stratum("1.0.0")
-    build_stratum("1.1.0")
-    return root
+    return stratum.prepare_project(server, tmp_path_factory.mktemp("stratum") / "stratum")
 
 
 def run(project: Path, *args: str) -> Run:

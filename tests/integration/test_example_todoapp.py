@@ -9,69 +9,26 @@ run in order, each going on from the state the one before left.
 
 from __future__ import annotations
 
-import ipaddress
 import json
-import os
-import shutil
-import subprocess
 import time
 from pathlib import Path
 
 import pytest
 import yaml
-from testbed.images import ensure_image
+from testbed import todoapp
+from testbed.todoapp import NETWORKS
 
 from .helpers import moorage, request
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "todoapp"
 HOST = "production"
-NETWORKS = {"todo-db-network": "TODO_DB_SUBNET", "todo-api-network": "TODO_API_SUBNET",
-            "todo-monitoring-network": "TODO_MONITORING_SUBNET", "todo-frontend-network": "TODO_FRONTEND_SUBNET"}
 DATABASES = {"config": ("postgres-config", "todo_config"), "user": ("postgres-user", "todo_user"),
              "intern": ("postgres-intern", "todo_intern")}
 MONITORING = ["alertmanager", "cadvisor", "grafana", "node-exporter", "prometheus"]
 
 
-def build_standins(version: str) -> None:
-    """todoapp/{private-api,public-api,frontend}:VERSION: one build of examples/todoapp/app, three tags."""
-    tags = [a for name in ("private-api", "public-api", "frontend") for a in ("-t", f"todoapp/{name}:{version}")]
-    proc = subprocess.run(["docker", "build", "--quiet", "--build-arg", f"RUNTIME={ensure_image('webapp')}",
-                           "--build-arg", f"APP_VERSION={version}", *tags, str(EXAMPLE / "app")],
-                          capture_output=True, text=True, timeout=600, check=False,
-                          env={**os.environ, "DOCKER_BUILDKIT": "0"})
-    assert proc.returncode == 0, proc.stderr[-2000:]
-
-
-def taken_subnets(server) -> list[ipaddress.IPv4Network]:
-    """What the server already routes: its own interfaces' networks and its Docker engine's."""
-    routes = server.exec("cat /proc/net/route").stdout.decode().splitlines()[1:]
-    taken = []
-    for line in routes:
-        fields = line.split()
-        dest, mask = (ipaddress.IPv4Address(int(f, 16).to_bytes(4, "little")) for f in (fields[1], fields[7]))
-        if int(mask):
-            taken.append(ipaddress.IPv4Network(f"{dest}/{mask}", strict=False))
-    listed = server.exec("docker network inspect --format '{{range .IPAM.Config}}{{.Subnet}} {{end}}' "
-                         "$(docker network ls -q)").stdout.decode().split()
-    return taken + [ipaddress.IPv4Network(s) for s in listed if ":" not in s]
-
-
-def subnets_for(server, wanted: dict[str, str]) -> dict[str, str]:
-    """The guide's subnets, each swapped for a free 10.231.N.0/24 when the server already uses it
-    (a test machine's Docker may hold any 172.x network)."""
-    taken, spare = taken_subnets(server), (f"10.231.{n}.0/24" for n in range(1, 250))
-    chosen = {}
-    for key, subnet in wanted.items():
-        while any(ipaddress.IPv4Network(subnet).overlaps(t) for t in taken):
-            subnet = next(spare)
-        chosen[key] = subnet
-        taken.append(ipaddress.IPv4Network(subnet))
-    return chosen
-
-
 @pytest.fixture(scope="module")
 def server(testbed):
-    server = testbed.start("dockerhost", name="todoapp", publish=(5000, 3000))
+    server = todoapp.start_server(testbed)
     yield server
     testbed.stop(server)
 
@@ -80,27 +37,7 @@ def server(testbed):
 def project(server, tmp_path_factory) -> Path:
     """A copy of the example whose production host is the test server and whose images are the
     stand-ins; the subnets the guide's when free there."""
-    for name in ("postgres", "nginx", "busybox"):
-        ensure_image(name)
-    build_standins("1.0")
-    build_standins("1.1")
-    root = tmp_path_factory.mktemp("todoapp") / "todoapp"
-    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns("app"))
-    hosts_file, vars_file = root / "inventory/hosts.yml", root / "inventory/group_vars/all.yml"
-    hosts = yaml.safe_load(hosts_file.read_text())
-    production = hosts["environments"][HOST]
-    production["user"] = "root"
-    production["hosts"][HOST] = {"address": server.address, "port": server.port, "ssh_key": str(server.key_file)}
-    hosts_file.write_text(yaml.safe_dump(hosts, sort_keys=False))
-    (root / "inventory/known_hosts").write_text(server.known_hosts_file.read_text())
-    shared = yaml.safe_load(vars_file.read_text())
-    shared.update(postgres_image=ensure_image("postgres"), gateway_image=ensure_image("nginx"),
-                  monitoring_image=ensure_image("busybox"),
-                  health_url=f"http://127.0.0.1:{server.ports[5000]}/health")  # the host's nginx is not ours
-    env = shared["app_env"]
-    env.update(subnets_for(server, {key: env[key] for key in NETWORKS.values()}))
-    vars_file.write_text(yaml.safe_dump(shared, sort_keys=False))
-    return root
+    return todoapp.prepare_project(server, tmp_path_factory.mktemp("todoapp") / "todoapp")
 
 
 def run(project: Path, *args: str, timeout: float = 600):
