@@ -14,6 +14,7 @@ import fcntl
 import functools
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -29,6 +30,14 @@ if str(TESTS_DIR) not in sys.path:  # `testbed` is imported by its own name in e
 from testbed import Testbed, TestServer, write_inventory  # noqa: E402
 
 __all__ = ["TestServer", "Testbed", "write_inventory"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A pytest-xdist worker starts with SIGINT ignored, and a child inherits an ignored signal
+    across exec: a `moorage logs --follow` a test stops with Ctrl-C never stopped, and Ctrl-C tests
+    found SIG_IGN where Python's handler belongs.  Give the worker Python's usual SIGINT handler."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
