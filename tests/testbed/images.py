@@ -151,6 +151,19 @@ def build_lock() -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
+def build_tagged(context: Path, tags: list[str], build_args: dict[str, str]) -> None:
+    """``docker build`` of ``context`` (classic builder) tagged with each of ``tags``, inside
+    ``build_lock``: two workers building one tag get the same cached image, so no tag moves under a
+    running test.  Raises ``RuntimeError`` with the build's last output when it fails."""
+    args = [word for key, value in build_args.items() for word in ("--build-arg", f"{key}={value}")]
+    with build_lock():
+        proc = subprocess.run(["docker", "build", "--quiet", *args, *(w for t in tags for w in ("-t", t)),
+                               str(context)], capture_output=True, text=True, timeout=600, check=False,
+                              env={**os.environ, "DOCKER_BUILDKIT": "0"})
+    if proc.returncode != 0:
+        raise RuntimeError(f"building {tags[0]} failed:\n{proc.stderr[-2000:]}")
+
+
 def _log(msg: str) -> None:
     print(f"[testbed] {msg}", file=sys.stderr, flush=True)
 

@@ -9,12 +9,10 @@ copy pointed at it, used by tests/integration/test_example_korrigo.py and script
 
 from __future__ import annotations
 
-import os
-import subprocess
 from pathlib import Path
 
 from testbed.example_copy import copy_example, edit_yaml, host_entry, pin_host
-from testbed.images import ensure_image
+from testbed.images import build_tagged, ensure_image
 from testbed.servers import Testbed, TestServer
 
 APP_DIR = Path(__file__).resolve().parents[2] / "examples" / "korrigo" / "app"
@@ -29,13 +27,7 @@ def build_korrigo(version: str, migrations: int = 2, broken: bool = False) -> li
             ("backend", ensure_image("webapp"), {"MIGRATIONS": str(migrations), "BROKEN": "1" if broken else ""}),
             ("nginx", ensure_image("nginx"), {})):
         ref = f"ghcr.io/{OWNER}/korrigo-{name}:{version}"
-        build_args = [word for key, value in {"RUNTIME": runtime, "KORRIGO_VERSION": version, **args}.items()
-                      for word in ("--build-arg", f"{key}={value}")]
-        proc = subprocess.run(["docker", "build", "--quiet", *build_args, "-t", ref, str(APP_DIR / name)],
-                              capture_output=True, text=True, timeout=600, check=False,
-                              env={**os.environ, "DOCKER_BUILDKIT": "0"})
-        if proc.returncode != 0:
-            raise RuntimeError(f"building {ref} failed:\n{proc.stderr[-2000:]}")
+        build_tagged(APP_DIR / name, [ref], {"RUNTIME": runtime, "KORRIGO_VERSION": version, **args})
         refs.append(ref)
     return refs
 

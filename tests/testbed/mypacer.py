@@ -9,13 +9,12 @@ latest-prod; self-signed certificates where certbot puts them, for both sites.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import tempfile
 from pathlib import Path
 
 from testbed.example_copy import EXAMPLES, copy_example, edit_yaml, host_entry, pin_host
-from testbed.images import ensure_image
+from testbed.images import build_tagged, ensure_image
 from testbed.servers import Testbed, TestServer
 
 REGISTRY = "127.0.0.1:5000"
@@ -32,13 +31,7 @@ def build(service: str, version: str, *tags: str) -> list[str]:
     """The stand-in of mypacer_SERVICE at VERSION, tagged with the registry's refs for each tag."""
     parent = ensure_image("postgres" if service == "scraper" else "nginx")
     refs = [f"{REGISTRY}/cmoron/mypacer_{service}:{tag}" for tag in tags]
-    proc = subprocess.run(["docker", "build", "--quiet", "--build-arg", f"PARENT={parent}", "--build-arg",
-                           f"VERSION={version}", *(a for r in refs for a in ("-t", r)),
-                           str(EXAMPLES / "mypacer" / "app" / service)],
-                          capture_output=True, text=True, timeout=600, check=False,
-                          env={**os.environ, "DOCKER_BUILDKIT": "0"})
-    if proc.returncode != 0:
-        raise RuntimeError(f"building {refs[0]} failed:\n{proc.stderr[-2000:]}")
+    build_tagged(EXAMPLES / "mypacer" / "app" / service, refs, {"PARENT": parent, "VERSION": version})
     return refs
 
 

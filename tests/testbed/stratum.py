@@ -9,12 +9,10 @@ copy pointed at it, used by tests/integration/test_example_stratum.py and script
 
 from __future__ import annotations
 
-import os
-import subprocess
 from pathlib import Path
 
 from testbed.example_copy import copy_example, edit_yaml, host_entry, pin_host
-from testbed.images import ensure_image
+from testbed.images import build_tagged, ensure_image
 from testbed.servers import Testbed, TestServer
 
 EXAMPLE_DIR = Path(__file__).resolve().parents[2] / "examples" / "stratum"
@@ -26,12 +24,7 @@ def build_stratum(version: str) -> list[str]:
     refs = []
     for part in ("backend", "frontend"):
         ref = f"stratum/{part}:{version}"
-        proc = subprocess.run(["docker", "build", "--quiet", "--build-arg", f"RUNTIME={runtime}",
-                               "--build-arg", f"APP_VERSION={version}", "-t", ref, str(EXAMPLE_DIR / "app" / part)],
-                              capture_output=True, text=True, timeout=600, check=False,
-                              env={**os.environ, "DOCKER_BUILDKIT": "0"})
-        if proc.returncode != 0:
-            raise RuntimeError(f"building {ref} failed:\n{proc.stderr[-2000:]}")
+        build_tagged(EXAMPLE_DIR / "app" / part, [ref], {"RUNTIME": runtime, "APP_VERSION": version})
         refs.append(ref)
     return refs
 

@@ -9,12 +9,10 @@ host the server, its images the stand-ins (1.0 and 1.1 built), the guide's subne
 from __future__ import annotations
 
 import ipaddress
-import os
-import subprocess
 from pathlib import Path
 
 from testbed.example_copy import EXAMPLES, copy_example, edit_yaml, host_entry, pin_host
-from testbed.images import ensure_image
+from testbed.images import build_tagged, ensure_image
 from testbed.servers import Testbed, TestServer
 
 HOST = "production"
@@ -24,13 +22,8 @@ NETWORKS = {"todo-db-network": "TODO_DB_SUBNET", "todo-api-network": "TODO_API_S
 
 def build_standins(version: str) -> None:
     """todoapp/{private-api,public-api,frontend}:VERSION: one build of examples/todoapp/app, three tags."""
-    tags = [a for name in ("private-api", "public-api", "frontend") for a in ("-t", f"todoapp/{name}:{version}")]
-    proc = subprocess.run(["docker", "build", "--quiet", "--build-arg", f"RUNTIME={ensure_image('webapp')}",
-                           "--build-arg", f"APP_VERSION={version}", *tags, str(EXAMPLES / "todoapp" / "app")],
-                          capture_output=True, text=True, timeout=600, check=False,
-                          env={**os.environ, "DOCKER_BUILDKIT": "0"})
-    if proc.returncode != 0:
-        raise RuntimeError(f"building todoapp {version} failed:\n{proc.stderr[-2000:]}")
+    tags = [f"todoapp/{name}:{version}" for name in ("private-api", "public-api", "frontend")]
+    build_tagged(EXAMPLES / "todoapp" / "app", tags, {"RUNTIME": ensure_image("webapp"), "APP_VERSION": version})
 
 
 def taken_subnets(server: TestServer) -> list[ipaddress.IPv4Network]:
