@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+
 from moorage.connection.base import Connection
 from moorage.operations.base import Change, Facts, Operation, OpResult, Shell, TaskFailed, register
 from moorage.operations.compose import PROJECT_ARGS, compose_function
@@ -142,7 +143,7 @@ class ComposeRollout(Operation):
         if not survey.ok:
             raise TaskFailed(f"cannot read the compose project in {self.args['project_dir']}", scripts[0],
                              survey.exit_code, survey.stderr_tail())
-        config_text, hashes_text, listing = (survey.text.split(_SPLIT + "\n") + ["", ""])[:3]
+        config_text, hashes_text, listing = ([*survey.text.split(_SPLIT + "\n"), "", ""])[:3]
         config = json.loads(config_text or "{}").get("services") or {}
         if self.args.get("services"):
             config = {k: v for k, v in config.items() if k in self.args["services"]}
@@ -179,7 +180,7 @@ class ComposeRollout(Operation):
         stdin = "".join(f"{s} {len(old[s]) + counts[s]}\n" for s in sorted(old)).encode()
         started = conn.run(start, stdin=stdin, timeout=float(self.args.get("timeout", 180)))
         before = {cid for ids in old.values() for cid in ids}
-        new = [p.split()[0] for p in (started.text.split(_SPLIT + "\n") + [""])[1].splitlines()
+        new = [p.split()[0] for p in ([*started.text.split(_SPLIT + "\n"), ""])[1].splitlines()
                if len(p.split()) >= 3 and p.split()[2] in old and p.split()[0] not in before]
         if not started.ok:
             self._undo(conn, undo, new)

@@ -29,7 +29,7 @@ def _labels(service: dict[str, Any]) -> dict[str, str]:
     """Labels as a mapping, from the list (``k=v``) or mapping form."""
     labels = service.get("labels") or {}
     if isinstance(labels, list):
-        return dict((str(item).split("=", 1) + [""])[:2] for item in labels)  # type: ignore[misc]
+        return dict(([*str(item).split("=", 1), ""])[:2] for item in labels)
     return {str(k): str(v) for k, v in labels.items()} if isinstance(labels, dict) else {}
 
 
