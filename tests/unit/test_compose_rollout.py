@@ -24,10 +24,10 @@ CONFIG = {"services": {
 
 def test_routed_services_without_a_host_port_or_name_go_start_first_and_the_plan_says_why() -> None:
     decided = decide(CONFIG["services"], {}, False)
-    assert decided["api"] == ("start-first", "routed by the proxy (traefik.enable), no fixed host port")
+    assert decided["api"] == ("start-first", "routed by the proxy: traefik.enable, no fixed host port")
     assert decided["admin"] == ("stop-first", "publishes host port 8080: two containers can't bind it")
     assert decided["named"][0] == "stop-first" and "container_name shop-named" in decided["named"][1]
-    assert decided["worker"] == ("stop-first", "not routed by the proxy (it may not run twice)")
+    assert decided["worker"] == ("stop-first", "not routed by the proxy: it may not run twice")
     overridden = decide(CONFIG["services"], {"api": "stop-first", "worker": "start-first", "admin": "start-first"},
                         False)
     assert overridden["api"] == ("stop-first", "switch_strategy sets it")
@@ -44,7 +44,7 @@ def test_the_plan_reads_the_projects_compose_files(tmp_path) -> None:
                          "source_files": ["compose.yml"]}, OpContext("web1", {}))
     summary = op.plan(Facts()).summary
     assert summary.startswith("zero-downtime switch: db stop-first (publishes host port 5432")
-    assert "web start-first (routed by the proxy" in summary and "worker stop-first" in summary
+    assert "web start-first (routed by the proxy:" in summary and "worker stop-first" in summary
     warned = ComposeRollout({"project_dir": "/srv/shop/current", "project_name": "shop",
                              "migrations_break_old_code": True}, OpContext("web1", {}))
     assert "WARNING" in warned.plan(Facts()).summary

@@ -61,9 +61,9 @@ def decide(services: dict[str, dict[str, Any]], overrides: dict[str, str],
         elif name in overrides:
             decided[name] = (overrides[name], "switch_strategy sets it")
         elif _labels(service).get("traefik.enable", "").lower() == "true":
-            decided[name] = (START, "routed by the proxy (traefik.enable), no fixed host port")
+            decided[name] = (START, "routed by the proxy: traefik.enable, no fixed host port")
         else:
-            decided[name] = (STOP, "not routed by the proxy (it may not run twice)")
+            decided[name] = (STOP, "not routed by the proxy: it may not run twice")
     return decided
 
 

@@ -1,0 +1,160 @@
+"""Zero-downtime deploys and rollbacks (compose_app's ``zero_downtime``) on a real test server.
+
+The tutorial's tasklist app (API + worker + PostgreSQL, tests/tutorial), its API routed by the
+shared Traefik of the built-in deploy playbook (``proxy: traefik``, labels, no published port).
+While ~50 requests a second go to the server's published Traefik port, moorage deploys 1.0 ->
+1.1 (with a migration), rolls back to 1.0, then deploys a release whose API crashes (the switch
+removes the new containers, the deploy fails and the good release stays): not one request fails.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from testbed import write_inventory
+from testbed.images import ensure_image
+from testbed.load import Load
+from testbed.tasklist import build_tasklist
+
+from .helpers import Run, moorage, request
+
+COMPOSE = {
+    "services": {
+        "api": {
+            "image": "${APP_IMAGE:?}",
+            "command": ["tasklist", "${API_MODE:-serve}"],
+            "environment": {"DB_HOST": "db", "DB_NAME": "tasks", "DB_USER": "tasks",
+                            "DB_PASSWORD": "${DB_PASSWORD:?}", "SECRET_KEY": "${SECRET_KEY:?}"},
+            "labels": {"traefik.enable": "true",
+                       "traefik.http.routers.tasklist.rule": "PathPrefix(`/`)",
+                       "traefik.http.routers.tasklist.entrypoints": "web",
+                       "traefik.http.services.tasklist.loadbalancer.server.port": "8000"},
+            "networks": ["default", "proxy"],
+            "depends_on": {"db": {"condition": "service_healthy"}},
+            "restart": "unless-stopped",
+        },
+        "worker": {
+            "image": "${APP_IMAGE:?}", "command": ["tasklist", "worker"],
+            "healthcheck": {"test": ["CMD", "test", "-e", "/tmp/worker-alive"], "interval": "2s", "retries": 10},
+            "environment": {"DB_HOST": "db", "DB_NAME": "tasks", "DB_USER": "tasks",
+                            "DB_PASSWORD": "${DB_PASSWORD:?}", "SECRET_KEY": "${SECRET_KEY:?}"},
+            "depends_on": {"db": {"condition": "service_healthy"}},
+            "restart": "unless-stopped",
+        },
+        "db": {
+            "image": "moorage-test/postgres:latest",
+            "environment": {"POSTGRES_DB": "tasks", "POSTGRES_USER": "tasks", "POSTGRES_PASSWORD": "${DB_PASSWORD:?}"},
+            "volumes": ["pgdata:/var/lib/postgresql/data"],
+            "healthcheck": {"test": ["CMD-SHELL", "pg_isready -q -h 127.0.0.1 -U tasks -d tasks"],
+                            "interval": "2s", "retries": 15, "start_period": "30s"},
+            "restart": "unless-stopped",
+        },
+    },
+    "networks": {"proxy": {"name": "proxy", "external": True}},
+    "volumes": {"pgdata": {}},
+}
+
+
+@pytest.fixture(scope="module")
+def app(testbed, tmp_path_factory):
+    """A dockerhost test server and a project whose first release (1.0) is live behind Traefik."""
+    build_tasklist("1.0")
+    build_tasklist("1.1")
+    ensure_image("postgres")
+    ensure_image("traefik")
+    server = testbed.start("dockerhost", name="zdt")
+    root = tmp_path_factory.mktemp("zdt")
+    (root / "compose.yml").write_text(yaml.safe_dump(COMPOSE, sort_keys=False))
+    write_inventory(root / "inventory", {"zdt": server}, project="zdt", extra_vars={
+        "app_dir": "/srv/zdt", "compose_source": ".", "compose_file": "compose.yml",
+        "app_image": "tasklist/app:1.0", "app_images": ["{{ app_image }}", "moorage-test/postgres:latest"],
+        "image_source": "ship", "migrate_service": "api", "migrate_command": "tasklist migrate",
+        "app_env": {"APP_IMAGE": "{{ app_image }}", "DB_PASSWORD": {"generate": 24}, "SECRET_KEY": {"generate": 24}},
+        "proxy": "traefik", "tls": "none", "traefik_image": "moorage-test/traefik:latest",
+        "traefik_image_source": "ship", "traefik_retry_attempts": 3, "traefik_dial_timeout": "1s",
+        "zero_downtime": True, "traefik_log_level": "DEBUG", "traefik_project": "zdt-traefik",
+    })
+    first = deploy(root)
+    assert first.code == 0, first.stdout[-4000:] + first.stderr
+    return server, root
+
+
+def deploy(root: Path, *args: str) -> Run:
+    return moorage("deploy", "--host", "zdt", "--json", *args, cwd=root, timeout=900)
+
+
+def version(server) -> str:
+    deadline = time.monotonic() + 30
+    while True:
+        answer = request(server.ports[80], "/version")
+        if answer.status == 200 or time.monotonic() > deadline:
+            return str(yaml.safe_load(answer.text).get("version"))
+        time.sleep(0.5)
+
+
+def explain(load, run, server) -> None:  # DEBUG
+    if not load.failed:
+        return
+    for t in run.tasks("zdt"):
+        print(round(t["time"], 2), t["task"][:50], t.get("summary", "")[:100])
+    print("failed at", load.failed_at)
+    print(server.exec("docker events --since 5m --until 0s --filter type=container --format "
+                      "'{{.Time}} {{.Action}} {{.Actor.Attributes.name}}' | grep -v exec_ | tail -40").stdout.decode())
+    print(server.exec("docker logs --timestamps zdt-traefik-traefik-1 2>&1 | grep -iv 'Configuration received\\|middleware\\|Creating\\|Adding' | tail -40").stdout.decode()[-6000:])
+
+
+def switch(run: Run) -> dict:
+    """The zero-downtime switch task's event."""
+    return next(t for t in run.tasks("zdt") if t["task"].startswith("zero-downtime switch"))
+
+
+def test_a_new_version_goes_live_without_a_failed_request(app):
+    server, root = app
+    assert version(server) == "1.0"
+    with Load(server.ports[80], "/version") as load:
+        run = deploy(root, "--set", "app_image=tasklist/app:1.1")
+    print(f"\n1.0 -> 1.1: {load.report()}")
+    explain(load, run, server)
+    assert run.code == 0, run.stdout[-4000:] + run.stderr
+    assert switch(run)["status"] == "changed"
+    assert version(server) == "1.1"
+    assert load.sent > 50 and load.failed == 0, load.report()
+
+
+def test_a_rollback_goes_through_the_same_switch_without_a_failed_request(app):
+    server, root = app
+    with Load(server.ports[80], "/version") as load:
+        run = moorage("rollback", "--host", "zdt", "--to", "previous", "--json", cwd=root, timeout=900)
+    print(f"\nrollback 1.1 -> 1.0: {load.report()}")
+    explain(load, run, server)
+    assert run.code == 0, run.stdout[-4000:] + run.stderr
+    assert switch(run)["status"] == "changed"
+    assert version(server) == "1.0"
+    assert load.sent > 50 and load.failed == 0, load.report()
+
+
+def test_a_release_whose_api_crashes_is_removed_and_the_old_one_keeps_serving(app):
+    server, root = app
+    with Load(server.ports[80], "/version") as load:
+        run = deploy(root, "--set", "app_image=tasklist/app:1.1", "--set", "app_env_extra={API_MODE: crash}")
+    print(f"\n1.0 -> crashing API: {load.report()}")
+    assert run.code != 0
+    failed = switch(run)
+    assert failed["status"] == "failed" and "the old ones keep serving" in str(failed), failed
+    assert version(server) == "1.0"
+    assert load.sent > 20 and load.failed == 0, load.report()
+    apis = server.exec("docker ps -a --filter label=com.docker.compose.service=api -q | wc -l").stdout.decode()
+    assert apis.strip() == "1"   # the crashed new container is gone
+
+
+def test_a_no_change_deploy_changes_nothing_and_runs_no_switch(app):
+    _, root = app
+    first = deploy(root)   # the inventory's own release again (after the failed one, live by a rollback)
+    assert first.code == 0, first.stdout[-3000:] + first.stderr
+    again = deploy(root)
+    assert again.code == 0, again.stdout[-3000:] + again.stderr
+    assert again.recap("zdt")["changed"] == 0
+    assert switch(again)["status"] == "skipped"
