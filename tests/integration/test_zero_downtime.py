@@ -75,7 +75,7 @@ def app(testbed, tmp_path_factory):
         "app_env": {"APP_IMAGE": "{{ app_image }}", "DB_PASSWORD": {"generate": 24}, "SECRET_KEY": {"generate": 24}},
         "proxy": "traefik", "tls": "none", "traefik_image": "moorage-test/traefik:latest",
         "traefik_image_source": "ship", "traefik_retry_attempts": 3, "traefik_dial_timeout": "1s",
-        "zero_downtime": True, "traefik_log_level": "DEBUG", "traefik_project": "zdt-traefik",
+        "zero_downtime": True, "traefik_project": "zdt-traefik",
     })
     first = deploy(root)
     assert first.code == 0, first.stdout[-4000:] + first.stderr
@@ -95,7 +95,9 @@ def version(server) -> str:
         time.sleep(0.5)
 
 
-def explain(load, run, server) -> None:  # DEBUG
+def explain(load: Load, run: Run, server) -> None:
+    """On failed requests: the run's tasks with their times, when the requests failed, the containers'
+    events and Traefik's last log lines (to see which step dropped them)."""
     if not load.failed:
         return
     for t in run.tasks("zdt"):
@@ -103,7 +105,8 @@ def explain(load, run, server) -> None:  # DEBUG
     print("failed at", load.failed_at)
     print(server.exec("docker events --since 5m --until 0s --filter type=container --format "
                       "'{{.Time}} {{.Action}} {{.Actor.Attributes.name}}' | grep -v exec_ | tail -40").stdout.decode())
-    print(server.exec("docker logs --timestamps zdt-traefik-traefik-1 2>&1 | grep -iv 'Configuration received\\|middleware\\|Creating\\|Adding' | tail -40").stdout.decode()[-6000:])
+    traefik = "docker logs --timestamps zdt-traefik-traefik-1 2>&1 | tail -40"
+    print(server.exec(traefik).stdout.decode()[-6000:])
 
 
 def switch(run: Run) -> dict:
