@@ -103,6 +103,17 @@ def test_a_release_whose_api_crashes_is_removed_and_the_old_one_keeps_serving(ap
     assert apis.strip() == "1"   # the crashed new container is gone
 
 
+def test_the_plan_names_each_services_strategy_and_why(app):
+    _, root = app
+    plan = deploy(root, "--check", "--set", "app_image=tasklist/app:1.1")
+    assert plan.code == 0, plan.stdout[-3000:] + plan.stderr
+    said = switch(plan)["summary"]
+    assert "api start-first (routed by the proxy: traefik.enable, no fixed host port)" in said, said
+    assert "worker stop-first (not routed by the proxy: it may not run twice)" in said, said
+    warned = deploy(root, "--check", "--set", "app_image=tasklist/app:1.1", "--set", "migrations_break_old_code=true")
+    assert switch(warned)["task"].startswith("zero-downtime switch: WARNING migrations_break_old_code is true")
+
+
 def test_a_no_change_deploy_changes_nothing_and_runs_no_switch(app):
     _, root = app
     first = deploy(root)   # the inventory's own release again (after the failed one, live by a rollback)

@@ -93,8 +93,9 @@ class ComposeRollout(Operation):
                      "docker", "rm", "-f", Raw("$ids"), Raw(">/dev/null"))),
             Shell(sh(Raw("for id in $(cat); do"), "docker", "logs", "--tail", str(LOG_LINES), Raw('"$id"'),
                      Raw("2>&1; done"))),
-        ], not_yet=(f"the switch is decided from {self.args['project_dir']} once the changes above are made there"
-                    if changed_under(self.context.changed_paths, self.args["project_dir"]) else None))
+        ], not_yet=(f"{summary} (decided again from {self.args['project_dir']}'s merged config once the changes "
+                    "above are made there)" if changed_under(self.context.changed_paths, self.args["project_dir"])
+                    else None))
 
     def local_plan(self) -> str:
         """The strategies as the project's own compose files give them (empty without ``source``)."""
@@ -152,11 +153,12 @@ class ComposeRollout(Operation):
         wanted = dict(line.split()[:2] for line in hashes_text.splitlines() if len(line.split()) >= 2)
         old = self.outdated(decided, wanted, listing)
         said = describe(decided)
+        if len(scripts) == 1:  # check mode: the survey alone, of the release live now (not the one to come)
+            return OpResult(changed=True, message=f"zero-downtime switch: {self.local_plan() or said}",
+                            data={"strategies": {k: v[0] for k, v in decided.items()}})
         if not old:
             return OpResult(changed=False, message=f"nothing to switch start-first ({said})",
                             data={"strategies": {k: v[0] for k, v in decided.items()}, "switched": []})
-        if len(scripts) == 1:  # check mode: the survey alone
-            return OpResult(changed=True, message=f"would switch {', '.join(sorted(old))} start-first ({said})")
         return self.switch(conn, scripts, old, decided)
 
     def outdated(self, decided: dict[str, tuple[str, str]], wanted: dict[str, str],
