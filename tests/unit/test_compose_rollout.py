@@ -99,3 +99,14 @@ def test_a_new_container_that_fails_is_removed_with_all_new_ones_and_the_old_kee
     undo = conn.calls[-1]
     assert "docker rm -f $ids" in undo.command and undo.stdin == b"n1"
     assert not any(b"o1" in call.stdin for call in conn.calls)   # the old container is never touched
+
+
+def test_an_up_that_fails_half_way_removes_the_containers_it_created() -> None:
+    conn = FakeConnection()
+    conn.answer("config --format json", stdout=_survey("o1 running api h1\n"))
+    conn.answer("compose up -d --no-deps --no-recreate", exit_code=1,
+                stdout="no space left\n@@moorage-rollout\no1 running api h1\nn1 created api h2\n")
+    op = _op()
+    with pytest.raises(TaskFailed, match="the old ones keep serving"):
+        op.apply(op.plan(Facts()), conn)
+    assert "docker rm -f $ids" in conn.calls[-1].command and conn.calls[-1].stdin == b"n1"

@@ -129,8 +129,9 @@ class ComposeRollout(Operation):
         """stdin: ``SERVICE COUNT`` lines.  The new containers beside the old, then the listing."""
         return "\n".join([*self._cd(), "set --", 'while read -r service count; do set -- "$@" --scale '
                           '"$service=$count"; names="$names $service"; done',
-                          sh(Raw('compose up -d --no-deps --no-recreate "$@" $names'), Raw("2>&1 || exit 1")),
-                          f"echo {_SPLIT}", self._listing()])
+                          # the listing even when up fails: the containers it did create are removed
+                          sh(Raw('compose up -d --no-deps --no-recreate "$@" $names'), Raw("2>&1")), "rc=$?",
+                          f"echo {_SPLIT}", self._listing(), "exit $rc"])
 
     def poll(self) -> str:
         """stdin: container ids.  compose_ready's poll of those containers."""
@@ -195,7 +196,7 @@ class ComposeRollout(Operation):
             raise TaskFailed(f"the new containers were not ready ({failure}): all {len(new)} removed, the old ones "
                              "keep serving", poll, None, f"last {LOG_LINES} log lines:\n{tail.rstrip()}")
         time.sleep(float(self.args.get("drain_delay", 3)))
-        drained = conn.run(drain, stdin=" ".join(sorted(before)).encode(), timeout=_POLL_TIMEOUT + 60)
+        drained = conn.run(drain, stdin=" ".join(sorted(before)).encode(), timeout=self._stop_timeout())
         if not drained.ok:
             raise TaskFailed("stopping the old containers failed (the new ones serve)", drain,
                              drained.exit_code, drained.stderr_tail())
@@ -228,5 +229,9 @@ class ComposeRollout(Operation):
 
     def _undo(self, conn: Connection, undo: str, new: list[str]) -> None:
         if new:
-            conn.run(undo, stdin=" ".join(new).encode(), timeout=_POLL_TIMEOUT + 60)
+            conn.run(undo, stdin=" ".join(new).encode(), timeout=self._stop_timeout())
+
+    def _stop_timeout(self) -> float:
+        """Seconds ``docker stop -t GRACE`` and ``docker rm`` may take."""
+        return float(self.args.get("stop_grace", 10)) + 60
 
