@@ -45,6 +45,8 @@ PLAIN = "/srv/plain"
 def moorage(root: Path, *args: str) -> bool:
     proc = subprocess.run([MOORAGE, *args, "--host", "zdt"], cwd=root, capture_output=True, text=True,
                           timeout=900, check=False)
+    print(f"[bench] moorage {' '.join(args)}: exit {proc.returncode}: {proc.stdout.strip().splitlines()[-1:]}",
+          flush=True)
     return proc.returncode == 0
 
 
@@ -53,7 +55,12 @@ def measured(port: int, rate: float, action: Callable[[], object]) -> tuple[Load
         began = time.monotonic()
         action()
         took = time.monotonic() - began
+    print(f"[bench] {load.report()} in {took:.1f} s", flush=True)
+    DETAILS.append(f"{load.report()}, switch {took:.1f} s")
     return load, took
+
+
+DETAILS: list[str] = []
 
 
 def moorage_switches(root: Path, extra: list[str]) -> list[Callable[[], object]]:
@@ -99,8 +106,12 @@ def main() -> int:
                 cells.append(f"{load.failed} / {load.sent}, {took:.1f} s")
             rows[name] = cells
             assert moorage(root, "deploy"), "back to 1.0 failed"   # the next way starts from 1.0 too
-        server.exec("cd /srv/zdt/current && docker compose -p zdt down -t 5", timeout=300)
-        server.exec(f"mkdir -p {PLAIN} && cat > {PLAIN}/compose.yml", input=yaml.safe_dump(COMPOSE).encode())
+        down = server.exec("cd /srv/zdt/current && docker compose -p zdt down -t 5", timeout=300)
+        assert down.returncode == 0, down.stderr.decode()
+        # its own router and service names: Traefik must not see two routers of one name
+        plain_compose = yaml.safe_dump(COMPOSE).replace("routers.tasklist.", "routers.plain.").replace(
+            "services.tasklist.", "services.plain.")
+        server.exec(f"mkdir -p {PLAIN} && cat > {PLAIN}/compose.yml", input=plain_compose.encode())
         plain = plain_switches(server)
         server.exec(f"cd {PLAIN} && APP_IMAGE=tasklist/app:1.0 DB_PASSWORD=bench SECRET_KEY=bench docker compose "
                     "-p plain run --rm -T api tasklist migrate && APP_IMAGE=tasklist/app:1.0 DB_PASSWORD=bench "
@@ -111,7 +122,9 @@ def main() -> int:
                        *(f"| {name} | {' | '.join(cells)} |" for name, cells in rows.items())])
     print(table)
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "zero_downtime.md").write_text(f"Load: {args.rate:g} GET/s on 127.0.0.1 through Traefik.\n\n{table}\n")
+    details = "\n".join(f"- {line}" for line in DETAILS)
+    (RESULTS / "zero_downtime.md").write_text(f"Load: {args.rate:g} GET/s on 127.0.0.1 through Traefik.\n\n{table}\n\n"
+                                             f"Each switch, in order:\n{details}\n")
     return 0
 
 
