@@ -24,6 +24,7 @@ def problems(report) -> list[str]:
     ("restore_stop_services: [web, wroker]", "restore_stop_services", "wroker", " (did you mean 'worker'?)"),
     ("restore_stop_services: [web, cache]", "restore_stop_services", "cache", ""),
     ("compose_scale: {web: 3, wrker: 2}", "compose_scale", "wrker", " (did you mean 'worker'?)"),
+    ("switch_strategy: {wbe: stop-first}", "switch_strategy", "wbe", " (did you mean 'web'?)"),
 ])
 def test_an_unknown_service_is_named_at_its_line(tmp_path, monkeypatch, setting, variable, wrong, hint):
     report = run_check(project(tmp_path, monkeypatch, setting, COMPOSE), "staging")

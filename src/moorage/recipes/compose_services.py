@@ -27,7 +27,7 @@ from moorage.templating import render_value
 from moorage.yamlsrc import display_path, merge_sourced
 
 USES = ("migrate_service", "backup_databases", "restore_stop_services", "compose_scale", "compose_one_shot",
-        "smoke_tests", "parts")
+        "smoke_tests", "parts", "switch_strategy")
 PROFILES = "compose_profiles"  # names a profile some service of the files declares (``profiles: [...]``)
 
 
@@ -90,7 +90,7 @@ def _names(name: str, value: Any) -> list[str]:
         return [value] if isinstance(value, str) and value else []
     if name == "parts" and isinstance(value, Mapping):
         return [str(s) for services in value.values() if isinstance(services, list) for s in services if s]
-    if name == "compose_scale" and isinstance(value, Mapping):
+    if name in ("compose_scale", "switch_strategy") and isinstance(value, Mapping):
         return [str(service) for service in value]
     if name in ("backup_databases", "smoke_tests") and isinstance(value, list):
         return [str(item["service"]) for item in value if isinstance(item, Mapping) and item.get("service")]

@@ -18,6 +18,7 @@ import os
 import pathlib
 import signal
 import sys
+import threading
 import time
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -95,9 +96,25 @@ def serve() -> None:
     if not os.environ.get("SECRET_KEY"):
         sys.exit("SECRET_KEY is not set")
     server = ThreadingHTTPServer(("0.0.0.0", int(os.environ.get("PORT", "8000"))), Handler)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # PID 1: docker stop must not wait 10 s
+    server.daemon_threads = False   # server_close() waits for the requests in flight
+    server.timeout = 0.5
+    stopping = threading.Event()
+
+    def stop(*_: object) -> None:
+        # A graceful stop (PID 1: docker stop must not wait 10 s): the listening socket closed at
+        # once, so a new connection is refused (a proxy retries it on another container), and the
+        # requests in flight are answered before the process exits.
+        stopping.set()
+        server.socket.close()
+
+    signal.signal(signal.SIGTERM, stop)
     print(f"tasklist {VERSION} serving", flush=True)
-    server.serve_forever()
+    while not stopping.is_set():
+        try:
+            server.handle_request()
+        except (OSError, ValueError):  # the socket closed by stop()
+            break
+    server.server_close()
 
 
 def worker() -> None:

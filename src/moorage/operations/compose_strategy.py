@@ -1,0 +1,93 @@
+"""How each service of a release is switched: start-first (the new containers start beside the
+old ones, pass their readiness, then the old ones are drained) or stop-first (compose's own
+recreate: the old container stops, then the new one starts).
+
+A service can run twice only when nothing about it is unique on the host: no fixed published
+host port (the second container could not bind it) and no ``container_name`` (a name is taken
+once).  Start-first is chosen for the services the proxy finds by itself (``traefik.enable``
+label) — the proxy then routes to whichever containers run; every other service (a worker, a
+database) keeps stop-first, as two of them at once may do the work twice.  ``switch_strategy``
+overrides per service; ``migrations_break_old_code`` makes every service stop-first.
+
+The same decision reads the project's compose files on the controller (the plan) and compose's
+merged ``config --format json`` on the server (the switch itself).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+START, STOP = "start-first", "stop-first"
+STRATEGIES = (START, STOP)
+BREAKING = "migrations_break_old_code is true: the old code can't run beside the new schema"
+
+
+def _labels(service: dict[str, Any]) -> dict[str, str]:
+    """Labels as a mapping, from the list (``k=v``) or mapping form."""
+    labels = service.get("labels") or {}
+    if isinstance(labels, list):
+        return dict(([*str(item).split("=", 1), ""])[:2] for item in labels)
+    return {str(k): str(v) for k, v in labels.items()} if isinstance(labels, dict) else {}
+
+
+def fixed_ports(service: dict[str, Any]) -> list[str]:
+    """The host ports a service publishes at a fixed number (``"80:8000"``, ``{published: 80}``);
+    a bare container port (``"8000"``) gets a random host port, which two containers can share."""
+    found = []
+    for port in service.get("ports") or []:
+        if isinstance(port, dict):
+            if str(port.get("published") or ""):
+                found.append(str(port["published"]))
+        elif ":" in str(port):
+            found.append(str(port).rsplit(":", 1)[0].split(":")[-1])
+    return found
+
+
+def decide(services: dict[str, dict[str, Any]], overrides: dict[str, str],
+           breaking: bool) -> dict[str, tuple[str, str]]:
+    """Service -> (strategy, why).  An override can't make start-first what can't run twice."""
+    decided = {}
+    for name, service in sorted(services.items()):
+        ports = fixed_ports(service)
+        if breaking:
+            decided[name] = (STOP, BREAKING)
+        elif service.get("container_name"):
+            decided[name] = (STOP, f"container_name {service['container_name']}: a name is taken once")
+        elif ports:
+            decided[name] = (STOP, f"publishes host port {', '.join(ports)}: two containers can't bind it")
+        elif name in overrides:
+            decided[name] = (overrides[name], "switch_strategy sets it")
+        elif _labels(service).get("traefik.enable", "").lower() == "true":
+            decided[name] = (START, "routed by the proxy: traefik.enable, no fixed host port")
+        else:
+            decided[name] = (STOP, "not routed by the proxy: it may not run twice")
+    return decided
+
+
+def local_services(root: Path, files: list[str]) -> dict[str, dict[str, Any]]:
+    """The services of the compose ``files`` under ``root`` as the decision reads them, merged in
+    order (ports added, labels and container_name overridden); unreadable files count as empty
+    (``check`` and the compose ``checked`` task name them)."""
+    merged: dict[str, dict[str, Any]] = {}
+    for name in files:
+        try:
+            data = yaml.safe_load((root / name).read_text()) or {}
+        except (OSError, yaml.YAMLError):
+            continue
+        for service, spec in ((data.get("services") or {}) if isinstance(data, dict) else {}).items():
+            if not isinstance(spec, dict):
+                continue
+            into = merged.setdefault(str(service), {"ports": [], "labels": {}})
+            into["ports"] += list(spec.get("ports") or [])
+            into["labels"].update(_labels(spec))
+            if spec.get("container_name"):
+                into["container_name"] = spec["container_name"]
+    return merged
+
+
+def describe(decided: dict[str, tuple[str, str]]) -> str:
+    """``api start-first (why); worker stop-first (why)``."""
+    return "; ".join(f"{name} {strategy} ({why})" for name, (strategy, why) in decided.items())

@@ -1,0 +1,112 @@
+"""The zero-downtime switch as a user meets it: which services go start-first and why, that a
+no-change deploy runs nothing but the survey, that a failed new container leaves the old ones
+serving (all new ones removed), and the commands of a successful switch in order."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from fakes import FakeConnection
+
+from moorage.operations.base import Facts, OpContext, TaskFailed
+from moorage.operations.compose_rollout import ComposeRollout
+from moorage.operations.compose_strategy import decide, local_services
+
+ROUTED = {"traefik.enable": "true"}
+CONFIG = {"services": {
+    "api": {"labels": ROUTED, "ports": [{"target": 8000, "protocol": "tcp"}]},
+    "admin": {"labels": ROUTED, "ports": [{"target": 8000, "published": "8080"}]},
+    "named": {"labels": ROUTED, "container_name": "shop-named"},
+    "worker": {},
+    "db": {}}}
+
+
+def test_routed_services_without_a_host_port_or_name_go_start_first_and_the_plan_says_why() -> None:
+    decided = decide(CONFIG["services"], {}, False)
+    assert decided["api"] == ("start-first", "routed by the proxy: traefik.enable, no fixed host port")
+    assert decided["admin"] == ("stop-first", "publishes host port 8080: two containers can't bind it")
+    assert decided["named"][0] == "stop-first" and "container_name shop-named" in decided["named"][1]
+    assert decided["worker"] == ("stop-first", "not routed by the proxy: it may not run twice")
+    overridden = decide(CONFIG["services"], {"api": "stop-first", "worker": "start-first", "admin": "start-first"},
+                        False)
+    assert overridden["api"] == ("stop-first", "switch_strategy sets it")
+    assert overridden["worker"] == ("start-first", "switch_strategy sets it")
+    assert overridden["admin"][0] == "stop-first"   # an override can't make a host port bind twice
+    assert {s for s, _ in decide(CONFIG["services"], {}, True).values()} == {"stop-first"}
+
+
+def test_the_plan_reads_the_projects_compose_files(tmp_path) -> None:
+    (tmp_path / "compose.yml").write_text(
+        "services:\n  web:\n    labels: [traefik.enable=true]\n  worker: {}\n  db:\n    ports: ['5432:5432']\n")
+    assert set(local_services(tmp_path, ["compose.yml"])) == {"web", "worker", "db"}
+    op = ComposeRollout({"project_dir": "/srv/shop/current", "project_name": "shop", "source": str(tmp_path),
+                         "source_files": ["compose.yml"]}, OpContext("web1", {}))
+    summary = op.plan(Facts()).summary
+    assert summary.startswith("zero-downtime switch: db stop-first (publishes host port 5432")
+    assert "web start-first (routed by the proxy:" in summary and "worker stop-first" in summary
+    warned = ComposeRollout({"project_dir": "/srv/shop/current", "project_name": "shop",
+                             "migrations_break_old_code": True}, OpContext("web1", {}))
+    assert "WARNING" in warned.plan(Facts()).summary
+
+
+def _survey(listing: str, api_hash: str = "h2") -> str:
+    return (json.dumps(CONFIG) + "\n@@moorage-rollout\n" + f"api {api_hash}\nworker w1\n"
+            + "@@moorage-rollout\n" + listing)
+
+
+def _op(**args: object) -> ComposeRollout:
+    return ComposeRollout({"project_dir": "/srv/shop/current", "project_name": "shop", "drain_delay": 0, **args},
+                          OpContext("web1", {}))
+
+
+def test_a_no_change_deploy_runs_the_survey_alone_and_changes_nothing() -> None:
+    conn = FakeConnection().answer("config --format json", stdout=_survey("o1 running api h2\nw running worker w1\n"))
+    op = _op()
+    result = op.apply(op.plan(Facts()), conn)
+    assert not result.changed and result.data["switched"] == []
+    assert len(conn.commands) == 1
+
+
+def test_a_switch_starts_beside_gates_the_new_then_drains_the_old() -> None:
+    conn = FakeConnection()
+    conn.answer("config --format json", stdout=_survey("o1 running api h1\no2 running api h1\n"))
+    conn.answer("compose up -d --no-deps --no-recreate", stdout="@@moorage-rollout\no1 running api h1\n"
+                "o2 running api h1\nn1 running api h2\nn2 running api h2\n")
+    conn.answer("docker inspect", stdout='1800000000\nn1|0|api||{"Status":"running","Health":{"Status":"healthy"}}\n'
+                'n2|0|api||{"Status":"running","Health":{"Status":"healthy"}}\n')
+    op = _op()
+    result = op.apply(op.plan(Facts()), conn)
+    assert result.changed and result.data["switched"] == ["api"]
+    start, poll, drain = conn.calls[1:4]
+    assert start.stdin == b"api 4\n"   # two old + two new, side by side
+    assert poll.stdin == b"n1 n2" and drain.stdin == b"o1 o2"
+    assert "docker stop -t 10 $ids" in drain.command and len(conn.calls) == 4
+
+
+def test_a_new_container_that_fails_is_removed_with_all_new_ones_and_the_old_keep_serving() -> None:
+    conn = FakeConnection()
+    conn.answer("config --format json", stdout=_survey("o1 running api h1\n"))
+    conn.answer("compose up -d --no-deps --no-recreate", stdout="@@moorage-rollout\no1 running api h1\n"
+                "n1 running api h2\n")
+    conn.answer("docker inspect", stdout='1800000000\nn1|0|api||{"Status":"running","Health":{"Status":"unhealthy"}}\n')
+    conn.answer("docker logs", stdout="api  | boom\n")
+    op = _op()
+    with pytest.raises(TaskFailed) as failed:
+        op.apply(op.plan(Facts()), conn)
+    assert "api is unhealthy" in str(failed.value) and "the old ones keep serving" in str(failed.value)
+    assert "boom" in failed.value.stderr
+    undo = conn.calls[-1]
+    assert "docker rm -f $ids" in undo.command and undo.stdin == b"n1"
+    assert not any(b"o1" in call.stdin for call in conn.calls)   # the old container is never touched
+
+
+def test_an_up_that_fails_half_way_removes_the_containers_it_created() -> None:
+    conn = FakeConnection()
+    conn.answer("config --format json", stdout=_survey("o1 running api h1\n"))
+    conn.answer("compose up -d --no-deps --no-recreate", exit_code=1,
+                stdout="no space left\n@@moorage-rollout\no1 running api h1\nn1 created api h2\n")
+    op = _op()
+    with pytest.raises(TaskFailed, match="the old ones keep serving"):
+        op.apply(op.plan(Facts()), conn)
+    assert "docker rm -f $ids" in conn.calls[-1].command and conn.calls[-1].stdin == b"n1"
