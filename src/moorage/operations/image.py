@@ -108,6 +108,9 @@ class Image(Operation):
                                                             "`images` reaches the host."},
             "project_dir": {"type": "string", "pattern": "^/",
                             "description": "Compose project directory (for build)."},
+            "delta": {"type": "boolean", "default": True,
+                      "description": "ship: send only the layers the host lacks (false: whole images, as "
+                                     "`docker save | docker load`)."},
             "compose_args": {"type": "string",
                              "description": "Extra docker compose arguments for build (-f, -p, --env-file), "
                                             "split into words the way a shell would (nothing is expanded); "
@@ -182,7 +185,8 @@ class Image(Operation):
         for step in acting:
             if isinstance(step, Ship):
                 shipped = [line.split()[0] for line in listing.splitlines() if line.endswith(_DIFFERS)]
-                message, travelled = _ship(conn, step, shipped, parse_host_layers(LAYERS_MARK + layers))
+                host = parse_host_layers(LAYERS_MARK + layers) if self.args.get("delta", True) else None
+                message, travelled = _ship(conn, step, shipped, host)
                 continue
             if not isinstance(step, Shell):
                 continue
@@ -249,16 +253,20 @@ def _parse(text: str) -> dict[str, str]:
     return {words[0]: words[1] for words in (line.split() for line in text.splitlines()) if len(words) >= 2}
 
 
-def _ship(conn: Connection, step: Ship, needed: list[str], host: HostLayers) -> tuple[str, dict[str, object]]:
+def _ship(conn: Connection, step: Ship, needed: list[str],
+          host: HostLayers | None) -> tuple[str, dict[str, object]]:
     """Send ``needed`` into ``step.command`` on the host: only the layers it lacks when it has some
-    of them and its engine loads such an archive, else ``docker save`` streamed whole.  Returns
+    of them and its engine loads such an archive, else (or with no ``host`` layers: ``delta``
+    false) ``docker save`` streamed whole.  Returns
     what travelled: the task's message and ``{images, whole, layers, layers_total, layer_bytes,
     layer_bytes_total, wire_bytes}`` (bytes; a whole image's are not counted)."""
     if not needed:
         return "", {}
-    shared = {ref: sum(chain in host.chains for chain in chain_ids(local_diff_ids(ref))) for ref in needed}
-    if not host.delta_ok or not any(shared.values()):
-        why = ("the host's engine uses the containerd image store, which needs every layer" if not host.delta_ok
+    shared = {ref: sum(chain in host.chains for chain in chain_ids(local_diff_ids(ref))) for ref in needed} if host \
+        else {}
+    if host is None or not host.delta_ok or not any(shared.values()):
+        why = ("delta is false" if host is None else
+               "the host's engine uses the containerd image store, which needs every layer" if not host.delta_ok
                else "the host has none of their layers")
         _ship_whole(conn, step, needed)
         return f"shipped {', '.join(needed)} whole ({why})", {"images": needed, "whole": why}
