@@ -72,7 +72,7 @@ def test_the_plan_names_each_container_under_its_strongest_verb():
 
 
 def test_init_proposes_the_bind_mounted_files_as_release_files(tmp_path):
-    from moorage.scaffold import init_project
+    from moorage.scaffold.project import init_project
 
     (tmp_path / "conf").mkdir()
     (tmp_path / "site.conf").write_text("x\n")

@@ -20,8 +20,8 @@ import pytest
 import yaml
 
 from moorage.errors import InputError
-from moorage.scaffold import init_project, project_name, propose
 from moorage.scaffold.compose import ComposeApp, app_from_config
+from moorage.scaffold.project import init_project, project_name, propose
 from moorage.scaffold.render import group_vars_yml, hosts_yml
 
 CASES = Path(__file__).parent / "cases" / "init"

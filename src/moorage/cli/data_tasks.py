@@ -23,10 +23,6 @@ from moorage.cli.flags import (
 )
 from moorage.errors import InputError
 from moorage.progname import command
-from moorage.recipes import backup as backup_recipe
-from moorage.recipes import restore as restore_recipe
-from moorage.recipes import restore_media
-from moorage.report import make_report
 
 
 @task(auto_shortflags=False, iterable=["set_"], help={
@@ -44,6 +40,9 @@ def backup(c: Context, host: str = "", inventory: str = "", project: str = "", j
            set_: list[str] | None = None, check: bool = False, fetch_: bool = False, fetch_dir: str = "",
            list_: bool = False, verify: bool = False, file: str = "", verbose: bool = False) -> None:
     """Back up a host's databases (pg_dump -Fc, verified by pg_restore) and media; install the daily job."""
+    from moorage.recipes import backup as backup_recipe
+    from moorage.report import make_report
+
     asked = request(required_host(host), project, inventory, set_, run_options(check))
     if verify:
         exit_with(backup_recipe.verify(asked, file=file, json_=json_))
@@ -81,6 +80,10 @@ def restore(c: Context, host: str = "", inventory: str = "", project: str = "", 
             set_: list[str] | None = None, break_lock: bool = False, media: bool = False,
             database: list[str] | None = None) -> None:
     """Restore a database from a verified backup: writers stopped, pg_restore in one transaction, health gate."""
+    from moorage.recipes import restore as restore_recipe
+    from moorage.recipes import restore_media
+    from moorage.report import make_report
+
     required_host(host, "the host (or its environment) whose database is restored")
     labels = list(dict.fromkeys(name for name in database or [] if name))
     if labels and (file or backup or media):

@@ -20,11 +20,6 @@ from moorage.cli.flags import (
     run_options,
 )
 from moorage.errors import InputError
-from moorage.recipes import day2
-from moorage.recipes import deploy as deploy_recipe
-from moorage.recipes import rollback as rollback_recipe
-from moorage.recipes import services as services_recipe
-from moorage.report import make_report
 
 
 @task(auto_shortflags=False, iterable=["set_"], help={
@@ -39,6 +34,9 @@ def deploy(c: Context, host: str = "", inventory: str = "", project: str = "", c
            diff: bool = False, tags: str = "", set_: list[str] | None = None, json_: bool = False,
            force: bool = False, break_lock: bool = False, verbose: bool = False, services: str = "") -> None:
     """Bring a host to the desired state: compose files, .env, proxy config, images, migrations, health."""
+    from moorage.recipes import deploy as deploy_recipe
+    from moorage.report import make_report
+
     asked = request(required_host(host), project, inventory, set_, run_options(check, diff, tags))
     exit_with(deploy_recipe.deploy(asked, make_report(json_, diff, verbose), force=force, break_lock=break_lock,
                                    services=service_list(services)))
@@ -59,6 +57,9 @@ def rollback(c: Context, host: str = "", inventory: str = "", project: str = "",
              json_: bool = False, break_lock: bool = False, set_: list[str] | None = None, restore_db: bool = False,
              yes: bool = False, destroy_data: bool = False) -> None:
     """Go back to a recorded release (compose files, .env, images; nothing rebuilt); --restore-db for its data."""
+    from moorage.recipes import rollback as rollback_recipe
+    from moorage.report import make_report
+
     if not host or not (tag or to):
         raise InputError("rollback needs --host and --tag RELEASE (or --to previous); see `releases`")
     if (yes or destroy_data) and not restore_db:
@@ -72,6 +73,8 @@ def rollback(c: Context, host: str = "", inventory: str = "", project: str = "",
 @reports_errors
 def releases(c: Context, host: str = "", inventory: str = "", project: str = "", json_: bool = False) -> None:
     """List a host's recorded releases, newest first, marking the current one."""
+    from moorage.recipes import day2
+
     exit_with(day2.releases(request(host, project, inventory), json_=json_))
 
 
@@ -79,6 +82,8 @@ def releases(c: Context, host: str = "", inventory: str = "", project: str = "",
 @reports_errors
 def status(c: Context, host: str = "", inventory: str = "", project: str = "", json_: bool = False) -> None:
     """Show a host's current release, its containers and their health, and the last audit lines."""
+    from moorage.recipes import day2
+
     exit_with(day2.status(request(host, project, inventory), json_=json_))
 
 
@@ -93,6 +98,9 @@ def status(c: Context, host: str = "", inventory: str = "", project: str = "", j
 def logs(c: Context, host: str = "", inventory: str = "", project: str = "", service: str | None = None,
          tail: int = 100, since: str = "", follow: bool = False) -> None:
     """Show the last lines of the app's container logs on a host (docker compose logs); --follow streams."""
+    from moorage.recipes import day2
+    from moorage.recipes import services as services_recipe
+
     if service is not None and not service.strip():  # compose reads an empty name as "every service"
         raise InputError("--service needs a service name, got an empty one (without --service: every service)")
     service = (service or "").strip()

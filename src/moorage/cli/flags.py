@@ -1,21 +1,26 @@
 """What every CLI task shares: the help of the common flags, turning flags into a recipe's
-``Request``, errors as sentences (never tracebacks), and exiting with a recipe's status."""
+``Request``, errors as sentences (never tracebacks), and exiting with a recipe's status.
+
+The CLI modules import the engine (recipes, executor, inventory: jsonschema, Jinja2, Fabric,
+rich) inside the functions that run a task, not at the top: ``moorage --help`` and ``--list``
+need only the tasks' flags, and a task pays only for what it uses (start-up, issue #18)."""
 
 from __future__ import annotations
 
 import functools
 import sys
 from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from invoke.exceptions import Exit
 
 from moorage import secrets
 from moorage.errors import InputError, MoorageError
-from moorage.executor import RunOptions
-from moorage.inventory import parse_overrides
-from moorage.project import Project, locate
-from moorage.recipes.play import Request
+
+if TYPE_CHECKING:
+    from moorage.executor import RunOptions
+    from moorage.project import Project
+    from moorage.recipes.play import Request
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -63,6 +68,8 @@ def exit_with(code: int) -> None:
 
 def project_from_flags(project: str = "", inventory: str = "") -> Project:
     """The project named by ``--project`` / ``--inventory``, else found from the current directory up."""
+    from moorage.project import locate
+
     return locate(project, inventory)
 
 
@@ -80,6 +87,8 @@ def _split(flag: str) -> frozenset[str]:
 def run_options(check: bool = False, diff: bool = False, tags: str = "", skip_tags: str = "",
                 forks: int = 0) -> RunOptions:
     """The run's options from CLI flags (validated)."""
+    from moorage.executor import RunOptions
+
     if int(forks or 0) < 0:
         raise InputError(f"--forks must be a positive number of hosts, got {forks}")
     return RunOptions(check=check, diff=diff, tags=_split(tags), skip_tags=_split(skip_tags),
@@ -90,5 +99,9 @@ def request(host: str, project: str = "", inventory: str = "", set_: Iterable[st
             options: RunOptions | None = None) -> Request:
     """A recipe's request from the flags: the project, ``--host``, ``--set`` (parsed into a mapping
     of data, checked before anything runs) and the run's options."""
+    from moorage.executor import RunOptions
+    from moorage.inventory import parse_overrides
+    from moorage.recipes.play import Request
+
     return Request(project_from_flags(project, inventory), host, parse_overrides(list(set_ or [])),
                    options or RunOptions())

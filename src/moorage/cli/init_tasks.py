@@ -6,10 +6,7 @@ from invoke.context import Context
 from invoke.tasks import task
 
 from moorage.cli.flags import reports_errors
-from moorage.scaffold import DEFAULT_ENVIRONMENTS, init_project
-from moorage.scaffold.compose import COMPOSE_NAMES
-from moorage.scaffold.envvars import PLACEHOLDER
-from moorage.yamlsrc import display_path
+from moorage.scaffold import COMPOSE_NAMES, DEFAULT_ENVIRONMENTS, PLACEHOLDER
 
 
 @task(auto_shortflags=False, iterable=["env"], help={
@@ -22,6 +19,9 @@ from moorage.yamlsrc import display_path
 @reports_errors
 def init(c: Context, from_: str = "", env: list[str] | None = None, dir_: str = ".", name: str = "") -> None:
     """Write inventory/ for an existing compose app: environments, images, databases, .env, preflight."""
+    from moorage.scaffold.project import init_project
+    from moorage.yamlsrc import display_path
+
     scaffold, written = init_project(dir_, from_, env or [], name)
     for path in written:
         print(f"wrote {display_path(path)}")

@@ -16,8 +16,6 @@ from moorage.cli.flags import (
     request,
     required_host,
 )
-from moorage.recipes import check as check_recipe
-from moorage.recipes import inspect
 
 
 @task(auto_shortflags=False, help={
@@ -28,6 +26,8 @@ from moorage.recipes import inspect
 @reports_errors
 def check(c: Context, inventory: str = "", project: str = "", host: str = "") -> None:
     """Validate the inventory, every playbook and every role; exit 2 naming file:line on problems."""
+    from moorage.recipes import check as check_recipe
+
     exit_with(check_recipe.check(project_from_flags(project, inventory), host))
 
 
@@ -42,6 +42,8 @@ def check(c: Context, inventory: str = "", project: str = "", host: str = "") ->
 def inventory(c: Context, host: str = "", inventory: str = "", project: str = "", set_: list[str] | None = None,
               json_: bool = False) -> None:
     """Show a host's resolved variables, secrets masked, with the level and file:line of each."""
+    from moorage.recipes import inspect
+
     asked = request(required_host(host, "name a host, an environment or all (e.g. --host vps)"), project,
                     inventory, set_)
     exit_with(inspect.show_inventory(asked, json_=json_))
@@ -51,6 +53,8 @@ def inventory(c: Context, host: str = "", inventory: str = "", project: str = ""
 @reports_errors
 def roles(c: Context, inventory: str = "", project: str = "") -> None:
     """List the roles a playbook can use and where each comes from (the project's, or built in)."""
+    from moorage.recipes import inspect
+
     exit_with(inspect.list_roles(project_from_flags(project, inventory)))
 
 
@@ -58,4 +62,6 @@ def roles(c: Context, inventory: str = "", project: str = "") -> None:
 @reports_errors
 def playbooks(c: Context, inventory: str = "", project: str = "") -> None:
     """List the playbooks `play NAME` can run and where each comes from (the project's, or built in)."""
+    from moorage.recipes import inspect
+
     exit_with(inspect.list_playbooks(project_from_flags(project, inventory)))

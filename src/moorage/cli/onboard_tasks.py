@@ -16,8 +16,6 @@ from moorage.cli.flags import (
     request,
     required_host,
 )
-from moorage.recipes import onboard as recipe
-from moorage.report import make_report
 
 
 @task(auto_shortflags=False, iterable=["set_"], help={
@@ -37,6 +35,9 @@ def onboard(c: Context, host: str = "", inventory: str = "", project: str = "", 
     half), passwordless sudo and the docker group.  sshd is hardened (no passwords, no root) only
     after a second login as that user worked.  Running it again changes nothing.
     """
+    from moorage.recipes import onboard as recipe
+    from moorage.report import make_report
+
     asked = request(required_host(host, "the host (or environment) to onboard"), project, inventory, set_)
     exit_with(recipe.onboard(asked, make_report(json_, False, verbose), trust_host_key=trust_host_key,
                              first_user=user))

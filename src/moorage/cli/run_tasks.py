@@ -6,8 +6,6 @@ from invoke.context import Context
 from invoke.tasks import task
 
 from moorage.cli.flags import RUN_HELP, exit_with, reports_errors, request, required_host, run_options
-from moorage.recipes import play as recipe
-from moorage.report import make_report
 
 
 @task(auto_shortflags=False, iterable=["set_"], help={
@@ -22,6 +20,9 @@ def play(c: Context, playbook: str, host: str = "", inventory: str = "", project
          diff: bool = False, tags: str = "", skip_tags: str = "", set_: list[str] | None = None, forks: int = 0,
          json_: bool = False, verbose: bool = False) -> None:
     """Run any playbook on a host or environment; ends with one recap line per host."""
+    from moorage.recipes import play as recipe
+    from moorage.report import make_report
+
     asked = request(required_host(host), project, inventory, set_, run_options(check, diff, tags, skip_tags, forks))
     exit_with(recipe.play(asked, playbook, make_report(json_, diff, verbose)))
 
@@ -37,5 +38,8 @@ def sync_media(c: Context, host: str = "", inventory: str = "", project: str = "
                delete: bool = False, diff: bool = False, set_: list[str] | None = None, json_: bool = False,
                verbose: bool = False) -> None:
     """Push media/ to a host, sending only the files that changed (rsync over the SSH connection)."""
+    from moorage.recipes import play as recipe
+    from moorage.report import make_report
+
     asked = request(required_host(host), project, inventory, set_, run_options(check, diff))
     exit_with(recipe.sync_media(asked, delete, make_report(json_, diff, verbose)))

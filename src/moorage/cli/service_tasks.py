@@ -17,8 +17,6 @@ from invoke.tasks import task
 
 from moorage.cli.flags import INVENTORY_HELP, LOCK_HELP, PROJECT_HELP, exit_with, reports_errors, request
 from moorage.errors import InputError
-from moorage.recipes import services as recipe
-from moorage.recipes.parts import split_names
 
 ONE_HOST = "One host (a host name, or an environment with one host)."
 CONTROL_HELP = {"host": ONE_HOST, "inventory": INVENTORY_HELP, "project": PROJECT_HELP, **LOCK_HELP,
@@ -36,6 +34,9 @@ def command_after_dashes(argv: list[str] | None = None) -> list[str]:
 
 def _control(verb: str, host: str, inventory: str, project: str, service: list[str] | None, part: list[str] | None,
              break_lock: bool) -> None:
+    from moorage.recipes import services as recipe
+    from moorage.recipes.parts import split_names
+
     services = list(dict.fromkeys(name for name in service or [] if name))
     parts = split_names(part)
     if not host or not (services or parts):
@@ -85,6 +86,8 @@ def down(c: Context, host: str = "", inventory: str = "", project: str = "", ser
 
 
 def _attach(mode: str, host: str, inventory: str, project: str, service: str, index: int = 0) -> None:
+    from moorage.recipes import services as recipe
+
     if not host or not service:
         raise InputError(f"{mode} needs --host HOST --service SERVICE -- COMMAND...")
     exit_with(recipe.attach(request(host, project, inventory), mode, service, command_after_dashes(), index=index))

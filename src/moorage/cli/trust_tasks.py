@@ -9,7 +9,6 @@ from invoke.tasks import task
 
 from moorage.cli.flags import HOST_HELP, INVENTORY_HELP, PROJECT_HELP, exit_with, reports_errors, request, required_host
 from moorage.errors import InputError
-from moorage.recipes import trust as recipe
 
 FINGERPRINT = re.compile(r"^SHA256:[A-Za-z0-9+/]{43}=?$")  # as `ssh-keygen -lf` prints it
 
@@ -32,6 +31,8 @@ def trust(c: Context, host: str = "", inventory: str = "", project: str = "", fi
     key changed).  Exit 0 when every host's key is pinned, 1 when one was refused or unreachable,
     2 when it doesn't match --fingerprint.
     """
+    from moorage.recipes import trust as recipe
+
     required_host(host, "the host (or environment) whose host key to pin")
     if fingerprint and not FINGERPRINT.match(fingerprint):
         raise InputError(f"--fingerprint {fingerprint!r} is not a SHA256 fingerprint: give it as ssh-keygen -lf "

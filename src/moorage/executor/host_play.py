@@ -159,8 +159,10 @@ class HostPlay:
         if op.invalidates_facts:
             self.facts.forget()
         changed = result.changed
+        # a changed task says what it did when the operation tells (bytes shipped, the switch's
+        # time), else what the plan said it would do
         self._record(task, "changed" if changed else "ok",
-                     summary=change.summary if changed else result.message,
+                     summary=(result.message or change.summary) if changed else result.message,
                      register=registered(changed, rc=result.rc, stdout=result.stdout,
                                          stderr=result.stderr, message=result.message, **result.data),
                      data=result.data)

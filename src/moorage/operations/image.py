@@ -3,13 +3,19 @@
 Three ways, chosen per image (a default for the list, ``{ref, source}`` for one):
 ``pull`` from a registry by tag, ``build`` on the server (``docker compose build``),
 or ``ship``: saved on the controller and loaded on the host through the SSH
-connection (``docker save | docker load``), for servers without a registry.
+connection (``docker save | docker load``), for servers without a registry — only the layers
+the host lacks when it already has some of the image's layers (``image_layers``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
+import os
 import subprocess
+import tempfile
+import threading
+from pathlib import Path
 
 from moorage.connection.base import Connection
 from moorage.operations import names
@@ -25,6 +31,16 @@ from moorage.operations.base import (
     Step,
     TaskFailed,
     register,
+)
+from moorage.operations.image_layers import (
+    LAYERS_MARK,
+    HostLayers,
+    Sent,
+    chain_ids,
+    host_layers_script,
+    local_diff_ids,
+    parse_host_layers,
+    write_delta,
 )
 from moorage.operations.shell import Raw, argv, sh
 
@@ -92,6 +108,9 @@ class Image(Operation):
                                                             "`images` reaches the host."},
             "project_dir": {"type": "string", "pattern": "^/",
                             "description": "Compose project directory (for build)."},
+            "delta": {"type": "boolean", "default": True,
+                      "description": "ship: send only the layers the host lacks (false: whole images, as "
+                                     "`docker save | docker load`)."},
             "compose_args": {"type": "string",
                              "description": "Extra docker compose arguments for build (-f, -p, --env-file), "
                                             "split into words the way a shell would (nothing is expanded); "
@@ -153,16 +172,21 @@ class Image(Operation):
         if not isinstance(first, Shell | Check):
             raise PlanError(f"internal: the plan of '{change.summary}' starts with no script")
         result = conn.run(first.script)
-        before = _parse(result.text)
+        listing, _, layers = result.text.partition(LAYERS_MARK)
+        before = _parse(listing)
         fetched = set(image_sources(self.args["images"], self.args["source"]).values()) - {"ship"}
         if isinstance(first, Check):
             if result.exit_code == 0 and not fetched:
                 return OpResult(changed=False, message="images already present", data={"images": before})
             if last is None:
                 return OpResult(changed=True)
+        shipped: list[str] = []
+        message, travelled = "", dict[str, object]()
         for step in acting:
             if isinstance(step, Ship):
-                _ship(conn, step, [line.split()[0] for line in result.text.splitlines() if line.endswith(_DIFFERS)])
+                shipped = [line.split()[0] for line in listing.splitlines() if line.endswith(_DIFFERS)]
+                host = parse_host_layers(LAYERS_MARK + layers) if self.args.get("delta", True) else None
+                message, travelled = _ship(conn, step, shipped, host)
                 continue
             if not isinstance(step, Shell):
                 continue
@@ -173,15 +197,24 @@ class Image(Operation):
                                  step.script, done.exit_code, done.stderr_tail())
         if not isinstance(last, Shell):
             raise PlanError(f"internal: the plan of '{change.summary}' ends with no script")
-        return self._verify(before, _parse(conn.run(last.script).text))
+        verified = self._verify(before, _parse(conn.run(last.script).text), local_image_ids(shipped))
+        verified.message = message or verified.message
+        verified.data["shipped"] = travelled
+        return verified
 
-    def _verify(self, before: dict[str, str], after: dict[str, str]) -> OpResult:
+    def _verify(self, before: dict[str, str], after: dict[str, str], shipped: dict[str, str]) -> OpResult:
+        """Every image on the host, each shipped one with the controller's ID (``shipped``)."""
         missing = [ref for ref, image_id in after.items() if image_id == _MISSING]
         if missing:
             sources = image_sources(self.args["images"], self.args["source"])
             how = sorted({sources.get(ref, self.args["source"]) for ref in missing})
             raise TaskFailed(f"image(s) not available on the host after {'/'.join(how)}: "
                              f"{', '.join(missing)}", f"{'/'.join(how)} {' '.join(missing)}")
+        unlike = [f"{ref} is {after[ref]} there, {image_id} here" for ref, image_id in shipped.items()
+                  if after.get(ref) != image_id]
+        if unlike:
+            raise TaskFailed("a shipped image differs from the controller's after docker load: " + "; ".join(unlike),
+                             "docker load")
         changed = [ref for ref in after if after[ref] != before.get(ref)]
         return OpResult(changed=bool(changed), message="images already present" if not changed else "",
                         data={"images": after, "updated": changed})
@@ -211,7 +244,8 @@ def _compare(local: dict[str, str], others: list[str]) -> str:
                                                      Raw("; d=1; fi")))
     if others:
         lines.append(_ids(others))
-    return "\n".join([*lines, "exit $d"])
+    # what the host has, for shipping only the layers it lacks: read only when something differs
+    return "\n".join([*lines, 'if [ "$d" = 1 ]; then', host_layers_script(), "fi", "exit $d"])
 
 
 def _parse(text: str) -> dict[str, str]:
@@ -219,10 +253,70 @@ def _parse(text: str) -> dict[str, str]:
     return {words[0]: words[1] for words in (line.split() for line in text.splitlines()) if len(words) >= 2}
 
 
-def _ship(conn: Connection, step: Ship, needed: list[str]) -> None:
-    """``docker save`` here, streamed into ``step.command`` on the host."""
+def _ship(conn: Connection, step: Ship, needed: list[str],
+          host: HostLayers | None) -> tuple[str, dict[str, object]]:
+    """Send ``needed`` into ``step.command`` on the host: only the layers it lacks when it has some
+    of them and its engine loads such an archive, else (or with no ``host`` layers: ``delta``
+    false) ``docker save`` streamed whole.  Returns
+    what travelled: the task's message and ``{images, whole, layers, layers_total, layer_bytes,
+    layer_bytes_total, wire_bytes}`` (bytes; a whole image's are not counted)."""
     if not needed:
-        return
+        return "", {}
+    shared = {ref: sum(chain in host.chains for chain in chain_ids(local_diff_ids(ref))) for ref in needed} if host \
+        else {}
+    if host is None or not host.delta_ok or not any(shared.values()):
+        why = ("delta is false" if host is None else
+               "the host's engine uses the containerd image store, which needs every layer" if not host.delta_ok
+               else "the host has none of their layers")
+        _ship_whole(conn, step, needed)
+        return f"shipped {', '.join(needed)} whole ({why})", {"images": needed, "whole": why}
+    with tempfile.TemporaryDirectory(prefix="moorage-ship-") as tmp:
+        saved = Path(tmp) / "images.tar"
+        _save(needed, ["-o", str(saved)])
+        sent = _stream_delta(conn, step, saved, host.chains)
+    return (f"shipped {', '.join(needed)}: {sent.layers} of {sent.layers_total} layers "
+            f"({_mb(sent.layer_bytes)} of {_mb(sent.layer_bytes_total)}), {_mb(sent.wire_bytes)} on the wire",
+            {"images": needed, **dataclasses.asdict(sent)})
+
+
+def _mb(count: int) -> str:
+    return f"{count / 1e6:.1f} MB"
+
+
+def _save(refs: list[str], extra: list[str]) -> None:
+    proc = subprocess.run(["docker", "save", *extra, *refs], capture_output=True, check=False)
+    if proc.returncode != 0:
+        raise TaskFailed("docker save failed on the controller", f"docker save {' '.join(refs)}",
+                         proc.returncode, proc.stderr.decode("utf-8", "replace")[-2000:])
+
+
+def _stream_delta(conn: Connection, step: Ship, saved: Path, have: frozenset[str]) -> Sent:
+    """``write_delta`` of ``saved`` into a pipe (a thread), the pipe into ``step.command``."""
+    read_end, write_end = os.pipe()
+    outcome: list[Sent | BaseException] = []
+
+    def writer() -> None:
+        with os.fdopen(write_end, "wb") as sink:
+            try:
+                outcome.append(write_delta(saved, have, sink))
+            except BaseException as exc:  # re-raised by the caller, in its thread
+                outcome.append(exc)
+
+    thread = threading.Thread(target=writer, name="moorage-ship-delta", daemon=True)
+    thread.start()
+    with os.fdopen(read_end, "rb") as source:
+        result = conn.run(step.command, stdin=source)
+    thread.join()  # the read end is closed: a writer the host stopped reading gets EPIPE
+    if not result.ok:
+        raise TaskFailed("docker load of the missing layers failed on the host", step.command, result.exit_code,
+                         result.stderr_tail())
+    if isinstance(outcome[0], BaseException):
+        raise TaskFailed(f"building the archive of the missing layers failed: {outcome[0]}", "docker save")
+    return outcome[0]
+
+
+def _ship_whole(conn: Connection, step: Ship, needed: list[str]) -> None:
+    """``docker save`` here, streamed into ``step.command`` on the host."""
     with subprocess.Popen(["docker", "save", *needed], stdout=subprocess.PIPE, stderr=subprocess.PIPE) as saver:
         result = conn.run(step.command, stdin=saver.stdout)
         saver.wait()

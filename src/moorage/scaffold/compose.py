@@ -27,8 +27,8 @@ from typing import Any
 import yaml
 
 from moorage.errors import InputError
+from moorage.scaffold import COMPOSE_NAMES
 
-COMPOSE_NAMES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
 _MODEL_FLAGS = ("config", "--format", "json", "--no-interpolate", "--no-env-resolution", "--no-path-resolution")
 _VARIABLES_FLAGS = ("config", "--variables", "--format", "json")
 # ``$$`` (a literal dollar), ``${NAME...}`` or ``$NAME``, as compose interpolates them.

@@ -22,11 +22,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from moorage.scaffold import PLACEHOLDER
 from moorage.scaffold.compose import ComposeApp, Variable
 
 SECRET_NAME = re.compile(r"PASSWORD|PASSWD|SECRET|KEY|TOKEN|SALT", re.IGNORECASE)
 PASSWORD_NAME = re.compile(r"PASSWORD|PASSWD", re.IGNORECASE)
-PLACEHOLDER = "CHANGE-ME"
 PASSWORD_LENGTH = 32
 SECRET_LENGTH = 50
 # Set by the compose_app role itself.
