@@ -3,8 +3,10 @@ location naming the compose service: an upstream moorage rewrites) on a real tes
 
 tasklist (tests/testbed/zdt_nginx.py) on an nginxhost server (Debian's nginx + docker), its API
 publishing 8000 on an ephemeral loopback port.  While ~50 requests a second go through nginx,
-moorage deploys 1.0 -> 1.1 and rolls back to 1.0: not one request fails, and the upstream file
-names the new container's port.  A rerun changes nothing and doesn't reload nginx.
+moorage deploys 1.0 -> 1.1, rolls back to 1.0, then deploys a release whose API crashes (the
+upstream file stays, the new container goes): not one request fails, and the upstream file names
+the new container's port.  Stop-first (zero_downtime off) drops requests but the upstream still
+follows the recreated container.  A rerun changes nothing and doesn't reload nginx.
 """
 
 from __future__ import annotations
@@ -103,6 +105,18 @@ def test_a_rollback_goes_through_the_same_switch_without_a_failed_request(app):
     assert version(server, HOST) == "1.0"
     assert load.sent > 50 and load.failed == 0, load.report()
     assert f"server 127.0.0.1:{api_ports(server)[0]};" in upstream(server)
+
+
+def test_a_release_whose_api_crashes_leaves_the_upstream_and_the_old_container_serving(app):
+    server, root = app
+    before, ports = upstream(server), api_ports(server)
+    with Load(server.ports[80], "/version", host=HOST) as load:
+        run = deploy(root, "--set", "app_image=tasklist/app:1.1", "--set", "app_env_extra={API_MODE: crash}")
+    print(f"\n1.0 -> crashing API behind host nginx: {load.report()}")
+    assert run.code != 0
+    assert "the old ones keep serving" in str(switch(run))
+    assert version(server, HOST) == "1.0" and upstream(server) == before and api_ports(server) == ports
+    assert load.sent > 20 and load.failed == 0, load.report()
 
 
 def test_without_zero_downtime_the_upstream_follows_the_recreated_container(app):
