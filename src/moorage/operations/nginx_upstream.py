@@ -23,7 +23,7 @@ from moorage.operations.base import Change, Facts, Operation, OpResult, Shell, T
 from moorage.operations.names import PROJECT_NAME, SERVICE_NAME
 from moorage.operations.nginx_site import RELOAD, WHY
 from moorage.operations.scripted import DID, PATH_PRELUDE
-from moorage.operations.shell import Raw, sh
+from moorage.operations.shell import Raw, argv, sh
 
 _SPLIT = "@@moorage-upstream"
 _TIMEOUT = 60.0
@@ -169,7 +169,7 @@ class NginxUpstream(Operation):
             "project_name": PROJECT_NAME,
             "upstreams": UPSTREAMS,
             "test_command": {"type": "string", "minLength": 1, "default": "nginx -t",
-                             "description": "Tests the whole configuration."},
+                             "description": "Tests the whole configuration (split like a shell)."},
         },
     }
 
@@ -191,7 +191,7 @@ class NginxUpstream(Operation):
         services = ", ".join(f"{t['service']}:{t['port']}" for t in self.targets())
         return Change(f"nginx upstreams of {services}: the running containers' host ports, nginx -t, reload",
                       [Shell(survey, reads_only=True),
-                       Shell(write_script(self.files(), self.args.get("test_command", "nginx -t")))])
+                       Shell(write_script(self.files(), sh(argv(self.args.get("test_command", "nginx -t")))))])
 
     def apply(self, change: Change, conn: Connection) -> OpResult:
         """Survey; when a file differs (and not in check mode), rewrite, test, reload."""
