@@ -36,10 +36,11 @@ def deploy(root: Path, *args: str) -> Run:
     return moorage("deploy", "--host", "zdt", "--json", *args, cwd=root, timeout=900)
 
 
-def version(server) -> str:
+def version(server, host: str | None = None) -> str:
+    """The version the app answers on the server's port 80 (through its proxy; ``host``: the Host header)."""
     deadline = time.monotonic() + 30
     while True:
-        answer = request(server.ports[80], "/version")
+        answer = request(server.ports[80], "/version", host=host)
         if answer.status == 200 or time.monotonic() > deadline:
             return str(yaml.safe_load(answer.text).get("version"))
         time.sleep(0.5)

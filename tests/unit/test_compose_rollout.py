@@ -11,7 +11,7 @@ from fakes import FakeConnection
 
 from moorage.operations.base import Facts, OpContext, TaskFailed
 from moorage.operations.compose_rollout import ComposeRollout
-from moorage.operations.compose_strategy import decide, local_services
+from moorage.operations.compose_strategy import decide, fixed_ports, local_services
 
 ROUTED = {"traefik.enable": "true"}
 CONFIG = {"services": {
@@ -110,3 +110,69 @@ def test_an_up_that_fails_half_way_removes_the_containers_it_created() -> None:
     with pytest.raises(TaskFailed, match="the old ones keep serving"):
         op.apply(op.plan(Facts()), conn)
     assert "docker rm -f $ids" in conn.calls[-1].command and conn.calls[-1].stdin == b"n1"
+
+
+@pytest.mark.parametrize(("ports", "fixed"), [
+    (["8000"], []), (["127.0.0.1::8000"], []), (["::8000"], []), (["8000/tcp"], []),
+    ([{"target": 8000, "host_ip": "127.0.0.1"}], []), ([{"target": 8000, "published": ""}], []),
+    (["80:8000"], ["80"]), (["127.0.0.1:8080:8000"], ["8080"]), ([{"target": 8000, "published": 80}], ["80"]),
+])
+def test_only_a_host_port_number_is_fixed(ports: list[object], fixed: list[str]) -> None:
+    assert fixed_ports({"ports": ports}) == fixed
+
+
+def test_a_service_a_host_nginx_upstream_names_goes_start_first_unless_its_host_port_is_fixed() -> None:
+    services = {"web": {"ports": ["127.0.0.1::8000"]}, "admin": {"ports": ["127.0.0.1:8080:8000"]}, "worker": {}}
+    decided = decide(services, {}, False, {"web", "admin"})
+    assert decided["web"] == ("start-first", "routed by host nginx (upstream), no fixed host port")
+    assert decided["admin"][0] == "stop-first" and "8080" in decided["admin"][1]
+    assert decided["worker"][0] == "stop-first"
+
+
+UPSTREAMS = {"dir": "/etc/nginx/up", "site": "shop", "targets": [{"path": "/", "service": "api", "port": 8000}]}
+PORTS = 'n1 api {"8000/tcp":[{"HostIp":"127.0.0.1","HostPort":"32801"}]}\n'
+
+
+def _switching(conn: FakeConnection) -> FakeConnection:
+    conn.answer("config --format json", stdout=_survey("o1 running api h1\n"))
+    conn.answer("compose up -d --no-deps --no-recreate", stdout="@@moorage-rollout\no1 running api h1\n"
+                "n1 running api h2\n")
+    conn.answer(r"\{\{json .NetworkSettings.Ports\}\}", stdout=PORTS)
+    conn.answer("docker inspect", stdout='1800000000\nn1|0|api||{"Status":"running","Health":{"Status":"healthy"}}\n')
+    return conn
+
+
+def test_behind_host_nginx_the_upstream_lists_the_new_containers_before_the_old_ones_stop() -> None:
+    conn = _switching(FakeConnection())
+    op = _op(upstreams=UPSTREAMS)
+    result = op.apply(op.plan(Facts()), conn)
+    assert result.changed and result.data["switched"] == ["api"]
+    ports, write, drain = conn.calls[3:6]   # after the survey, the start and the poll
+    assert ports.stdin == b"n1"
+    assert write.become and write.stdin == (b"0 # moorage (nginx_upstream): project shop, service api, container "
+                                            b"port 8000\n0 server 127.0.0.1:32801;\n")
+    assert "nginx -t" in write.command and drain.stdin == b"o1"
+
+
+def test_when_nginx_refuses_the_new_upstream_the_new_containers_go_and_the_old_keep_serving() -> None:
+    conn = _switching(FakeConnection()).answer("moorage-previous", exit_code=1, stderr="nginx: [emerg] boom")
+    op = _op(upstreams=UPSTREAMS)
+    with pytest.raises(TaskFailed, match=r"routing host nginx to the new containers failed.*the old ones keep serving"):
+        op.apply(op.plan(Facts()), conn)
+    assert "docker rm -f $ids" in conn.calls[-1].command and conn.calls[-1].stdin == b"n1"
+    assert not any(b"o1" in call.stdin for call in conn.calls)
+
+
+def test_the_upstream_refresh_rewrites_only_what_differs() -> None:
+    from moorage.operations.nginx_upstream import NginxUpstream
+    current = "# moorage (nginx_upstream): project shop, service api, container port 8000\nserver 127.0.0.1:32801;\n"
+    op = NginxUpstream({"project_name": "shop", "upstreams": UPSTREAMS}, OpContext("web1", {}))
+    same = FakeConnection().answer("docker ps -q", stdout=PORTS.replace("n1", "c1") + "@@moorage-upstream\n" + current)
+    result = op.apply(op.plan(Facts()), same)
+    assert not result.changed and len(same.calls) == 1 and "api:8000 -> 127.0.0.1:32801" in result.message
+    moved = FakeConnection().answer("docker ps -q", stdout=PORTS.replace("32801", "32802") + "@@moorage-upstream\n"
+                                    + current).answer("moorage-previous", stdout="@@did upstream(s) rewritten")
+    assert op.apply(op.plan(Facts()), moved).changed and b"32802" in moved.calls[1].stdin
+    bare = FakeConnection().answer("docker ps -q", stdout='c1 api {"8000/tcp":null}\n@@moorage-upstream\n')
+    with pytest.raises(TaskFailed, match=r'api \(container c1\) publishes no host port for 8000: .*127.0.0.1::8000'):
+        op.apply(op.plan(Facts()), bare)

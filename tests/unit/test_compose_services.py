@@ -25,6 +25,8 @@ def problems(report) -> list[str]:
     ("restore_stop_services: [web, cache]", "restore_stop_services", "cache", ""),
     ("compose_scale: {web: 3, wrker: 2}", "compose_scale", "wrker", " (did you mean 'worker'?)"),
     ("switch_strategy: {wbe: stop-first}", "switch_strategy", "wbe", " (did you mean 'web'?)"),
+    ("host_nginx_locations: [{path: /, service: wbe, port: 8000}]", "host_nginx_locations", "wbe",
+     " (did you mean 'web'?)"),
 ])
 def test_an_unknown_service_is_named_at_its_line(tmp_path, monkeypatch, setting, variable, wrong, hint):
     report = run_check(project(tmp_path, monkeypatch, setting, COMPOSE), "staging")
@@ -121,3 +123,18 @@ def test_known_profiles_pass_and_a_wrong_one_from_set_is_refused_before_deploy(t
     with pytest.raises(InputError, match=r"--set: host 'staging': variable 'compose_profiles' names the profile "
                                          r"'tool'.*\(did you mean 'tools'\?\)"):
         check_before_run(proj, inventory, "staging", "deploy")
+
+
+def test_a_host_nginx_location_naming_a_service_with_a_fixed_or_no_host_port_is_a_warning(tmp_path, monkeypatch):
+    compose = {"compose.yml": "services:\n  web: {image: shop, ports: ['127.0.0.1::8000']}\n"
+                              "  admin: {image: shop, ports: ['127.0.0.1:8080:8000']}\n  api: {image: shop}\n"}
+    setting = ("host_nginx_locations: [{path: /, service: web, port: 8000}, {path: /admin/, service: admin, "
+               "port: 8000}, {path: /api/, service: api, port: 9000}]")
+    report = run_check(project(tmp_path, monkeypatch, setting, compose), "staging")
+    assert problems(report) == []
+    assert [w for w in report.warnings if "host_nginx_locations" in w] == [
+        "host 'staging': host_nginx_locations sends /admin/ to service admin, which publishes the fixed host port "
+        "8080: two of its containers cannot run side by side, so it switches stop-first; publish "
+        '"127.0.0.1::8000" (an ephemeral host port) for a zero-downtime switch',
+        "host 'staging': host_nginx_locations sends /api/ to service api port 9000, which it does not publish: "
+        'nginx would find no server; add ports: ["127.0.0.1::9000"] to api']

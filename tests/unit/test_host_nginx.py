@@ -50,6 +50,16 @@ def test_tls_without_the_redirect_is_one_server_on_both_ports():
     assert text.count("server {") == 1 and "listen 80;" in text and "listen 443 ssl;" in text
 
 
+def test_a_location_naming_a_service_proxies_to_its_upstream_once_per_service_and_port():
+    text = site(host_nginx_locations=[{"path": "/", "service": "web", "port": 8000}, {"path": "/s/", "port": 8080},
+                                      {"path": "/v2/", "service": "web", "port": 8000, "uri": "/"}])
+    assert text.count("upstream moorage-shop-production-web-8000 {\n    server 127.0.0.1:9 down;\n"
+                      "    include /etc/nginx/moorage-upstreams/shop-production.web.8000.con[f];\n}\n") == 1
+    assert "    location / {\n        proxy_pass http://moorage-shop-production-web-8000;\n" in text
+    assert "    location /v2/ {\n        proxy_pass http://moorage-shop-production-web-8000/;\n" in text
+    assert "    location /s/ {\n        proxy_pass http://127.0.0.1:8080;\n" in text
+
+
 @pytest.mark.parametrize(("setting", "expected"), [
     ("host_nginx_locations: [{path: /, port: '80; return 200'}]",
      "variable host_nginx_locations[0].port: "),

@@ -4,10 +4,11 @@ For each start-first service (``compose_strategy``) whose running containers bel
 config (compose's ``com.docker.compose.config-hash`` label differs from ``config --hash``):
 ``up -d --no-deps --no-recreate --scale S=OLD+NEW S`` starts the new release's containers beside
 the old ones, the readiness gate of ``compose_ready`` judges the new ones, and only then are the
-old ones drained — a delay so the proxy (Traefik's docker provider) routes to the new ones, then
-``docker stop`` with a grace period and ``docker rm``.  All services switch together: when one new
-container fails, every new one is removed and the old ones keep serving (stack-atomic).  The
-stop-first services are left to the ``compose: up`` that follows (compose's own recreate).
+old ones drained — a delay so the proxy routes to the new ones (Traefik's docker provider finds
+them; a host nginx's upstream files are rewritten to list them alone and nginx reloaded, see
+``nginx_upstream``), then ``docker stop`` with a grace period and ``docker rm``.  All services
+switch together: when one new container fails, every new one is removed and the old ones keep
+serving (stack-atomic).  The stop-first services are left to the ``compose: up`` that follows (compose's own recreate).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from moorage.operations.compose_ready import _FIELDS, LOG_LINES, judge, parse_po
 from moorage.operations.compose_strategy import BREAKING, START, STRATEGIES, decide, describe, local_services
 from moorage.operations.file_writes import changed_under
 from moorage.operations.names import SERVICE_NAME
+from moorage.operations.nginx_upstream import UPSTREAMS, inspect_script, rewrite, texts, upstream_targets, write_script
 from moorage.operations.shell import Raw, sh
 
 _SPLIT = "@@moorage-rollout"
@@ -74,6 +76,10 @@ class ComposeRollout(Operation):
                                            "stop: the proxy picks up the new ones (default 3)."},
             "stop_grace": {"type": "integer", "minimum": 0, "default": 10,
                            "description": "Seconds an old container has to exit after SIGTERM (docker stop -t)."},
+            "upstreams": {**UPSTREAMS, "description": "A host nginx's upstreams ({dir, site, targets}, see "
+                                                      "nginx_upstream): their services switch start-first, and "
+                                                      "once the new containers are ready each file lists them "
+                                                      "alone (nginx tested and reloaded) before the old ones stop."},
         },
     }
 
@@ -93,6 +99,8 @@ class ComposeRollout(Operation):
                      "docker", "rm", "-f", Raw("$ids"), Raw(">/dev/null"))),
             Shell(sh(Raw("for id in $(cat); do"), "docker", "logs", "--tail", str(LOG_LINES), Raw('"$id"'),
                      Raw("2>&1; done"))),
+            *([Shell(inspect_script("$(cat)")), Shell(write_script([t["file"] for t in self._upstreams()]))]
+              if self._upstreams() else []),
         ], not_yet=(f"{summary} (decided again from {self.args['project_dir']}'s merged config once the changes "
                     "above are made there)" if changed_under(self.context.changed_paths, self.args["project_dir"])
                     else None))
@@ -109,7 +117,14 @@ class ComposeRollout(Operation):
         services = local_services(root, self.args.get("source_files") or ["compose.yml"])
         if self.args.get("services"):
             services = {k: v for k, v in services.items() if k in self.args["services"]}
-        return describe(decide(services, self.args.get("switch_strategy") or {}, False))
+        return describe(decide(services, self.args.get("switch_strategy") or {}, False, self._routed()))
+
+    def _upstreams(self) -> list[dict[str, str]]:
+        return upstream_targets(self.args.get("upstreams"))
+
+    def _routed(self) -> set[str]:
+        """The services a host nginx reaches through an upstream file."""
+        return {str(t["service"]) for t in self._upstreams()}
 
     def _cd(self) -> list[str]:
         return [sh("cd", self.args["project_dir"], Raw("|| exit 1")), compose_function(self.args)]
@@ -150,7 +165,7 @@ class ComposeRollout(Operation):
         if self.args.get("services"):
             config = {k: v for k, v in config.items() if k in self.args["services"]}
         decided = decide(config, self.args.get("switch_strategy") or {},
-                         bool(self.args.get("migrations_break_old_code")))
+                         bool(self.args.get("migrations_break_old_code")), self._routed())
         wanted = dict(line.split()[:2] for line in hashes_text.splitlines() if len(line.split()) >= 2)
         old = self.outdated(decided, wanted, listing)
         said = describe(decided)
@@ -195,6 +210,7 @@ class ComposeRollout(Operation):
             self._undo(conn, undo, new)
             raise TaskFailed(f"the new containers were not ready ({failure}): all {len(new)} removed, the old ones "
                              "keep serving", poll, None, f"last {LOG_LINES} log lines:\n{tail.rstrip()}")
+        self._route(conn, scripts[6:8], new, undo)
         time.sleep(float(self.args.get("drain_delay", 3)))
         drained = conn.run(drain, stdin=" ".join(sorted(before)).encode(), timeout=self._stop_timeout())
         if not drained.ok:
@@ -204,6 +220,24 @@ class ComposeRollout(Operation):
         return OpResult(changed=True, message=f"switched start-first in {spent:.0f} s: " + ", ".join(
             f"{s} ({len(old[s])} old -> {counts[s]} new)" for s in sorted(old)) + f" ({describe(decided)})",
             data={"strategies": {k: v[0] for k, v in decided.items()}, "switched": sorted(old)})
+
+    def _route(self, conn: Connection, scripts: list[str], new: list[str], undo: str) -> None:
+        """A host nginx's upstream files list the new containers alone (tested, reloaded); when
+        that fails the previous files are back, the new containers removed, the old ones serve."""
+        if not scripts:
+            return
+        inspected = conn.run(scripts[0], stdin=" ".join(new).encode(), timeout=_POLL_TIMEOUT)
+        contents, wrong = texts(self._upstreams(), inspected.text, self.args["project_name"])
+        try:
+            if not inspected.ok or wrong:
+                raise TaskFailed("; ".join(wrong) or "cannot read their ports", scripts[0], inspected.exit_code,
+                                 inspected.stderr_tail())
+            rewrite(conn, scripts[1], contents)
+        except TaskFailed as failed:
+            self._undo(conn, undo, new)
+            raise TaskFailed(f"routing host nginx to the new containers failed ({failed}): all {len(new)} "
+                             "removed, the old ones keep serving", failed.command, failed.exit_code,
+                             failed.stderr) from failed
 
     def _gate(self, conn: Connection, poll: str, new: list[str]) -> str:
         """Empty when every new container is ready; else why not (compose_ready's verdicts)."""

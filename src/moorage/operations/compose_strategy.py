@@ -5,7 +5,9 @@ recreate: the old container stops, then the new one starts).
 A service can run twice only when nothing about it is unique on the host: no fixed published
 host port (the second container could not bind it) and no ``container_name`` (a name is taken
 once).  Start-first is chosen for the services the proxy finds by itself (``traefik.enable``
-label) — the proxy then routes to whichever containers run; every other service (a worker, a
+label) — the proxy then routes to whichever containers run — and for those a host nginx reaches
+through an upstream moorage rewrites (``upstreams``: their containers publish the port on an
+ephemeral host port, ``127.0.0.1::8000``); every other service (a worker, a
 database) keeps stop-first, as two of them at once may do the work twice.  ``switch_strategy``
 overrides per service; ``migrations_break_old_code`` makes every service stop-first.
 
@@ -15,6 +17,7 @@ merged ``config --format json`` on the server (the switch itself).
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -34,21 +37,33 @@ def _labels(service: dict[str, Any]) -> dict[str, str]:
 
 
 def fixed_ports(service: dict[str, Any]) -> list[str]:
-    """The host ports a service publishes at a fixed number (``"80:8000"``, ``{published: 80}``);
-    a bare container port (``"8000"``) gets a random host port, which two containers can share."""
+    """The host ports a service publishes at a fixed number (``"80:8000"``, ``"127.0.0.1:80:8000"``,
+    ``{published: 80}``); a container port without a host port (``"8000"``, ``"127.0.0.1::8000"``,
+    ``{target: 8000, host_ip: 127.0.0.1}``) gets an ephemeral host port, which two containers can share."""
     found = []
     for port in service.get("ports") or []:
         if isinstance(port, dict):
-            if str(port.get("published") or ""):
-                found.append(str(port["published"]))
-        elif ":" in str(port):
-            found.append(str(port).rsplit(":", 1)[0].split(":")[-1])
+            host = str(port.get("published") or "")
+        else:
+            host = str(port).rsplit(":", 1)[0].split(":")[-1] if ":" in str(port) else ""
+        if host:
+            found.append(host)
+    return found
+
+
+def container_ports(service: dict[str, Any]) -> list[str]:
+    """The container ports a service publishes on the host (``"127.0.0.1::8000"`` -> 8000)."""
+    found = []
+    for port in service.get("ports") or []:
+        target = port.get("target") if isinstance(port, dict) else str(port).rsplit(":", 1)[-1].split("/")[0]
+        found.append(str(target))
     return found
 
 
 def decide(services: dict[str, dict[str, Any]], overrides: dict[str, str],
-           breaking: bool) -> dict[str, tuple[str, str]]:
-    """Service -> (strategy, why).  An override can't make start-first what can't run twice."""
+           breaking: bool, upstreams: Collection[str] = ()) -> dict[str, tuple[str, str]]:
+    """Service -> (strategy, why).  An override can't make start-first what can't run twice.
+    ``upstreams``: the services a host nginx reaches through an upstream moorage rewrites."""
     decided = {}
     for name, service in sorted(services.items()):
         ports = fixed_ports(service)
@@ -62,6 +77,8 @@ def decide(services: dict[str, dict[str, Any]], overrides: dict[str, str],
             decided[name] = (overrides[name], "switch_strategy sets it")
         elif _labels(service).get("traefik.enable", "").lower() == "true":
             decided[name] = (START, "routed by the proxy: traefik.enable, no fixed host port")
+        elif name in upstreams:
+            decided[name] = (START, "routed by host nginx (upstream), no fixed host port")
         else:
             decided[name] = (STOP, "not routed by the proxy: it may not run twice")
     return decided

@@ -36,11 +36,11 @@ from moorage.operations.shell import argv, sh
 _COMMAND = {"type": ["string", "array"], "items": {"type": "string", "minLength": 1}, "minLength": 1}
 # nginx's own complaint among `nginx -t`'s lines ("nginx: [emerg] a duplicate default server ..."), or its last line.
 # Its time stamp and pid#tid dropped: "[emerg] a duplicate default server for 0.0.0.0:80 in FILE:22".
-_WHY = (r"""why=$({ printf '%s\n' "$out" | grep -m1 -E '\[(emerg|alert|crit|error)\]' """
+WHY = (r"""why=$({ printf '%s\n' "$out" | grep -m1 -E '\[(emerg|alert|crit|error)\]' """
         r"""|| printf '%s\n' "$out" | tail -n 1; } | sed -E 's/^[0-9\/: ]+\[/[/; s/\] [0-9]+#[0-9]+: /] /')""")
 # With systemd: its unit (started when it isn't running).  Without (a container): the running
 # master's pid file, else nginx is started.
-_RELOAD = ("if [ -d /run/systemd/system ]; then systemctl reload-or-restart nginx; "
+RELOAD = ("if [ -d /run/systemd/system ]; then systemctl reload-or-restart nginx; "
            "elif [ -s /run/nginx.pid ] && kill -0 \"$(cat /run/nginx.pid)\" 2>/dev/null; then nginx -s reload; "
            "else nginx; fi")
 
@@ -115,7 +115,7 @@ class NginxSite(Operation):
         file, link = self.paths()
         text = self.text().encode()
         test = sh(argv(self.args.get("test_command", "nginx -t")))
-        reload = sh(argv(self.args["reload_command"])) if "reload_command" in self.args else _RELOAD
+        reload = sh(argv(self.args["reload_command"])) if "reload_command" in self.args else RELOAD
         head = [f"site={sh(self.args['site'])}; file={sh(file)}; link={sh(link)}"]
         same = 'cmp -s "$new" "$file" && [ "$(readlink "$link" 2>/dev/null)" = "$file" ]'
         check = "\n".join([*head, 'new=/dev/stdin', same])
@@ -155,13 +155,13 @@ def _script(same: str, test: str, reload: str) -> list[str]:
         '|| { put_back; echo "cannot enable site $site" >&2; exit 1; }',
         f'if ! out=$({test} 2>&1); then',
         '  put_back; printf \'%s\\n\' "$out" >&2',
-        f'  {_WHY}',
+        f'  {WHY}',
         '  echo "nginx -t refused the configuration with site $site, so $back (nothing reloaded): $why" >&2',
         '  exit 1',
         'fi',
         f'if ! out=$({reload} 2>&1); then',
         '  put_back; printf \'%s\\n\' "$out" >&2',
-        f'  {_WHY}',
+        f'  {WHY}',
         '  echo "the nginx reload failed with site $site, so $back: $why" >&2',
         '  exit 1',
         'fi',

@@ -18,7 +18,7 @@ from moorage.playbook.declarations import value_problems
 from moorage.playbook.usage import unused_warnings, used_names
 from moorage.playbook.validations import validation_problems
 from moorage.project import Project
-from moorage.recipes.compose_services import service_problems, unstaged_binds
+from moorage.recipes.compose_services import service_problems, unstaged_binds, upstream_warnings
 from moorage.recipes.deploy_inputs import input_problems
 from moorage.recipes.preflight import preflight
 from moorage.recipes.shared_server import shared_server_problems
@@ -111,7 +111,8 @@ def _check_services(report: CheckReport, inventory: Inventory, project: Project)
     for selected in report.hosts:
         plays = _plays_of(report, inventory, selected)
         found, count = service_problems(selected, plays, project.root)
-        report.warnings += [w for w in unstaged_binds(selected, plays, project.root) if w not in report.warnings]
+        report.warnings += [w for w in unstaged_binds(selected, plays, project.root) + upstream_warnings(
+            selected, plays, project.root) if w not in report.warnings]
         if count or found:
             def attempt(found: list[Problem] = found, count: int = count) -> str:
                 raise_problems(found)

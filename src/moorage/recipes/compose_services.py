@@ -1,7 +1,8 @@
 """Do the compose service names the inventory uses exist in the project's compose file?
 
 ``migrate_service``, each ``backup_databases[].service`` and ``smoke_tests[].service``,
-``restore_stop_services``, the keys of ``compose_scale`` and the services of each of ``parts`` name
+``restore_stop_services``, the keys of ``compose_scale``, the services of each of ``parts`` and of
+``host_nginx_locations`` name
 services of the compose files the deploy copies (``compose_source``/``compose_files``, read here on
 the controller).  A wrong name fails late on the server: a migration or a smoke test after the
 release switch, a restore with the writer still running, an ``up --scale`` refused, a ``--part``
@@ -21,13 +22,14 @@ from moorage.errors import InputError, Location
 from moorage.inventory import Host
 from moorage.operations.base import PlanError
 from moorage.operations.compose_labels import bind_sources, staged
+from moorage.operations.compose_strategy import container_ports, fixed_ports, local_services
 from moorage.playbook import Play
 from moorage.schema import Problem, suggest
 from moorage.templating import render_value
 from moorage.yamlsrc import display_path, merge_sourced
 
 USES = ("migrate_service", "backup_databases", "restore_stop_services", "compose_scale", "compose_one_shot",
-        "smoke_tests", "parts", "switch_strategy")
+        "smoke_tests", "parts", "switch_strategy", "host_nginx_locations")
 PROFILES = "compose_profiles"  # names a profile some service of the files declares (``profiles: [...]``)
 
 
@@ -92,7 +94,7 @@ def _names(name: str, value: Any) -> list[str]:
         return [str(s) for services in value.values() if isinstance(services, list) for s in services if s]
     if name in ("compose_scale", "switch_strategy") and isinstance(value, Mapping):
         return [str(service) for service in value]
-    if name in ("backup_databases", "smoke_tests") and isinstance(value, list):
+    if name in ("backup_databases", "smoke_tests", "host_nginx_locations") and isinstance(value, list):
         return [str(item["service"]) for item in value if isinstance(item, Mapping) and item.get("service")]
     if isinstance(value, list):
         return [item for item in value if isinstance(item, str) and item]
@@ -197,3 +199,30 @@ def unstaged_binds(host: Host, plays: list[Play], root: Path) -> list[str]:
     return [f"host '{host.name}': service {service} bind-mounts ./{rel}, which the release does not hold: add it "
             "to release_files (on the server compose would mount an empty folder in its place)"
             for service, sources in found.items() for rel in sources if not staged(rel, [*files, *extra])]
+
+
+def upstream_warnings(host: Host, plays: list[Play], root: Path) -> list[str]:
+    """Warnings for the ``host_nginx_locations`` naming a compose service that publishes the port at
+    a fixed host port (it can't run twice: stop-first) or not at all (nginx would find no server).
+    Nothing when the values can't be rendered here or a service is unknown (``service_problems``)."""
+    variables = host.variables(merge_sourced(*(play.defaults() for play in plays)))
+    locations, files = rendered("host_nginx_locations", variables), rendered("compose_files", variables)
+    if not isinstance(locations, list) or not isinstance(files, list) or not compose_paths(variables, root):
+        return []
+    services = local_services(compose_base(rendered("compose_source", variables), root), files)
+    warnings = []
+    for loc in locations:
+        service = services.get(str(loc.get("service"))) if isinstance(loc, Mapping) else None
+        if service is None:
+            continue
+        name, port = loc["service"], str(loc.get("port"))
+        if port not in container_ports(service):
+            warnings.append(f"host '{host.name}': host_nginx_locations sends {loc.get('path')} to service {name} "
+                            f"port {port}, which it does not publish: nginx would find no server; add "
+                            f'ports: ["127.0.0.1::{port}"] to {name}')
+        elif fixed_ports(service):
+            warnings.append(f"host '{host.name}': host_nginx_locations sends {loc.get('path')} to service {name}, "
+                            f"which publishes the fixed host port {', '.join(fixed_ports(service))}: two of its "
+                            "containers cannot run side by side, so it switches stop-first; publish "
+                            f'"127.0.0.1::{port}" (an ephemeral host port) for a zero-downtime switch')
+    return warnings
