@@ -140,3 +140,16 @@ def test_a_rerun_changes_nothing_and_does_not_reload_nginx(app):
     assert again.code == 0, again.stdout[-3000:] + again.stderr
     assert again.recap("zdt")["changed"] == 0
     assert workers(server) == pids and pids.strip()
+
+
+def test_a_restarted_service_gets_a_new_port_and_nginx_follows_it(app):
+    """`moorage restart --service api`: docker gives the restarted container another ephemeral host
+    port; the upstream is rewritten to it, so the site answers afterwards (it answered 502 before)."""
+    server, root = app
+    before = api_ports(server)
+    run = moorage("restart", "--service", "api", "--host", "zdt", cwd=root)
+    assert run.code == 0, run.stdout + run.stderr
+    after = api_ports(server)
+    assert after != before, "docker kept the port: this test no longer proves anything"
+    assert f"server 127.0.0.1:{after[0]};" in upstream(server)
+    assert version(server, HOST) in ("1.0", "1.1")

@@ -56,6 +56,7 @@ class App:
     backup_databases: list[Any]
     parts: dict[str, Any] = field(default_factory=dict)  # {part: [service, ...]}, the inventory's ``parts``
     health_validate_certs: bool = True   # as the deploy's gate: a self-signed staging cert was "FAILING"
+    nginx_upstreams: dict[str, Any] = field(default_factory=dict)  # compose_app's: host nginx upstreams to follow
 
     def compose(self, *arguments: str) -> str:
         """``docker compose ARGUMENTS`` run in the current release of the app (each argument quoted):
@@ -73,13 +74,13 @@ def app_of(request: Request) -> App:
     if len(hosts) != 1:
         raise InputError(f"--host must name one host here, '{request.target}' selects {len(hosts)}")
     keys = ("app_dir", "compose_project", "compose_files", "health_url", "health_headers", "backup_dir",
-            "backup_databases", "parts", "health_validate_certs")
+            "backup_databases", "parts", "health_validate_certs", "nginx_upstreams")
     values = render_keys(hosts[0].variables(request.project.load_playbook("deploy").defaults()), keys)
     return App(hosts[0], str(values["app_dir"]), str(values["compose_project"]),
                tuple(str(f) for f in values["compose_files"] or ["compose.yml"]),
                _urls(values["health_url"]), dict(values["health_headers"] or {}), str(values["backup_dir"] or ""),
                list(values["backup_databases"] or []), dict(values["parts"] or {}),
-               values["health_validate_certs"] is not False)
+               values["health_validate_certs"] is not False, dict(values["nginx_upstreams"] or {}))
 
 
 @contextmanager

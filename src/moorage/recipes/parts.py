@@ -19,6 +19,7 @@ from moorage.connection import Connection
 from moorage.errors import InputError
 from moorage.operations.base import Facts, OpContext, TaskFailed
 from moorage.operations.compose_ready import ComposeReady
+from moorage.operations.nginx_upstream import NginxUpstream, upstream_targets
 from moorage.operations.shell import Raw, sh
 from moorage.recipes.day2 import App
 from moorage.schema import suggest
@@ -79,6 +80,23 @@ def wait_ready(app: App, conn: Connection, services: Sequence[str]) -> str:
     assert change is not None, "compose_ready always plans its poll"
     try:
         op.apply(change, conn)
+    except TaskFailed as exc:
+        return str(exc)
+    return ""
+
+
+def follow_upstreams(app: App, conn: Connection) -> str:
+    """Point the host nginx upstreams (``nginx_upstreams``, ``proxy: host_nginx`` locations naming a
+    service) at the containers running now: a restarted or recreated container publishes its port
+    on a new ephemeral host port.  ``""`` when done (or none), else why not (nginx's error)."""
+    if not upstream_targets(app.nginx_upstreams):
+        return ""
+    op = NginxUpstream({"project_name": app.compose_project, "upstreams": app.nginx_upstreams},
+                       OpContext(app.host.name, {}))
+    change = op.plan(Facts())
+    try:
+        if change is not None:
+            op.apply(change, conn)
     except TaskFailed as exc:
         return str(exc)
     return ""

@@ -50,13 +50,18 @@ def control(request: Request, verb: str, services: Sequence[str], *, parts: Sequ
             else app.compose(verb, *services)
         result = conn.run(line)
         unready = parts_recipe.wait_ready(app, conn, services) if result.ok and verb == "up" else ""
-        server.audit(conn, app.app_dir, verb, current, "ok" if result.ok and not unready else "failed",
+        # a restarted or recreated container has a new ephemeral host port: host nginx follows it
+        stale = parts_recipe.follow_upstreams(app, conn) if result.ok else ""
+        server.audit(conn, app.app_dir, verb, current, "ok" if result.ok and not unready and not stale else "failed",
                      services=",".join(services), parts=",".join(parts))
     if not result.ok:
         raise HostError(app.host.name, f"docker compose {verb} {' '.join(services)} failed (exit "
                         f"{result.exit_code}): {result.stderr_tail(5)}")
     if unready:
         raise HostError(app.host.name, f"{', '.join(services)} started but not ready: {unready}")
+    if stale:
+        raise HostError(app.host.name, f"{', '.join(services)} {verb} done, but host nginx still points at the "
+                        f"old ports: {stale}")
     done = {"restart": "restarted", "stop": "stopped", "start": "started", "up": "up and ready",
             "down": "removed (containers only; volumes kept)"}[verb]
     of = f"part {', '.join(parts)}: " if parts else ""
