@@ -105,7 +105,7 @@ def write_project(root: Path, nodes: dict[str, TestServer], **variables: Any) ->
         "compose_file": "compose.yml", "release_files": ["edge.conf"],
         "app_image": "tasklist/app:1.0", "app_images": ["{{ app_image }}"], "image_source": "ship",
         "migrate_service": "web", "migrate_command": "tasklist migrate",
-        "swarm_addr_pool": "10.77.0.0/16",
-        "app_env": {"APP_IMAGE": "{{ app_image }}", "DB_PASSWORD": {"generate": 24},
+        "swarm_addr_pool": "10.77.0.0/16", "api_mode": "serve",
+        "app_env": {"APP_IMAGE": "{{ app_image }}", "API_MODE": "{{ api_mode }}", "DB_PASSWORD": {"generate": 24},
                     "SECRET_KEY": {"generate": 24}}, **variables})
     return path.parent
