@@ -9,6 +9,7 @@ through a worker's published port (0 failed), a no-change deploy (changed=0, no 
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -109,6 +110,18 @@ def test_a_no_change_deploy_changes_nothing(swarm):
     assert run.recap("node1")["changed"] == 0, changed
     stack = [t for t in run.tasks("node1") if t["task"].startswith("stack swarmtest deployed")]
     assert [t["status"] for t in stack] == ["skipped"]
+
+
+def test_status_and_logs_read_the_swarm(swarm):
+    _, root = swarm
+    status = moorage("status", "--host", "node2", "--json", cwd=root)  # any node: its swarm's first manager
+    assert status.code == 0, status.stdout + status.stderr
+    report = json.loads(status.stdout)
+    assert report["host"] == "node1" and report["state"] == "live"
+    assert {s["service"]: s["replicas"] for s in report["services"]} == {
+        "swarmtest_db": "1/1", "swarmtest_edge": "3/3", "swarmtest_web": "2/2"}
+    logs = moorage("logs", "--host", "swarm", "--service", "web", "--tail", "5", cwd=root)
+    assert logs.code == 0 and "swarmtest_web." in logs.stdout, logs.stdout + logs.stderr
 
 
 def test_rollback_brings_v1_back(swarm):

@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from testbed import zdt
 from testbed.images import ensure_image
 from testbed.servers import Testbed, TestServer
 from testbed.tasklist import build_tasklist
@@ -51,14 +52,9 @@ STACK: dict[str, Any] = {
                 "restart_policy": {"condition": "any", "delay": "1s"},
             },
         },
-        "db": {
-            "image": "moorage-test/postgres:latest",
-            "environment": {"POSTGRES_DB": "tasks", "POSTGRES_USER": "tasks", "POSTGRES_PASSWORD": "${DB_PASSWORD:?}"},
-            "volumes": ["pgdata:/var/lib/postgresql/data"],
-            "healthcheck": {"test": ["CMD-SHELL", "pg_isready -q -h 127.0.0.1 -U tasks -d tasks"],
-                            "interval": "2s", "retries": 15, "start_period": "30s"},
-            "deploy": {"endpoint_mode": "dnsrr", "placement": {"constraints": ["node.labels.db == true"]}},
-        },
+        # the tutorial's PostgreSQL (testbed.zdt), placed on the node labelled db=true
+        "db": {**{k: v for k, v in zdt.COMPOSE["services"]["db"].items() if k != "restart"},
+               "deploy": {"endpoint_mode": "dnsrr", "placement": {"constraints": ["node.labels.db == true"]}}},
         "edge": {
             "image": "moorage-test/nginx:latest",
             "configs": [{"source": "edge_conf", "target": "/etc/nginx/conf.d/default.conf"}],

@@ -100,7 +100,7 @@ class StackDeploy(Operation):
                    Raw("> .moorage-migrate.yml")),
                 f"migrate() {{ {run} || return 1; echo '@@did migrations ran'; }}",
             ])
-        script = "\n".join([
+        script = "\n".join(line for line in [
             sh("cd", self.args["project_dir"]),
             f"stack={sh(stack)}; timeout={timeout}",
             sh(Raw("printf '%s'"), ATTACHABLE, Raw("> .moorage-swarm.yml")),
@@ -119,7 +119,7 @@ class StackDeploy(Operation):
             "sleep 2",
             "wait_converged",
             "echo \"@@did stack $stack converged\"",
-        ])
+        ] if line)
         return Change(f"stack {stack} deployed and converged", [Shell(script, timeout=timeout * 2 + 120)])
 
     def apply(self, change: Change, conn: Connection) -> OpResult:
