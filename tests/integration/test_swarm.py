@@ -112,7 +112,7 @@ def test_a_no_change_deploy_changes_nothing(swarm):
     assert [t["status"] for t in stack] == ["skipped"]
 
 
-def test_status_and_logs_read_the_swarm(swarm):
+def test_status_logs_and_exec_reach_the_swarm(swarm):
     _, root = swarm
     status = moorage("status", "--host", "node2", "--json", cwd=root)  # any node: its swarm's first manager
     assert status.code == 0, status.stdout + status.stderr
@@ -122,6 +122,10 @@ def test_status_and_logs_read_the_swarm(swarm):
         "swarmtest_db": "1/1", "swarmtest_edge": "3/3", "swarmtest_web": "2/2"}
     logs = moorage("logs", "--host", "swarm", "--service", "web", "--tail", "5", cwd=root)
     assert logs.code == 0 and "swarmtest_web." in logs.stdout, logs.stdout + logs.stderr
+    inside = moorage("exec", "--host", "swarm", "--service", "web", "--", "cat", "/app/VERSION", cwd=root)
+    assert inside.code == 0 and inside.stdout.strip() == "1.1", inside.stdout + inside.stderr
+    missing = moorage("exec", "--host", "swarm", "--service", "nope", "--", "true", cwd=root)
+    assert missing.code == 2 and "no compose service 'nope'" in missing.stderr, missing.stderr
 
 
 def test_rollback_brings_v1_back(swarm):
