@@ -1,5 +1,6 @@
 """An environment that is a Docker Swarm: `orchestrator: swarm`, each host's `swarm_role`, labels
-and advertise address, and the mistakes `check` names with file:line."""
+and advertise address, the mistakes `check` names with file:line, and which host a swarm's deploy,
+rollback, status and logs go to."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import pytest
 
 from moorage.errors import InputError
 from moorage.inventory import SwarmNode, load_inventory
+from moorage.recipes import swarm
 
 SWARM = """\
 project: shop
@@ -62,3 +64,26 @@ def test_swarm_mistakes_are_named(tmp_path, text, expected):
         assert len(found) == 1 and found[0].startswith("hosts.yml:6:") and "(did you mean 'swarm'?)" in found[0]
     else:
         assert found == expected
+
+
+@pytest.mark.parametrize(("target", "expected"), [
+    ("cluster", ["n1"]),          # the first manager listed, once
+    ("n2", ["n1"]),
+    ("n2,box", ["box", "n1"]),    # a compose host stays itself
+    ("all", ["box", "n1"]),
+])
+def test_a_swarm_is_deployed_on_its_first_manager(tmp_path, target, expected):
+    inv = load(tmp_path, SWARM.replace("swarm_role: worker", "swarm_role: manager"))  # n1 is still first
+    assert [h.name for h in swarm.deploy_targets(inv, inv.select(target))] == expected
+
+
+def test_the_orchestrator_is_a_variable_every_role_sees(tmp_path):
+    inv = load(tmp_path, SWARM)
+    assert inv.hosts["n2"].variables()["orchestrator"] == "swarm"
+    assert inv.hosts["box"].variables()["orchestrator"] == "compose"
+
+
+def test_forming_a_swarm_of_a_compose_environment_is_refused(tmp_path):
+    inv = load(tmp_path, SWARM)
+    with pytest.raises(InputError, match="environment 'single' is not one: give it orchestrator: swarm"):
+        swarm.swarm_environments(inv, inv.select("box"), "swarm")
