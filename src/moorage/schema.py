@@ -302,7 +302,8 @@ def _sentence(error: ValidationError, subject: str) -> str:
         names = " or ".join(_TYPE_NAMES.get(t, t) for t in wanted)
         return f"{subject} must be {names}, not {type_of(value)}{_quoting_hint(wanted, value)}"
     if kind == "enum":
-        return f"{subject} is {_short(value)}; allowed values: {', '.join(map(str, expected))}"
+        hint = suggest(value, expected) if isinstance(value, str) else ""
+        return f"{subject} is {_short(value)}; allowed values: {', '.join(map(str, expected))}{hint}"
     if kind == "const":
         return f"{subject} must be {_short(expected)}, not {_short(value)}"
     if kind in ("minimum", "maximum"):

@@ -80,6 +80,7 @@ class TestServer:
     volume: str | None = None  # the inner engine's /var/lib/docker (dockerhost only)
     container_name: str = ""  # moorage-test-<runid>-<name>-<n>
     host_key: str = ""  # "ssh-ed25519 AAAA..."
+    network_address: str = ""  # its address on the run's own network (``network=``), as its peers see it
 
     def exec(self, cmd: str, input: bytes | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
         """Run ``cmd`` with ``sh -c`` inside the container (for test assertions, not for the engine)."""
@@ -141,6 +142,7 @@ class Testbed:
         self._names = itertools.count(1)
         self._lock = threading.Lock()
         self._refs: dict[str, str] = {}
+        self.networks: list[str] = []  # ids of the networks this run created (removed after its servers)
         self.closed = False
         _live.add(self)
         if (threading.current_thread() is threading.main_thread()
@@ -157,14 +159,24 @@ class Testbed:
         """
         return self.start_many({name or kind: kind}, publish=publish)[name or kind]
 
-    def start_many(self, kinds: Mapping[str, str],
-                   publish: Sequence[int] | None = None) -> dict[str, TestServer]:
-        """Start several servers (``{name: kind}``): all containers first, then wait for all."""
+    def network(self, name: str = "net") -> str:
+        """Create a user-defined bridge network for this run (``<prefix>-<name>``) and return its name:
+        servers started with ``network=`` it reach each other by ``network_address`` (a swarm's nodes)."""
+        full = f"{self.prefix}-{name}"
+        net_id = docker("network", "create", "--label", f"moorage-test.run={self.run_id}", full).stdout.strip()
+        with self._lock:
+            self.networks.append(net_id)
+        return full
+
+    def start_many(self, kinds: Mapping[str, str], publish: Sequence[int] | None = None,
+                   network: str | None = None) -> dict[str, TestServer]:
+        """Start several servers (``{name: kind}``): all containers first, then wait for all.
+        ``network``: a network from ``network()`` they join instead of Docker's default bridge."""
         for kind in kinds.values():
             if kind not in KINDS:
                 raise ValueError(f"unknown test server kind {kind!r}; use one of {', '.join(KINDS)}")
         refs = {kind: self._image(kind) for kind in set(kinds.values())}
-        started = {name: self._run(name, kind, refs[kind], publish) for name, kind in kinds.items()}
+        started = {name: self._run(name, kind, refs[kind], publish, network) for name, kind in kinds.items()}
         try:
             for server in started.values():
                 self._wait_ready(server)
@@ -179,7 +191,8 @@ class Testbed:
             self._refs[kind] = ensure_image(IMAGE_OF.get(kind, kind))
         return self._refs[kind]
 
-    def _run(self, name: str, kind: str, ref: str, publish: Sequence[int] | None) -> TestServer:
+    def _run(self, name: str, kind: str, ref: str, publish: Sequence[int] | None,
+             network: str | None = None) -> TestServer:
         if self.closed:
             raise RuntimeError("this Testbed is closed")
         if publish is None:
@@ -189,6 +202,7 @@ class Testbed:
                 "--label", f"moorage-test.run={self.run_id}",
                 "-e", f"AUTHORIZED_KEYS={self.public_key}", "-p", "127.0.0.1::22"]
         args += [a for p in publish for a in ("-p", f"127.0.0.1::{int(p)}")]
+        args += ["--network", network] if network else []
         volume = None
         if kind in WITH_ENGINE_FLAGS:
             volume = f"{cname}-docker"
@@ -209,6 +223,10 @@ class Testbed:
             bindings = json.loads(docker("inspect", "--format", "{{json .NetworkSettings.Ports}}",
                                          cid).stdout)
             published = {int(k.split("/")[0]): int(v[0]["HostPort"]) for k, v in bindings.items() if v}
+            if network:
+                server.network_address = docker(
+                    "inspect", "--format", f'{{{{(index .NetworkSettings.Networks "{network}").IPAddress}}}}',
+                    cid).stdout.strip()
         except BaseException:
             self._stop(server)
             raise
@@ -293,6 +311,10 @@ class Testbed:
             volumes = [s.volume for s in servers if s.volume]
             if volumes:
                 docker("volume", "rm", "-f", *volumes, check=False)
+        with self._lock:
+            networks, self.networks = list(self.networks), []
+        if networks:
+            docker("network", "rm", *networks, check=False)
         shutil.rmtree(self.workdir, ignore_errors=True)
         _live.discard(self)
 
@@ -321,13 +343,15 @@ def write_inventory(directory: str | os.PathLike[str], servers: Mapping[str, Tes
                     environments: Mapping[str, Sequence[str]] | None = None,
                     extra_vars: Mapping[str, Any] | None = None, *, project: str = "test",
                     env_vars: Mapping[str, Mapping[str, Any]] | None = None,
-                    host_fields: Mapping[str, Mapping[str, Any]] | None = None) -> Path:
+                    host_fields: Mapping[str, Mapping[str, Any]] | None = None,
+                    env_fields: Mapping[str, Mapping[str, Any]] | None = None) -> Path:
     """Write ``<directory>/hosts.yml`` (and ``known_hosts``) for these servers; return its path.
 
     ``servers`` maps inventory host names to servers.  ``environments`` maps environment
     names to host names (default: one environment per host, named like it).  ``extra_vars``
     become the top-level ``vars``; ``env_vars`` an environment's ``vars``; ``host_fields``
-    extra keys of a host entry (e.g. ``{"web1": {"become": True}}``).
+    extra keys of a host entry (e.g. ``{"web1": {"become": True}}``); ``env_fields`` extra keys of an
+    environment (e.g. ``{"prod": {"orchestrator": "swarm"}}``).
     """
     import yaml
 
@@ -346,6 +370,7 @@ def write_inventory(directory: str | os.PathLike[str], servers: Mapping[str, Tes
         "vars": dict(extra_vars or {}),
         "environments": {
             env: {
+                **dict((env_fields or {}).get(env, {})),
                 "vars": dict((env_vars or {}).get(env, {})),
                 "hosts": {
                     h: {"address": servers[h].address, "port": servers[h].port, "user": servers[h].user,

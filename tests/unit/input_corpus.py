@@ -147,7 +147,7 @@ CASES = [
     Case("unknown top-level key", hosts_replacing("vars:", "varz: {}\nvars:"), "inventory/hosts.yml:3: varz: "
          "unknown key 'varz' (did you mean 'vars'?)"),
     Case("connection misspelt", hosts_replacing("connection: ssh", "connection: sssh"), "inventory/hosts.yml:7: "
-         "environments.web.connection: 'connection' is 'sssh'; allowed values: ssh, local"),
+         "environments.web.connection: 'connection' is 'sssh'; allowed values: ssh, local (did you mean 'ssh'?)"),
     Case("group_vars for no environment", {"inventory/group_vars/wbe.yml": "a: 1\n"}, "inventory/group_vars/wbe.yml:"
          " 'wbe.yml' names no environment (did you mean 'web'?)"),
     Case("magic variable redefined", {HOST_VARS: "project: other\n"}, "inventory/host_vars/web1.yml:1: project: "

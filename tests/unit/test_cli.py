@@ -13,9 +13,9 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 TASKS = ["backup", "check", "deploy", "down", "exec", "init", "inventory", "logs", "onboard", "play", "playbooks",
-         "releases", "restart", "restore", "roles", "rollback", "run", "start", "status", "stop", "sync-media", "trust",
-         "up"]
-BUILTIN_PLAYBOOKS = "backup, deploy, onboard, proxy, restore, rollback, sync-media"
+         "releases", "restart", "restore", "roles", "rollback", "run", "start", "status", "stop", "swarm", "sync-media",
+         "trust", "up"]
+BUILTIN_PLAYBOOKS = "backup, deploy, onboard, proxy, restore, rollback, swarm, sync-media"
 BUILTIN_ROLES = "base, compose_app, docker_engine, hardening, host_nginx, media, nginx_static, postgres_backup, traefik"
 
 
@@ -88,7 +88,7 @@ def test_check_on_a_broken_copy_names_every_file_line(dm_copy):
     assert result.stderr.splitlines() == [
         "error: inventory/group_vars/vsp.yml: 'vsp.yml' names no environment (did you mean 'vps'?)",
         f"inventory/hosts.yml:{line_of(hosts, 'connection: locale')}: environments.pc.connection: "
-        "'connection' is 'locale'; allowed values: ssh, local",
+        "'connection' is 'locale'; allowed values: ssh, local (did you mean 'local'?)",
     ]
     assert "Traceback" not in result.stderr
 

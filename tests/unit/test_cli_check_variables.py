@@ -35,8 +35,8 @@ def test_check_host_names_each_wrong_value_and_warns_about_the_typo(tmp_path):
     assert result.returncode == 2
     assert result.stdout.splitlines() == [
         "ok   inventory/hosts.yml (1 environment, 1 host)",
-        "ok   variables of staging (10 variables)",
-        "ok   built-in playbooks: backup, deploy, onboard, proxy, restore, rollback, sync-media",
+        "ok   variables of staging (11 variables)",
+        "ok   built-in playbooks: backup, deploy, onboard, proxy, restore, rollback, swarm, sync-media",
         "ok   built-in roles: base, compose_app, docker_engine, hardening, host_nginx, media, nginx_static, "
         "postgres_backup, traefik",
         "FAIL role variables of staging (3 problems)",

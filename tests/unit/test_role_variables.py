@@ -79,7 +79,8 @@ def test_builtin_defaults_satisfy_the_declarations(tmp_path, monkeypatch):
                          "to keep on the server (at least 2, the live one and the one a rollback returns to)."),
     ("health_timeout: -1", "variable 'health_timeout' must be more than 0, not -1; role postgres_backup: Seconds "
                            "the health gate waits for a 200."),
-    ("firewall: iptables", "variable 'firewall' is 'iptables'; allowed values: nftables, ufw, none; role base: "
+    ("firewall: iptables", "variable 'firewall' is 'iptables'; allowed values: nftables, ufw, none "
+                           "(did you mean 'nftables'?); role base: "
                            "Which firewall role hardening applies (none leaves the host's packet filter alone)."),
     ("sshd_settings: {PermitRootLogin: false}", "variable sshd_settings.PermitRootLogin: 'PermitRootLogin' must "
      "be a string or an integer, not false (a boolean); role hardening: sshd settings written to "
@@ -150,7 +151,7 @@ def test_a_projects_own_role_declares_and_is_checked(tmp_path, monkeypatch):
     ("x:\n  type: string\n", "roles/r/variables.yml:1: x: missing required key 'description'"),
     ("x:\n  description: An x.\n  type: strin\n",
      "roles/r/variables.yml:3: x.type: 'type' is 'strin'; allowed values: string, integer, number, boolean, "
-     "object, array, null"),
+     "object, array, null (did you mean 'string'?)"),
     ("9x:\n  description: An x.\n", "roles/r/variables.yml:1: 9x: name '9x' is not valid: a variable name is "
                                     "letters, digits and underscores, not starting with a digit"),
     ("x:\n  description: An x.\n  minimum: lots\n",

@@ -32,7 +32,8 @@ INVENTORY_CASES = [
     (inventory_with("  pc:\n    conection: local\n    hosts: {pc: {}}\n"),
      ["inv.yml:4: environments.pc.conection: unknown key 'conection' (did you mean 'connection'?)"]),
     (inventory_with("  pc:\n    connection: sssh\n    hosts: {pc: {}}\n"),
-     ["inv.yml:4: environments.pc.connection: 'connection' is 'sssh'; allowed values: ssh, local"]),
+     ["inv.yml:4: environments.pc.connection: 'connection' is 'sssh'; allowed values: ssh, local "
+      "(did you mean 'ssh'?)"]),
     (inventory_with("  vps:\n    hosts:\n      vps:\n        port: '22'\n"),
      ["inv.yml:6: environments.vps.hosts.vps.port: 'port' must be an integer, not a string ('22'); "
       "write it without quotes to make it a number"]),

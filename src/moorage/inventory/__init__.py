@@ -24,8 +24,8 @@ See docs/variables.md.
 """
 
 from moorage.inventory.loader import load_inventory
-from moorage.inventory.model import Environment, Host, Inventory
+from moorage.inventory.model import Environment, Host, Inventory, SwarmNode
 from moorage.inventory.variables import LEVELS, MAGIC, VarSource, parse_overrides
 
-__all__ = ["LEVELS", "MAGIC", "Environment", "Host", "Inventory", "VarSource", "load_inventory",
+__all__ = ["LEVELS", "MAGIC", "Environment", "Host", "Inventory", "SwarmNode", "VarSource", "load_inventory",
            "parse_overrides"]

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from moorage.errors import InputError, Location
-from moorage.inventory.model import Environment, Host, Inventory
+from moorage.inventory.model import Environment, Host, Inventory, SwarmNode
 from moorage.inventory.templates import syntax_problems
 from moorage.inventory.variables import MAGIC, Layer
 from moorage.scalars import data as as_data
@@ -38,7 +38,8 @@ def load_inventory(path: str | os.PathLike[str] = "inventory", overrides: Mappin
     found += gv_problems + hv_problems
     if not found:
         sources = [data, *group_vars.values(), *host_vars.values()]
-        found += _name_problems(data) + _magic_problems(sources) + syntax_problems(_var_mappings(sources))
+        found += _name_problems(data) + _swarm_problems(data) + _magic_problems(sources)
+        found += syntax_problems(_var_mappings(sources))
     raise_problems(found)
     inventory = _build(data, inv_dir, hosts_file, group_vars, host_vars, _level5(overrides or {}))
     inventory.files += [Path(getattr(d, "file", "")) for d in [*group_vars.values(), *host_vars.values()]]
@@ -141,6 +142,32 @@ def _name_problems(data: Mapping[str, Any]) -> list[Problem]:
     return issues
 
 
+SWARM_KEYS = ("swarm_role", "swarm_labels", "swarm_advertise_addr")
+
+
+def _swarm_problems(data: Mapping[str, Any]) -> list[Problem]:
+    """A swarm environment marks every host manager or worker and has a manager; the swarm keys
+    mean nothing elsewhere, so they are refused there (a forgotten ``orchestrator: swarm``)."""
+    issues: list[Problem] = []
+    for env_name, env in data["environments"].items():
+        swarm = env.get("orchestrator") == "swarm"
+        hosts = {name: host or LineDict() for name, host in env["hosts"].items()}
+        for name, host in hosts.items():
+            path = ["environments", env_name, "hosts", name]
+            loc = env["hosts"].location(name)
+            if swarm and "swarm_role" not in host:
+                issues.append(Problem(loc, format_path(path), f"host '{name}' is in swarm environment '{env_name}' "
+                                      "and needs swarm_role: manager or swarm_role: worker"))
+            for key in SWARM_KEYS if not swarm else ():
+                if key in host:
+                    issues.append(Problem(host.location(key), format_path([*path, key]), f"{key} needs the "
+                                          f"environment to be a swarm: add orchestrator: swarm to '{env_name}'"))
+        if swarm and not any((h or {}).get("swarm_role") == "manager" for h in hosts.values()):
+            issues.append(Problem(env.location("orchestrator"), format_path(["environments", env_name]),
+                                  f"swarm environment '{env_name}' has no manager: mark one host swarm_role: manager"))
+    return issues
+
+
 def _magic_problems(sources: list[Any]) -> list[Problem]:
     """Variables may not redefine the magic variables moorage sets."""
     issues = []
@@ -173,7 +200,7 @@ def _build(data: LineDict, inv_dir: Path, hosts_file: Path, group_vars: dict[str
         env_layers = [*top, Layer(3, env.get("vars") or {}), Layer(3, group_vars.get(env_name, {}))]
         inventory.environments[env_name] = Environment(
             env_name, env.get("connection", "ssh"), env.get("production", False),
-            list(env["hosts"]), data["environments"].location(env_name))
+            list(env["hosts"]), data["environments"].location(env_name), env.get("orchestrator", "compose"))
         for host_name, host in env["hosts"].items():
             host = host or LineDict()
             layers = [*env_layers, Layer(4, host.get("vars") or {}), Layer(4, host_vars.get(host_name, {})),
@@ -183,8 +210,17 @@ def _build(data: LineDict, inv_dir: Path, hosts_file: Path, group_vars: dict[str
                 target=_target(host_name, host, env, data, inv_dir, known_hosts),
                 location=env["hosts"].location(host_name), project=data["project"],
                 fingerprint=host.get("fingerprint"), layers=layers, inventory_dir=inv_dir.resolve(),
-                key_location=_where_set("ssh_key", host, env, data))
+                key_location=_where_set("ssh_key", host, env, data),
+                swarm=_swarm_node(host, env, str(host.get("address", host_name))))
     return inventory
+
+
+def _swarm_node(host: Mapping[str, Any], env: Mapping[str, Any], address: str) -> SwarmNode | None:
+    """The host's part in its environment's swarm (None outside a swarm environment)."""
+    if env.get("orchestrator") != "swarm":
+        return None
+    return SwarmNode(str(host["swarm_role"]), str(host.get("swarm_advertise_addr", address)),
+                     {str(k): str(v) for k, v in (host.get("swarm_labels") or {}).items()})
 
 
 def _target(name: str, host: Mapping[str, Any], env: Mapping[str, Any], data: Mapping[str, Any],

@@ -25,6 +25,17 @@ class Environment:
     production: bool
     hosts: list[str]
     location: Location
+    orchestrator: str = "compose"  # or "swarm": the hosts are the nodes of one Docker Swarm
+
+
+@dataclass(frozen=True)
+class SwarmNode:
+    """A host's part in its environment's swarm: ``role`` manager|worker, node ``labels``, and
+    ``advertise_addr``: the address its peers reach it at."""
+
+    role: str
+    advertise_addr: str
+    labels: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -39,17 +50,20 @@ class Host:
     project: str
     fingerprint: str | None = None
     key_location: Location | None = None  # where its ssh_key is written (None: no key set)
+    swarm: SwarmNode | None = None  # set in an environment with orchestrator: swarm
     layers: list[Layer] = field(default_factory=list, repr=False)
     inventory_dir: Path = field(default=Path("."), repr=False)
 
     @property
     def magic(self) -> dict[str, str]:
         """The variables moorage always sets (data: never rendered as templates); ``project_dir`` is
-        the project root, the inventory directory's parent (where compose files and media are read)."""
+        the project root, the inventory directory's parent (where compose files and media are read);
+        ``orchestrator`` its environment's: compose, or swarm (roles choose their steps by it)."""
         inventory_dir = self.inventory_dir.resolve()
         magic: dict[str, str] = data({"inventory_hostname": self.name, "environment_name": self.environment,
                      "project": self.project, "inventory_dir": str(inventory_dir),
-                     "project_dir": str(inventory_dir.parent)})
+                     "project_dir": str(inventory_dir.parent),
+                     "orchestrator": "swarm" if self.swarm is not None else "compose"})
         return magic
 
     def _merged(self, defaults: Mapping[str, Any] | None) -> tuple[dict[str, Any], dict[str, Origin]]:

@@ -19,7 +19,7 @@ from moorage.errors import InputError, Location
 from moorage.scalars import Data, data, to_json
 from moorage.yamlsrc import LineDict, LineList, parse_yaml
 
-MAGIC = ("inventory_hostname", "environment_name", "project", "inventory_dir", "project_dir")
+MAGIC = ("inventory_hostname", "environment_name", "project", "inventory_dir", "project_dir", "orchestrator")
 LEVELS = {1: "1 defaults", 2: "2 inventory", 3: "3 environment", 4: "4 host", 5: "5 --set"}
 MAGIC_LEVEL = "magic"
 

@@ -11,6 +11,7 @@ inventory and the playbook once, runs the engine (``executor.Runner``) and the s
 - ``backup``      backup.yml; ``--list``, ``--verify``, ``--fetch`` (``fetch``)
 - ``restore``     lock -> choose -> verify -> guard -> safety backup -> restore.yml -> audit
 - ``onboard``     first contact -> log in -> base roles -> prove -> hardening -> prove -> audit
+- ``swarm``       a swarm environment's Docker Swarm: init on the first manager -> joins -> node labels
 - ``sync_media``  sync-media.yml
 - ``trust``       pin a host key (``connection/hostkey.py``)
 - ``check``       validate a project's files and, with a host, its role variables and preflight

@@ -28,8 +28,9 @@ from moorage.operations import server_state as server
 from moorage.operations.backups import catalog
 from moorage.operations.base import Facts, OpContext, TaskFailed
 from moorage.operations.http import WaitHttp
+from moorage.operations.shell import Raw, sh
 from moorage.progname import command
-from moorage.recipes import server_health
+from moorage.recipes import server_health, swarm
 from moorage.recipes.console import console
 from moorage.recipes.play import Request
 from moorage.schema import suggest
@@ -70,7 +71,8 @@ class App:
 
 def app_of(request: Request) -> App:
     """The one host ``request`` names and its app's settings; ``InputError`` when it names several."""
-    hosts = request.inventory().select(request.target)
+    inventory = request.inventory()
+    hosts = swarm.deploy_targets(inventory, inventory.select(request.target))  # a swarm: its first manager
     if len(hosts) != 1:
         raise InputError(f"--host must name one host here, '{request.target}' selects {len(hosts)}")
     keys = ("app_dir", "compose_project", "compose_files", "health_url", "health_headers", "backup_dir",
@@ -141,7 +143,8 @@ def status(request: Request, *, json_: bool = False) -> int:
     app = app_of(request)
     with _connected(app) as conn:
         ledger = server.read_ledger(conn, app.app_dir)
-        listing = conn.run(app.compose("ps", "-a", "--format", "{{.Service}}|{{.State}}|{{.Health}}|{{.Image}}"))
+        listing = conn.run(_stack_services(app) if app.host.swarm else
+                           app.compose("ps", "-a", "--format", "{{.Service}}|{{.State}}|{{.Health}}|{{.Image}}"))
         services = [line.split("|") for line in listing.text.splitlines() if "|" in line]
         audit = server.read_audit(conn, app.app_dir, 5)
         backups = catalog.parse_listing(conn.run(catalog.list_command(app.backup_dir or "/nonexistent")).text)
@@ -154,6 +157,7 @@ def status(request: Request, *, json_: bool = False) -> int:
     warning = catalog.staleness(backups, BACKUP_WARN_HOURS,
                                 labels=None if app.backup_databases else [])  # no database: no warning
     name = app.host.name
+    columns = ("service", "replicas", "mode", "image") if app.host.swarm else ("service", "state", "health", "image")
     if json_:
         print(json.dumps({"host": name, "current": ledger.current, "state": ledger.state(ledger.current or ""),
                           "health": health, "audit": audit,
@@ -164,13 +168,12 @@ def status(request: Request, *, json_: bool = False) -> int:
                           "problems": problems,
                           "backup": {"newest": newest.name if newest else None,
                                      "age_seconds": round(newest.age()) if newest else None, "warning": warning},
-                          "services": [dict(zip(("service", "state", "health", "image"), s, strict=False))
-                                       for s in services]}))
+                          "services": [dict(zip(columns, s, strict=False)) for s in services]}))
         return 0
     out = console()
     state = f" ({ledger.state(ledger.current)})" if ledger.current else ""
     out.print(f"[bold]{name}[/]: release [bold]{ledger.current or 'none'}[/]{state} in {app.app_dir}")
-    table = Table("service", "state", "health", "image")
+    table = Table(*columns)
     for row in services:
         table.add_row(*row)
     out.print(table)
@@ -200,11 +203,28 @@ def logs(request: Request, *, service: str = "", tail: int = 100, since: str = "
     with _connected(app) as conn:
         if service:
             known_service(app, conn, service)
-        result = conn.run(app.compose(*arguments, *([service] if service else [])))
+        result = conn.run(_service_logs(app, arguments, service) if app.host.swarm else
+                          app.compose(*arguments, *([service] if service else [])))
     sys.stdout.write(result.text)
     if not result.ok:
         raise InputError(f"{app.host.name}: docker compose logs failed: {result.stderr_tail(3)}")
     return 0
+
+
+def _stack_services(app: App) -> str:
+    """A swarm's services as ``NAME|REPLICAS|MODE|IMAGE`` lines (the stack is named like the compose project)."""
+    return sh("docker", "stack", "services", "--format", "{{.Name}}|{{.Replicas}}|{{.Mode}}|{{.Image}}",
+              app.compose_project)
+
+
+def _service_logs(app: App, arguments: list[str], service: str) -> str:
+    """``docker service logs`` of the stack's ``service`` (every service of the stack when empty), with
+    the options of ``logs_arguments`` that command knows (it has no --no-color)."""
+    options = [a for a in arguments[1:] if a != "--no-color"]
+    if service:
+        return sh("docker", "service", "logs", options, f"{app.compose_project}_{service}")
+    return sh(Raw("for s in $(docker stack services --format '{{.Name}}'"), app.compose_project,
+              Raw('); do docker service logs'), options, Raw('"$s" 2>&1; done'))
 
 
 def logs_arguments(tail: int, since: str, *, follow: bool) -> list[str]:

@@ -20,7 +20,7 @@ from moorage.inventory import Host, Inventory
 from moorage.operations import server_state as server
 from moorage.playbook import Playbook
 from moorage.progname import command
-from moorage.recipes import preflight_server, resume, rollback
+from moorage.recipes import preflight_server, resume, rollback, swarm
 from moorage.recipes.check import check_before_run
 from moorage.recipes.compose_services import refuse_unknown
 from moorage.recipes.outcome import Outcome, finish
@@ -51,7 +51,7 @@ def _deploy(request: Request, report: Report, force: bool, break_lock: bool, ser
     inventory = base.with_variables({"release_id": release_id, "deploy_revision": revision,
                                      "deploy_by": server.operator(), "deploy_services": list(services or [])},
                                     under_set=True)
-    hosts = inventory.select(request.target)
+    hosts = swarm.deploy_targets(inventory, inventory.select(request.target))  # a swarm: its first manager
     playbook = request.project.load_playbook("deploy")
     for host in hosts if services else []:  # first: a wrong name is the flag's, not the inventory's
         refuse_unknown(host, playbook.plays, request.project.root, list(services or []), "--services")
@@ -63,7 +63,7 @@ def _deploy(request: Request, report: Report, force: bool, break_lock: bool, ser
         warn_new_secrets(result, hosts, playbook, report)
         return finish([_checked(h.name, result) for h in hosts], report)
     steps = _Deploy(request, report, base, inventory, playbook, release_id, revision, force, break_lock)
-    return finish([steps.host(host) for host in hosts], report)
+    return finish([swarm.prepared(request, report, inventory, host) or steps.host(host) for host in hosts], report)
 
 
 def _checked(host: str, result: RunResult) -> Outcome:

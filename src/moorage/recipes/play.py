@@ -26,6 +26,7 @@ from moorage.report import Report
 RECIPE_PLAYBOOKS = {
     "deploy": ((), "it takes the lock, runs the preflight and records the release"),
     "rollback": (("--to", "previous"), "it takes the lock, finds the recorded release and writes the audit log"),
+    "swarm": ((), "it runs the plays one at a time, each fed the join tokens and node IDs the one before read"),
 }
 
 

@@ -19,7 +19,7 @@ from moorage.operations import server_state as server
 from moorage.operations.backups import guard
 from moorage.playbook import Playbook
 from moorage.progname import command
-from moorage.recipes import restore
+from moorage.recipes import restore, swarm
 from moorage.recipes.outcome import Outcome, finish
 from moorage.recipes.play import Request
 from moorage.report import Report
@@ -61,7 +61,7 @@ def _rollback(request: Request, tag: str, report: Report, break_lock: bool, conf
     inventory = request.inventory()
     playbook = request.project.load_playbook("rollback")
     outcomes = []
-    for host in inventory.select(request.target):
+    for host in swarm.deploy_targets(inventory, inventory.select(request.target)):  # a swarm: its first manager
         if INTERRUPT.requested:
             outcomes.append(Outcome(host.name, False, "not started: interrupted (Ctrl-C) before this host",
                                     interrupted=True))

@@ -6,7 +6,8 @@ up|down:             the same, with up -d --no-deps (compose_scale kept) + the r
                      rm --stop --force (containers only, never a volume): see ``recipes.parts``;
                      ``--part NAME`` names the inventory's ``parts`` for any of the five
 exec|run:            the service exists -> docker compose exec|run --rm [-T] SERVICE CMD... with
-                     this terminal attached -> the command's exit status is ours
+                     this terminal attached -> the command's exit status is ours; on a swarm, exec
+                     goes to a running task's container (docker exec) on the node that runs it
 logs --follow:       docker compose logs --follow, streamed until the command ends or Ctrl-C (exit 0)
 
 Compose runs in ``APP_DIR/current``, so the release's ``.env`` gives every value it interpolates
@@ -43,6 +44,9 @@ def control(request: Request, verb: str, services: Sequence[str], *, parts: Sequ
     service is not ready."""
     assert verb in VERBS, verb
     app = app_of(request)
+    if app.host.swarm is not None:
+        raise InputError(f"moorage {verb} works on compose environments only; '{request.target}' is a swarm: "
+                         "redeploy (moorage deploy), or on a manager: docker service update --force STACK_SERVICE")
     services = parts_recipe.services_of(app, parts, services)
     with server.locked(app.host.target, app.app_dir, verb, break_lock) as conn:
         current = _release(app, conn, services)
@@ -94,14 +98,35 @@ def attach(request: Request, mode: str, service: str, command: list[str], *, ind
     conn = connect(app.host.target)
     try:
         _release(app, conn, [service])
+        tty = sys.stdin.isatty()
+        if app.host.swarm is not None and mode == "exec":
+            conn.close()
+            conn, container = _swarm_task(request, app, service)
+            return conn.interact(sh("docker", "exec", "-i", ["-t"] if tty else [], container, command), tty=tty)
         if mode == "exec" and index:
             _refuse_absent_index(app, conn, service, index)
-        tty = sys.stdin.isatty()
         return conn.interact(command_line(app, mode, service, command, tty=tty, index=index), tty=tty)
     except KeyboardInterrupt:  # Ctrl-C without a TTY (with one, it reaches the remote program instead)
         return INTERRUPTED
     finally:
         conn.close()
+
+
+def _swarm_task(request: Request, app: App, service: str) -> tuple[Connection, str]:
+    """A running task of the stack's ``service``: a connection to the node it runs on and its
+    container's name, looking on the first manager, then the other nodes in inventory order.
+    Raises ``InputError`` when no node runs one."""
+    inventory = request.inventory()
+    label = f"label=com.docker.swarm.service.name={app.compose_project}_{service}"
+    nodes = sorted(inventory.environments[app.host.environment].hosts, key=lambda name: name != app.host.name)
+    for name in nodes:
+        conn = connect(inventory.hosts[name].target)
+        listed = conn.run(sh("docker", "ps", "--filter", label, "--filter", "status=running", "--format", "{{.Names}}"))
+        if listed.ok and listed.text.split():
+            return conn, listed.text.split()[0]
+        conn.close()
+    raise InputError(f"{app.host.name}: no task of {app.compose_project}_{service} is running on "
+                     f"{', '.join(nodes)}")
 
 
 def _refuse_absent_index(app: App, conn: Connection, service: str, index: int) -> None:
