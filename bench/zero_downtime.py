@@ -49,7 +49,8 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).resolve().parent / "results"
 MOORAGE = str(ROOT / ".venv" / "bin" / "moorage")
 SWITCHES = ("v1 -> v2 (migration)", "v2 -> v1 (rollback)", "v1 -> broken (auto-rollback)")
-PLAIN = "/srv/plain"
+ROWS = ("moorage zero_downtime", "moorage stop-first", "docker compose up -d --wait")
+PLAIN = "/srv/plain"   # the plain compose project's directory on the server
 
 
 class Bench:
@@ -160,9 +161,6 @@ class Bench:
         return [self.measured(f"plain, {SWITCHES[0]}", v1, v2, lambda: up(s.v2, migrate=True)),
                 self.measured(f"plain, {SWITCHES[1]}", v2, v1, lambda: up(s.v1)),
                 self.measured(f"plain, {SWITCHES[2]}", v1, v1, broken_then_back)]
-
-
-ROWS = ("moorage zero_downtime", "moorage stop-first", "docker compose up -d --wait")
 
 
 def run_stack(testbed: Testbed, stack: Stack, args: argparse.Namespace) -> tuple[dict[str, list[str]], str, Bench]:
