@@ -1,6 +1,8 @@
 """A bounded load generator on the loopback interface: ``rate`` GET requests a second to
-127.0.0.1:``port``, from one thread, for as long as its ``with`` block lasts; it counts the 2xx
-answers, the other answers and the connection errors (with a few samples of each failure).
+127.0.0.1:``port``, from ``workers`` threads (each sending ``rate / workers`` a second: one thread
+can't keep the rate when an answer takes longer than ``1 / rate``), for as long as its ``with``
+block lasts; it counts the 2xx answers, the other answers and the connection errors (with the
+times of the failures).
 
     with Load(port, "/version") as load:
         run_the_deploy()
@@ -23,6 +25,7 @@ class Load:
     rate: float = 50.0
     host: str | None = None
     timeout: float = 10.0
+    workers: int = 1
     ok: int = 0
     statuses: Counter[int] = field(default_factory=Counter)
     errors: Counter[str] = field(default_factory=Counter)
@@ -30,7 +33,8 @@ class Load:
     failed_at: list[float] = field(default_factory=list)  # epoch seconds, to compare with logs
     _began: float = 0.0
     _stop: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
+    _threads: list[threading.Thread] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def sent(self) -> int:
@@ -49,28 +53,35 @@ class Load:
 
     def one(self) -> None:
         at = time.monotonic() - self._began
-        if not self._one():
+        status, error = self._one()
+        with self._lock:
+            if 200 <= status < 300:
+                self.ok += 1
+                return
+            if error:
+                self.errors[error] += 1
+            else:
+                self.statuses[status] += 1
             self.failures.append(round(at, 2))
             self.failed_at.append(time.time())
 
-    def _one(self) -> bool:
+    def _one(self) -> tuple[int, str]:
+        """(status, "") or (0, the error's name)."""
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=self.timeout)
         try:
             conn.request("GET", self.path, headers={"Host": self.host or f"127.0.0.1:{self.port}"})
             answer = conn.getresponse()
             answer.read()
-            if 200 <= answer.status < 300:
-                self.ok += 1
-                return True
-            self.statuses[answer.status] += 1
+            return answer.status, ""
         except (OSError, http.client.HTTPException) as exc:
-            self.errors[type(exc).__name__] += 1
+            return 0, type(exc).__name__
         finally:
             conn.close()
-        return False
 
-    def _loop(self) -> None:
-        interval, due = 1.0 / self.rate, time.monotonic()
+    def _loop(self, offset: float) -> None:
+        interval = self.workers / self.rate
+        due = time.monotonic() + offset
+        self._stop.wait(offset)
         while not self._stop.is_set():
             self.one()
             due += interval
@@ -78,11 +89,13 @@ class Load:
 
     def __enter__(self) -> Load:
         self._began = time.monotonic()
-        self._thread = threading.Thread(target=self._loop, name="load", daemon=True)
-        self._thread.start()
+        self._threads = [threading.Thread(target=self._loop, args=(n / self.rate,), name=f"load-{n}", daemon=True)
+                         for n in range(self.workers)]
+        for thread in self._threads:
+            thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
-        if self._thread:
-            self._thread.join(timeout=self.timeout + 5)
+        for thread in self._threads:
+            thread.join(timeout=self.timeout + 5)

@@ -68,6 +68,6 @@ def write_project(root: Path, server: Any, **variables: Any) -> None:
         "image_source": "ship", "migrate_service": "api", "migrate_command": "tasklist migrate",
         "app_env": {"APP_IMAGE": "{{ app_image }}", "DB_PASSWORD": {"generate": 24}, "SECRET_KEY": {"generate": 24}},
         "proxy": "traefik", "tls": "none", "traefik_image": "moorage-test/traefik:latest",
-        "traefik_image_source": "ship", "traefik_retry_attempts": 3, "traefik_dial_timeout": "1s",
+        "traefik_image_source": "ship", "traefik_retry_attempts": 10, "traefik_dial_timeout": "300ms",
         "zero_downtime": True, "traefik_project": "zdt-traefik", **variables,
     })

@@ -37,7 +37,6 @@ import mimetypes
 import os
 import signal
 import sys
-import threading
 import time
 import urllib.parse
 import urllib.request
@@ -319,6 +318,9 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(data)))
         self.send_header("X-App-Version", self.settings.version)
+        if getattr(self.server, "stopping", False):
+            self.close_connection = True
+            self.send_header("Connection", "close")
         self.end_headers()
         if not head:
             self.wfile.write(data)
@@ -427,8 +429,9 @@ class Handler(BaseHTTPRequestHandler):
 
 
 class Server(ThreadingHTTPServer):
-    daemon_threads = True
+    daemon_threads = False  # server_close() waits for the requests in flight (a graceful stop)
     allow_reuse_address = True
+    stopping = False        # set by SIGTERM: the answers in flight close their connection
 
 
 def cmd_serve(settings: Settings) -> int:
@@ -438,20 +441,28 @@ def cmd_serve(settings: Settings) -> int:
             print(f"ImproperlyConfigured: {p}", file=sys.stderr)
         return 1
     Handler.settings = settings
+    Handler.timeout = 5  # an idle keep-alive connection ends within 5 s: a stop never waits longer
     httpd = Server(("0.0.0.0", settings.port), Handler)
+    httpd.timeout = 0.5
 
     def stop(signum, _frame) -> None:
+        # Like gunicorn's graceful stop (what DM runs in production): the listening socket closed at
+        # once, so a new connection is refused (a proxy retries it on another container, which a
+        # connection accepted and then dropped never is), and the requests in flight are answered.
         print(f"received {signal.Signals(signum).name}, shutting down", file=sys.stderr, flush=True)
-        threading.Thread(target=httpd.shutdown, daemon=True).start()
+        httpd.stopping = True
+        httpd.socket.close()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     print(f"DM {settings.version} serving on http://0.0.0.0:{settings.port}/ "
           f"(debug={'on' if settings.debug else 'off'})", file=sys.stderr, flush=True)
-    try:
-        httpd.serve_forever(poll_interval=0.2)
-    finally:
-        httpd.server_close()
+    while not httpd.stopping:
+        try:
+            httpd.handle_request()
+        except (OSError, ValueError):  # the socket closed by stop()
+            break
+    httpd.server_close()
     return 0
 
 
