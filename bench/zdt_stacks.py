@@ -16,7 +16,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from testbed import Testbed, TestServer, zdt
+from testbed import Testbed, TestServer, zdt, zdt_nginx
 from testbed.dm import APP_DIR as DM_APP_DIR
 from testbed.dm import DM_HOST, prepare_project
 from testbed.dm_images import WEBAPP_V1, build_webapp_version, ensure_dm_image
@@ -69,11 +69,12 @@ def tasklist_version(status: int, headers: dict[str, str], body: bytes) -> str:
         return ""
 
 
-def tasklist_stack(name: str, module: ModuleType, **changes: Any) -> Stack:
-    """A stack of the tasklist app whose project ``module.write_project`` writes (host ``zdt``)."""
+def tasklist_stack(name: str, module: ModuleType, kind: str = "dockerhost", **changes: Any) -> Stack:
+    """A stack of the tasklist app whose project ``module.write_project`` writes (host ``zdt``) on a
+    test server of ``kind``."""
     def start(testbed: Testbed, root: Path, variables: dict[str, Any]) -> Deployed:
-        module.prepare_images()
-        server = testbed.start("dockerhost", name="zdtbench")
+        zdt.prepare_images()
+        server = testbed.start(kind, name="zdtbench")
         module.write_project(root, server, **ZERO_DOWNTIME, **variables)
         return Deployed(server, ("--host", "zdt"), root, "/srv/zdt")
 
@@ -132,5 +133,7 @@ DM = Stack("DM, Traefik", start_dm, "web_image", "WEB_IMAGE", ("web", "app migra
 STACKS: dict[str, Stack] = {
     "tasklist": tasklist_stack("tasklist, Traefik", zdt),
     "dm": DM,
-    # "tasklist-nginx": tasklist_stack("tasklist, host nginx", zdt_nginx, plain=False),
+    # the host's own nginx, an upstream moorage rewrites (no plain row: plain compose can't follow ports)
+    "tasklist-nginx": tasklist_stack("tasklist, host nginx", zdt_nginx, kind="nginxhost", plain=False,
+                                     host=zdt_nginx.HOST),
 }
