@@ -176,3 +176,24 @@ def test_the_upstream_refresh_rewrites_only_what_differs() -> None:
     bare = FakeConnection().answer("docker ps -q", stdout='c1 api {"8000/tcp":null}\n@@moorage-upstream\n')
     with pytest.raises(TaskFailed, match=r'api \(container c1\) publishes no host port for 8000: .*127.0.0.1::8000'):
         op.apply(op.plan(Facts()), bare)
+
+
+def test_what_up_would_recreate_decides_not_the_hash_compose_config_prints() -> None:
+    """With an env_file, `config --hash` never equals the label `up` writes (compose v2.40): the
+    dry run's verdict wins, so an unchanged service is not switched and a changed one is."""
+    listing = "o1 running api h1 shop-api-1\nw running worker w1 shop-worker-1\n"
+    unchanged = _survey(listing, api_hash="h-of-config") + ("\n@@moorage-rollout\n DRY-RUN MODE -  Container "
+                                                            "shop-api-1  Running\n")
+    conn = FakeConnection().answer("config --format json", stdout=unchanged)
+    op = _op()
+    assert not op.apply(op.plan(Facts()), conn).changed and len(conn.commands) == 1
+    assert _op().outdated(decide(CONFIG["services"], {}, False), {"api": "h1"}, listing,
+                          {"shop-api-1"}) == {"api": ["o1"]}
+
+
+def test_an_older_compose_without_dry_run_falls_back_to_the_hash() -> None:
+    from moorage.operations.compose_rollout import recreated
+
+    assert recreated("unknown flag: --dry-run\n") is None
+    assert recreated(" DRY-RUN MODE -  Container shop-api-1  Recreate\n DRY-RUN MODE -  Container shop-api-1  "
+                     "Recreated\n DRY-RUN MODE -  Container shop-db-1  Running\n") == {"shop-api-1"}

@@ -14,6 +14,7 @@ serving (stack-atomic).  The stop-first services are left to the ``compose: up``
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 
@@ -29,6 +30,14 @@ from moorage.operations.shell import Raw, sh
 
 _SPLIT = "@@moorage-rollout"
 _POLL_TIMEOUT = 30.0
+
+
+def recreated(dry_run: str) -> set[str] | None:
+    """The container names ``up --dry-run`` would recreate (``DRY-RUN MODE -  Container NAME
+    Recreate``); None when the output has no dry-run lines (a compose without ``--dry-run``)."""
+    if "DRY-RUN MODE" not in dry_run:
+        return None
+    return {m.group(1) for m in re.finditer(r"Container (\S+)\s+Recreate\s*$", dry_run, re.M)}
 
 
 @register
@@ -133,12 +142,17 @@ class ComposeRollout(Operation):
         return sh("docker", "ps", "-a", "--no-trunc", "--filter",
                   f"label=com.docker.compose.project={self.args['project_name']}", "--format",
                   '{{.ID}} {{.State}} {{.Label "com.docker.compose.service"}} '
-                  '{{.Label "com.docker.compose.config-hash"}}')
+                  '{{.Label "com.docker.compose.config-hash"}} {{.Names}}')
 
     def survey(self) -> str:
-        """compose's merged config (JSON), the wanted hash per service, the project's containers."""
+        """compose's merged config (JSON), the wanted hash per service, the project's containers, and
+        what ``up`` would do to each container (``--dry-run``: ``config --hash`` differs from the
+        hash ``up`` labels a container with when the service has an ``env_file``, compose v2.40)."""
+        dry_run = sh(Raw("compose up -d --dry-run --no-deps --no-build --pull never"), self.args.get("services") or [],
+                     Raw("2>&1 || :"))
         return "\n".join([*self._cd(), "compose config --format json || exit 1", f"echo {_SPLIT}",
-                          sh(Raw("compose config --hash"), "*", Raw("|| exit 1")), f"echo {_SPLIT}", self._listing()])
+                          sh(Raw("compose config --hash"), "*", Raw("|| exit 1")), f"echo {_SPLIT}", self._listing(),
+                          f"echo {_SPLIT}", dry_run])
 
     def start(self) -> str:
         """stdin: ``SERVICE COUNT`` lines.  The new containers beside the old, then the listing."""
@@ -160,14 +174,14 @@ class ComposeRollout(Operation):
         if not survey.ok:
             raise TaskFailed(f"cannot read the compose project in {self.args['project_dir']}", scripts[0],
                              survey.exit_code, survey.stderr_tail())
-        config_text, hashes_text, listing = ([*survey.text.split(_SPLIT + "\n"), "", ""])[:3]
+        config_text, hashes_text, listing, dry_run = ([*survey.text.split(_SPLIT + "\n"), "", "", ""])[:4]
         config = json.loads(config_text or "{}").get("services") or {}
         if self.args.get("services"):
             config = {k: v for k, v in config.items() if k in self.args["services"]}
         decided = decide(config, self.args.get("switch_strategy") or {},
                          bool(self.args.get("migrations_break_old_code")), self._routed())
         wanted = dict(line.split()[:2] for line in hashes_text.splitlines() if len(line.split()) >= 2)
-        old = self.outdated(decided, wanted, listing)
+        old = self.outdated(decided, wanted, listing, recreated(dry_run))
         said = describe(decided)
         if len(scripts) == 1:  # check mode: the survey alone, of the release live now (not the one to come)
             return OpResult(changed=True, message=f"zero-downtime switch: {self.local_plan() or said}",
@@ -178,14 +192,17 @@ class ComposeRollout(Operation):
         return self.switch(conn, scripts, old, decided)
 
     def outdated(self, decided: dict[str, tuple[str, str]], wanted: dict[str, str],
-                 listing: str) -> dict[str, list[str]]:
-        """Start-first service -> ids of its running containers on another config."""
+                 listing: str, recreate: set[str] | None) -> dict[str, list[str]]:
+        """Start-first service -> ids of its running containers on another config: those ``up``
+        would recreate (by name, ``recreate``), or without a dry run (an older compose) those
+        whose config-hash label differs from ``config --hash``."""
         old: dict[str, list[str]] = {}
         for line in listing.splitlines():
             parts = line.split()
             if len(parts) < 4 or parts[1] != "running" or decided.get(parts[2], ("", ""))[0] != START:
                 continue
-            if wanted.get(parts[2]) and parts[3] != wanted[parts[2]]:
+            if (parts[-1] in recreate) if recreate is not None and len(parts) >= 5 else \
+                    bool(wanted.get(parts[2]) and parts[3] != wanted[parts[2]]):
                 old.setdefault(parts[2], []).append(parts[0])
         return old
 
