@@ -44,6 +44,8 @@ STACK: dict[str, Any] = {
             "image": "${APP_IMAGE:?}",
             "command": ["tasklist", "${API_MODE:-serve}"],
             "environment": ENV,
+            # compose config writes the long form, which docker stack deploy 20.10 refuses: moorage drops it
+            "depends_on": {"db": {"condition": "service_started"}},
             "deploy": {
                 "replicas": 2, "endpoint_mode": "dnsrr",
                 "update_config": {"parallelism": 1, "order": "start-first", "failure_action": "rollback",

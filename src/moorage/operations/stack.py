@@ -26,8 +26,12 @@ from moorage.operations.scripted import PATH_PRELUDE, failure_sentence
 from moorage.operations.shell import Raw, argv, sh
 
 ATTACHABLE = "networks:\n  default:\n    attachable: true\n"
-# docker stack deploy (20.10) reads the compose file format 3: a version, no top-level name, numbers.
-TO_STACK = r's/^( +published: )"([0-9]+)"$/\1\2/; /^name: /d'
+# docker stack deploy (20.10) reads the compose file format 3: a version, no top-level name, numbers,
+# and depends_on only as a list — which Swarm ignores anyway, so a service's depends_on block (compose
+# config writes the long form, `db: {condition: ...}`) goes: from its line to the next key of the
+# service (4 spaces) or of the file.
+TO_STACK = (r's/^( +published: )"([0-9]+)"$/\1\2/; /^name: /d; '
+            r'/^    depends_on:/,/^ {0,4}[^ ]/{/^ {0,4}[^ ]/!d; /^    depends_on:/d}')
 _NAME = "^[a-z0-9][a-z0-9_-]*$"
 
 _CONVERGE = r"""snapshot() { for s in $(docker stack services -q "$stack"); do
@@ -48,7 +52,7 @@ converged() {
     fi
   done
   lagging=$(docker stack services --format '{{.Name}} {{.Replicas}}' "$stack" \
-    | awk '{split($2, r, "/"); if (r[1] != r[2]) printf " %s(%s)", $1, $2}')
+    | awk '{split($2, r, "/"); if (r[1] + 0 < r[2] + 0) printf " %s(%s)", $1, $2}')
   pending="$pending$lagging"
   [ -z "$pending" ]
 }

@@ -3,9 +3,10 @@
 
 A join token is a secret: it reaches the joining node on stdin (``read -r``), never in the command
 moorage sends, its output or the report; the tokens the first manager hands out are registered
-with the masker the moment they are read.  (The remote ``docker swarm join`` itself takes the
-token as an argument: Docker has no other way; it lives in that node's process list for the
-second the join takes.)
+with the masker the moment they are read.  The join goes to the Engine API (``POST /swarm/join``,
+the token in the JSON body curl reads from stdin), so the token is in no process's arguments; a
+node without curl falls back to ``docker swarm join --token``, whose argument is visible in that
+node's process list while it joins.
 """
 
 from __future__ import annotations
@@ -127,8 +128,18 @@ def _join_script(args: dict[str, Any]) -> str:
         'case "$state" in',
         "  active) ;;",
         "  inactive)",
-        sh(Raw("    docker swarm join --advertise-addr"), args["advertise_addr"], Raw('--token "$token"'), manager,
+        # The Engine API's POST /swarm/join with the token in the body on curl's stdin (printf is a
+        # shell builtin): the token never is in a process's arguments.  Without curl, the CLI (whose
+        # --token is an argument, visible in that node's process list while it joins).
+        "    if command -v curl >/dev/null 2>&1 && [ -S /var/run/docker.sock ]; then",
+        sh(Raw("      printf '{\"ListenAddr\":\"0.0.0.0:2377\",\"AdvertiseAddr\":\"%s\",\"RemoteAddrs\":[\"%s\"],"
+               "\"JoinToken\":\"%s\"}'"), args["advertise_addr"], manager, Raw('"$token"'),
+           Raw("| curl -sS --fail-with-body --unix-socket /var/run/docker.sock -H 'Content-Type: application/json'"),
+           Raw("--data-binary @- http://localhost/swarm/join >&2 || exit 1")),  # Docker's error, if any
+        "    else",
+        sh(Raw("      docker swarm join --advertise-addr"), args["advertise_addr"], Raw('--token "$token"'), manager,
            Raw(">/dev/null || exit 1")),
+        "    fi",
         sh(Raw("    echo"), f"{DID}joined the swarm as a {args['role']} through {manager}", Raw(";;")),
         _bad_state(),
         "esac",
