@@ -2,7 +2,8 @@
 servers on a network of this run form the swarm by `moorage swarm` (node1 manager labelled
 db=true, node2 and node3 workers); a second run changes nothing and no join token is ever shown.
 Then, in order (module-scoped: each test starts where the one before left the swarm), `moorage
-deploy` of tasklist 1.0 (2 replicas, start-first, Swarm rolls a failed update back), 1.1 under load
+deploy` of tasklist 1.0 (2 replicas, start-first, Swarm rolls a failed update back), `deploy --check`
+of 1.1 (per-service changes, nothing deployed), 1.1 under load
 through a worker's published port (0 failed), a no-change deploy (changed=0, no stack deploy),
 `moorage rollback`, and a broken release Swarm rolls back by itself (recorded failed).
 """
@@ -88,6 +89,20 @@ def test_deploy_v1_to_the_swarm_answers_on_every_node(swarm):
                                 "swarmtest_db").stdout.decode().split()
     assert tasks == ["node1"]  # pinned by the label
     assert "stack.yml" in nodes["node1"].exec("ls /srv/swarmtest/current/").stdout.decode()
+
+
+def test_check_mode_shows_the_changes_per_service_and_deploys_nothing(swarm):
+    nodes, root = swarm
+    run = deploy(root, "--check", "--set", "app_image=tasklist/app:1.1")
+    assert run.code == 0, run.stdout[-5000:] + run.stderr
+    stack = [t for t in run.tasks("node1") if t["task"].startswith("stack swarmtest deployed")]
+    summary = stack[0].get("summary") or ""
+    assert "web: image tasklist/app:1.0 -> tasklist/app:1.1" in summary, stack
+    assert "db: unchanged" in summary and "edge: unchanged" in summary, summary
+    image = nodes["node1"].exec("docker service inspect --format '{{.Spec.TaskTemplate.ContainerSpec.Image}}' "
+                                "swarmtest_web").stdout.decode()
+    assert image.startswith("tasklist/app:1.0")
+    assert [version(nodes[n]) for n in ("node1", "node2", "node3")] == ["1.0"] * 3
 
 
 def test_update_to_v2_drops_no_request(swarm):
