@@ -16,6 +16,9 @@ One script, in the release directory (``current``):
    (``failure_action: rollback``: ``UpdateStatus.State`` ``rollback_completed``) or paused fails
    the task, naming the service and Swarm's message.  A service's update status from before this
    deploy (same ``StartedAt``) is not this deploy's and is not judged.
+
+Check mode runs none of it: with ``preview``, the new stack is rendered on the manager and
+compared per service with ``current/stack.yml`` (``stack_preview``).
 """
 
 from __future__ import annotations
