@@ -7,8 +7,10 @@ up|down:             the same, with up -d --no-deps (compose_scale kept) + the r
                      ``--part NAME`` names the inventory's ``parts`` for any of the five
 exec|run:            the service exists -> docker compose exec|run --rm [-T] SERVICE CMD... with
                      this terminal attached -> the command's exit status is ours; on a swarm, exec
-                     goes to a running task's container (docker exec) on the node that runs it
-logs --follow:       docker compose logs --follow, streamed until the command ends or Ctrl-C (exit 0)
+                     goes to a running task's container (docker exec) on the node that runs it, run
+                     is a one-off container of stack.yml on the manager, on the stack's network
+logs --follow:       docker compose logs --follow (a swarm: docker service logs --follow), streamed
+                     until the command ends or Ctrl-C (exit 0)
 
 Compose runs in ``APP_DIR/current``, so the release's ``.env`` gives every value it interpolates
 (secrets included): nothing secret is on a command line or printed.  A command's words are data:
