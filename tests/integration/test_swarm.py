@@ -2,8 +2,9 @@
 servers on a network of this run form the swarm by `moorage swarm` (node1 manager labelled
 db=true, node2 and node3 workers); a second run changes nothing and no join token is ever shown.
 Then, in order (module-scoped: each test starts where the one before left the swarm), `moorage
-deploy` of tasklist 1.0 (2 replicas, start-first, Swarm rolls a failed update back), 1.1 under load
-through a worker's published port (0 failed), a no-change deploy (changed=0, no stack deploy),
+deploy` of tasklist 1.0 (2 replicas, start-first, Swarm rolls a failed update back), `deploy --check`
+of 1.1 (per-service changes, nothing deployed), 1.1 under load through a worker's published port
+(0 failed; a verified database backup before its migrations), a no-change deploy (changed=0, no stack deploy),
 `moorage rollback`, and a broken release Swarm rolls back by itself (recorded failed).
 """
 
@@ -30,7 +31,8 @@ def swarm(testbed, tmp_path_factory):
     FIGURES["nodes up and loaded (s)"] = round(time.monotonic() - started, 1)
     root = tmp_path_factory.mktemp("swarm")
     write_project(root, nodes, health_url=f"http://127.0.0.1:{nodes['node1'].ports[80]}/healthz",
-                  health_timeout=120, api_mode="serve", compose_wait_timeout=150)
+                  health_timeout=120, api_mode="serve", compose_wait_timeout=150,
+                  backup_databases=[{"service": "db"}])
     yield nodes, root
     print("swarm figures:", FIGURES)
 
@@ -90,6 +92,20 @@ def test_deploy_v1_to_the_swarm_answers_on_every_node(swarm):
     assert "stack.yml" in nodes["node1"].exec("ls /srv/swarmtest/current/").stdout.decode()
 
 
+def test_check_mode_shows_the_changes_per_service_and_deploys_nothing(swarm):
+    nodes, root = swarm
+    run = deploy(root, "--check", "--set", "app_image=tasklist/app:1.1")
+    assert run.code == 0, run.stdout[-5000:] + run.stderr
+    stack = [t for t in run.tasks("node1") if t["task"].startswith("stack swarmtest deployed")]
+    summary = stack[0].get("summary") or ""
+    assert "web: image tasklist/app:1.0 -> tasklist/app:1.1" in summary, stack
+    assert "db: unchanged" in summary and "edge: unchanged" in summary, summary
+    image = nodes["node1"].exec("docker service inspect --format '{{.Spec.TaskTemplate.ContainerSpec.Image}}' "
+                                "swarmtest_web").stdout.decode()
+    assert image.startswith("tasklist/app:1.0")
+    assert [version(nodes[n]) for n in ("node1", "node2", "node3")] == ["1.0"] * 3
+
+
 def test_update_to_v2_drops_no_request(swarm):
     nodes, root = swarm
     with Load(nodes["node2"].ports[80], "/version", rate=20) as load:
@@ -99,6 +115,9 @@ def test_update_to_v2_drops_no_request(swarm):
     assert run.code == 0, run.stdout[-5000:] + run.stderr
     assert [version(nodes[n]) for n in ("node1", "node2", "node3")] == ["1.1"] * 3
     assert load.failed == 0, load.report()
+    # before the migrations: a verified dump of the stack's database (its task on the manager)
+    records = nodes["node1"].exec("cat /srv/swarmtest/backups/swarmtest-swarm-db-*.dump.json").stdout.decode()
+    assert [json.loads(line)["state"] for line in records.splitlines()] == ["verified"], records
 
 
 def test_a_no_change_deploy_changes_nothing(swarm):
@@ -124,6 +143,10 @@ def test_status_logs_and_exec_reach_the_swarm(swarm):
     assert logs.code == 0 and "swarmtest_web." in logs.stdout, logs.stdout + logs.stderr
     inside = moorage("exec", "--host", "swarm", "--service", "web", "--", "cat", "/app/VERSION", cwd=root)
     assert inside.code == 0 and inside.stdout.strip() == "1.1", inside.stdout + inside.stderr
+    # run: a one-off container on the manager, on the stack's network (it resolves the database)
+    once = moorage("run", "--host", "swarm", "--service", "web", "--", "sh", "-c",
+                   "cat /app/VERSION && getent hosts db >/dev/null && echo db-resolves", cwd=root)
+    assert once.code == 0 and once.stdout.split() == ["1.1", "db-resolves"], once.stdout + once.stderr
     missing = moorage("exec", "--host", "swarm", "--service", "nope", "--", "true", cwd=root)
     assert missing.code == 2 and "no compose service 'nope'" in missing.stderr, missing.stderr
 

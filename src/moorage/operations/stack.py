@@ -16,14 +16,22 @@ One script, in the release directory (``current``):
    (``failure_action: rollback``: ``UpdateStatus.State`` ``rollback_completed``) or paused fails
    the task, naming the service and Swarm's message.  A service's update status from before this
    deploy (same ``StartedAt``) is not this deploy's and is not judged.
+
+Check mode runs none of it: with ``preview``, the new stack is rendered on the manager and
+compared per service with ``current/stack.yml`` (``stack_preview``).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import yaml
+
 from moorage.connection.base import Connection
-from moorage.operations.base import Change, Facts, Operation, OpResult, Shell, TaskFailed, register
+from moorage.operations.base import Change, Facts, Operation, OpResult, PlanError, Shell, Step, TaskFailed, register
 from moorage.operations.scripted import PATH_PRELUDE, failure_sentence
 from moorage.operations.shell import Raw, argv, sh
+from moorage.operations.stack_preview import NEW, preview_step, service_changes
 
 ATTACHABLE = "networks:\n  default:\n    attachable: true\n"
 # docker stack deploy (20.10) reads the compose file format 3: a version, no top-level name, numbers,
@@ -84,6 +92,17 @@ class StackDeploy(Operation):
             "migrate_service": {"type": "string", "description": "The service whose image runs the migrations."},
             "migrate_command": {"type": ["string", "array"], "items": {"type": "string"},
                                 "description": "The migrations' command (empty: none)."},
+            "preview": {
+                "type": "object", "additionalProperties": False,
+                "description": "Check mode: the project's files (src, relative to the inventory's project "
+                               "root; staged: the release's paths in it; compose_files) and the new .env "
+                               "values, rendered on the manager and compared per service with the running "
+                               "release's stack.yml (variable names only, never values).",
+                "properties": {"src": {"type": "string", "minLength": 1},
+                               "staged": {"type": "array", "items": {"type": "string"}},
+                               "compose_files": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+                               "env": {"type": "object"}},
+            },
             "timeout": {"type": "number", "exclusiveMinimum": 0,
                         "description": "Seconds the stack has to converge (and a first deploy's migrations "
                                        "to find the database), default 300."},
@@ -124,12 +143,30 @@ class StackDeploy(Operation):
             "wait_converged",
             "echo \"@@did stack $stack converged\"",
         ] if line)
-        return Change(f"stack {stack} deployed and converged", [Shell(script, timeout=timeout * 2 + 120)])
+        steps: list[Step] = [Shell(script, timeout=timeout * 2 + 120)]
+        if self.args.get("preview", {}).get("compose_files"):
+            steps.append(self._preview())
+        return Change(f"stack {stack} deployed and converged", steps)
+
+    def _preview(self) -> Shell:
+        """Check mode's read-only step (``stack_preview``); ``PlanError`` when the files can't be read."""
+        preview = self.args["preview"]
+        src = Path(preview.get("src") or ".").expanduser()
+        inventory_dir = self.context.variables.get("inventory_dir")
+        root = src if src.is_absolute() else (Path(inventory_dir).parent if inventory_dir else Path.cwd()) / src
+        try:
+            return preview_step(root, preview.get("staged") or preview["compose_files"], preview["compose_files"],
+                                preview.get("env") or {},
+                                self.args["project_dir"], self.args["stack"], ATTACHABLE, TO_STACK)
+        except (OSError, ValueError) as exc:
+            raise PlanError(f"cannot preview stack {self.args['stack']}: {exc}") from None
 
     def apply(self, change: Change, conn: Connection) -> OpResult:
         """The script; its ``@@did`` lines are the summary."""
         act = change.shell()
-        assert act is not None  # no read-only step: check mode reports the change without running it
+        assert act is not None  # the plan always holds the deploy's script
+        if act.reads_only:  # check mode: the preview step alone
+            return self._compare(change, conn)
         result = conn.run(f"{PATH_PRELUDE}\n{act.script}", timeout=act.timeout)
         if not result.ok:
             raise TaskFailed(failure_sentence(self.name, result), change.summary, result.exit_code,
@@ -137,6 +174,22 @@ class StackDeploy(Operation):
         did = [line[6:] for line in result.text.splitlines() if line.startswith("@@did ")]
         change.summary = "; ".join(did) or change.summary
         return OpResult(changed=True)
+
+    def _compare(self, change: Change, conn: Connection) -> OpResult:
+        """Runs the preview and says per service what the deploy would change."""
+        step = next(s for s in change.steps if isinstance(s, Shell))
+        result = conn.run(step.script, stdin=step.stdin)
+        if not result.ok:  # stderr may quote the .env: only its last lines, as every failure
+            raise TaskFailed(failure_sentence(self.name, result), "docker compose config (check mode)",
+                             result.exit_code, result.stderr_tail())
+        old, _, new = result.text.partition(NEW + "\n")
+        try:
+            lines = service_changes(old, new)
+        except yaml.YAMLError:
+            raise TaskFailed(f"the stack file of {self.args['project_dir']} is not YAML", "stack.yml") from None
+        changed = any(not line.endswith(": unchanged") for line in lines)
+        change.summary = f"stack {self.args['stack']}: " + "; ".join(lines)
+        return OpResult(changed=changed, message=change.summary)
 
 
 # A first deploy creates the database with the stack: the migrations wait for it (retried).

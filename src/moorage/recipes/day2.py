@@ -203,7 +203,7 @@ def logs(request: Request, *, service: str = "", tail: int = 100, since: str = "
     with _connected(app) as conn:
         if service:
             known_service(app, conn, service)
-        result = conn.run(_service_logs(app, arguments, service) if app.host.swarm else
+        result = conn.run(service_logs(app, arguments, service) if app.host.swarm else
                           app.compose(*arguments, *([service] if service else [])))
     sys.stdout.write(result.text)
     if not result.ok:
@@ -217,12 +217,15 @@ def _stack_services(app: App) -> str:
               app.compose_project)
 
 
-def _service_logs(app: App, arguments: list[str], service: str) -> str:
+def service_logs(app: App, arguments: list[str], service: str) -> str:
     """``docker service logs`` of the stack's ``service`` (every service of the stack when empty), with
     the options of ``logs_arguments`` that command knows (it has no --no-color)."""
     options = [a for a in arguments[1:] if a != "--no-color"]
     if service:
         return sh("docker", "service", "logs", options, f"{app.compose_project}_{service}")
+    if "--follow" in options:  # every service's stream at once, until Ctrl-C ends the session
+        return sh(Raw("for s in $(docker stack services --format '{{.Name}}'"), app.compose_project,
+                  Raw('); do docker service logs'), options, Raw('"$s" 2>&1 & done; wait'))
     return sh(Raw("for s in $(docker stack services --format '{{.Name}}'"), app.compose_project,
               Raw('); do docker service logs'), options, Raw('"$s" 2>&1; done'))
 

@@ -7,8 +7,10 @@ up|down:             the same, with up -d --no-deps (compose_scale kept) + the r
                      ``--part NAME`` names the inventory's ``parts`` for any of the five
 exec|run:            the service exists -> docker compose exec|run --rm [-T] SERVICE CMD... with
                      this terminal attached -> the command's exit status is ours; on a swarm, exec
-                     goes to a running task's container (docker exec) on the node that runs it
-logs --follow:       docker compose logs --follow, streamed until the command ends or Ctrl-C (exit 0)
+                     goes to a running task's container (docker exec) on the node that runs it, run
+                     is a one-off container of stack.yml on the manager, on the stack's network
+logs --follow:       docker compose logs --follow (a swarm: docker service logs --follow), streamed
+                     until the command ends or Ctrl-C (exit 0)
 
 Compose runs in ``APP_DIR/current``, so the release's ``.env`` gives every value it interpolates
 (secrets included): nothing secret is on a command line or printed.  A command's words are data:
@@ -26,7 +28,7 @@ from moorage.operations import server_state as server
 from moorage.operations.shell import Raw, sh
 from moorage.recipes import parts as parts_recipe
 from moorage.recipes.console import console
-from moorage.recipes.day2 import App, app_of, known_service, logs_arguments, refuse_unlisted
+from moorage.recipes.day2 import App, app_of, known_service, logs_arguments, refuse_unlisted, service_logs
 from moorage.recipes.play import Request
 
 VERBS = ("restart", "stop", "start", "up", "down")
@@ -99,6 +101,8 @@ def attach(request: Request, mode: str, service: str, command: list[str], *, ind
     try:
         _release(app, conn, [service])
         tty = sys.stdin.isatty()
+        if app.host.swarm is not None and mode == "run":
+            return conn.interact(_swarm_run(app, service, command, tty=tty), tty=tty)
         if app.host.swarm is not None and mode == "exec":
             conn.close()
             conn, container = _swarm_task(request, app, service)
@@ -110,6 +114,17 @@ def attach(request: Request, mode: str, service: str, command: list[str], *, ind
         return INTERRUPTED
     finally:
         conn.close()
+
+
+def _swarm_run(app: App, service: str, command: list[str], *, tty: bool) -> str:
+    """A one-off container of ``service`` (the current release's ``stack.yml``) on the manager,
+    attached to the stack's network (attachable), removed after: as the deploy runs migrations.
+    The network override lives in a temporary file, removed after too."""
+    override = f"networks:\n  default:\n    name: {app.compose_project}_default\n    external: true\n"
+    run = sh("docker", "compose", "-p", app.compose_project, "-f", "stack.yml", "-f", Raw('"$o"'), "run", "--rm",
+             "--no-deps", [] if tty else ["-T"], service, command)
+    return (sh("cd", f"{app.app_dir}/current", Raw("&& o=$(mktemp) &&"), Raw("printf '%s'"), override, Raw('> "$o" &&'))
+            + f' {run}; rc=$?; rm -f "$o"; exit $rc')
 
 
 def _swarm_task(request: Request, app: App, service: str) -> tuple[Connection, str]:
@@ -151,8 +166,10 @@ def follow_logs(request: Request, *, service: str = "", tail: int = 100, since: 
     try:
         if service:
             known_service(app, conn, service)
-        code = conn.interact(app.compose(*logs_arguments(tail, since, follow=True), *([service] if service else [])),
-                             tty=False, stdin=False)
+        arguments = logs_arguments(tail, since, follow=True)
+        line = service_logs(app, arguments, service) if app.host.swarm else \
+            app.compose(*arguments, *([service] if service else []))
+        code = conn.interact(line, tty=False, stdin=False)
     except KeyboardInterrupt:
         return 0
     finally:

@@ -30,9 +30,11 @@ SCRATCH_MARK = "moorage scratch restore"
 
 PRELUDE = r"""say() { printf '%s %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*"; }
 fail() { say "FAILED: $*" >&2; failures=$((failures + 1)); }
-running() {  # SERVICE -> the id of its running container in this compose project
-  docker ps -q --no-trunc --filter "label=com.docker.compose.project=$project" \
-    --filter "label=com.docker.compose.service=$1" --filter status=running | head -n 1
+running() {  # SERVICE -> the id of its running container in this compose project (or swarm stack, on this node)
+  { docker ps -q --no-trunc --filter "label=com.docker.compose.project=$project" \
+      --filter "label=com.docker.compose.service=$1" --filter status=running
+    docker ps -q --no-trunc --filter "label=com.docker.swarm.service.name=${project}_$1" --filter status=running
+  } | head -n 1
 }
 verify_dump() {  # FILE CONTAINER: pg_restore reads the table of contents, then every data block
   [ -s "$1" ] || { echo "the file is empty" >&2; return 1; }
@@ -93,8 +95,8 @@ prune() {  # LABEL EXT: keep the newest $keep_count, remove those older than $ke
 dump_db() {  # SERVICE DATABASE LABEL (DATABASE empty: the service's POSTGRES_DB)
   cid=$(running "$1")
   if [ -z "$cid" ]; then
-    fail "$3: service $1 of compose project $project is not running, so it cannot be dumped;" \
-      "start the stack (deploy) and back up again"
+    fail "$3: service $1 of compose project $project is not running (on a swarm: here, the first manager)," \
+      "so it cannot be dumped; start the stack (deploy) and back up again"
     return
   fi
   db=$(docker exec -e MOORAGE_DB="$2" "$cid" \
