@@ -197,3 +197,15 @@ def test_an_older_compose_without_dry_run_falls_back_to_the_hash() -> None:
     assert recreated("unknown flag: --dry-run\n") is None
     assert recreated(" DRY-RUN MODE -  Container shop-api-1  Recreate\n DRY-RUN MODE -  Container shop-api-1  "
                      "Recreated\n DRY-RUN MODE -  Container shop-db-1  Running\n") == {"shop-api-1"}
+
+
+def test_on_the_server_a_start_first_override_never_runs_two_databases_on_one_volume() -> None:
+    """compose's merged config gives volumes in the long form; the switch decides again from it."""
+    merged = {"db": {"volumes": [{"type": "volume", "source": "dbdata", "target": "/var/lib/postgresql/data"}]},
+              "cache": {"volumes": [{"type": "volume", "target": "/data"}]},          # anonymous: one each
+              "web": {"labels": ROUTED, "volumes": [{"type": "volume", "source": "uploads", "target": "/m"}]}}
+    decided = decide(merged, {"db": "start-first", "cache": "start-first", "web": "start-first"}, False)
+    assert decided["db"][0] == "stop-first" and "mounts volume dbdata" in decided["db"][1]
+    assert decided["db"][1].endswith("(switch_strategy start-first ignored)")
+    assert decided["cache"] == ("start-first", "switch_strategy sets it")
+    assert decided["web"] == ("start-first", "switch_strategy sets it")

@@ -138,3 +138,36 @@ def test_a_host_nginx_location_naming_a_service_with_a_fixed_or_no_host_port_is_
         '"127.0.0.1::8000" (an ephemeral host port) for a zero-downtime switch',
         "host 'staging': host_nginx_locations sends /api/ to service api port 9000, which it does not publish: "
         'nginx would find no server; add ports: ["127.0.0.1::9000"] to api']
+
+
+STRATEGY_COMPOSE = {"compose.yml": (
+    "services:\n"
+    "  web: {image: shop, labels: [traefik.enable=true], volumes: ['uploads:/app/media']}\n"
+    "  admin: {image: shop, ports: ['8081:8000']}\n"
+    "  named: {image: shop, container_name: shop-named}\n"
+    "  worker: {image: shop}\n"
+    "  db: {image: postgres:16, volumes: ['dbdata:/var/lib/postgresql/data']}\n"
+    "volumes: {uploads: {}, dbdata: {}}\n")}
+
+
+@pytest.mark.parametrize(("override", "why"), [
+    ("db", "mounts volume dbdata: two of its containers would write it at once (a database's files would be "
+           "corrupted)"),
+    ("admin", "publishes host port 8081: two containers can't bind it"),
+    ("named", "container_name shop-named: a name is taken once"),
+])
+def test_a_start_first_the_switch_cannot_honour_is_refused_at_its_line(tmp_path, monkeypatch, override, why):
+    """Two PostgreSQL containers on one volume corrupted a trial user's database: refused before any run."""
+    report = run_check(project(tmp_path, monkeypatch, f"switch_strategy: {{{override}: start-first}}",
+                               STRATEGY_COMPOSE), "staging")
+    line = line_of(tmp_path / "inventory/hosts.yml", "switch_strategy:")
+    assert problems(report) == [f"inventory/hosts.yml:{line}: host 'staging': switch_strategy makes {override} "
+                                f"start-first, which it can't be: {why}; remove the entry ({override} switches "
+                                "stop-first)"]
+
+
+def test_start_first_a_routed_service_with_a_volume_or_a_worker_may_be(tmp_path, monkeypatch):
+    """A web service shares its uploads volume by design; a worker without a volume may run twice."""
+    report = run_check(project(tmp_path, monkeypatch, "switch_strategy: {web: start-first, worker: start-first}",
+                               STRATEGY_COMPOSE), "staging")
+    assert problems(report) == []

@@ -26,6 +26,7 @@ import yaml
 START, STOP = "start-first", "stop-first"
 STRATEGIES = (START, STOP)
 BREAKING = "migrations_break_old_code is true: the old code can't run beside the new schema"
+IGNORED = " (switch_strategy start-first ignored)"
 
 
 def _labels(service: dict[str, Any]) -> dict[str, str]:
@@ -60,19 +61,39 @@ def container_ports(service: dict[str, Any]) -> list[str]:
     return found
 
 
+def named_volumes(service: dict[str, Any]) -> list[str]:
+    """The named volumes a service mounts (``"dbdata:/var/lib/postgresql/data"``, ``{type: volume,
+    source: dbdata}``); an anonymous volume or a bind mount is not one (compose's volume syntax:
+    a source that is a path — ``/``, ``.``, ``~`` — is a bind mount)."""
+    found = []
+    for volume in service.get("volumes") or []:
+        if isinstance(volume, dict):
+            if volume.get("type", "volume") == "volume" and volume.get("source"):
+                found.append(str(volume["source"]))
+        elif ":" in str(volume) and not str(volume).startswith(("/", ".", "~", "$")):
+            found.append(str(volume).split(":", 1)[0])
+    return found
+
+
 def decide(services: dict[str, dict[str, Any]], overrides: dict[str, str],
            breaking: bool, upstreams: Collection[str] = ()) -> dict[str, tuple[str, str]]:
     """Service -> (strategy, why).  An override can't make start-first what can't run twice.
     ``upstreams``: the services a host nginx reaches through an upstream moorage rewrites."""
     decided = {}
     for name, service in sorted(services.items()):
-        ports = fixed_ports(service)
+        ports, volumes = fixed_ports(service), named_volumes(service)
+        routed = _labels(service).get("traefik.enable", "").lower() == "true" or name in upstreams
+        ignored = IGNORED if overrides.get(name) == START else ""
         if breaking:
             decided[name] = (STOP, BREAKING)
         elif service.get("container_name"):
-            decided[name] = (STOP, f"container_name {service['container_name']}: a name is taken once")
+            decided[name] = (STOP, f"container_name {service['container_name']}: a name is taken once{ignored}")
         elif ports:
-            decided[name] = (STOP, f"publishes host port {', '.join(ports)}: two containers can't bind it")
+            decided[name] = (STOP, f"publishes host port {', '.join(ports)}: two containers can't bind it{ignored}")
+        elif ignored and volumes and not routed:
+            # a web service the proxy routes shares its volume (uploads) by design; a database must not
+            decided[name] = (STOP, f"mounts volume {', '.join(volumes)}: two of its containers would write it "
+                                   f"at once (a database's files would be corrupted){ignored}")
         elif name in overrides:
             decided[name] = (overrides[name], "switch_strategy sets it")
         elif _labels(service).get("traefik.enable", "").lower() == "true":
@@ -97,8 +118,9 @@ def local_services(root: Path, files: list[str]) -> dict[str, dict[str, Any]]:
         for service, spec in ((data.get("services") or {}) if isinstance(data, dict) else {}).items():
             if not isinstance(spec, dict):
                 continue
-            into = merged.setdefault(str(service), {"ports": [], "labels": {}})
+            into = merged.setdefault(str(service), {"ports": [], "labels": {}, "volumes": []})
             into["ports"] += list(spec.get("ports") or [])
+            into["volumes"] += list(spec.get("volumes") or [])
             into["labels"].update(_labels(spec))
             if spec.get("container_name"):
                 into["container_name"] = spec["container_name"]

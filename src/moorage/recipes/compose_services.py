@@ -22,7 +22,7 @@ from moorage.errors import InputError, Location
 from moorage.inventory import Host
 from moorage.operations.base import PlanError
 from moorage.operations.compose_labels import bind_sources, staged
-from moorage.operations.compose_strategy import container_ports, fixed_ports, local_services
+from moorage.operations.compose_strategy import IGNORED, START, container_ports, decide, fixed_ports, local_services
 from moorage.playbook import Play
 from moorage.schema import Problem, suggest
 from moorage.templating import render_value
@@ -74,7 +74,26 @@ def service_problems(host: Host, plays: list[Play], root: Path) -> tuple[list[Pr
                       f"would start none and the deploy would remove the profiled containers); its profiles: "
                       f"{', '.join(sorted(profiles)) or 'none'}")
               for profile in used.get(PROFILES, []) if profile not in profiles]
+    found += [Problem(where("switch_strategy"), "", f"host '{host.name}': {problem}")
+              for problem in ignored_overrides(variables, root)]
     return found, sum(len(names) for names in used.values())
+
+
+def ignored_overrides(variables: Mapping[str, Any], root: Path) -> list[str]:
+    """Each ``switch_strategy`` start-first the switch would not honour (a fixed host port, a
+    ``container_name``, a named volume of a service the proxy doesn't route), saying why: two such
+    containers can't run side by side, or must not (two databases on one volume corrupt it)."""
+    overrides, files = rendered("switch_strategy", variables), rendered("compose_files", variables)
+    if not isinstance(overrides, Mapping) or not isinstance(files, list) or not compose_paths(variables, root):
+        return []
+    services = local_services(compose_base(rendered("compose_source", variables), root), files)
+    starts = {str(s): START for s, v in overrides.items() if v == START and str(s) in services}
+    locations = rendered("host_nginx_locations", variables) if rendered("proxy", variables) == "host_nginx" else []
+    upstreams = {str(loc["service"]) for loc in locations or [] if isinstance(loc, Mapping) and loc.get("service")}
+    decided = decide({s: services[s] for s in starts}, starts, False, upstreams)
+    return [f"switch_strategy makes {name} start-first, which it can't be: {why.removesuffix(IGNORED)}; "
+            f"remove the entry ({name} switches stop-first)"
+            for name, (strategy, why) in decided.items() if strategy != START]
 
 
 def rendered(name: str, variables: Mapping[str, Any]) -> Any:
