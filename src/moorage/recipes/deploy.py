@@ -181,7 +181,7 @@ class _Deploy:
             return Outcome(host.name, False, f"deploy of {release_id} failed (marked failed) and no earlier release "
                            "passed its deploy, so there is none to roll back to")
         previous = str(good["id"])
-        self.report.emit("warning", host=host.name, message=f"deploy of {release_id} failed after the switch "
+        self.report.emit("warning", host=host.name, message=f"deploy of {release_id} failed after it became current "
                          f"(marked failed); rolling back to {previous}")
         with INTERRUPT.shielded():  # the way back runs to its gate whatever Ctrl-C says
             rolled_back = rollback.run_rollback(self.base, self.request, self.report, conn, host.name, previous,
