@@ -226,8 +226,8 @@ class ComposeRollout(Operation):
             tail = conn.run(logs, stdin=" ".join(new).encode(), timeout=_POLL_TIMEOUT).text
             self._undo(conn, undo, new)
             raise TaskFailed(f"the new containers were not ready ({failure}): all {len(new)} removed, the old ones "
-                             "keep serving", f"readiness of the new containers (docker inspect {' '.join(new)})",
-                             None, f"last {LOG_LINES} log lines:\n{tail.rstrip()}")
+                             "keep serving", "readiness of the new containers (docker inspect "
+                             f"{' '.join(c[:12] for c in new)})", None, f"last {LOG_LINES} log lines:\n{tail.rstrip()}")
         self._route(conn, scripts[6:8], new, undo)
         time.sleep(float(self.args.get("drain_delay", 3)))
         drained = conn.run(drain, stdin=" ".join(sorted(before)).encode(), timeout=self._stop_timeout())
