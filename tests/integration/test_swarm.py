@@ -131,6 +131,17 @@ def test_a_no_change_deploy_changes_nothing(swarm):
     assert [t["status"] for t in stack] == ["skipped"]
 
 
+def test_a_backup_of_the_swarm_environment_runs_on_its_first_manager(swarm):
+    """`moorage backup --host swarm` (the environment): one verified dump, made on node1 where the
+    database task runs; the workers are not asked (they hold no release, no backups)."""
+    nodes, root = swarm
+    run = moorage("backup", "--host", "swarm", cwd=root, timeout=300)
+    assert run.code == 0, run.stdout[-3000:] + run.stderr
+    assert "node2" not in run.stdout and "node3" not in run.stdout, run.stdout
+    records = nodes["node1"].exec("cat /srv/swarmtest/backups/swarmtest-swarm-db-*.dump.json").stdout.decode()
+    assert [json.loads(line)["state"] for line in records.splitlines()] == ["verified", "verified"], records
+
+
 def test_status_logs_and_exec_reach_the_swarm(swarm):
     _, root = swarm
     status = moorage("status", "--host", "node2", "--json", cwd=root)  # any node: its swarm's first manager

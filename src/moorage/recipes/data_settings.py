@@ -12,6 +12,7 @@ from moorage.inventory import Host, Inventory
 from moorage.operations.backups import scripts
 from moorage.playbook import Playbook
 from moorage.project import Project
+from moorage.recipes import swarm
 from moorage.templating import render_keys
 
 KEYS = ("app_dir", "backup_dir", "backup_prefix", "backup_databases", "backup_media", "compose_project",
@@ -53,8 +54,9 @@ class DataSettings:
 
 def load(inventory: Inventory, target: str, project: Project) -> list[DataSettings]:
     """The data settings of every host ``target`` selects (from the backup playbook's roles: the
-    project's ``playbooks/backup.yml`` or the built-in one)."""
-    return of_hosts(inventory.select(target), project.load_playbook("backup"))
+    project's ``playbooks/backup.yml`` or the built-in one); of a swarm environment, its first
+    manager alone (where its releases, backups and — pinned there — its database are)."""
+    return of_hosts(swarm.deploy_targets(inventory, inventory.select(target)), project.load_playbook("backup"))
 
 
 def of_hosts(hosts: Sequence[Host], playbook: Playbook) -> list[DataSettings]:
