@@ -262,9 +262,9 @@ def _ship(conn: Connection, step: Ship, needed: list[str],
     layer_bytes_total, wire_bytes}`` (bytes; a whole image's are not counted)."""
     if not needed:
         return "", {}
-    shared = {ref: sum(chain in host.chains for chain in chain_ids(local_diff_ids(ref))) for ref in needed} if host \
-        else {}
-    if host is None or not host.delta_ok or not any(shared.values()):
+    shared = host is not None and host.delta_ok and any(
+        chain in host.chains for ref in needed for chain in chain_ids(local_diff_ids(ref)))
+    if host is None or not shared:
         why = ("delta is false" if host is None else
                "the host's engine uses the containerd image store, which needs every layer" if not host.delta_ok
                else "the host has none of their layers")

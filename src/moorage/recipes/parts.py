@@ -17,7 +17,7 @@ from typing import Any
 
 from moorage.connection import Connection
 from moorage.errors import InputError
-from moorage.operations.base import Facts, OpContext, TaskFailed
+from moorage.operations.base import Facts, OpContext, Operation, TaskFailed
 from moorage.operations.compose_ready import ComposeReady
 from moorage.operations.nginx_upstream import NginxUpstream, upstream_targets
 from moorage.operations.shell import Raw, sh
@@ -73,16 +73,9 @@ def release_scale(conn: Connection, app_dir: str) -> dict[str, Any]:
 def wait_ready(app: App, conn: Connection, services: Sequence[str]) -> str:
     """Wait for ``services`` to be ready (the deploy's readiness gate); ``""`` when they are,
     else why not (the failing service, its state and last log lines)."""
-    op = ComposeReady({"project_dir": f"{app.app_dir}/current", "project_name": app.compose_project,
-                       "default_files": list(app.compose_files), "services": list(services)},
-                      OpContext(app.host.name, {}))
-    change = op.plan(Facts())
-    assert change is not None, "compose_ready always plans its poll"
-    try:
-        op.apply(change, conn)
-    except TaskFailed as exc:
-        return str(exc)
-    return ""
+    return _applied(ComposeReady({"project_dir": f"{app.app_dir}/current", "project_name": app.compose_project,
+                                  "default_files": list(app.compose_files), "services": list(services)},
+                                 OpContext(app.host.name, {})), conn)
 
 
 def follow_upstreams(app: App, conn: Connection) -> str:
@@ -91,8 +84,13 @@ def follow_upstreams(app: App, conn: Connection) -> str:
     on a new ephemeral host port.  ``""`` when done (or none), else why not (nginx's error)."""
     if not upstream_targets(app.nginx_upstreams):
         return ""
-    op = NginxUpstream({"project_name": app.compose_project, "upstreams": app.nginx_upstreams},
-                       OpContext(app.host.name, {}))
+    return _applied(NginxUpstream({"project_name": app.compose_project, "upstreams": app.nginx_upstreams},
+                                  OpContext(app.host.name, {})), conn)
+
+
+def _applied(op: Operation, conn: Connection) -> str:
+    """Plan and apply ``op`` here (a recipe's own step, outside a play); ``""`` when it went well or
+    had nothing to do, else the failure's message."""
     change = op.plan(Facts())
     try:
         if change is not None:
