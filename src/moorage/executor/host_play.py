@@ -351,6 +351,9 @@ class _RunAs:
         (``sync`` runs rsync's)."""
         return self._conn.open_channel(command, self._become if become is None else become)
 
+    def command_argv(self, command: str, become: bool | None = None) -> list[str] | None:
+        return self._conn.command_argv(command, self._become if become is None else become)
+
     def interact(self, command: str, *, tty: bool, stdin: bool = True, become: bool | None = None) -> int:
         return self._conn.interact(command, tty=tty, stdin=stdin, become=self._become if become is None else become)
 

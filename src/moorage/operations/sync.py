@@ -29,6 +29,9 @@ from moorage.operations.shell import sh
 from moorage.operations.sync_transport import TAR_RUN, Meter, TarStream, run_rsync
 
 _FULL = ("No space left on device", "Disk quota exceeded")
+# A source tree at least this large sends rsync's stream over the controller's OpenSSH client
+# (C) rather than through Python (Paramiko): below it, the second login costs more than it saves.
+DIRECT_FROM = 4_000_000
 
 
 def human_size(size: float) -> str:
@@ -175,19 +178,20 @@ class Sync(Operation):
         step = [s for s in change.steps if isinstance(s, Transfer)][-1]
         outcome = self._sync(conn, step)
         if step.dry_run:
-            change.summary, change.data = f"{describe(outcome, True)} -> {self.dest}", outcome.data()
+            change.summary, change.data = f"{describe(outcome, True)} -> {self.dest}", self._data(outcome)
             listed = [f"+ {rel}" for rel in outcome.sent] + [f"- {rel}" for rel in outcome.deleted]
             change.diff = "".join(f"{line}\n" for line in listed) or None  # --check --diff lists every file
-            return OpResult(outcome.changed, data=outcome.data())
+            return OpResult(outcome.changed, data=self._data(outcome))
         if not outcome.changed:
-            return OpResult(False, message=f"{self.dest} in sync ({self._files()} files)", data=outcome.data())
+            return OpResult(False, message=f"{self.dest} in sync ({self._files()} files)", data=self._data(outcome))
         change.summary = f"{describe(outcome, False)} -> {self.dest}"
-        return OpResult(True, message=change.summary, data=outcome.data())
+        return OpResult(True, message=change.summary, data=self._data(outcome))
 
     def _sync(self, conn: Connection, step: Transfer) -> Outcome:
         """rsync when both ends have it (the host's answer comes with the rsync command itself),
         else the manifest and a tar stream."""
         transport = self.args.get("transport", "auto")
+        self.via = "local" if conn.target.connection == "local" else "paramiko"
         if "only" in self.args:  # rsync's filter rules can't say "these paths, delete the rest" alike
             transport = "tar"
         if transport != "tar" and shutil.which("rsync"):
@@ -199,6 +203,10 @@ class Sync(Operation):
         elif transport == "rsync":
             raise TaskFailed("transport rsync asked for, but the controller has no rsync", "command -v rsync")
         return self._tar_sync(conn, step)
+
+    def _data(self, outcome: Outcome) -> dict[str, Any]:
+        """The outcome's counts and the way its bytes went (``via``: openssh, paramiko, local)."""
+        return {**outcome.data(), "via": self.via}
 
     def _refuse(self, status: int, stderr: str, user: str) -> None:
         """The host's answer to the checks before rsync (``guard_command``), as an error."""
@@ -240,15 +248,17 @@ class Sync(Operation):
         """Run the local rsync with its stream on a channel of ``conn``, behind the host's
         checks; None when the host has no rsync."""
         meter = Meter(self.context.progress, f"sync {self._files()} files -> {self.dest}", self._total())
-        code, out, err, status = run_rsync(list(step.rsync), step.src, f"{step.dest}/", conn, step.guard, meter)
-        self._refuse(status, err, conn.target.user)
-        if status == tree.NO_RSYNC:
+        run = run_rsync(list(step.rsync), step.src, f"{step.dest}/", conn, step.guard, meter,
+                        direct=self._total() >= DIRECT_FROM)
+        self.via = run.via
+        self._refuse(run.status, run.err, conn.target.user)
+        if run.status == tree.NO_RSYNC:
             return None
-        if status == tree.ABSENT:  # check mode, nothing there yet: everything would be sent
+        if run.status == tree.ABSENT:  # check mode, nothing there yet: everything would be sent
             return Outcome("rsync", [rel for rel, e in self.local.items() if e.kind in "fl"], self._total(), other=1)
-        if code != 0:
-            raise self._failure("rsync", code, err, "files already in place are intact")
-        return tree.parse_rsync(out)
+        if run.code != 0:
+            raise self._failure("rsync", run.code, run.err, "files already in place are intact")
+        return tree.parse_rsync(run.out)
 
     def _failure(self, what: str, code: int, stderr: str, kept: str) -> TaskFailed:
         where = f"{self.context.host}:{self.dest}"
