@@ -12,8 +12,8 @@ resync, 20 files changed (rewritten whole, new mtime).  Each cell is the median 
 tools interleaved round by round; ratios are peer time / moorage time.  Bytes sent in the
 20-changed case come from rsync's --stats (moorage, rsync) and from the tar stream's size
 (moorage-tar).  Controller CPU: user + system
-seconds of the tool's process tree (``RUSAGE_CHILDREN`` around the run; a warm ControlMaster's
-ssh runs outside it, so the warm floor's CPU leaves out its ssh crypto, rsync-fresh's includes it).
+seconds of the tool's process tree (``RUSAGE_CHILDREN`` around the run), plus for the warm floor
+what its ControlMaster processes used meanwhile (they carry its bytes outside that tree).
 Writes bench/results/w2.md (+ .json); removes its servers.
 """
 
@@ -23,6 +23,7 @@ import argparse
 import json
 import os
 import random
+import re
 import resource
 import shutil
 import statistics
@@ -199,6 +200,19 @@ class Rsync:
     def before_first_run(self) -> None:
         self.close()
 
+    def master_cpu(self) -> float:
+        """CPU seconds the ControlMaster processes (which carry the bytes and do the crypto, outside
+        the run's process tree) have used so far."""
+        total = 0.0
+        for sock in self.control.iterdir():
+            check = subprocess.run(["ssh", "-o", f"ControlPath={sock}", "-O", "check", "bench"], capture_output=True,
+                                   text=True, timeout=30, check=False)
+            pid = re.search(r"pid=(\d+)", check.stderr)
+            if pid and Path(f"/proc/{pid[1]}/stat").exists():
+                fields = Path(f"/proc/{pid[1]}/stat").read_text().rsplit(")", 1)[1].split()
+                total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return total
+
     def close(self) -> None:
         for sock in self.control.iterdir():
             subprocess.run(["ssh", "-o", f"ControlPath={sock}", "-O", "exit", "bench"], capture_output=True,
@@ -264,6 +278,7 @@ def run_round(tools: dict, servers: dict, hosts: list[str], scenario: str, resul
                 run_in(servers[host], f"rm -rf {tool.remote_dir('w2')}")
             tool.before_first_run()
         argvs = tool.command(hosts)
+        masters = tool.master_cpu() if isinstance(tool, Rsync) else 0.0
         start, used = time.perf_counter(), _children_cpu()
         try:
             procs = _parallel(argvs, tool.env, tool.dir)
@@ -271,6 +286,8 @@ def run_round(tools: dict, servers: dict, hosts: list[str], scenario: str, resul
             results.errors[key] = f"timed out after {RUN_TIMEOUT}s"
             continue
         seconds, cpu = time.perf_counter() - start, _children_cpu() - used
+        if isinstance(tool, Rsync):
+            cpu += tool.master_cpu() - masters
         outcome = tool.read(procs, hosts)
         if outcome.error:
             results.errors[key] = outcome.error[-1500:]

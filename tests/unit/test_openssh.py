@@ -9,7 +9,7 @@ from pathlib import Path
 import paramiko
 import pytest
 
-from moorage.connection.openssh import ALIAS, first_line, known_hosts_line, ssh_argv, verdict, write_known_hosts
+from moorage.connection.openssh import ALIAS, known_hosts_line, ssh_argv, ssh_reason, verdict, write_known_hosts
 from moorage.target import Target
 
 KEY = paramiko.RSAKey.generate(1024)
@@ -30,8 +30,9 @@ def test_the_argv_pins_the_verified_key_and_never_prompts() -> None:
     assert argv[-3:] == ["--", "203.0.113.7", "exec rsync --server -e 'a b'"], "the command is one argument"
     assert argv[argv.index("-p") + 1] == "2222" and argv[argv.index("-l") + 1] == "deploy"
     assert argv[argv.index("-i") + 1] == "/keys/id_ed25519" and option(argv, "IdentitiesOnly") == "yes"
-    assert (option(argv, "StrictHostKeyChecking"), option(argv, "UserKnownHostsFile"),
-            option(argv, "GlobalKnownHostsFile"), option(argv, "HostKeyAlias")) == ("yes", "/tmp/kh", "/dev/null", ALIAS)
+    pinned = [option(argv, name) for name in ("StrictHostKeyChecking", "UserKnownHostsFile", "GlobalKnownHostsFile",
+                                              "HostKeyAlias")]
+    assert pinned == ["yes", "/tmp/kh", "/dev/null", ALIAS]
     assert (option(argv, "BatchMode"), option(argv, "UpdateHostKeys"), option(argv, "ConnectTimeout")) == (
         "yes", "no", "7")
 
@@ -70,7 +71,8 @@ def test_an_ssh_exit_says_go_on_refuse_or_fall_back(status: int, stderr: str, ex
 
 
 def test_the_fallback_reason_is_ssh_s_own_line() -> None:
-    stderr = "rsync: connection unexpectedly closed (0 bytes received so far) [sender]\n" \
-             "root@127.0.0.1: Permission denied (publickey).\n"
-    assert first_line(stderr) == "root@127.0.0.1: Permission denied (publickey)."
-    assert first_line("") == "ssh exited 255"
+    stderr = ("@@@@@@@@@@\n@  WARNING: UNPROTECTED PRIVATE KEY FILE!  @\n@@@@@@@@@@\n"
+              "Load key \"/k\": bad permissions\nroot@127.0.0.1: Permission denied (publickey).\n"
+              "rsync: connection unexpectedly closed (0 bytes received so far) [sender]\n")
+    assert ssh_reason(stderr) == "root@127.0.0.1: Permission denied (publickey)."
+    assert ssh_reason("") == "ssh exited 255"

@@ -70,7 +70,8 @@ def verdict(status: int, stderr: str) -> str:
     return "fallback"
 
 
-def first_line(stderr: str) -> str:
-    """ssh's reason, for the task's data (``via``)."""
-    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip() and not ln.startswith("rsync")]
-    return lines[0][:200] if lines else "ssh exited 255"
+def ssh_reason(stderr: str) -> str:
+    """ssh's reason, for the task's data (``via``): its last line (before rsync's own, after
+    warning banners: ``user@host: Permission denied (publickey).``)."""
+    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip() and not ln.startswith(("rsync", "@"))]
+    return lines[-1][:200] if lines else "ssh exited 255"

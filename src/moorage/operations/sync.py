@@ -31,7 +31,7 @@ from moorage.operations.sync_transport import TAR_RUN, Meter, TarStream, run_rsy
 _FULL = ("No space left on device", "Disk quota exceeded")
 # A source tree at least this large sends rsync's stream over the controller's OpenSSH client
 # (C) rather than through Python (Paramiko): below it, the second login costs more than it saves.
-DIRECT_FROM = 4_000_000
+DIRECT_FROM = 8_000_000
 
 
 def human_size(size: float) -> str:
@@ -62,7 +62,7 @@ class Sync(Operation):
     sending only new and changed files (compared by size and modification time, or by
     content with ``checksum: true``).
 
-    Uses rsync over the host's own SSH connection when both ends have rsync, otherwise
+    Uses rsync when both ends have it (its stream's path: ``via`` below), otherwise
     one manifest command and one tar stream.  Every file lands atomically (temporary name,
     then rename), so a web server never serves half a file; an interrupted sync leaves
     whole files only and the next run finishes the job.  Files on the host absent from
@@ -72,7 +72,10 @@ class Sync(Operation):
     checked on the host in the same command as the transfer.  A symlink in
     ``src`` pointing outside it is refused.  Changed iff something was sent, removed, or
     had its mode/owner set; ``--json`` carries the counts (``files``, ``bytes``, ``deleted``,
-    ``wire_bytes``, ``transport``).
+    ``wire_bytes``, ``transport``) and ``via``: a tree of 8 MB or more sends rsync's stream over
+    the controller's OpenSSH client (``openssh``: a second login, trusting only the host key
+    moorage verified), else over moorage's own connection (``paramiko``; also when ssh cannot
+    log in, with its reason).
     """
 
     name = "sync"

@@ -11,6 +11,13 @@ that command (``rsync --server ...``) and relays the socket to the channel
 (``Tunnel``).  No second SSH connection, no second authentication, the same
 host-key check — and ``conn.stats`` counts it like any command.
 
+**rsync over the controller's OpenSSH client** (``direct``, for a large tree): moving bytes
+through Python costs the controller ~5 ms of CPU per MB (the helper, the Tunnel thread, Paramiko's
+packetizer); ``ssh`` does it in C.  The helper then runs the connection's own process for the
+command (``Connection.command_argv``: ``ssh`` pinned to the host key moorage's connection
+verified, see ``connection/openssh.py``) with rsync's pipes as its own, and sends its exit status
+back.  When ssh cannot log in, the sync runs again the first way; a host-key refusal stops it.
+
 **tar.**  ``TarStream`` writes the tar (a script, NUL-separated path lists, the
 files) from a thread into a pipe that ``conn.run`` streams to ``TAR_RUN`` on the
 host: unpacked into a staging directory inside ``dest`` (same filesystem), then
@@ -35,7 +42,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from moorage.connection.base import Channel, Connection
-from moorage.connection.openssh import first_line, verdict
+from moorage.connection.openssh import ssh_reason, verdict
 from moorage.errors import HostError
 from moorage.facts.sync import STAGING_PREFIX, TreeDiff
 from moorage.operations.shell import sh
@@ -142,7 +149,7 @@ def run_rsync(argv: list[str], src: str, dest: str, conn: Connection, prefix: st
                         "connection verified it (the OpenSSH client was shown another one); refusing to "
                         "connect (possible man-in-the-middle); nothing was sent")
     again = _run(argv, src, dest, conn, prefix, meter, False)
-    again.via = f"paramiko (OpenSSH client: {first_line(run.err)})"
+    again.via = f"paramiko (OpenSSH client: {ssh_reason(run.err)})"
     return again
 
 
