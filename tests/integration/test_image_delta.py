@@ -86,3 +86,36 @@ def test_chain_ids_are_the_engines(project, images) -> None:
 
 def _host_id(server, ref: str) -> str:
     return server.exec(f"docker image inspect --format '{{{{.Id}}}}' {ref}").stdout.decode().strip()
+
+
+@pytest.fixture(scope="module")
+def fleet(testbed, tmp_path_factory: pytest.TempPathFactory, images) -> Iterator[tuple]:
+    """Two fresh hosts, ``a`` and ``b``, in one environment ``fleet``."""
+    servers = {name: testbed.start("dockerhost", name=f"delta-{name}") for name in ("a", "b")}
+    root = tmp_path_factory.mktemp("delta-fleet")
+    inventory = write_inventory(root / "inventory", servers, {"fleet": ["a", "b"]}, project="fleet")
+    yield servers, root, inventory
+    for server in servers.values():
+        testbed.stop(server)
+
+
+def test_two_hosts_each_get_what_they_lack_from_one_docker_save(fleet, images) -> None:
+    """a holds v1, b nothing: in one run a gets v2's new layer, b the whole image, from one save."""
+    servers, root, inventory = fleet
+    book = write_playbook(root / "book", [{"name": "ship", "image": {"images": [V1], "source": "ship"}}])
+    assert moorage("play", book, "--host", "a", "--inventory", inventory).code == 0
+    assert _host_id(servers["a"], V1) == images[V1]
+
+    book = write_playbook(root / "book", [{"name": "ship", "image": {"images": [V2], "source": "ship"}}],
+                          name="v2.yml")
+    run = moorage("play", book, "--host", "fleet", "--inventory", inventory, "--json")
+    assert run.code == 0, run.stdout + run.stderr
+    shipped = {host: next(t for t in run.tasks(host) if t["task"] == "ship")["data"]["shipped"]
+               for host in ("a", "b")}
+    assert (shipped["a"]["layers"], shipped["a"]["layers_total"]) == (1, len(local_diff_ids(V2)))
+    assert shipped["a"]["wire_bytes"] <= 1.1 * shipped["a"]["layer_bytes"] + 64 * 1024
+    assert shipped["b"]["whole"] == "the host has none of their layers"
+    assert shipped["b"]["wire_bytes"] > BASE_MB * 1_000_000 + TOP_KB * 1000
+    assert sorted(s["archive"] for s in shipped.values()) == ["reused", "saved"], "docker save ran twice"
+    for name, server in servers.items():
+        assert _host_id(server, V2) == images[V2], f"{name}'s image differs from the controller's"
