@@ -50,9 +50,8 @@ def test_hosts_in_threads_share_one_save(saves: list[list[str]]) -> None:
 
 def test_other_ids_get_their_own_archive_and_the_bound_removes_unused_ones(saves: list[list[str]]) -> None:
     cache = SavedImages(keep_bytes=1500)
-    with cache.archive({"web:1": "sha256:a"}) as (first, _):
-        with cache.archive({"web:2": "sha256:c"}) as (other, _):
-            assert first.exists()  # in use: never removed, whatever the bound
+    with cache.archive({"web:1": "sha256:a"}) as (first, _), cache.archive({"web:2": "sha256:c"}) as (other, _):
+        assert first.exists()  # in use: never removed, whatever the bound
     assert not other.exists() and first.exists()  # over the bound: the unused one went
     with cache.archive({"web:1": "sha256:b"}) as (second, reused):  # web:1 retagged: a new save
         assert not reused and first != second
