@@ -89,7 +89,8 @@ class Image(Operation):
     """Ensure ``images`` are present on the host: ``source: pull`` (docker pull by tag),
     ``build`` (``docker compose build`` in ``project_dir``) or ``ship`` (``docker save``
     on the controller, ``docker load`` on the host over the same SSH connection; only
-    images whose ID differs from the host's travel, in one stream).  An item
+    images whose ID differs from the host's travel, in one stream, and of them only the layers
+    the host lacks; one ``docker save`` per run serves every host).  An item
     ``{ref: R, source: S}`` gives one image its own source, so registry images, built
     ones and shipped ones mix in one list; a ref listed twice is handled once.
 
