@@ -202,7 +202,7 @@ class HostPlay:
     # -- facts and batches ---------------------------------------------------------
     def _ensure_facts(self, request: FactRequest, upcoming: list[Task], become: bool) -> None:
         missing = self.facts.missing(request)
-        if not missing.paths:
+        if missing.empty:
             return
         for task in upcoming:  # one round trip for every task up to the next command
             try:
@@ -218,6 +218,8 @@ class HostPlay:
                             f"{result.stderr_tail(3)}")
         for facts in file_facts.parse(result.text, missing).values():
             self.facts.record(facts)
+        for tree, probe in file_facts.parse_trees(result.text, missing).items():
+            self.facts.record_tree(tree, probe)
 
     def _flush(self) -> bool:
         """Send the pending changes in one round trip; report every queued result in order."""

@@ -1,6 +1,8 @@
 """The ``sync`` operation: keep a remote directory tree in step with a local one.
 
-One probe command per host says which transport to use (and checks ``dest``):
+The destination's manifest travels with the play's facts (one command for every task up to
+the next command), so a sync whose tree already matches plans no change and runs nothing: a
+no-change run is one command per host.  Otherwise the transfer decides what to send:
 
 - **rsync** when the controller and the host both have it, its stream carried on
   a channel of the host's existing connection (``sync_transport``).
@@ -23,7 +25,17 @@ from moorage.facts import patterns
 from moorage.facts import sync as tree
 from moorage.facts.paths import PathFacts
 from moorage.facts.sync import Outcome
-from moorage.operations.base import Change, Facts, Operation, OpResult, PlanError, TaskFailed, Transfer, register
+from moorage.operations.base import (
+    Change,
+    FactRequest,
+    Facts,
+    Operation,
+    OpResult,
+    PlanError,
+    TaskFailed,
+    Transfer,
+    register,
+)
 from moorage.operations.file_writes import MODE, normalize_mode
 from moorage.operations.shell import sh
 from moorage.operations.sync_transport import TAR_RUN, Meter, TarStream, run_rsync
@@ -144,6 +156,13 @@ class Sync(Operation):
         inventory_dir = self.context.variables.get("inventory_dir")
         return (Path(inventory_dir).parent if inventory_dir else Path.cwd()) / src
 
+    def tree_request(self) -> tree.TreeRequest:
+        return tree.TreeRequest(self.dest, bool(self.args.get("checksum")), bool(self.args.get("delete")))
+
+    def facts_needed(self) -> FactRequest:
+        """The destination's manifest, gathered with the play's other facts."""
+        return FactRequest(trees={self.tree_request()})
+
     def plan(self, facts: Facts) -> Change | None:
         if ".." in self.args["dest"].split("/"):
             raise PlanError(f"sync dest {self.args['dest']} contains '..'; give the directory's real path")
@@ -156,9 +175,22 @@ class Sync(Operation):
                                              bool(self.args.get("checksum")))
         except tree.SourceError as exc:
             raise PlanError(f"cannot sync to {self.context.host}:{self.dest}: {exc}") from None
+        if self._in_sync(facts.tree(self.tree_request())):
+            return None
         return Change(f"sync {self.args['src']}/ -> {self.dest} ({self._files()} files, "
                       f"{human_size(self._total())})", [self.transfer(dry_run=True), self.transfer(dry_run=False)],
                       after=[PathFacts(self.dest, "dir")])  # what a check-mode run after it must not trust
+
+    def _in_sync(self, probe: tree.Probe | None) -> bool:
+        """The gathered manifest already matches the source — unless an earlier task of the play
+        writes inside ``dest`` (the manifest predates it): then the transfer decides."""
+        inside = self.dest.rstrip("/") + "/"
+        if probe is None or any(p == self.dest or p.startswith(inside) for p in self.context.changed_paths):
+            return False
+        return tree.in_sync(self.local, self.source().stat().st_mode & 0o7777, probe,
+                            checksum=bool(self.args.get("checksum")), delete=bool(self.args.get("delete")),
+                            exclude=self.args.get("exclude", []), file_mode=_octal(self.args.get("mode")),
+                            dir_mode=_octal(self.args.get("dir_mode")), owner=self.args.get("owner", ""))
 
     def _files(self) -> int:
         return sum(1 for e in self.local.values() if e.kind == "f")
