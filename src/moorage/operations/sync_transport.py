@@ -42,8 +42,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from moorage.connection.base import Channel, Connection
-from moorage.connection.openssh import ssh_reason, verdict
-from moorage.errors import HostError
+from moorage.connection.openssh import key_changed, ssh_reason, verdict
 from moorage.facts.sync import STAGING_PREFIX, TreeDiff
 from moorage.operations.shell import sh
 
@@ -145,9 +144,7 @@ def run_rsync(argv: list[str], src: str, dest: str, conn: Connection, prefix: st
     if run.via != "openssh" or (said := verdict(run.status, run.err)) == "ok":
         return run
     if said == "hostkey":
-        raise HostError(conn.target.name, f"host key of {conn.target.address} CHANGED since moorage's own "
-                        "connection verified it (the OpenSSH client was shown another one); refusing to "
-                        "connect (possible man-in-the-middle); nothing was sent")
+        raise key_changed(conn.target)
     again = _run(argv, src, dest, conn, prefix, meter, False)
     again.via = f"paramiko (OpenSSH client: {ssh_reason(run.err)})"
     return again
