@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 from moorage.connection import SSHConnection
-from moorage.connection.openssh import run_piped
 from moorage.errors import HostError
 from moorage.operations.sync import DIRECT_FROM
 from moorage.operations.sync_transport import Meter, run_rsync
@@ -70,24 +69,6 @@ def test_a_large_tree_rides_openssh_and_a_key_it_cannot_use_falls_back(server, w
     assert remote_tree(server) == local_tree(small.parent / "media") and len(remote_tree(server)) == len(MEDIA_FILES)
 
 
-def test_a_piped_stream_rides_openssh_or_falls_back_whole(server, tmp_path):
-    """What an image ship uses (``run_piped``): the stream read by ssh; when ssh can't log in, the
-    same stream, unread, goes over moorage's own connection in full."""
-    data = tmp_path / "stream"
-    data.write_bytes(os.urandom(3_000_000))
-    loose = tmp_path / "loose_key"
-    shutil.copyfile(server.key_file, loose)
-    loose.chmod(0o644)
-    for key, expected in ((str(server.key_file), "openssh"), (str(loose), "paramiko (OpenSSH client: ")):
-        conn = SSHConnection(server.target(key_file=key))
-        try:
-            with open(data, "rb") as stream:
-                result, via = run_piped(conn, "wc -c", stream)
-        finally:
-            conn.close()
-        assert result.ok and result.text.strip() == "3000000" and via.startswith(expected), (via, result)
-
-
 MEDIA_FILES = [p for p in Path(__file__).resolve().parents[2].joinpath("examples/dm/media").rglob("*") if p.is_file()]
 
 
@@ -106,11 +87,9 @@ def test_openssh_refuses_a_host_whose_key_changed_as_moorage_s_connection_does(f
         meter = Meter(lambda summary, data: None, "sync", 0)
         with pytest.raises(HostError, match=r"CHANGED .*refusing to connect \(possible man-in-the-middle\)"):
             run_rsync(["rsync", "-rlpt"], f"{src}/", "/srv/media/", conn, "", meter, direct=True)
-        with open(src / "video-0.bin", "rb") as stream, pytest.raises(HostError, match="CHANGED"):
-            run_piped(conn, "cat > /srv/image.tar", stream)  # an image ship's stream: refused alike
     finally:
         conn.close()
-    assert server.exec("test -e /srv/media || test -e /srv/image.tar").returncode != 0, "nothing was sent"
+    assert server.exec("test -e /srv/media").returncode != 0, "nothing was sent"
     inventory = project(tmp_path, server, write_inventory)
     refused = sync_media(inventory)
     assert refused.code != 0 and "CHANGED" in refused.stdout + refused.stderr, "the same refusal, from Paramiko"

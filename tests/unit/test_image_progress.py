@@ -13,7 +13,6 @@ from moorage.connection.base import CommandResult
 from moorage.operations.base import Ship, TaskFailed
 from moorage.operations.image import _Bar, _stream
 from moorage.operations.image_layers import copy_whole
-from moorage.target import Target
 
 
 class SlowHost:
@@ -21,10 +20,6 @@ class SlowHost:
 
     def __init__(self, exit_code: int = 0) -> None:
         self.exit_code, self.received = exit_code, 0
-        self.target = Target("web")
-
-    def command_argv(self, command: str) -> None:
-        return None  # no local process for the stream: it goes through run
 
     def run(self, command: str, stdin: Any = None) -> CommandResult:
         while data := stdin.read(65536):
@@ -39,8 +34,8 @@ def test_the_bar_follows_the_bytes_sent(tmp_path: Path) -> None:
     events: list[tuple[str, dict[str, Any]]] = []
     bar = _Bar(lambda summary, data: events.append((summary, data)), "ship web:2 whole")
     host = SlowHost()
-    sent, via = _stream(host, Ship(("web:2",)), lambda sink: copy_whole(archive, sink, bar), bar)  # type: ignore[arg-type]
-    assert sent == host.received == 3 << 20 and via == "paramiko"
+    sent = _stream(host, Ship(("web:2",)), lambda sink: copy_whole(archive, sink, bar), bar)  # type: ignore[arg-type]
+    assert sent == host.received == 3 << 20
     phases = [data["phase"] for _, data in events]
     assert phases[0] == "start" and phases[-1] == "end" and "advance" in phases
     assert {summary for summary, _ in events} == {"ship web:2 whole"}

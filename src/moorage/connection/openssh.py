@@ -18,13 +18,10 @@ falls back to the Paramiko channel (``verdict``); a host-key refusal is never a 
 from __future__ import annotations
 
 import os
-import subprocess
 import tempfile
-from typing import BinaryIO
 
 import paramiko
 
-from moorage.connection.base import CommandResult, Connection
 from moorage.errors import HostError
 from moorage.target import Target
 
@@ -87,23 +84,3 @@ def key_changed(target: Target) -> HostError:
                      "verified it (the OpenSSH client was shown another one); refusing to connect "
                      "(possible man-in-the-middle); nothing was sent")
 
-
-def run_piped(conn: Connection, command: str, stdin: BinaryIO) -> tuple[CommandResult, str]:
-    """Run ``command`` on ``conn``'s host reading ``stdin`` (a pipe or file, read to its end) in
-    the connection's own process (``command_argv``: ssh, which reads it in C), else — no such
-    process, or ssh cannot log in — with ``conn.run``.  ssh reads nothing from ``stdin`` before it
-    has logged in, so the fallback still gets the whole stream.  Returns the result and the way
-    it went (``via``: ``openssh``, ``paramiko``, ``local``, or ``paramiko (OpenSSH client:
-    REASON)``); ``HostError`` when ssh was shown another host key."""
-    argv = conn.command_argv(command)
-    via = "local" if conn.target.connection == "local" else "paramiko"
-    if argv is not None:
-        proc = subprocess.run(argv, stdin=stdin, capture_output=True, check=False)
-        said = verdict(proc.returncode, proc.stderr.decode("utf-8", "replace"))
-        if said == "ok":
-            return CommandResult(command, proc.returncode, proc.stdout, proc.stderr), (
-                "openssh" if via == "paramiko" else via)
-        if said == "hostkey":
-            raise key_changed(conn.target)
-        via = f"paramiko (OpenSSH client: {ssh_reason(proc.stderr.decode('utf-8', 'replace'))})"
-    return conn.run(command, stdin=stdin), via

@@ -18,7 +18,6 @@ from collections.abc import Callable
 from typing import IO, Any, TypeVar
 
 from moorage.connection.base import Connection
-from moorage.connection.openssh import run_piped
 from moorage.operations import names
 from moorage.operations.base import (
     Change,
@@ -280,14 +279,14 @@ def _ship(conn: Connection, step: Ship, needed: dict[str, str], host: HostLayers
     with SAVED.archive(needed) as (saved, reused):
         archive = "reused" if reused else "saved"
         if why:
-            size, via = _stream(conn, step, lambda sink: copy_whole(saved, sink, bar), bar)
+            size = _stream(conn, step, lambda sink: copy_whole(saved, sink, bar), bar)
             return (f"shipped {', '.join(refs)} whole ({why}), {_mb(size)}",
-                    {"images": refs, "whole": why, "wire_bytes": size, "archive": archive, "via": via})
+                    {"images": refs, "whole": why, "wire_bytes": size, "archive": archive})
         chains = host.chains if host is not None else frozenset[str]()
-        sent, via = _stream(conn, step, lambda sink: write_delta(saved, chains, sink, bar), bar)
+        sent = _stream(conn, step, lambda sink: write_delta(saved, chains, sink, bar), bar)
     return (f"shipped {', '.join(refs)}: {sent.layers} of {sent.layers_total} layers "
             f"({_mb(sent.layer_bytes)} of {_mb(sent.layer_bytes_total)}), {_mb(sent.wire_bytes)} on the wire",
-            {"images": refs, **dataclasses.asdict(sent), "archive": archive, "via": via})
+            {"images": refs, **dataclasses.asdict(sent), "archive": archive})
 
 
 class _Bar:
@@ -311,10 +310,9 @@ def _mb(count: int) -> str:
     return f"{count / 1e6:.1f} MB"
 
 
-def _stream(conn: Connection, step: Ship, write: Callable[[IO[bytes]], _T], bar: _Bar) -> tuple[_T, str]:
-    """``write`` into a pipe (a thread), the pipe into ``step.command`` on the host (read by the
-    OpenSSH client where there is one: ``openssh.run_piped``); ``write``'s result and the way the
-    bytes went (``via``).  Raises ``TaskFailed`` when the host's command or ``write`` fails."""
+def _stream(conn: Connection, step: Ship, write: Callable[[IO[bytes]], _T], bar: _Bar) -> _T:
+    """``write`` into a pipe (a thread), the pipe into ``step.command`` on the host; ``write``'s
+    result.  Raises ``TaskFailed`` when the host's command or ``write`` fails."""
     read_end, write_end = os.pipe()
     outcome: list[_T | BaseException] = []
 
@@ -329,7 +327,7 @@ def _stream(conn: Connection, step: Ship, write: Callable[[IO[bytes]], _T], bar:
     thread.start()
     try:
         with os.fdopen(read_end, "rb") as source:
-            result, via = run_piped(conn, step.command, source)
+            result = conn.run(step.command, stdin=source)
         thread.join()  # the read end is closed: a writer the host stopped reading gets EPIPE
     finally:
         bar.finish()
@@ -337,4 +335,4 @@ def _stream(conn: Connection, step: Ship, write: Callable[[IO[bytes]], _T], bar:
         raise TaskFailed("docker load failed on the host", step.command, result.exit_code, result.stderr_tail())
     if isinstance(outcome[0], BaseException):
         raise TaskFailed(f"writing the image archive failed: {outcome[0]}", "docker save")
-    return outcome[0], via
+    return outcome[0]

@@ -11,9 +11,9 @@ that command (``rsync --server ...``) and relays the socket to the channel
 (``Tunnel``).  No second SSH connection, no second authentication, the same
 host-key check — and ``conn.stats`` counts it like any command.
 
-**rsync over the controller's OpenSSH client** (``direct``, for a large tree): moving bytes
-through Python costs the controller ~5 ms of CPU per MB (the helper, the Tunnel thread, Paramiko's
-packetizer); ``ssh`` does it in C.  The helper then runs the connection's own process for the
+**rsync over the controller's OpenSSH client** (``direct``, for a large tree): relaying the
+stream through Python (the helper, the Tunnel thread, Paramiko) costs the controller ~5 ms of
+CPU per MB more than ``ssh`` carrying it.  The helper then runs the connection's own process for the
 command (``Connection.command_argv``: ``ssh`` pinned to the host key moorage's connection
 verified, see ``connection/openssh.py``) with rsync's pipes as its own, and sends its exit status
 back.  When ssh cannot log in, the sync runs again the first way; a host-key refusal stops it.
