@@ -7,9 +7,12 @@ from __future__ import annotations
 import hashlib
 import os
 import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fakes import quiet_report
 from test_executor import statuses, write_project
 from test_sync import make_tree
@@ -20,6 +23,8 @@ from moorage.facts import files as file_facts
 from moorage.facts import sync as tree
 from moorage.facts.paths import FactRequest
 from moorage.inventory import load_inventory
+from moorage.operations.base import Facts, OpContext, RunOnce
+from moorage.operations.sync import Sync
 from moorage.playbook import load_playbook
 from moorage.report import Report
 
@@ -113,3 +118,38 @@ def test_a_delete_into_bookkeeping_is_refused_even_when_nothing_differs(tmp_path
     dest = make_tree(tmp_path / "dest", {"app/.moorage/lock": b"", **MEDIA})
     _, report = play(tmp_path, [{"name": "media", "sync": {"src": str(src), "dest": str(dest), "delete": True}}])
     assert statuses(report) == [("media", "failed")]
+
+
+def test_the_source_is_scanned_once_for_every_host_of_a_play(tmp_path: Path, monkeypatch) -> None:
+    """The hosts plan in parallel threads; the source tree is the controller's, the same for all."""
+    src = make_tree(tmp_path / "src", MEDIA)
+    scans: list[Path] = []
+    real = tree.scan_local
+
+    def counting(root, *args):
+        scans.append(root)
+        time.sleep(0.05)  # long enough for the other threads to ask meanwhile
+        return real(root, *args)
+
+    monkeypatch.setattr(tree, "scan_local", counting)
+    once = RunOnce()
+    ops = [Sync({"src": str(src), "dest": f"/srv/{host}/media"}, OpContext(host, {}, once=once))
+           for host in ("a", "b", "c", "d")]
+    with ThreadPoolExecutor(4) as pool:
+        changes = list(pool.map(lambda op: op.plan(Facts()), ops))
+    assert len(scans) == 1 and all(c is not None and "3 files" in c.summary for c in changes)
+    other = Sync({"src": str(src), "dest": "/srv/e", "exclude": ["*.txt"]}, OpContext("e", {}, once=once))
+    assert other.plan(Facts()) is not None and len(scans) == 2, "other arguments, another scan"
+
+
+def test_a_failed_computation_is_not_remembered() -> None:
+    once, calls = RunOnce(), []
+
+    def failing() -> int:
+        calls.append(1)
+        raise ValueError("missing")
+
+    for _ in range(2):
+        with pytest.raises(ValueError):
+            once.get("k", failing)
+    assert len(calls) == 2 and once.get("k", lambda: 7) == 7 and once.get("k", lambda: 8) == 7

@@ -25,7 +25,7 @@ from moorage.facts import files as file_facts
 from moorage.facts.paths import FactRequest, Facts
 from moorage.inventory import Host
 from moorage.operations import REGISTRY
-from moorage.operations.base import Change, OpContext, Operation, PlanError, Request, TaskFailed
+from moorage.operations.base import Change, OpContext, Operation, PlanError, Request, RunOnce, TaskFailed
 from moorage.playbook import Play, Task
 from moorage.report import Report
 
@@ -39,8 +39,10 @@ class _Pending:
 class HostPlay:
     """Runs one play's tasks, then its notified handlers, on one host."""
 
-    def __init__(self, play: Play, host: Host, conn: Connection, options: RunOptions, report: Report) -> None:
+    def __init__(self, play: Play, host: Host, conn: Connection, options: RunOptions, report: Report,
+                 once: RunOnce | None = None) -> None:
         self.play, self.host, self.conn = play, host, conn
+        self.once = once or RunOnce()  # what the play's hosts compute once for all of them
         self.options, self.report = options, report
         self.variables = host.variables(play.defaults())
         self.registered: dict[str, Any] = {}
@@ -334,6 +336,7 @@ class HostPlay:
             diff=self.options.diff,
             changed_paths=frozenset(self.changed_paths),
             progress=self._progress,
+            once=self.once,
         )
 
 

@@ -167,12 +167,7 @@ class Sync(Operation):
         if ".." in self.args["dest"].split("/"):
             raise PlanError(f"sync dest {self.args['dest']} contains '..'; give the directory's real path")
         try:
-            if "only" in self.args:
-                self.local = tree.scan_only(self.source(), self.args["only"], self.args.get("exclude", []),
-                                            bool(self.args.get("checksum")))
-            else:
-                self.local = tree.scan_local(self.source(), self.args.get("exclude", []),
-                                             bool(self.args.get("checksum")))
+            self.local = self.context.once.get(("sync source", *self._scan_key()), self._scan)
         except tree.SourceError as exc:
             raise PlanError(f"cannot sync to {self.context.host}:{self.dest}: {exc}") from None
         if self._in_sync(facts.tree(self.tree_request())):
@@ -180,6 +175,19 @@ class Sync(Operation):
         return Change(f"sync {self.args['src']}/ -> {self.dest} ({self._files()} files, "
                       f"{human_size(self._total())})", [self.transfer(dry_run=True), self.transfer(dry_run=False)],
                       after=[PathFacts(self.dest, "dir")])  # what a check-mode run after it must not trust
+
+    def _scan_key(self) -> tuple[str, tuple[str, ...], bool, tuple[str, ...] | None]:
+        only = self.args.get("only")
+        return (str(self.source()), tuple(self.args.get("exclude", [])), bool(self.args.get("checksum")),
+                tuple(only) if only is not None else None)
+
+    def _scan(self) -> dict[str, tree.Entry]:
+        """The source tree as the plan compares it; made once for every host of the play (the
+        executor's ``once``) and only read afterwards."""
+        _, exclude, checksum, only = self._scan_key()
+        if only is not None:
+            return tree.scan_only(self.source(), only, exclude, checksum)
+        return tree.scan_local(self.source(), exclude, checksum)
 
     def _in_sync(self, probe: tree.Probe | None) -> bool:
         """The gathered manifest already matches the source — unless an earlier task of the play
