@@ -285,3 +285,18 @@ def test_a_large_tree_streams_straight_to_the_host_command_not_through_python(tm
     with pytest.raises(TaskFailed, match="exists and is not a directory"):
         op.apply(op.plan(Facts()), conn)
     assert (tmp_path / "file").read_text() == "keep me"
+
+
+@pytest.mark.parametrize("transport", ["rsync", "tar"])
+def test_a_host_directory_holding_files_where_src_has_a_file_fails_naming_it(tmp_path: Path, transport: str) -> None:
+    """rsync exits 23 on the host for it ("could not make way"), while the local rsync exits 0:
+    the host's own exit status must count, never an 'in sync'."""
+    src, dest = make_tree(tmp_path / "src", MEDIA), tmp_path / "dest"
+    sync(src, dest, transport=transport)
+    (dest / "top.txt").unlink()
+    make_tree(dest / "top.txt", {"inner.bin": b"kept"})
+    with pytest.raises(TaskFailed, match=r"top\.txt in pc:.* are directories holding files where src has a file"):
+        sync(src, dest, transport=transport)
+    assert (dest / "top.txt" / "inner.bin").read_bytes() == b"kept"
+    _, done = sync(src, dest, transport=transport, delete=True)
+    assert done.changed and (dest / "top.txt").read_bytes() == b"top"
