@@ -315,8 +315,9 @@ class Sync(Operation):
             message = f"permission denied writing to {where}; {kept}"
         elif blocked := re.findall(r"^(?:cannot delete non-empty directory|could not make way for new [\w ]+): (.+)$",
                                   stderr, re.M):
-            message = (f"{', '.join(list(dict.fromkeys(blocked))[:5])} in {where} are directories holding files where src has a "
-                       f"file or link; replacing them deletes their content: set delete: true to allow it; {kept}")
+            named = ", ".join(list(dict.fromkeys(blocked))[:5])
+            message = (f"{named} in {where} are directories holding files where src has a file or link; "
+                       f"replacing them deletes their content: set delete: true to allow it; {kept}")
         else:
             message = f"{what} to {where} failed (exit {code}); {kept}"
         return TaskFailed(message, what, code, "\n".join(stderr.splitlines()[-10:]))
