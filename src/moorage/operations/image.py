@@ -307,7 +307,8 @@ class _Bar:
 
 
 def _mb(count: int) -> str:
-    return f"{count / 1e6:.1f} MB"
+    """``168.7 MB``, or ``3.7 kB`` under a tenth of a MB (a small layer isn't "0.0 MB")."""
+    return f"{count / 1e6:.1f} MB" if count >= 100_000 else f"{count / 1e3:.1f} kB"
 
 
 def _stream(conn: Connection, step: Ship, write: Callable[[IO[bytes]], _T], bar: _Bar) -> _T:

@@ -160,8 +160,10 @@ class _Deploy:
         elif ledger.current and ledger.state(ledger.current) == "pending":
             live = f"release {ledger.current} is current but has not passed its health gate yet"
         else:
+            new = (f"release {self.release_id} was recorded but not switched to" if ledger.get(self.release_id)
+                   else "the new release was not recorded")  # its id would name nothing on the server
             live = (f"release {ledger.current} is still live" if ledger.current else "no release is live") + \
-                   f"; release {self.release_id} was not switched to"
+                   f"; {new}"
         return Outcome(host.name, False, f"interrupted (Ctrl-C) {where}: {live}; the rest of the deploy did not "
                        "run (deploy again to finish it)", interrupted=True)
 
