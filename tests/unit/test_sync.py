@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -324,3 +325,24 @@ def test_the_rsync_helper_relays_the_host_bytes_that_came_with_its_answer() -> N
     finally:
         helper.kill()
         ours.close()
+
+
+def test_the_helper_ends_the_direct_transfer_when_moorage_is_gone() -> None:
+    """Over the OpenSSH client the stream doesn't ride moorage's connection, so moorage killed
+    (its end of the socket closed) must end the ssh process too — it once kept sending."""
+    ours, theirs = socket.socketpair()
+    env = {**os.environ, "MOORAGE_RSH": sync_transport._RSH, "MOORAGE_RSH_FD": str(theirs.fileno())}
+    helper = subprocess.Popen(["python3", "-I", "-S", "-c", "exec(__import__('os').environ['MOORAGE_RSH'])",
+                               "host", "rsync", "--server"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                              env=env, pass_fds=(theirs.fileno(),))
+    theirs.close()
+    try:
+        ours.settimeout(10)
+        assert ours.recv(4096) == b"host\0rsync\0--server\n"
+        ours.sendall(sync_transport._answer(b"sleep\x0030"))  # "run this with rsync's pipes"
+        time.sleep(0.5)
+        assert helper.poll() is None, "the direct process runs"
+        ours.close()  # moorage killed
+        assert helper.wait(timeout=5) != 0
+    finally:
+        helper.kill()

@@ -71,8 +71,20 @@ if answer:
     os.set_inheritable(s.fileno(), False)
     argv = answer.decode().split("\0")
     env = {k: v for k, v in os.environ.items() if not k.startswith("MOORAGE_RSH")}
-    code = os.waitstatus_to_exitcode(os.waitpid(os.posix_spawnp(argv[0], argv, env), 0)[1])
-    s.sendall(b"%d\n" % code)
+    child = os.posix_spawnp(argv[0], argv, env)
+    while True:  # moorage gone (killed: the socket's end closes) ends the transfer, as on its own connection
+        done, status = os.waitpid(child, os.WNOHANG)
+        if done:
+            break
+        if select.select([s], [], [], 0.5)[0] and not s.recv(1):
+            os.kill(child, 15)
+            done, status = os.waitpid(child, 0)
+            break
+    code = os.waitstatus_to_exitcode(status)
+    try:
+        s.sendall(b"%d\n" % code)
+    except OSError:
+        pass
     sys.exit(code if code >= 0 else 128 - code)
 for fd in (0, 1, s.fileno()):
     os.set_blocking(fd, False)
