@@ -39,7 +39,9 @@ sys.exit(main())
 
 # (label, regex on the whole sample: process line + stack), first match wins
 CATEGORIES = (
-    ("_RSH relay process (python -I -S, one per host)", r"^process \d+:\"[^\"]*-I -S -c"),
+    # the relay runs its code with exec(): its frames are "<module> (<string>)"; py-spy may not
+    # read the command line of so short-lived a process
+    ("_RSH relay process (python -I -S, one per host)", r"^process \d+:\"[^\"]*-I -S -c|<module> \(<string>"),
     ("imports (start-up and lazy)", r"_find_and_load"),
     ("paramiko handshake (kex, host key, auth)", r"paramiko/(kex_|auth_handler|ecdsakey|ed25519key|rsakey|pkey)"
      r"|_parse_kex|_activate_(in|out)bound|_negotiate_keys"),
@@ -50,7 +52,7 @@ CATEGORIES = (
     ("yaml parsing", r"yaml/"),
     ("rsync's output reader (sync_transport _follow)", r"_follow"),
     ("local tree scan (sync facts and planning)", r"moorage/(facts/sync|operations/sync\.py)"),
-    ("rest of moorage", r"moorage/"),
+    ("rest of moorage", r"\(moorage/"),
 )
 
 
@@ -67,6 +69,8 @@ def _parse_raw(path: Path) -> tuple[Counter, Counter, int]:
         total += n
         label = next((name for name, rx in CATEGORIES if re.search(rx, stack)), "other (stdlib, threads)")
         cats[label] += n
+        if label == "rest of moorage":  # which of moorage's modules, innermost on the stack
+            cats["  of which " + re.findall(r"\((moorage/[^:]+)", stack)[-1]] += n
         leaves[re.sub(r":\d+\)$", ")", stack.rsplit(";", 1)[-1])] += n
     return cats, leaves, total
 
