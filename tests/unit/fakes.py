@@ -125,6 +125,9 @@ class FakeConnection:
     def open_channel(self, command: str, become: bool | None = None) -> Channel:
         raise AssertionError(f"no channel is scripted in the fake connection (asked for: {command!r})")
 
+    def command_argv(self, command: str, become: bool | None = None) -> list[str] | None:
+        return None  # no local process: a sync's stream would ask open_channel
+
     def interact(self, command: str, *, tty: bool, stdin: bool = True, become: bool | None = None) -> int:
         """Like ``run``, the answer's stdout written to ours as it would stream; its exit status."""
         result = self.run(command, become=become)

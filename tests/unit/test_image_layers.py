@@ -10,7 +10,7 @@ import json
 import tarfile
 from pathlib import Path
 
-from moorage.operations.image_layers import LAYERS_MARK, chain_ids, parse_host_layers, write_delta
+from moorage.operations.image_layers import LAYERS_MARK, chain_ids, copy_whole, parse_host_layers, write_delta
 
 
 def digest(data: bytes) -> str:
@@ -76,3 +76,19 @@ def test_a_layer_above_a_missing_one_is_sent(tmp_path: Path) -> None:
     diff_ids = saved_archive(tmp_path / "saved.tar", [b"other base", b"same top"])
     sent = write_delta(tmp_path / "saved.tar", frozenset({diff_ids[1]}), io.BytesIO())
     assert sent.layers == 2
+
+
+def test_progress_counts_the_bytes_sent_of_those_to_send(tmp_path: Path) -> None:
+    base, top = b"base layer " * 5000, b"the new code " * 300
+    diff_ids = saved_archive(tmp_path / "saved.tar", [base, top])
+    seen: list[tuple[int, int]] = []
+    write_delta(tmp_path / "saved.tar", frozenset(chain_ids(diff_ids)[:1]), io.BytesIO(),
+                lambda done, total: seen.append((done, total)))
+    done, total = seen[-1]
+    assert done == total and len(top) <= total < len(top) + 2000  # the top layer, the config, the manifest
+
+    whole: list[tuple[int, int]] = []
+    out = io.BytesIO()
+    size = copy_whole(tmp_path / "saved.tar", out, lambda done, total: whole.append((done, total)))
+    assert out.getvalue() == (tmp_path / "saved.tar").read_bytes()
+    assert whole[-1] == (size, size) == (len(out.getvalue()), len(out.getvalue()))

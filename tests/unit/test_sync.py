@@ -260,3 +260,28 @@ def test_a_host_directory_with_content_is_replaced_by_a_file_only_with_delete() 
     kept = tree.compare(local, remote)
     assert kept.blocked == ["a"] and not kept.replace and not kept.send
     assert tree.compare(local, {"a": tree.Entry("d", mode=0o755)}).replace == ["a"], "an empty one may go"
+
+
+def test_a_large_tree_streams_straight_to_the_host_command_not_through_python(tmp_path: Path,
+                                                                                monkeypatch) -> None:
+    """From ``DIRECT_FROM`` bytes on, rsync's stream goes to the connection's own process (over SSH
+    the OpenSSH client; here ``sh``), which the task's data names; the host's checks still refuse."""
+    monkeypatch.setattr("moorage.operations.sync.DIRECT_FROM", 1)
+    src, dest = make_tree(tmp_path / "src", MEDIA), tmp_path / "new" / "media"
+    channels: list[str] = []
+
+    class Recording(LocalConnection):
+        def open_channel(self, command: str, become: bool | None = None):
+            channels.append(command)
+            return super().open_channel(command, become)
+
+    op = Sync({"src": str(src), "dest": str(dest), "transport": "rsync"}, OpContext("pc", {}))
+    conn = Recording(Target("pc", connection="local"))
+    result = op.apply(op.plan(Facts()), conn)
+    assert result.changed and result.data["files"] == 4 and result.data["via"] == "local"
+    assert listing(dest) == MEDIA and channels == [] and conn.stats.commands == 1
+    (tmp_path / "file").write_text("keep me")
+    op = Sync({"src": str(src), "dest": str(tmp_path / "file"), "transport": "rsync"}, OpContext("pc", {}))
+    with pytest.raises(TaskFailed, match="exists and is not a directory"):
+        op.apply(op.plan(Facts()), conn)
+    assert (tmp_path / "file").read_text() == "keep me"

@@ -446,22 +446,30 @@ def cmd_serve(settings: Settings) -> int:
     httpd.timeout = 0.5
 
     def stop(signum, _frame) -> None:
-        # Like gunicorn's graceful stop (what DM runs in production): the listening socket closed at
-        # once, so a new connection is refused (a proxy retries it on another container, which a
-        # connection accepted and then dropped never is), and the requests in flight are answered.
+        # Like gunicorn's graceful stop (what DM runs in production), noticed by the loop below
+        # within httpd.timeout.
         print(f"received {signal.Signals(signum).name}, shutting down", file=sys.stderr, flush=True)
         httpd.stopping = True
-        httpd.socket.close()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     print(f"DM {settings.version} serving on http://0.0.0.0:{settings.port}/ "
           f"(debug={'on' if settings.debug else 'off'})", file=sys.stderr, flush=True)
     while not httpd.stopping:
+        httpd.handle_request()
+    # The connections the kernel already completed (the listen backlog) are accepted and answered
+    # before the listening socket closes: closing with them queued resets them, and a proxy that
+    # had written a request on one answers 502 (it retries a connection refused, never one dropped
+    # after the request was sent).  Later connections are refused; the requests in flight are
+    # answered before the process exits (server_close waits for their threads).
+    httpd.socket.setblocking(False)
+    while True:
         try:
-            httpd.handle_request()
-        except (OSError, ValueError):  # the socket closed by stop()
+            request, address = httpd.socket.accept()
+        except OSError:
             break
+        request.setblocking(True)
+        httpd.process_request(request, address)
     httpd.server_close()
     return 0
 

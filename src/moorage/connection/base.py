@@ -116,6 +116,13 @@ class Connection(Protocol):
         the caller closes the channel."""
         ...
 
+    def command_argv(self, command: str, become: bool | None = None) -> list[str] | None:
+        """The argv of a local process that runs ``command`` like ``run`` with the process's
+        stdin and stdout as the command's and exits with its status (counted as one command),
+        for a bulk stream that should not pass through Python (``sync``'s rsync); None when
+        this connection offers none (the caller then uses ``open_channel``)."""
+        ...
+
     def interact(self, command: str, *, tty: bool, stdin: bool = True, become: bool | None = None) -> int:
         """Run ``command`` like ``run`` but with this terminal attached: its output written here as
         it comes, our stdin forwarded (when ``stdin``), a pseudo-terminal that follows our terminal

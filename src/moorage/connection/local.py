@@ -45,6 +45,11 @@ class LocalConnection:
         self.stats.commands += 1
         return LocalChannel(["sh", "-c", wrap_become(command, self.target, become)])
 
+    def command_argv(self, command: str, become: bool | None = None) -> list[str] | None:
+        """``sh -c command``: rsync's stream then goes straight to the local command."""
+        self.stats.commands += 1
+        return ["sh", "-c", wrap_become(command, self.target, become)]
+
     def interact(self, command: str, *, tty: bool, stdin: bool = True, become: bool | None = None) -> int:
         """Run ``command`` with this terminal attached (it inherits our stdin, stdout and stderr:
         a terminal stays one, so ``tty`` has nothing to add); its exit status."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import select
+import shutil
 import socket
 import time
 from collections.abc import Iterator
@@ -26,6 +27,7 @@ import paramiko
 
 from moorage.connection.base import ByteStream, Channel, CommandResult, ConnectionStats, wrap_become
 from moorage.connection.interactive import relay, terminal_size
+from moorage.connection.openssh import ssh_argv, write_known_hosts
 from moorage.errors import HostError, InputError, Location
 from moorage.progname import command
 from moorage.target import Target
@@ -133,6 +135,7 @@ class SSHConnection:
         self.target = target
         self.stats = ConnectionStats()
         self._fabric: fabric.Connection | None = None
+        self._known_hosts: str | None = None  # the verified key, for the OpenSSH client (openssh.py)
 
     # -- opening -----------------------------------------------------------
     def _open(self) -> paramiko.Transport:
@@ -224,6 +227,19 @@ class SSHConnection:
         self.stats.commands += 1
         return chan
 
+    def command_argv(self, command: str, become: bool | None = None) -> list[str] | None:
+        """A local ``ssh`` process running ``command`` on the host over a second connection that
+        trusts only the host key this one verified (``openssh.py``); None when the controller has
+        no ``ssh`` client.  Counted as a connection and a command."""
+        if shutil.which("ssh") is None:
+            return None
+        transport = self._open()
+        if self._known_hosts is None:
+            self._known_hosts = write_known_hosts(transport.get_remote_server_key())
+        self.stats.connections += 1
+        self.stats.commands += 1
+        return ssh_argv(self.target, self._known_hosts, wrap_become(command, self.target, become))
+
     def interact(self, command: str, *, tty: bool, stdin: bool = True, become: bool | None = None) -> int:
         """Run ``command`` with this terminal attached (``interactive.relay``): a pseudo-terminal
         of our terminal's size when ``tty``, our stdin forwarded when ``stdin``; its exit status.
@@ -280,6 +296,9 @@ class SSHConnection:
 
     def close(self) -> None:
         """Close the SSH connection if it was opened."""
+        if self._known_hosts is not None:
+            os.unlink(self._known_hosts)
+            self._known_hosts = None
         if self._fabric is not None:
             self._fabric.close()
             self._fabric = None

@@ -25,7 +25,7 @@ from moorage.facts import files as file_facts
 from moorage.facts.paths import FactRequest, Facts
 from moorage.inventory import Host
 from moorage.operations import REGISTRY
-from moorage.operations.base import Change, OpContext, Operation, PlanError, Request, TaskFailed
+from moorage.operations.base import Change, OpContext, Operation, PlanError, Request, RunOnce, TaskFailed
 from moorage.playbook import Play, Task
 from moorage.report import Report
 
@@ -39,8 +39,10 @@ class _Pending:
 class HostPlay:
     """Runs one play's tasks, then its notified handlers, on one host."""
 
-    def __init__(self, play: Play, host: Host, conn: Connection, options: RunOptions, report: Report) -> None:
+    def __init__(self, play: Play, host: Host, conn: Connection, options: RunOptions, report: Report,
+                 once: RunOnce | None = None) -> None:
         self.play, self.host, self.conn = play, host, conn
+        self.once = once or RunOnce()  # what the play's hosts compute once for all of them
         self.options, self.report = options, report
         self.variables = host.variables(play.defaults())
         self.registered: dict[str, Any] = {}
@@ -202,7 +204,7 @@ class HostPlay:
     # -- facts and batches ---------------------------------------------------------
     def _ensure_facts(self, request: FactRequest, upcoming: list[Task], become: bool) -> None:
         missing = self.facts.missing(request)
-        if not missing.paths:
+        if missing.empty:
             return
         for task in upcoming:  # one round trip for every task up to the next command
             try:
@@ -218,6 +220,8 @@ class HostPlay:
                             f"{result.stderr_tail(3)}")
         for facts in file_facts.parse(result.text, missing).values():
             self.facts.record(facts)
+        for tree, probe in file_facts.parse_trees(result.text, missing).items():
+            self.facts.record_tree(tree, probe)
 
     def _flush(self) -> bool:
         """Send the pending changes in one round trip; report every queued result in order."""
@@ -332,6 +336,7 @@ class HostPlay:
             diff=self.options.diff,
             changed_paths=frozenset(self.changed_paths),
             progress=self._progress,
+            once=self.once,
         )
 
 
@@ -350,6 +355,9 @@ class _RunAs:
         """A channel of the same connection, for operations that speak a protocol over it
         (``sync`` runs rsync's)."""
         return self._conn.open_channel(command, self._become if become is None else become)
+
+    def command_argv(self, command: str, become: bool | None = None) -> list[str] | None:
+        return self._conn.command_argv(command, self._become if become is None else become)
 
     def interact(self, command: str, *, tty: bool, stdin: bool = True, become: bool | None = None) -> int:
         return self._conn.interact(command, tty=tty, stdin=stdin, become=self._become if become is None else become)

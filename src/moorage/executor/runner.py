@@ -18,6 +18,7 @@ from moorage.executor.interrupt import INTERRUPT
 from moorage.executor.options import RunOptions
 from moorage.executor.results import RunResult, TaskRecord
 from moorage.inventory import Host, Inventory
+from moorage.operations.base import RunOnce
 from moorage.playbook import Play, Playbook
 from moorage.report import Report
 
@@ -69,10 +70,11 @@ class Runner:
         self.report.emit("play", play=play.name, data={"hosts": [h.name for h in hosts]})
         total = len(hosts)
         failed_in_play: set[str] = set()
+        once = RunOnce()  # e.g. a sync's scan of its source tree, made once for every host
         for group in batches(hosts, play.serial):
             workers = min(len(group), self.options.forks or len(group))
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="host") as pool:
-                outcomes = list(pool.map(lambda host: self._run_host(play, host), group))
+                outcomes = list(pool.map(lambda host: self._run_host(play, host, once), group))
             failed_in_play |= {h.name for h, ok in zip(group, outcomes, strict=True) if not ok}
             if self._should_stop(play, failed_in_play, group, total):
                 return False
@@ -90,12 +92,12 @@ class Runner:
             return True
         return False
 
-    def _run_host(self, play: Play, host: Host) -> bool:
+    def _run_host(self, play: Play, host: Host, once: RunOnce) -> bool:
         try:
             conn = self.connections.get(host.name)
             if conn is None:
                 conn = self.connections[host.name] = connect(host.target)
-            host_play = HostPlay(play, host, conn, self.options, self.report)
+            host_play = HostPlay(play, host, conn, self.options, self.report, once)
             try:
                 ok = host_play.run()
             finally:

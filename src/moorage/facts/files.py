@@ -2,9 +2,12 @@
 
 ``gather_command(request)`` builds a POSIX sh script (coreutils only: servers
 need no Python) that prints, for every requested path, its type, mode, owner,
-group, link target and sha256 — and the base64 body of the paths whose
-content was asked for.  ``parse(output, request)`` turns that into
-``PathFacts``.  One command answers for every task of a play.
+group, link target and sha256 — the base64 body of the paths whose
+content was asked for, and for each requested tree its probe (``facts.sync``:
+the manifest of every entry under it), base64 on one line so any file name
+survives.  ``parse(output, request)`` turns that into ``PathFacts``,
+``parse_trees`` into one ``Probe`` per tree.  One command answers for every
+task of a play.
 """
 
 from __future__ import annotations
@@ -14,16 +17,22 @@ import shlex
 from typing import Any
 
 from moorage.facts.paths import FactRequest, PathFacts
+from moorage.facts.sync import Probe, TreeRequest, parse_probe
 
 _KINDS = {"regular file": "file", "regular empty file": "file", "directory": "dir",
           "symbolic link": "link"}
 
 
+def _trees(request: FactRequest) -> list[TreeRequest]:
+    return sorted(request.trees, key=lambda t: (t.dest, t.checksum, t.delete))
+
+
 def gather_command(request: FactRequest) -> str:
-    """The single shell command that reports on every path of ``request``."""
+    """The single shell command that reports on every path and tree of ``request``."""
     paths = sorted(request.paths | request.contents)
     quoted = " ".join(shlex.quote(p) for p in paths)
     contents = " ".join(shlex.quote(p) for p in sorted(request.contents))
+    trees = "".join(f"( {tree.command()}\n) | base64 -w0; echo\n" for tree in _trees(request))
     return (
         f"set -- {quoted}\n"
         "echo @@stat\n"
@@ -36,12 +45,13 @@ def gather_command(request: FactRequest) -> str:
         "echo @@content\n"
         f"for p in {contents}; do [ -f \"$p\" ] && printf '%s\\n' \"$p\" && base64 -w0 -- \"$p\" "
         "&& echo; done\n"
+        "echo @@trees\n"
+        f"{trees}"
         "exit 0"
     )
 
 
-def parse(output: str, request: FactRequest) -> dict[str, PathFacts]:
-    """Read the output of ``gather_command`` back into one ``PathFacts`` per requested path."""
+def _sections(output: str) -> dict[str, list[str]]:
     sections: dict[str, list[str]] = {}
     current: list[str] = []
     for line in output.splitlines():
@@ -49,6 +59,18 @@ def parse(output: str, request: FactRequest) -> dict[str, PathFacts]:
             current = sections.setdefault(line[2:], [])
         else:
             current.append(line)
+    return sections
+
+
+def parse_trees(output: str, request: FactRequest) -> dict[TreeRequest, Probe]:
+    """Read the trees of ``gather_command``'s output back, one ``Probe`` per requested tree."""
+    lines = _sections(output).get("trees", [])
+    return {tree: parse_probe(base64.b64decode(line)) for tree, line in zip(_trees(request), lines, strict=False)}
+
+
+def parse(output: str, request: FactRequest) -> dict[str, PathFacts]:
+    """Read the output of ``gather_command`` back into one ``PathFacts`` per requested path."""
+    sections = _sections(output)
     found: dict[str, dict[str, Any]] = {}
     for line in sections.get("stat", []):
         kind, mode, owner, group, path = line.split("|", 4)

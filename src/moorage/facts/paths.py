@@ -1,5 +1,7 @@
 """What the executor knows about a host's paths: ``PathFacts`` per path, the ``Facts`` map that
 planned changes keep current, and the ``FactRequest`` an operation makes (``facts/files.py`` answers it).
+A request may also ask for whole directory trees (``TreeRequest``: a ``sync``'s destination), which
+come back as a ``Probe`` with the tree's manifest, gathered in the same command as the paths.
 """
 
 from __future__ import annotations
@@ -8,6 +10,8 @@ import dataclasses
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from moorage.facts.sync import Probe, TreeRequest
 
 
 @dataclass(frozen=True)
@@ -34,14 +38,21 @@ class PathFacts:
 
 @dataclass
 class FactRequest:
-    """The paths an operation needs facts for; ``contents`` also fetches file bodies."""
+    """The paths an operation needs facts for; ``contents`` also fetches file bodies; ``trees``
+    lists whole directory trees (every entry under them)."""
 
     paths: set[str] = field(default_factory=set)
     contents: set[str] = field(default_factory=set)
+    trees: set[TreeRequest] = field(default_factory=set)
 
     def update(self, other: FactRequest) -> None:
         self.paths |= other.paths
         self.contents |= other.contents
+        self.trees |= other.trees
+
+    @property
+    def empty(self) -> bool:
+        return not (self.paths or self.contents or self.trees)
 
 
 class Facts(Mapping[str, PathFacts]):
@@ -49,6 +60,7 @@ class Facts(Mapping[str, PathFacts]):
 
     def __init__(self, known: Mapping[str, PathFacts] | None = None) -> None:
         self._known: dict[str, PathFacts] = dict(known or {})
+        self._trees: dict[TreeRequest, Probe] = {}
 
     def __getitem__(self, path: str) -> PathFacts:
         return self._known[path]
@@ -63,9 +75,18 @@ class Facts(Mapping[str, PathFacts]):
         """Store what a path is (gathered) or will be (predicted by a planned change)."""
         self._known[facts.path] = facts
 
+    def record_tree(self, request: TreeRequest, probe: Probe) -> None:
+        """Store what a directory tree held when gathered."""
+        self._trees[request] = probe
+
+    def tree(self, request: TreeRequest) -> Probe | None:
+        """The tree as gathered, or None when it wasn't (check mode with no gather, a unit test)."""
+        return self._trees.get(request)
+
     def forget(self) -> None:
         """Drop everything: after a command ran, nothing gathered before can be trusted."""
         self._known.clear()
+        self._trees.clear()
 
     def missing(self, request: FactRequest) -> FactRequest:
         """The part of ``request`` not yet known."""
@@ -73,4 +94,4 @@ class Facts(Mapping[str, PathFacts]):
         contents = {p for p in request.contents
                     if p not in self._known or (self._known[p].kind == "file"
                                                 and self._known[p].content is None)}
-        return FactRequest(paths | contents, contents)
+        return FactRequest(paths | contents, contents, {t for t in request.trees if t not in self._trees})

@@ -6,7 +6,9 @@ command that says what ``dest`` is, whether it is writable and — for the tar
 transport — lists every entry under it (type, size, mtime, mode, owner, link
 target, optionally sha256; GNU find, NUL-separated, so any file name survives);
 ``parse_probe`` reads it back; ``compare`` says what the tar transport has to
-send, change and delete.  All pure but the local scan.
+send, change and delete.  The probe also travels with a play's facts
+(``TreeRequest``), so a sync whose tree already matches is decided without a
+command of its own.  All pure but the local scan.
 """
 
 from __future__ import annotations
@@ -44,6 +46,18 @@ class Entry:
     target: str = ""  # symlinks
     owner: str = ""  # owner:group (remote entries)
     sha256: str = ""  # with checksum: true
+
+
+@dataclass(frozen=True)
+class TreeRequest:
+    """A directory tree a play's facts should list (``probe_command``'s arguments)."""
+
+    dest: str
+    checksum: bool = False
+    delete: bool = False
+
+    def command(self) -> str:
+        return probe_command(self.dest, self.checksum, self.delete)
 
 
 def _inside(root: Path, rel_link: str, target: str) -> bool:
@@ -156,7 +170,8 @@ def probe_command(dest: str, checksum: bool = False, delete: bool = False) -> st
     found = bookkeeping('echo "@@bookkeeping $b"') if delete else ""
     return (
         f"D={d}\n"
-        'if [ -d "$D" ]; then echo @@dir; elif [ -e "$D" ] || [ -L "$D" ]; then echo @@other; fi\n'
+        'if [ -d "$D" ]; then echo @@dir; stat -c \'@@root %a %U:%G\' -- "$D"; '
+        'elif [ -e "$D" ] || [ -L "$D" ]; then echo @@other; fi\n'
         f"{found}"
         'p="$D"; while [ ! -e "$p" ]; do p=$(dirname -- "$p"); done\n'
         '[ -w "$p" ] && echo @@writable; echo "@@base $p"\n'
@@ -211,6 +226,7 @@ class Probe:
     base: str = ""  # the nearest existing ancestor (dest itself when it exists)
     bookkeeping: str = ""  # moorage's own files found in dest (probed only for a delete)
     manifest: dict[str, Entry] | None = None  # None when dest is not a directory
+    root: Entry | None = None  # dest itself (its mode and owner), when a directory
 
 
 def parse_probe(output: bytes) -> Probe:
@@ -226,16 +242,22 @@ def parse_probe(output: bytes) -> Probe:
             probe.base = line[7:]
         elif line.startswith("@@bookkeeping "):
             probe.bookkeeping = line[14:]
+        elif line.startswith("@@root "):
+            mode, _, owner = line[7:].partition(" ")
+            probe.root = Entry("d", mode=int(mode, 8), owner=owner)
     if marker:
         probe.manifest = _parse_manifest(tail)
     return probe
 
 
 def _parse_manifest(data: bytes) -> dict[str, Entry]:
-    listing, _, sums = data.partition(b"@@sha\0")
-    tokens = listing.split(b"\0")
+    tokens = data.split(b"\0")
+    # entries are (meta, path, link target) triples; ``@@sha`` where a meta token stands (a meta
+    # token is never that) starts the checksums — a file may well be *named* ``@@sha``
+    end = next((i for i in range(0, len(tokens), 3) if tokens[i] == b"@@sha"), len(tokens))
+    sums = b"\0".join(tokens[end + 1:])
     tree: dict[str, Entry] = {}
-    for i in range(0, len(tokens) - 2, 3):
+    for i in range(0, end - 2, 3):
         meta, rel, target = (t.decode("utf-8", "surrogateescape") for t in tokens[i:i + 3])
         kind, size, mtime, mode, owner = meta.split(" ", 4)
         tree[rel] = Entry(kind if kind in "fdl" else "o", int(size), int(float(mtime)), int(mode, 8),
@@ -298,6 +320,21 @@ def compare(local: dict[str, Entry], remote: dict[str, Entry], *, checksum: bool
     if delete:
         diff.delete = _deletions(local, remote, list(exclude), diff.replace)
     return diff
+
+
+def in_sync(local: dict[str, Entry], local_root: int, probe: Probe, *, checksum: bool = False,
+            delete: bool = False, exclude: Iterable[str] = (), file_mode: int | None = None,
+            dir_mode: int | None = None, owner: str = "") -> bool:
+    """Whether a sync of ``local`` (its root's mode ``local_root``) into the probed ``dest`` would
+    change nothing: ``dest`` a directory holding no moorage bookkeeping, its own mode and owner as
+    rsync would set them, and ``compare`` finding nothing to send, change or delete."""
+    if probe.dest != "dir" or probe.manifest is None or probe.root is None or probe.bookkeeping:
+        return False
+    if probe.root.mode != (dir_mode or local_root) or (owner and not _owned(probe.root.owner, owner)):
+        return False
+    diff = compare(local, probe.manifest, checksum=checksum, delete=delete, exclude=exclude,
+                   file_mode=file_mode, dir_mode=dir_mode, owner=owner)
+    return diff.empty and not diff.blocked
 
 
 def _deletions(local: dict[str, Entry], remote: dict[str, Entry], patterns: list[str],

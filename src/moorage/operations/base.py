@@ -30,15 +30,18 @@ no read-only step is reported as changed, one made only of ``Request``s as skipp
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
+import threading
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from moorage.connection.base import Connection
 from moorage.facts.paths import FactRequest as FactRequest
 from moorage.facts.paths import Facts as Facts
 from moorage.facts.paths import PathFacts as PathFacts
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -206,6 +209,28 @@ class OpResult:
     data: dict[str, Any] = field(default_factory=dict)
 
 
+class RunOnce:
+    """Values computed once for every host of a play: the hosts plan in parallel threads, and
+    what only the controller's files decide (a ``sync``'s scan of its source tree) is the same
+    for all of them.  ``get(key, compute)`` returns the value of ``key``, calling ``compute`` the
+    first time (other threads asking for the same key wait for it); a ``compute`` that raises is
+    not remembered, so each host reports the error itself."""
+
+    def __init__(self) -> None:
+        self._values: dict[Hashable, Any] = {}
+        self._locks: dict[Hashable, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def get(self, key: Hashable, compute: Callable[[], T]) -> T:
+        with self._guard:
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:
+            if key not in self._values:
+                self._values[key] = compute()
+            value: T = self._values[key]
+            return value
+
+
 @dataclass
 class OpContext:
     """What an operation may know about where it runs (no connection: plans are pure)."""
@@ -223,6 +248,7 @@ class OpContext:
     # A long step's progress: ``progress(summary, {"phase": "start"|"advance"|"end", "total", "done"})``
     # becomes a ``step`` event (a progress bar in the human view).
     progress: Callable[[str, dict[str, Any]], None] = lambda summary, data: None
+    once: RunOnce = field(default_factory=RunOnce)  # shared by every host of the play
 
 
 class Operation:

@@ -13,9 +13,9 @@ import dataclasses
 import itertools
 import os
 import subprocess
-import tempfile
 import threading
-from pathlib import Path
+from collections.abc import Callable
+from typing import IO, Any, TypeVar
 
 from moorage.connection.base import Connection
 from moorage.operations import names
@@ -32,17 +32,21 @@ from moorage.operations.base import (
     TaskFailed,
     register,
 )
+from moorage.operations.image_archive import SAVED
 from moorage.operations.image_layers import (
     LAYERS_MARK,
     HostLayers,
-    Sent,
     chain_ids,
+    copy_whole,
     host_layers_script,
     local_diff_ids,
     parse_host_layers,
     write_delta,
 )
 from moorage.operations.shell import Raw, argv, sh
+from moorage.operations.sync_transport import Meter
+
+_T = TypeVar("_T")
 
 _MISSING = "missing"
 SOURCES = ("pull", "build", "ship")
@@ -85,7 +89,8 @@ class Image(Operation):
     """Ensure ``images`` are present on the host: ``source: pull`` (docker pull by tag),
     ``build`` (``docker compose build`` in ``project_dir``) or ``ship`` (``docker save``
     on the controller, ``docker load`` on the host over the same SSH connection; only
-    images whose ID differs from the host's travel, in one stream).  An item
+    images whose ID differs from the host's travel, in one stream, and of them only the layers
+    the host lacks; one ``docker save`` per run serves every host).  An item
     ``{ref: R, source: S}`` gives one image its own source, so registry images, built
     ones and shipped ones mix in one list; a ref listed twice is handled once.
 
@@ -180,13 +185,14 @@ class Image(Operation):
                 return OpResult(changed=False, message="images already present", data={"images": before})
             if last is None:
                 return OpResult(changed=True)
-        shipped: list[str] = []
+        shipped: dict[str, str] = {}
         message, travelled = "", dict[str, object]()
         for step in acting:
             if isinstance(step, Ship):
-                shipped = [line.split()[0] for line in listing.splitlines() if line.endswith(_DIFFERS)]
+                shipped = local_image_ids([line.split()[0] for line in listing.splitlines()
+                                           if line.endswith(_DIFFERS)])
                 host = parse_host_layers(LAYERS_MARK + layers) if self.args.get("delta", True) else None
-                message, travelled = _ship(conn, step, shipped, host)
+                message, travelled = _ship(conn, step, shipped, host, self.context.progress)
                 continue
             if not isinstance(step, Shell):
                 continue
@@ -197,7 +203,7 @@ class Image(Operation):
                                  step.script, done.exit_code, done.stderr_tail())
         if not isinstance(last, Shell):
             raise PlanError(f"internal: the plan of '{change.summary}' ends with no script")
-        verified = self._verify(before, _parse(conn.run(last.script).text), local_image_ids(shipped))
+        verified = self._verify(before, _parse(conn.run(last.script).text), shipped)
         verified.message = message or verified.message
         verified.data["shipped"] = travelled
         return verified
@@ -253,76 +259,80 @@ def _parse(text: str) -> dict[str, str]:
     return {words[0]: words[1] for words in (line.split() for line in text.splitlines()) if len(words) >= 2}
 
 
-def _ship(conn: Connection, step: Ship, needed: list[str],
-          host: HostLayers | None) -> tuple[str, dict[str, object]]:
-    """Send ``needed`` into ``step.command`` on the host: only the layers it lacks when it has some
-    of them and its engine loads such an archive, else (or with no ``host`` layers: ``delta``
-    false) ``docker save`` streamed whole.  Returns
-    what travelled: the task's message and ``{images, whole, layers, layers_total, layer_bytes,
-    layer_bytes_total, wire_bytes}`` (bytes; a whole image's are not counted)."""
+def _ship(conn: Connection, step: Ship, needed: dict[str, str], host: HostLayers | None,
+          progress: Callable[[str, dict[str, Any]], None]) -> tuple[str, dict[str, object]]:
+    """Send ``needed`` (ref -> local ID) into ``step.command`` on the host: only the layers it
+    lacks when it has some of them and its engine loads such an archive, else (or with no ``host``
+    layers: ``delta`` false) the whole ``docker save`` archive.  The archive is saved once per run
+    for every host (``image_archive``).  Returns what travelled: the task's message and ``{images,
+    archive: saved|reused, wire_bytes}`` with ``whole`` (why) or ``{layers, layers_total,
+    layer_bytes, layer_bytes_total}`` (uncompressed bytes of the layers sent, of all)."""
     if not needed:
         return "", {}
+    refs = list(needed)
     shared = host is not None and host.delta_ok and any(
-        chain in host.chains for ref in needed for chain in chain_ids(local_diff_ids(ref)))
-    if host is None or not shared:
-        why = ("delta is false" if host is None else
-               "the host's engine uses the containerd image store, which needs every layer" if not host.delta_ok
-               else "the host has none of their layers")
-        _ship_whole(conn, step, needed)
-        return f"shipped {', '.join(needed)} whole ({why})", {"images": needed, "whole": why}
-    with tempfile.TemporaryDirectory(prefix="moorage-ship-") as tmp:
-        saved = Path(tmp) / "images.tar"
-        _save(needed, ["-o", str(saved)])
-        sent = _stream_delta(conn, step, saved, host.chains)
-    return (f"shipped {', '.join(needed)}: {sent.layers} of {sent.layers_total} layers "
+        chain in host.chains for ref in refs for chain in chain_ids(local_diff_ids(ref)))
+    why = ("" if shared else "delta is false" if host is None else
+           "the host's engine uses the containerd image store, which needs every layer" if not host.delta_ok
+           else "the host has none of their layers")
+    bar = _Bar(progress, f"ship {', '.join(refs)}" + (" whole" if why else " (missing layers)"))
+    with SAVED.archive(needed) as (saved, reused):
+        archive = "reused" if reused else "saved"
+        if why:
+            size = _stream(conn, step, lambda sink: copy_whole(saved, sink, bar), bar)
+            return (f"shipped {', '.join(refs)} whole ({why}), {_mb(size)}",
+                    {"images": refs, "whole": why, "wire_bytes": size, "archive": archive})
+        chains = host.chains if host is not None else frozenset[str]()
+        sent = _stream(conn, step, lambda sink: write_delta(saved, chains, sink, bar), bar)
+    return (f"shipped {', '.join(refs)}: {sent.layers} of {sent.layers_total} layers "
             f"({_mb(sent.layer_bytes)} of {_mb(sent.layer_bytes_total)}), {_mb(sent.wire_bytes)} on the wire",
-            {"images": needed, **dataclasses.asdict(sent)})
+            {"images": refs, **dataclasses.asdict(sent), "archive": archive})
+
+
+class _Bar:
+    """A ``Meter`` made once the total is known (the first time the writer reports)."""
+
+    def __init__(self, progress: Callable[[str, dict[str, Any]], None], summary: str) -> None:
+        self.progress, self.summary = progress, summary
+        self.meter: Meter | None = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.meter is None:
+            self.meter = Meter(self.progress, self.summary, total)
+        self.meter.update(done)
+
+    def finish(self) -> None:
+        if self.meter is not None:
+            self.meter.finish()
 
 
 def _mb(count: int) -> str:
     return f"{count / 1e6:.1f} MB"
 
 
-def _save(refs: list[str], extra: list[str]) -> None:
-    proc = subprocess.run(["docker", "save", *extra, *refs], capture_output=True, check=False)
-    if proc.returncode != 0:
-        raise TaskFailed("docker save failed on the controller", f"docker save {' '.join(refs)}",
-                         proc.returncode, proc.stderr.decode("utf-8", "replace")[-2000:])
-
-
-def _stream_delta(conn: Connection, step: Ship, saved: Path, have: frozenset[str]) -> Sent:
-    """``write_delta`` of ``saved`` into a pipe (a thread), the pipe into ``step.command``."""
+def _stream(conn: Connection, step: Ship, write: Callable[[IO[bytes]], _T], bar: _Bar) -> _T:
+    """``write`` into a pipe (a thread), the pipe into ``step.command`` on the host; ``write``'s
+    result.  Raises ``TaskFailed`` when the host's command or ``write`` fails."""
     read_end, write_end = os.pipe()
-    outcome: list[Sent | BaseException] = []
+    outcome: list[_T | BaseException] = []
 
     def writer() -> None:
         with os.fdopen(write_end, "wb") as sink:
             try:
-                outcome.append(write_delta(saved, have, sink))
+                outcome.append(write(sink))
             except BaseException as exc:  # re-raised by the caller, in its thread
                 outcome.append(exc)
 
-    thread = threading.Thread(target=writer, name="moorage-ship-delta", daemon=True)
+    thread = threading.Thread(target=writer, name="moorage-ship", daemon=True)
     thread.start()
-    with os.fdopen(read_end, "rb") as source:
-        result = conn.run(step.command, stdin=source)
-    thread.join()  # the read end is closed: a writer the host stopped reading gets EPIPE
-    if not result.ok:
-        raise TaskFailed("docker load of the missing layers failed on the host", step.command, result.exit_code,
-                         result.stderr_tail())
-    if isinstance(outcome[0], BaseException):
-        raise TaskFailed(f"building the archive of the missing layers failed: {outcome[0]}", "docker save")
-    return outcome[0]
-
-
-def _ship_whole(conn: Connection, step: Ship, needed: list[str]) -> None:
-    """``docker save`` here, streamed into ``step.command`` on the host."""
-    with subprocess.Popen(["docker", "save", *needed], stdout=subprocess.PIPE, stderr=subprocess.PIPE) as saver:
-        result = conn.run(step.command, stdin=saver.stdout)
-        saver.wait()
-        if saver.returncode != 0:
-            error = saver.stderr.read() if saver.stderr is not None else b""
-            raise TaskFailed("docker save failed on the controller", f"docker save {' '.join(needed)}",
-                             saver.returncode, error.decode("utf-8", "replace")[-2000:])
+    try:
+        with os.fdopen(read_end, "rb") as source:
+            result = conn.run(step.command, stdin=source)
+        thread.join()  # the read end is closed: a writer the host stopped reading gets EPIPE
+    finally:
+        bar.finish()
     if not result.ok:
         raise TaskFailed("docker load failed on the host", step.command, result.exit_code, result.stderr_tail())
+    if isinstance(outcome[0], BaseException):
+        raise TaskFailed(f"writing the image archive failed: {outcome[0]}", "docker save")
+    return outcome[0]

@@ -20,9 +20,10 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import shutil
 import subprocess
 import tarfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -119,24 +120,60 @@ def _member(archive: tarfile.TarFile, name: str) -> IO[bytes]:
     return found
 
 
-def write_delta(saved: Path, have: frozenset[str], out: IO[bytes]) -> Sent:
+Progress = Callable[[int, int], None]  # (bytes done, bytes in all), as a transfer advances
+
+
+def write_delta(saved: Path, have: frozenset[str], out: IO[bytes], progress: Progress | None = None) -> Sent:
     """Copy the ``docker save`` archive ``saved`` to ``out`` gzip-compressed, without the layer
-    files the host has (``have``: ChainIDs).  Raises ``ValueError`` for an archive without a
-    readable manifest."""
+    files the host has (``have``: ChainIDs); ``progress`` follows the archive's bytes read (of
+    those sent).  Raises ``ValueError`` for an archive without a readable manifest."""
     sent = Sent()
     counted = _Counting(out)
     with tarfile.open(saved) as archive:
         layers, skip = layer_files(archive, have)
         sent.layers_total = len(layers)
+        members = [member for member in archive.getmembers() if member.name not in skip]
+        reading = _Reading(sum(member.size for member in members), progress)
         with gzip.GzipFile(fileobj=counted, mode="wb", compresslevel=1) as zipped, \
                 tarfile.open(fileobj=zipped, mode="w|", format=tarfile.PAX_FORMAT) as delta:
-            for member in archive:
+            for member in archive.getmembers():
                 if member.name in layers:
                     sent.layer_bytes_total += member.size
                     if member.name in skip:
                         continue
                     sent.layers += 1
                     sent.layer_bytes += member.size
-                delta.addfile(member, archive.extractfile(member) if member.isfile() else None)
+                source = archive.extractfile(member) if member.isfile() else None
+                delta.addfile(member, reading.through(source) if source is not None else None)
     sent.wire_bytes = counted.count
     return sent
+
+
+def copy_whole(saved: Path, out: IO[bytes], progress: Progress | None = None) -> int:
+    """Copy ``saved`` to ``out`` as it is (what ``docker save`` would stream); returns its bytes."""
+    reading = _Reading(saved.stat().st_size, progress)
+    with saved.open("rb") as source:
+        shutil.copyfileobj(reading.through(source), out, 1 << 20)
+    return reading.done
+
+
+class _Reading:
+    """Counts the bytes read through the file objects it wraps (``through``), told to ``progress``."""
+
+    def __init__(self, total: int, progress: Progress | None) -> None:
+        self.total, self.done, self.progress = total, 0, progress
+
+    def through(self, source: IO[bytes]) -> IO[bytes]:
+        return _Read(source, self)  # type: ignore[return-value]  # read() is all tarfile and copyfileobj use
+
+
+class _Read:
+    def __init__(self, source: IO[bytes], reading: _Reading) -> None:
+        self.source, self.reading = source, reading
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.source.read(size)
+        self.reading.done += len(data)
+        if self.reading.progress is not None:
+            self.reading.progress(self.reading.done, self.reading.total)
+        return data

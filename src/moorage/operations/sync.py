@@ -1,6 +1,8 @@
 """The ``sync`` operation: keep a remote directory tree in step with a local one.
 
-One probe command per host says which transport to use (and checks ``dest``):
+The destination's manifest travels with the play's facts (one command for every task up to
+the next command), so a sync whose tree already matches plans no change and runs nothing: a
+no-change run is one command per host.  Otherwise the transfer decides what to send:
 
 - **rsync** when the controller and the host both have it, its stream carried on
   a channel of the host's existing connection (``sync_transport``).
@@ -23,12 +25,25 @@ from moorage.facts import patterns
 from moorage.facts import sync as tree
 from moorage.facts.paths import PathFacts
 from moorage.facts.sync import Outcome
-from moorage.operations.base import Change, Facts, Operation, OpResult, PlanError, TaskFailed, Transfer, register
+from moorage.operations.base import (
+    Change,
+    FactRequest,
+    Facts,
+    Operation,
+    OpResult,
+    PlanError,
+    TaskFailed,
+    Transfer,
+    register,
+)
 from moorage.operations.file_writes import MODE, normalize_mode
 from moorage.operations.shell import sh
 from moorage.operations.sync_transport import TAR_RUN, Meter, TarStream, run_rsync
 
 _FULL = ("No space left on device", "Disk quota exceeded")
+# A source tree at least this large sends rsync's stream over the controller's OpenSSH client
+# (C) rather than through Python (Paramiko): below it, the second login costs more than it saves.
+DIRECT_FROM = 8_000_000
 
 
 def human_size(size: float) -> str:
@@ -59,7 +74,7 @@ class Sync(Operation):
     sending only new and changed files (compared by size and modification time, or by
     content with ``checksum: true``).
 
-    Uses rsync over the host's own SSH connection when both ends have rsync, otherwise
+    Uses rsync when both ends have it (its stream's path: ``via`` below), otherwise
     one manifest command and one tar stream.  Every file lands atomically (temporary name,
     then rename), so a web server never serves half a file; an interrupted sync leaves
     whole files only and the next run finishes the job.  Files on the host absent from
@@ -69,7 +84,10 @@ class Sync(Operation):
     checked on the host in the same command as the transfer.  A symlink in
     ``src`` pointing outside it is refused.  Changed iff something was sent, removed, or
     had its mode/owner set; ``--json`` carries the counts (``files``, ``bytes``, ``deleted``,
-    ``wire_bytes``, ``transport``).
+    ``wire_bytes``, ``transport``) and ``via``: a tree of 8 MB or more sends rsync's stream over
+    the controller's OpenSSH client (``openssh``: a second login, trusting only the host key
+    moorage verified), else over moorage's own connection (``paramiko``; also when ssh cannot
+    log in, with its reason).
     """
 
     name = "sync"
@@ -138,21 +156,49 @@ class Sync(Operation):
         inventory_dir = self.context.variables.get("inventory_dir")
         return (Path(inventory_dir).parent if inventory_dir else Path.cwd()) / src
 
+    def tree_request(self) -> tree.TreeRequest:
+        return tree.TreeRequest(self.dest, bool(self.args.get("checksum")), bool(self.args.get("delete")))
+
+    def facts_needed(self) -> FactRequest:
+        """The destination's manifest, gathered with the play's other facts."""
+        return FactRequest(trees={self.tree_request()})
+
     def plan(self, facts: Facts) -> Change | None:
         if ".." in self.args["dest"].split("/"):
             raise PlanError(f"sync dest {self.args['dest']} contains '..'; give the directory's real path")
         try:
-            if "only" in self.args:
-                self.local = tree.scan_only(self.source(), self.args["only"], self.args.get("exclude", []),
-                                            bool(self.args.get("checksum")))
-            else:
-                self.local = tree.scan_local(self.source(), self.args.get("exclude", []),
-                                             bool(self.args.get("checksum")))
+            self.local = self.context.once.get(("sync source", *self._scan_key()), self._scan)
         except tree.SourceError as exc:
             raise PlanError(f"cannot sync to {self.context.host}:{self.dest}: {exc}") from None
+        if self._in_sync(facts.tree(self.tree_request())):
+            return None
         return Change(f"sync {self.args['src']}/ -> {self.dest} ({self._files()} files, "
                       f"{human_size(self._total())})", [self.transfer(dry_run=True), self.transfer(dry_run=False)],
                       after=[PathFacts(self.dest, "dir")])  # what a check-mode run after it must not trust
+
+    def _scan_key(self) -> tuple[str, tuple[str, ...], bool, tuple[str, ...] | None]:
+        only = self.args.get("only")
+        return (str(self.source()), tuple(self.args.get("exclude", [])), bool(self.args.get("checksum")),
+                tuple(only) if only is not None else None)
+
+    def _scan(self) -> dict[str, tree.Entry]:
+        """The source tree as the plan compares it; made once for every host of the play (the
+        executor's ``once``) and only read afterwards."""
+        _, exclude, checksum, only = self._scan_key()
+        if only is not None:
+            return tree.scan_only(self.source(), only, exclude, checksum)
+        return tree.scan_local(self.source(), exclude, checksum)
+
+    def _in_sync(self, probe: tree.Probe | None) -> bool:
+        """The gathered manifest already matches the source — unless an earlier task of the play
+        writes inside ``dest`` (the manifest predates it): then the transfer decides."""
+        inside = self.dest.rstrip("/") + "/"
+        if probe is None or any(p == self.dest or p.startswith(inside) for p in self.context.changed_paths):
+            return False
+        return tree.in_sync(self.local, self.source().stat().st_mode & 0o7777, probe,
+                            checksum=bool(self.args.get("checksum")), delete=bool(self.args.get("delete")),
+                            exclude=self.args.get("exclude", []), file_mode=_octal(self.args.get("mode")),
+                            dir_mode=_octal(self.args.get("dir_mode")), owner=self.args.get("owner", ""))
 
     def _files(self) -> int:
         return sum(1 for e in self.local.values() if e.kind == "f")
@@ -175,19 +221,20 @@ class Sync(Operation):
         step = [s for s in change.steps if isinstance(s, Transfer)][-1]
         outcome = self._sync(conn, step)
         if step.dry_run:
-            change.summary, change.data = f"{describe(outcome, True)} -> {self.dest}", outcome.data()
+            change.summary, change.data = f"{describe(outcome, True)} -> {self.dest}", self._data(outcome)
             listed = [f"+ {rel}" for rel in outcome.sent] + [f"- {rel}" for rel in outcome.deleted]
             change.diff = "".join(f"{line}\n" for line in listed) or None  # --check --diff lists every file
-            return OpResult(outcome.changed, data=outcome.data())
+            return OpResult(outcome.changed, data=self._data(outcome))
         if not outcome.changed:
-            return OpResult(False, message=f"{self.dest} in sync ({self._files()} files)", data=outcome.data())
+            return OpResult(False, message=f"{self.dest} in sync ({self._files()} files)", data=self._data(outcome))
         change.summary = f"{describe(outcome, False)} -> {self.dest}"
-        return OpResult(True, message=change.summary, data=outcome.data())
+        return OpResult(True, message=change.summary, data=self._data(outcome))
 
     def _sync(self, conn: Connection, step: Transfer) -> Outcome:
         """rsync when both ends have it (the host's answer comes with the rsync command itself),
         else the manifest and a tar stream."""
         transport = self.args.get("transport", "auto")
+        self.via = "local" if conn.target.connection == "local" else "paramiko"
         if "only" in self.args:  # rsync's filter rules can't say "these paths, delete the rest" alike
             transport = "tar"
         if transport != "tar" and shutil.which("rsync"):
@@ -199,6 +246,10 @@ class Sync(Operation):
         elif transport == "rsync":
             raise TaskFailed("transport rsync asked for, but the controller has no rsync", "command -v rsync")
         return self._tar_sync(conn, step)
+
+    def _data(self, outcome: Outcome) -> dict[str, Any]:
+        """The outcome's counts and the way its bytes went (``via``: openssh, paramiko, local)."""
+        return {**outcome.data(), "via": self.via}
 
     def _refuse(self, status: int, stderr: str, user: str) -> None:
         """The host's answer to the checks before rsync (``guard_command``), as an error."""
@@ -240,15 +291,17 @@ class Sync(Operation):
         """Run the local rsync with its stream on a channel of ``conn``, behind the host's
         checks; None when the host has no rsync."""
         meter = Meter(self.context.progress, f"sync {self._files()} files -> {self.dest}", self._total())
-        code, out, err, status = run_rsync(list(step.rsync), step.src, f"{step.dest}/", conn, step.guard, meter)
-        self._refuse(status, err, conn.target.user)
-        if status == tree.NO_RSYNC:
+        run = run_rsync(list(step.rsync), step.src, f"{step.dest}/", conn, step.guard, meter,
+                        direct=self._total() >= DIRECT_FROM)
+        self.via = run.via
+        self._refuse(run.status, run.err, conn.target.user)
+        if run.status == tree.NO_RSYNC:
             return None
-        if status == tree.ABSENT:  # check mode, nothing there yet: everything would be sent
+        if run.status == tree.ABSENT:  # check mode, nothing there yet: everything would be sent
             return Outcome("rsync", [rel for rel, e in self.local.items() if e.kind in "fl"], self._total(), other=1)
-        if code != 0:
-            raise self._failure("rsync", code, err, "files already in place are intact")
-        return tree.parse_rsync(out)
+        if run.code != 0:
+            raise self._failure("rsync", run.code, run.err, "files already in place are intact")
+        return tree.parse_rsync(run.out)
 
     def _failure(self, what: str, code: int, stderr: str, kept: str) -> TaskFailed:
         where = f"{self.context.host}:{self.dest}"

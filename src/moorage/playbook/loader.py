@@ -9,9 +9,16 @@ from typing import Any
 
 from moorage import builtin
 from moorage.errors import InputError, Location
+from moorage.playbook import validated
 from moorage.playbook.declarations import declaration_problems
 from moorage.playbook.model import Play, Playbook, Role
-from moorage.playbook.tasks import build_tasks, condition_problems, notify_problems, tasks_problems
+from moorage.playbook.tasks import (
+    build_tasks,
+    condition_problems,
+    notify_problems,
+    sources_problems,
+    tasks_problems,
+)
 from moorage.schema import Problem, error_problems, problems, raise_problems, suggest
 from moorage.yamlsrc import LineDict, display_path, format_path, load_yaml, location_of
 
@@ -73,11 +80,17 @@ def _read_role_file(file: Path, schema: str, source_dirs: list[Path], found: lis
         return None
     if data is None:
         return None
+    checked = validated.key(schema, file.read_bytes())
+    if validated.passed(checked):  # the same bytes passed the content checks before
+        found += sources_problems(data, [], shown, source_dirs) if schema == "role-tasks" else []
+        return data
     new = problems(data, schema, shown, templates=schema != "role-tasks")
     if not new and schema == "role-tasks":
         new = tasks_problems(data, [], shown, source_dirs)
     if not new and schema == "role-variables":
         new = declaration_problems(data, shown)
+    if not new:
+        validated.remember(checked)
     found += new
     return data
 

@@ -34,6 +34,15 @@ def tasks_problems(tasks: Any, path: Sequence[Any], file: str, source_dirs: Sequ
     return found
 
 
+def sources_problems(tasks: Any, path: Sequence[Any], file: str, source_dirs: Sequence[Path]) -> list[Problem]:
+    """Only the missing-source problems of ``tasks_problems`` (and the syntax of the templates
+    found): what a role file's cached content checks can't vouch for."""
+    if not isinstance(tasks, list):
+        return []
+    return [p for index, task in enumerate(tasks) if isinstance(task, Mapping)
+            for p in _source_problems(task, [*path, index], file, source_dirs)]
+
+
 def condition_problems(item: Mapping[str, Any], path: list[Any], file: str) -> list[Problem]:
     """A Jinja2 syntax error in the ``when`` of ``item`` (a task, or a role entry of a play)."""
     when = item.get("when")

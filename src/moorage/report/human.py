@@ -91,7 +91,7 @@ class HumanRenderer:
                                           DownloadColumn(), TimeElapsedColumn(), console=self.console,
                                           transient=True)
                 self._progress.start()
-            self._bars[key] = self._progress.add_task(f"[{event.host}] {event.summary}",
+            self._bars[key] = self._progress.add_task(escape(f"[{event.host}] {event.summary}"),
                                                       total=event.data.get("total"))
         elif self._progress is not None and key in self._bars:
             if phase == "advance":

@@ -101,19 +101,28 @@ def serve() -> None:
     stopping = threading.Event()
 
     def stop(*_: object) -> None:
-        # A graceful stop (PID 1: docker stop must not wait 10 s): the listening socket closed at
-        # once, so a new connection is refused (a proxy retries it on another container), and the
-        # requests in flight are answered before the process exits.
+        # A graceful stop (PID 1: docker stop must not wait 10 s), noticed by the loop below
+        # within server.timeout.
         stopping.set()
-        server.socket.close()
 
     signal.signal(signal.SIGTERM, stop)
     print(f"tasklist {VERSION} serving", flush=True)
     while not stopping.is_set():
+        server.handle_request()
+    # The connections the kernel already completed (the listen backlog) are accepted and
+    # answered before the listening socket closes: closing with them queued resets them, and a
+    # proxy that had written a request on one answers 502 (Traefik retries a connection that
+    # fails before the request is sent, never one after).  A connection after the close is
+    # refused, which the proxy retries on another container; the requests in flight are answered
+    # before the process exits (server_close waits for their threads).
+    server.socket.setblocking(False)
+    while True:
         try:
-            server.handle_request()
-        except (OSError, ValueError):  # the socket closed by stop()
+            request, address = server.socket.accept()
+        except OSError:
             break
+        request.setblocking(True)
+        server.process_request(request, address)
     server.server_close()
 
 
