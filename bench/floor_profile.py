@@ -56,9 +56,11 @@ CATEGORIES = (
 )
 
 
-def _parse_raw(path: Path) -> tuple[Counter, Counter, int]:
-    """py-spy's raw (collapsed) output -> samples per category, per leaf function, total."""
+def _parse_raw(path: Path) -> tuple[Counter, Counter, Counter, int]:
+    """py-spy's raw (collapsed) output -> samples per category, per moorage module (of "rest of
+    moorage"), per leaf function, and the total."""
     cats: Counter = Counter()
+    modules: Counter = Counter()
     leaves: Counter = Counter()
     total = 0
     for line in path.read_text(errors="replace").splitlines():
@@ -70,9 +72,9 @@ def _parse_raw(path: Path) -> tuple[Counter, Counter, int]:
         label = next((name for name, rx in CATEGORIES if re.search(rx, stack)), "other (stdlib, threads)")
         cats[label] += n
         if label == "rest of moorage":  # which of moorage's modules, innermost on the stack
-            cats["  of which " + re.findall(r"\((moorage/[^:]+)", stack)[-1]] += n
+            modules[re.findall(r"\((moorage/[^:]+)", stack)[-1]] += n
         leaves[re.sub(r":\d+\)$", ")", stack.rsplit(";", 1)[-1])] += n
-    return cats, leaves, total
+    return cats, modules, leaves, total
 
 
 def profile_first_run(tool, servers: dict, hosts: list[str], workdir: Path, venvs: Path) -> dict:
@@ -104,9 +106,10 @@ def profile_first_run(tool, servers: dict, hosts: list[str], workdir: Path, venv
     if proc.returncode != 0 or not raw.exists():
         out["py-spy"] = f"py-spy run failed (exit {proc.returncode}): {proc.stderr[-500:]}"
         return out
-    cats, leaves, total = _parse_raw(raw)
+    cats, modules, leaves, total = _parse_raw(raw)
     out["samples"] = total
     out["categories"] = [[name, n / total] for name, n in cats.most_common()] if total else []
+    out["rest of moorage by module"] = [[name, n / total] for name, n in modules.most_common(8)] if total else []
     out["top functions"] = [[name, n / total] for name, n in leaves.most_common(12)] if total else []
     keep = Path(__file__).resolve().parent / "results" / "floor-profile.raw"
     keep.parent.mkdir(parents=True, exist_ok=True)
@@ -116,6 +119,6 @@ def profile_first_run(tool, servers: dict, hosts: list[str], workdir: Path, venv
 
 
 if __name__ == "__main__":  # re-read a kept profile: python -m bench.floor_profile bench/results/floor-profile.raw
-    c, leaf, t = _parse_raw(Path(sys.argv[1]))
-    for name, n in [*c.most_common(), ("---", 0), *leaf.most_common(15)]:
+    c, mod, leaf, t = _parse_raw(Path(sys.argv[1]))
+    for name, n in [*c.most_common(), ("---", 0), *mod.most_common(8), ("---", 0), *leaf.most_common(15)]:
         print(f"{n / t:6.1%}  {name}" if t else name)

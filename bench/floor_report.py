@@ -106,6 +106,8 @@ def profile(results: Results) -> list[str]:
     lines += [f"py-spy ({p['samples']} samples of the GIL-holding thread of each Python process; "
               f"{p.get('raw', '')}):", ""]
     lines += _table(["where", "share of samples"], [[n, f"{s:.0%}"] for n, s in p["categories"]])
+    lines += ["", "\"rest of moorage\" by module (innermost on the stack):", ""]
+    lines += _table(["module", "share"], [[f"`{n}`", f"{v:.1%}"] for n, v in p.get("rest of moorage by module", [])])
     lines += ["", "Functions on top of the stack most often:", ""]
     lines += _table(["function", "share"], [[f"`{n}`", f"{s:.1%}"] for n, s in p["top functions"]])
     return lines
