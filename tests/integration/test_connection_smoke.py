@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import http.client
+import io
 import os
 import socket
 import subprocess
@@ -53,6 +54,20 @@ def test_stdin_is_streamed(sshd_server: TestServer) -> None:
         result = conn.run("sha256sum", stdin=payload)
         assert result.exit_code == 0, result.stderr
         assert result.stdout.split()[0].decode() == hashlib.sha256(payload).hexdigest()
+    finally:
+        conn.close()
+
+
+def test_a_command_that_stops_reading_its_stdin_gives_its_own_status(sshd_server: TestServer) -> None:
+    """``docker load`` with no engine exits at once, with 170 MB still to send: the user must see its
+    exit status and stderr, not "connection lost" (the connection is fine and serves the next command)."""
+    conn = connect(sshd_server.target())
+    try:
+        for _ in range(3):
+            archive = io.BytesIO(os.urandom(64 << 20))
+            result = conn.run("echo 'Cannot connect to the Docker daemon' >&2; exit 3", stdin=archive)
+            assert (result.exit_code, result.stderr) == (3, b"Cannot connect to the Docker daemon\n")
+        assert conn.run("echo still here").stdout == b"still here\n"
     finally:
         conn.close()
 

@@ -5,6 +5,7 @@ files in a temp dir; the SSH path runs in tests/integration/test_sync.py)."""
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import pytest
 from moorage.connection import LocalConnection, Target
 from moorage.connection.local import LocalChannel
 from moorage.facts import sync as tree
+from moorage.operations import sync_transport
 from moorage.operations.base import Change, Facts, OpContext, PlanError, TaskFailed
 from moorage.operations.sync import Sync
 
@@ -285,3 +287,40 @@ def test_a_large_tree_streams_straight_to_the_host_command_not_through_python(tm
     with pytest.raises(TaskFailed, match="exists and is not a directory"):
         op.apply(op.plan(Facts()), conn)
     assert (tmp_path / "file").read_text() == "keep me"
+
+
+@pytest.mark.parametrize("transport", ["rsync", "tar"])
+def test_a_host_directory_holding_files_where_src_has_a_file_fails_naming_it(tmp_path: Path, transport: str) -> None:
+    """rsync exits 23 on the host for it ("could not make way"), while the local rsync exits 0:
+    the host's own exit status must count, never an 'in sync'."""
+    src, dest = make_tree(tmp_path / "src", MEDIA), tmp_path / "dest"
+    sync(src, dest, transport=transport)
+    (dest / "top.txt").unlink()
+    make_tree(dest / "top.txt", {"inner.bin": b"kept"})
+    with pytest.raises(TaskFailed, match=r"top\.txt in pc:.* are directories holding files where src has a file"):
+        sync(src, dest, transport=transport)
+    assert (dest / "top.txt" / "inner.bin").read_bytes() == b"kept"
+    _, done = sync(src, dest, transport=transport, delete=True)
+    assert done.changed and (dest / "top.txt").read_bytes() == b"top"
+
+
+def test_the_rsync_helper_relays_the_host_bytes_that_came_with_its_answer() -> None:
+    """The tunnel answers the helper ("relay": an empty answer) and relays the host's first bytes at once:
+    one recv may hold both.  The helper must take the line alone (it once swallowed rsync's
+    greeting with it, and both rsyncs waited for each other forever)."""
+    ours, theirs = socket.socketpair()
+    env = {**os.environ, "MOORAGE_RSH": sync_transport._RSH, "MOORAGE_RSH_FD": str(theirs.fileno())}
+    helper = subprocess.Popen(["python3", "-I", "-S", "-c", "exec(__import__('os').environ['MOORAGE_RSH'])",
+                               "host", "rsync", "--server"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              env=env, pass_fds=(theirs.fileno(),))
+    theirs.close()
+    try:
+        ours.settimeout(10)
+        assert ours.recv(4096) == b"host\0rsync\0--server\n"
+        ours.sendall(b"0\n@RSYNCD: 31.0 greeting\n")  # the answer ("relay") and the host's first bytes together
+        ours.shutdown(socket.SHUT_WR)
+        out, _ = helper.communicate(b"", timeout=10)
+        assert out == b"@RSYNCD: 31.0 greeting\n"
+    finally:
+        helper.kill()
+        ours.close()

@@ -276,8 +276,17 @@ class SSHConnection:
                 if not chunk:
                     chan.shutdown_write()
                     writing = False
+            if writing and chan.exit_status_ready():
+                writing = False  # the command ended without reading all its stdin: its status says why
+                continue
             if writing and chan.send_ready():
-                sent = chan.send(bytes(chunk[:262144]))
+                try:
+                    sent = chan.send(bytes(chunk[:262144]))
+                except OSError:  # "Socket is closed": the command ended and its channel closed meanwhile
+                    if not (chan.closed or chan.exit_status_ready()):
+                        raise
+                    writing = False
+                    continue
                 self.stats.bytes_sent += sent
                 chunk = chunk[sent:]
                 continue

@@ -16,6 +16,7 @@ no-change run is one command per host.  Otherwise the transfer decides what to s
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -299,8 +300,11 @@ class Sync(Operation):
             return None
         if run.status == tree.ABSENT:  # check mode, nothing there yet: everything would be sent
             return Outcome("rsync", [rel for rel, e in self.local.items() if e.kind in "fl"], self._total(), other=1)
-        if run.code != 0:
-            raise self._failure("rsync", run.code, run.err, "files already in place are intact")
+        # The host's rsync may fail where the local one doesn't know it (exit 23 "could not make way
+        # for new regular file": a non-empty directory where src has a file): its own status counts.
+        code = run.code or max(run.status, 0)
+        if code != 0:
+            raise self._failure("rsync", code, run.err, "files already in place are intact")
         return tree.parse_rsync(run.out)
 
     def _failure(self, what: str, code: int, stderr: str, kept: str) -> TaskFailed:
@@ -309,6 +313,11 @@ class Sync(Operation):
             message = f"the disk holding {where} is full; {kept}"
         elif "Permission denied" in stderr:
             message = f"permission denied writing to {where}; {kept}"
+        elif blocked := re.findall(r"^(?:cannot delete non-empty directory|could not make way for new [\w ]+): (.+)$",
+                                  stderr, re.M):
+            named = ", ".join(list(dict.fromkeys(blocked))[:5])
+            message = (f"{named} in {where} are directories holding files where src has a file or link; "
+                       f"replacing them deletes their content: set delete: true to allow it; {kept}")
         else:
             message = f"{what} to {where} failed (exit {code}); {kept}"
         return TaskFailed(message, what, code, "\n".join(stderr.splitlines()[-10:]))

@@ -46,23 +46,30 @@ from moorage.connection.openssh import key_changed, ssh_reason, verdict
 from moorage.facts.sync import STAGING_PREFIX, TreeDiff
 from moorage.operations.shell import sh
 
-# rsync's remote shell: sends rsync's argv back over the inherited socket and reads the answer:
-# an empty line: relay bytes both ways with buffers, so neither direction waits on the other
+# rsync's remote shell: sends rsync's argv back over the inherited socket and reads the answer
+# (``_answer``: a length line, then that many bytes; read exactly, as the host's first bytes may
+# follow in the same segment): empty: relay bytes both ways with buffers, so neither direction waits on the other
 # (rsync expects ssh's full-duplex pipe); else the argv of a process to run with rsync's pipes
 # as its own (an ssh client): wait for it and send its exit status back.
 _RSH = r"""
 import os, select, socket, sys
 s = socket.socket(fileno=int(os.environ["MOORAGE_RSH_FD"]))
 s.sendall("\0".join(sys.argv[1:]).encode() + b"\n")
-answer = b""
-while not answer.endswith(b"\n"):
-    data = s.recv(65536)
-    if not data:
-        sys.exit(255)
-    answer += data
-if answer != b"\n":
+def take(size):
+    data = b""
+    while len(data) < size:
+        more = s.recv(size - len(data))
+        if not more:
+            sys.exit(255)
+        data += more
+    return data
+length = b""
+while not length.endswith(b"\n"):  # a byte at a time: the host's first bytes may follow the answer
+    length += take(1)
+answer = take(int(length))
+if answer:
     os.set_inheritable(s.fileno(), False)
-    argv = answer[:-1].decode().split("\0")
+    argv = answer.decode().split("\0")
     env = {k: v for k, v in os.environ.items() if not k.startswith("MOORAGE_RSH")}
     code = os.waitstatus_to_exitcode(os.waitpid(os.posix_spawnp(argv[0], argv, env), 0)[1])
     s.sendall(b"%d\n" % code)
@@ -191,6 +198,13 @@ def _follow(proc: subprocess.Popen[bytes], tunnel: Tunnel, meter: Meter) -> tupl
     return code, out.decode("utf-8", "replace"), stderr.strip()
 
 
+def _answer(payload: bytes) -> bytes:
+    """The tunnel's answer to the helper: the payload's length on a line, then the payload (an
+    ssh argv, NUL-joined; its command holds newlines) — nothing for "relay"; the host's bytes
+    may follow at once."""
+    return b"%d\n" % len(payload) + payload
+
+
 class Tunnel(threading.Thread):
     """Answers the helper with the host command the helper's rsync asks for: started on a channel
     of the host's connection whose stream it then carries, or (``direct``) the argv of the
@@ -219,10 +233,10 @@ class Tunnel(threading.Thread):
             argv = self.conn.command_argv(command) if self.direct else None
             if argv is not None:
                 self.via = "openssh" if self.via == "paramiko" else self.via
-                self.sock.sendall("\0".join(argv).encode() + b"\n")
+                self.sock.sendall(_answer("\0".join(argv).encode()))
                 self._wait_status()
                 return
-            self.sock.sendall(b"\n")
+            self.sock.sendall(_answer(b""))
             chan = self.conn.open_channel(command)
         except Exception as exc:  # reported by the operation once rsync has exited
             self.error = exc
