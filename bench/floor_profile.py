@@ -31,7 +31,7 @@ def _report():
     me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     with open(os.environ["FLOOR_RUSAGE"], "w") as f:
         json.dump({"moorage process": me.ru_utime + me.ru_stime,
-                   "its children (rsync, _RSH relay)": kids.ru_utime + kids.ru_stime}, f)
+                   "its children (local rsync, ssh client or _RSH relay)": kids.ru_utime + kids.ru_stime}, f)
 atexit.register(_report)
 sys.argv[0] = "moorage"
 sys.exit(main())
