@@ -19,8 +19,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from bench import report
 from bench.servers import BenchTestbed, Counts, SessionCounter, run_in
@@ -230,6 +232,19 @@ def _checkout() -> str:
     return f"{head}" + (f" (+ {len(dirty.splitlines())} uncommitted change(s) in src/)" if dirty else "")
 
 
+def write_report(out: Path, results: Any, markdown: Callable[[Any], str], started: float) -> None:
+    """Note the end (load, wall time since ``started``) in ``results.environment``, print the
+    markdown report and write it to ``out``, the results beside it as ``.json``."""
+    results.environment["load average at end"] = _load()
+    results.environment["wall time"] = f"{time.monotonic() - started:.0f} s"
+    text = markdown(results)
+    print("\n" + text)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text)
+    out.with_suffix(".json").write_text(json.dumps(asdict(results), indent=1))
+    print(f"[bench] wrote {out} and {out.with_suffix('.json')}")
+
+
 def _load() -> str:
     """1/5/15-minute load averages: other work on the machine shows up here (and in the noise)."""
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
@@ -299,14 +314,7 @@ def main(argv: list[str] | None = None) -> int:
             for tool in tools.values():
                 tool.remove()
             shutil.rmtree(workdir, ignore_errors=True)
-    results.environment["load average at end"] = _load()
-    results.environment["wall time"] = f"{time.monotonic() - t0:.0f} s"
-    text = report.markdown(results)
-    print("\n" + text)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text)
-    args.out.with_suffix(".json").write_text(json.dumps(asdict(results), indent=1))
-    print(f"[bench] wrote {args.out} and {args.out.with_suffix('.json')}")
+    write_report(args.out, results, report.markdown, t0)
     return 1 if any(c.failures for c in results.cells.values()) else 0
 
 

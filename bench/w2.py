@@ -23,8 +23,6 @@ import argparse
 import json
 import os
 import random
-import re
-import resource
 import shutil
 import statistics
 import subprocess
@@ -34,6 +32,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from bench.floor_cpu import Meter
 from bench.report import _ratio, _table
 from bench.servers import BenchTestbed, run_in
 from bench.tools import VENVS, Ansible, Moorage, Outcome, Pyinfra, Tool
@@ -200,19 +199,6 @@ class Rsync:
     def before_first_run(self) -> None:
         self.close()
 
-    def master_cpu(self) -> float:
-        """CPU seconds the ControlMaster processes (which carry the bytes and do the crypto, outside
-        the run's process tree) have used so far."""
-        total = 0.0
-        for sock in self.control.iterdir():
-            check = subprocess.run(["ssh", "-o", f"ControlPath={sock}", "-O", "check", "bench"], capture_output=True,
-                                   text=True, timeout=30, check=False)
-            pid = re.search(r"pid=(\d+)", check.stderr)
-            if pid and Path(f"/proc/{pid[1]}/stat").exists():
-                fields = Path(f"/proc/{pid[1]}/stat").read_text().rsplit(")", 1)[1].split()
-                total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        return total
-
     def close(self) -> None:
         for sock in self.control.iterdir():
             subprocess.run(["ssh", "-o", f"ControlPath={sock}", "-O", "exit", "bench"], capture_output=True,
@@ -262,12 +248,6 @@ class Results:
     scenarios: list[str] = field(default_factory=lambda: list(SCENARIOS))
 
 
-def _children_cpu() -> float:
-    """User + system seconds of every child process waited for so far (and their children)."""
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
 def run_round(tools: dict, servers: dict, hosts: list[str], scenario: str, results: Results, order: list[str]) -> None:
     for name in order:
         tool, key = tools[name], f"{len(hosts)}|{scenario}|{name}"
@@ -278,16 +258,16 @@ def run_round(tools: dict, servers: dict, hosts: list[str], scenario: str, resul
                 run_in(servers[host], f"rm -rf {tool.remote_dir('w2')}")
             tool.before_first_run()
         argvs = tool.command(hosts)
-        masters = tool.master_cpu() if isinstance(tool, Rsync) else 0.0
-        start, used = time.perf_counter(), _children_cpu()
+        meter = Meter(tool)  # the run's process tree + its ssh ControlMasters (bench.floor_cpu)
+        meter.start()
+        start = time.perf_counter()
         try:
             procs = _parallel(argvs, tool.env, tool.dir)
         except subprocess.TimeoutExpired:
             results.errors[key] = f"timed out after {RUN_TIMEOUT}s"
             continue
-        seconds, cpu = time.perf_counter() - start, _children_cpu() - used
-        if isinstance(tool, Rsync):
-            cpu += tool.master_cpu() - masters
+        seconds = time.perf_counter() - start
+        cpu = meter.stop()
         outcome = tool.read(procs, hosts)
         if outcome.error:
             results.errors[key] = outcome.error[-1500:]
