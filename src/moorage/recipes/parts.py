@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from moorage.connection import Connection
 from moorage.errors import InputError
@@ -21,8 +21,10 @@ from moorage.operations.base import Facts, OpContext, Operation, TaskFailed
 from moorage.operations.compose_ready import ComposeReady
 from moorage.operations.nginx_upstream import NginxUpstream, upstream_targets
 from moorage.operations.shell import Raw, sh
-from moorage.recipes.day2 import App
 from moorage.schema import suggest
+
+if TYPE_CHECKING:  # a type only: day2 brings rich's tables, which a deploy doesn't need
+    from moorage.recipes.day2 import App
 
 PART_VERBS = ("up", "down")
 SCALE_FILE = ".moorage-scale.json"  # written by compose_app into each release (compose_scale)
