@@ -153,3 +153,19 @@ def test_a_failed_computation_is_not_remembered() -> None:
         with pytest.raises(ValueError):
             once.get("k", failing)
     assert len(calls) == 2 and once.get("k", lambda: 7) == 7 and once.get("k", lambda: 8) == 7
+
+
+def test_a_release_style_sync_of_listed_paths_costs_no_command_either(tmp_path: Path) -> None:
+    """``only`` + ``delete`` + ``checksum`` into a directory another task keeps at 0750 (a deploy's
+    staged config): the tar transport leaves dest's own mode alone, so its mode is no difference."""
+    src = make_tree(tmp_path / "src", {"compose.yml": b"services: {}\n", "conf/app.ini": b"x=1\n", "other": b"no"})
+    src.chmod(0o755)
+    dest = tmp_path / "config"
+    tasks = [{"name": "config dir", "dir": {"path": str(dest), "mode": "0750"}},
+             {"name": "release files", "sync": {"src": str(src), "dest": str(dest), "only": ["compose.yml", "conf"],
+                                                "delete": True, "checksum": True}}]
+    play(tmp_path, tasks)
+    assert sorted(p.name for p in dest.rglob("*")) == ["app.ini", "compose.yml", "conf"]
+    again, report = play(tmp_path, tasks)
+    assert statuses(report) == [("config dir", "ok"), ("release files", "ok")]
+    assert again.round_trips()["web1"]["commands"] == 1

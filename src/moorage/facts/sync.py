@@ -322,15 +322,17 @@ def compare(local: dict[str, Entry], remote: dict[str, Entry], *, checksum: bool
     return diff
 
 
-def in_sync(local: dict[str, Entry], local_root: int, probe: Probe, *, checksum: bool = False,
+def in_sync(local: dict[str, Entry], local_root: int | None, probe: Probe, *, checksum: bool = False,
             delete: bool = False, exclude: Iterable[str] = (), file_mode: int | None = None,
             dir_mode: int | None = None, owner: str = "") -> bool:
-    """Whether a sync of ``local`` (its root's mode ``local_root``) into the probed ``dest`` would
-    change nothing: ``dest`` a directory holding no moorage bookkeeping, its own mode and owner as
-    rsync would set them, and ``compare`` finding nothing to send, change or delete."""
+    """Whether a sync of ``local`` into the probed ``dest`` would change nothing: ``dest`` a
+    directory holding no moorage bookkeeping, its own mode and owner as rsync would set them
+    (from its root's mode ``local_root``; None: the transfer leaves ``dest`` itself alone, as the
+    tar transport does), and ``compare`` finding nothing to send, change or delete."""
     if probe.dest != "dir" or probe.manifest is None or probe.root is None or probe.bookkeeping:
         return False
-    if probe.root.mode != (dir_mode or local_root) or (owner and not _owned(probe.root.owner, owner)):
+    if local_root is not None and (probe.root.mode != (dir_mode or local_root)
+                                   or (owner and not _owned(probe.root.owner, owner))):
         return False
     diff = compare(local, probe.manifest, checksum=checksum, delete=delete, exclude=exclude,
                    file_mode=file_mode, dir_mode=dir_mode, owner=owner)

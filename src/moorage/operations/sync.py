@@ -196,7 +196,9 @@ class Sync(Operation):
         inside = self.dest.rstrip("/") + "/"
         if probe is None or any(p == self.dest or p.startswith(inside) for p in self.context.changed_paths):
             return False
-        return tree.in_sync(self.local, self.source().stat().st_mode & 0o7777, probe,
+        tar = "only" in self.args or self.args.get("transport") == "tar"  # tar leaves dest's own mode alone
+        root = None if tar else self.source().stat().st_mode & 0o7777
+        return tree.in_sync(self.local, root, probe,
                             checksum=bool(self.args.get("checksum")), delete=bool(self.args.get("delete")),
                             exclude=self.args.get("exclude", []), file_mode=_octal(self.args.get("mode")),
                             dir_mode=_octal(self.args.get("dir_mode")), owner=self.args.get("owner", ""))
