@@ -52,3 +52,25 @@ def test_a_failed_load_ends_the_bar_and_says_so(tmp_path: Path) -> None:
         _stream(SlowHost(exit_code=1), Ship(("web:2",)),  # type: ignore[arg-type]
                 lambda sink: copy_whole(archive, sink, bar), bar)
     assert events[-1] == "end"
+
+
+def test_an_engine_that_does_not_answer_is_said_before_anything_is_shipped() -> None:
+    """With dockerd down every image reads "missing", and the ship used to fail half-way with
+    docker load's error (or "connection lost"): the check's own ``docker info`` says it first."""
+    from moorage.operations.base import Change, Check, OpContext, Shell
+    from moorage.operations.image import Image
+
+    class EngineDown:
+        commands: list[str] = []
+
+        def run(self, command: str, stdin: Any = None) -> CommandResult:
+            self.commands.append(command)
+            out = b"app:2 missing differs\n@@moorage-layers\n@@moorage-no-engine\n"
+            return CommandResult(command, 1, out, b"Cannot connect to the Docker daemon at unix:///var/run/docker.sock")
+
+    op = Image({"images": ["app:2"], "source": "ship"}, OpContext("vps", {}))
+    host = EngineDown()
+    change = Change("ship app:2", [Check("the check"), Ship(("app:2",)), Shell("the ids")])
+    with pytest.raises(TaskFailed, match="the Docker engine on vps does not answer") as failed:
+        op.apply(change, host)  # type: ignore[arg-type]
+    assert "Cannot connect to the Docker daemon" in failed.value.stderr and host.commands == ["the check"]

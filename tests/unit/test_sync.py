@@ -301,6 +301,8 @@ def test_a_host_directory_holding_files_where_src_has_a_file_fails_naming_it(tmp
     with pytest.raises(TaskFailed, match=r"top\.txt in pc:.* are directories holding files where src has a file"):
         sync(src, dest, transport=transport)
     assert (dest / "top.txt" / "inner.bin").read_bytes() == b"kept"
+    preview, _ = sync(src, dest, check=True, transport=transport, delete=True)
+    assert preview.data["deleted"] >= 1 and "top.txt/inner.bin" in preview.summary, "--check names what would go"
     _, done = sync(src, dest, transport=transport, delete=True)
     assert done.changed and (dest / "top.txt").read_bytes() == b"top"
 
@@ -346,3 +348,15 @@ def test_the_helper_ends_the_direct_transfer_when_moorage_is_gone() -> None:
         assert helper.wait(timeout=5) != 0
     finally:
         helper.kill()
+
+
+@pytest.mark.parametrize(("chunk", "percent"), [
+    (b"\r     32,768   0%    0.00kB/s    0:00:00", 0),           # one line a chunk: a slow transfer
+    (b"\r  1,000,000  10%    1.00MB/s    0:00:09", 10),
+    (b"<f+++++++++ a.bin\n\r  1,000  10%  1MB/s\r  2,000  20%  2MB/s", 20),
+    (b"\r  2,000  20%  2MB/s\r  3,000  1", 20),                  # the newest line cut before its %
+    (b"\r 30,000,000 100%   10MB/s  0:00:02 (xfr#1, to-chk=0/2)\n", 100),
+    (b"<f+++++++++ a.bin\n", None),
+])
+def test_the_progress_bar_reads_rsyncs_newest_percentage(chunk: bytes, percent: int | None) -> None:
+    assert sync_transport._last_percent(chunk) == percent

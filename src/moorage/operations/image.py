@@ -35,6 +35,7 @@ from moorage.operations.base import (
 from moorage.operations.image_archive import SAVED
 from moorage.operations.image_layers import (
     LAYERS_MARK,
+    NO_ENGINE,
     HostLayers,
     chain_ids,
     copy_whole,
@@ -178,6 +179,10 @@ class Image(Operation):
             raise PlanError(f"internal: the plan of '{change.summary}' starts with no script")
         result = conn.run(first.script)
         listing, _, layers = result.text.partition(LAYERS_MARK)
+        if NO_ENGINE in layers:  # else every image reads "missing" and the ship fails half-way, unclear
+            raise TaskFailed(f"the Docker engine on {self.context.host} does not answer (docker info failed); "
+                             "start it (e.g. systemctl start docker), then deploy again: nothing was shipped",
+                             "docker info", result.exit_code, result.stderr_tail())
         before = _parse(listing)
         fetched = set(image_sources(self.args["images"], self.args["source"]).values()) - {"ship"}
         if isinstance(first, Check):

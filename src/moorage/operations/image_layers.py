@@ -43,9 +43,14 @@ def chain_ids(diff_ids: Iterable[str]) -> list[str]:
     return chains
 
 
+NO_ENGINE = "@@moorage-no-engine"  # the host's ``docker info`` failed: its engine doesn't answer
+
+
 def host_layers_script() -> str:
-    """Read-only: the engine's store kind, then one line per image on the host: its DiffIDs."""
-    return "\n".join([f"echo {LAYERS_MARK}", sh("docker", "info", "--format", "{{json .DriverStatus}}"),
+    """Read-only: the engine's store kind (``NO_ENGINE`` when the engine doesn't answer), then one
+    line per image on the host: its DiffIDs."""
+    return "\n".join([f"echo {LAYERS_MARK}", sh("docker", "info", "--format", "{{json .DriverStatus}}",
+                                                  Raw(f"|| echo {NO_ENGINE}")),
                       sh("docker", "image", "ls", "-q", "--no-trunc", Raw("| sort -u | xargs -r"), "docker", "image",
                          "inspect", "--format", "{{range .RootFS.Layers}}{{.}} {{end}}")])
 

@@ -347,12 +347,17 @@ class Sync(Operation):
             raise TaskFailed(f"{', '.join(diff.blocked[:5])} in {self.context.host}:{self.dest} are directories "
                              "holding files where src has a file or link; replacing them deletes their content: "
                              "set delete: true to allow it")
-        return self._tar(conn, diff, step)
+        # what a replacement removes (a host directory where src has a file, with all it holds, or
+        # a host file where src has a directory) is named among the deletions, as rsync names it
+        replaced = [rel for rel in sorted(probe.manifest or {}) for top in diff.replace
+                    if rel == top or rel.startswith(top + "/")]
+        return self._tar(conn, diff, step, replaced)
 
-    def _tar(self, conn: Connection, diff: tree.TreeDiff, step: Transfer) -> Outcome:
+    def _tar(self, conn: Connection, diff: tree.TreeDiff, step: Transfer, replaced: list[str]) -> Outcome:
         sizes = [self.local[rel].size for rel in diff.send if self.local[rel].kind == "f"]
         touched = {*diff.mkdir, *diff.replace, *diff.chown, *(p for ps in diff.chmod.values() for p in ps)}
-        outcome = Outcome("tar", list(diff.send), sum(sizes), list(diff.delete), len(touched - set(diff.send)))
+        deleted = list(dict.fromkeys([*diff.delete, *replaced]))
+        outcome = Outcome("tar", list(diff.send), sum(sizes), deleted, len(touched - set(diff.send)))
         if step.dry_run or diff.empty:
             return outcome
         before = conn.stats.bytes_sent

@@ -122,11 +122,16 @@ def _last_percent(chunk: bytes) -> int | None:
     """The percentage of the last whole ``--info=progress2`` line of ``chunk`` (each ends in
     ``\r``; the itemized names end in ``\n``): only the last counts, and splitting every chunk of
     a 2,000-file transfer's output into lines was a quarter of the controller's own CPU."""
-    end = chunk.rfind(b"\r")
-    if end < 0:
+    last = chunk.rfind(b"\r")
+    if last < 0:
         return None
-    start = max(chunk.rfind(b"\r", 0, end), chunk.rfind(b"\n", 0, end)) + 1
-    found = _PROGRESS.match(chunk, start, end)
+    # rsync starts each progress line with \r: the newest is after the last one (a line cut by the
+    # chunk lacks its "%", so it can't match), else the one before it
+    tail = chunk.find(b"\n", last)
+    found = _PROGRESS.match(chunk, last + 1, len(chunk) if tail < 0 else tail)
+    if found is None:
+        start = max(chunk.rfind(b"\r", 0, last), chunk.rfind(b"\n", 0, last)) + 1
+        found = _PROGRESS.match(chunk, start, last)
     return int(found.group(1)) if found else None
 
 
