@@ -123,18 +123,24 @@ def test_a_dest_that_is_a_file_is_refused_and_left_alone(tmp_path: Path, transpo
     assert dest.read_text() == "keep me"
 
 
+class Recording(LocalConnection):
+    """The local connection, recording the command of every channel it opens."""
+
+    def __init__(self, target: Target) -> None:
+        super().__init__(target)
+        self.channels: list[str] = []
+
+    def open_channel(self, command: str, become: bool | None = None) -> LocalChannel:
+        self.channels.append(command)
+        return super().open_channel(command, become)
+
+
 def test_rsync_on_the_local_connection_runs_on_one_channel_behind_the_host_checks(tmp_path: Path) -> None:
     """The same path as over SSH: one command (the channel), the checks first, then rsync's server."""
     src, dest = make_tree(tmp_path / "src", MEDIA), tmp_path / "new" / "media"
-    channels: list[str] = []
-
-    class Recording(LocalConnection):
-        def open_channel(self, command: str, become: bool | None = None):
-            channels.append(command)
-            return super().open_channel(command, become)
-
     op = Sync({"src": str(src), "dest": str(dest), "transport": "rsync"}, OpContext("pc", {}))
     conn = Recording(Target("pc", connection="local"))
+    channels = conn.channels
     change = op.plan(Facts())
     preview = change.read_only()
     assert op.apply(preview, conn).changed and preview.data["files"] == 4  # dest absent: everything
@@ -271,15 +277,9 @@ def test_a_large_tree_streams_straight_to_the_host_command_not_through_python(tm
     the OpenSSH client; here ``sh``), which the task's data names; the host's checks still refuse."""
     monkeypatch.setattr("moorage.operations.sync.DIRECT_FROM", 1)
     src, dest = make_tree(tmp_path / "src", MEDIA), tmp_path / "new" / "media"
-    channels: list[str] = []
-
-    class Recording(LocalConnection):
-        def open_channel(self, command: str, become: bool | None = None):
-            channels.append(command)
-            return super().open_channel(command, become)
-
     op = Sync({"src": str(src), "dest": str(dest), "transport": "rsync"}, OpContext("pc", {}))
     conn = Recording(Target("pc", connection="local"))
+    channels = conn.channels
     result = op.apply(op.plan(Facts()), conn)
     assert result.changed and result.data["files"] == 4 and result.data["via"] == "local"
     assert listing(dest) == MEDIA and channels == [] and conn.stats.commands == 1
